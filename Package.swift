@@ -1,0 +1,79 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "clubd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "clubd", targets: ["clubd"]),
+        .executable(name: "clubctl", targets: ["clubctl"]),
+        .executable(name: "clubbench", targets: ["clubbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // libzmq, as the system provides it.
+        .systemLibrary(name: "CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        // A thin Swift wrapper over libzmq: context, sockets, messages, poller, errors.
+        .target(name: "ZMQ", dependencies: ["CZMQ"]),
+        // A fast, fully validating JSON reader and a compact writer.
+        .target(name: "JSON"),
+        // The contract's events: decoding, validation, time, reason codes. Pure.
+        .target(name: "Events", dependencies: ["JSON"]),
+        // Event-time windows and aggregates of telemetry. Pure.
+        .target(name: "Telemetry", dependencies: ["Events", "JSON"]),
+        // SQLite: journal of acknowledged events, snapshots, window history.
+        .target(name: "Storage", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        // Declarative pipelines and the actor runtime that runs them between ZeroMQ sockets.
+        .target(
+            name: "Pipeline",
+            dependencies: [
+                "ZMQ", "JSON", "Events", "Telemetry", "Storage",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]),
+        // The daemon: configuration, command operations, services, systemd, metrics endpoint.
+        .target(
+            name: "ClubDaemon",
+            dependencies: [
+                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Pipeline",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .executableTarget(
+            name: "clubd",
+            dependencies: ["ClubDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "clubctl",
+            dependencies: [
+                "ZMQ", "JSON", "Events",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "clubbench",
+            dependencies: [
+                "ZMQ", "JSON", "ClubDaemon", "ClubTestKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        // Helpers shared by tests and the benchmark: daemon processes, sockets, stream generators.
+        .target(name: "ClubTestKit", dependencies: ["ZMQ", "JSON", "ClubDaemon"]),
+
+        .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Events"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Storage", "ClubTestKit"]),
+        .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "clubd", "clubctl"]),
+    ]
+)

@@ -1,0 +1,149 @@
+import CZMQ
+
+/// A libzmq socket.
+///
+/// libzmq 4.3 sockets are not thread-safe: a socket must be used by one thread at a time,
+/// and handing it to another thread needs a memory barrier. The club gives each socket to
+/// one dedicated thread (or one serial executor) for its whole life.
+public final class ZMQSocket: @unchecked Sendable {
+    // @unchecked: the owner (one thread or one serial executor) is the only user, see above.
+    let handle: UnsafeMutableRawPointer
+    private var isClosed = false
+
+    /// Creates a socket of `type` in `context`.
+    /// - Throws: ``ZMQError`` when the context is terminated or out of sockets.
+    public init(context: ZMQContext, type: ZMQSocketType) throws {
+        guard let handle = zmq_socket(context.handle, type.rawValue) else {
+            throw ZMQError(call: "zmq_socket")
+        }
+        self.handle = handle
+    }
+
+    deinit { close() }
+
+    /// Closes the socket; pending outgoing messages live on for the linger period.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        zmq_close(handle)
+    }
+
+    /// Binds to `endpoint`, such as `tcp://127.0.0.1:7001` or `ipc:///run/clubd/ingest`.
+    public func bind(_ endpoint: String) throws {
+        guard zmq_bind(handle, endpoint) == 0 else { throw ZMQError(call: "zmq_bind(\(endpoint))") }
+    }
+
+    /// Connects to `endpoint`; the connection completes in the background.
+    public func connect(_ endpoint: String) throws {
+        guard zmq_connect(handle, endpoint) == 0 else { throw ZMQError(call: "zmq_connect(\(endpoint))") }
+    }
+
+    /// The endpoint the socket last bound to, with a wildcard port resolved.
+    public var lastEndpoint: String {
+        var buffer = [CChar](repeating: 0, count: 512)
+        var size = buffer.count
+        zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buffer, &size)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Sets an integer option.
+    public func set(_ option: ZMQSocketOption, _ value: Int) throws {
+        let rc: Int32
+        if option.is64Bit {
+            var v = Int64(value)
+            rc = zmq_setsockopt(handle, option.rawValue, &v, MemoryLayout<Int64>.size)
+        } else {
+            var v = Int32(clamping: value)
+            rc = zmq_setsockopt(handle, option.rawValue, &v, MemoryLayout<Int32>.size)
+        }
+        guard rc == 0 else { throw ZMQError(call: "zmq_setsockopt(\(option))") }
+    }
+
+    /// Subscribes a SUB socket to messages whose first frame starts with `prefix`.
+    public func subscribe(_ prefix: String) throws {
+        let bytes = Array(prefix.utf8)
+        guard zmq_setsockopt(handle, ZMQ_SUBSCRIBE, bytes, bytes.count) == 0 else {
+            throw ZMQError(call: "zmq_setsockopt(ZMQ_SUBSCRIBE)")
+        }
+    }
+
+    // MARK: Sending
+
+    /// Sends one frame.
+    /// - Parameters:
+    ///   - more: more frames of the same message follow.
+    ///   - wait: block while the queue is full; when false a full queue returns `false`.
+    /// - Returns: `false` only when `wait` is false and the frame could not be queued.
+    @discardableResult
+    public func send(_ bytes: UnsafeRawBufferPointer, more: Bool = false, wait: Bool = true) throws -> Bool {
+        var flags: Int32 = 0
+        if more { flags |= ZMQ_SNDMORE }
+        if !wait { flags |= ZMQ_DONTWAIT }
+        while true {
+            if zmq_send(handle, bytes.baseAddress, bytes.count, flags) >= 0 { return true }
+            let error = ZMQError(call: "zmq_send")
+            if error.interrupted { continue }
+            if error.wouldBlock { return false }
+            throw error
+        }
+    }
+
+    /// Sends one frame of bytes.
+    @discardableResult
+    public func send(_ bytes: [UInt8], more: Bool = false, wait: Bool = true) throws -> Bool {
+        try bytes.withUnsafeBytes { try send($0, more: more, wait: wait) }
+    }
+
+    /// Sends a multipart message. With `wait` false, `false` means nothing was sent.
+    @discardableResult
+    public func send(frames: [[UInt8]], wait: Bool = true) throws -> Bool {
+        for (index, frame) in frames.enumerated() {
+            // libzmq queues multipart messages atomically: only the first frame can block.
+            let sent = try send(frame, more: index < frames.count - 1, wait: wait || index > 0)
+            if !sent { return false }
+        }
+        return true
+    }
+
+    // MARK: Receiving
+
+    /// Receives one frame.
+    /// - Parameter wait: block until a frame arrives (or the receive timeout passes).
+    /// - Returns: the frame and whether more frames of the same message follow, or nil when
+    ///   no frame is ready (`EAGAIN`).
+    public func receiveFrame(wait: Bool = true) throws -> (bytes: [UInt8], more: Bool)? {
+        var message = zmq_msg_t()
+        zmq_msg_init(&message)
+        defer { zmq_msg_close(&message) }
+        while true {
+            if zmq_msg_recv(&message, handle, wait ? 0 : ZMQ_DONTWAIT) >= 0 { break }
+            let error = ZMQError(call: "zmq_msg_recv")
+            if error.interrupted { continue }
+            if error.wouldBlock { return nil }
+            throw error
+        }
+        let size = zmq_msg_size(&message)
+        let bytes: [UInt8]
+        if size == 0 {
+            bytes = []
+        } else {
+            let data = zmq_msg_data(&message)!
+            bytes = [UInt8](UnsafeRawBufferPointer(start: data, count: size))
+        }
+        return (bytes, zmq_msg_more(&message) != 0)
+    }
+
+    /// Receives all frames of one message, or nil when none is ready.
+    public func receiveMessage(wait: Bool = true) throws -> [[UInt8]]? {
+        guard let first = try receiveFrame(wait: wait) else { return nil }
+        var frames = [first.bytes]
+        var more = first.more
+        while more {
+            // The remaining frames of a message are already here: never EAGAIN.
+            guard let next = try receiveFrame(wait: true) else { break }
+            frames.append(next.bytes)
+            more = next.more
+        }
+        return frames
+    }
+}

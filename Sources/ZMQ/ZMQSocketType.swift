@@ -1,0 +1,20 @@
+import CZMQ
+
+/// The ZeroMQ socket patterns the club uses.
+public enum ZMQSocketType: Sendable {
+    case push, pull, pub, sub, router, dealer, req, rep, pair
+
+    var rawValue: Int32 {
+        switch self {
+        case .push: ZMQ_PUSH
+        case .pull: ZMQ_PULL
+        case .pub: ZMQ_PUB
+        case .sub: ZMQ_SUB
+        case .router: ZMQ_ROUTER
+        case .dealer: ZMQ_DEALER
+        case .req: ZMQ_REQ
+        case .rep: ZMQ_REP
+        case .pair: ZMQ_PAIR
+        }
+    }
+}
