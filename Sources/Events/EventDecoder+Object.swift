@@ -1,0 +1,140 @@
+import JSON
+
+extension EventDecoder {
+    /// Fields that identify a person. An event carrying one is refused whole.
+    static let personalFields: Set<String> = [
+        "name", "first_name", "last_name", "full_name", "email", "e-mail", "phone", "phone_number", "address",
+    ]
+
+    /// Decodes one object at the reader. Field errors refuse the element; syntax errors throw.
+    func decodeObject(_ reader: inout JSONReader, index: Int?, now: Int64, into result: inout DecodedEvents) throws {
+        let start = reader.position
+        var fields = TelemetryFields()
+        try reader.beginObject()
+        while let key = try reader.nextKey() {
+            try fields.read(key, from: &reader)
+        }
+        let span = reader.slice(from: start, to: reader.position)
+        func refuse(_ reason: RejectReason, _ message: String) {
+            result.rejections.append(Rejection(reason, message, index: index, excerpt: Rejection.excerpt(of: span)))
+        }
+        if let error = fields.error { return refuse(error.reason, error.message) }
+        guard let type = fields.type else { return refuse(.missingField, "missing required field 'type'") }
+        if type == "telemetry" {
+            switch fields.sample(now: now, maxFutureMillis: limits.maxFutureMillis) {
+            case .success(let sample): result.samples.append(sample)
+            case .failure(let error): refuse(error.reason, error.message)
+            }
+            return
+        }
+        // Other event types are rare: read the span again as a tree.
+        var tree = JSONReader(span, maxDepth: limits.maxDepth)
+        guard case .object(let body) = try tree.readValue() else { return }
+        switch validate(type: type, body: body, now: now) {
+        case .success(let event): result.events.append(event)
+        case .failure(let error): refuse(error.reason, error.message)
+        }
+    }
+
+    /// Checks the common fields of a non-telemetry event.
+    func validate(type: String, body: JSONObject, now: Int64) -> Result<ClubEvent, FieldError> {
+        let known = ["workout", "profile", "connection"]
+        guard known.contains(type) || Self.isActivityType(type) else {
+            return .failure(
+                FieldError(
+                    .unsupportedType,
+                    "unknown event type '\(type)': expected telemetry, workout, profile, connection or <area>.<action>"))
+        }
+        if let field = body.keys.first(where: Self.personalFields.contains) {
+            return .failure(FieldError(.personalData, "field '\(field)' is personal data; the club stores only opaque ids"))
+        }
+        for field in ["id", "user"] {
+            guard let value = body[field] else { return .failure(FieldError(.missingField, "missing required field '\(field)'")) }
+            guard let text = value.stringValue else {
+                return .failure(FieldError(.wrongType, "field '\(field)' must be a string, not \(value.typeName)"))
+            }
+            if let error = Self.checkID(text, field: field) { return .failure(error) }
+        }
+        if let ts = body["ts"] {
+            switch Self.time(ts, field: "ts", now: now, maxFutureMillis: limits.maxFutureMillis) {
+            case .failure(let error): return .failure(error)
+            case .success: break
+            }
+        }
+        return .success(ClubEvent(type: type, id: body["id"]!.stringValue!, user: body["user"]!.stringValue!, body: body))
+    }
+
+    /// `<area>.<action>`: two lower-case words joined by one dot.
+    static func isActivityType(_ type: String) -> Bool {
+        let parts = type.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 2
+            && parts.allSatisfy { part in
+                !part.isEmpty && part.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || $0 == 95 || ($0 >= 48 && $0 <= 57) }
+            }
+    }
+
+    /// Opaque ids: 1–128 characters of `[A-Za-z0-9._:-]`; a user id must not be an e-mail
+    /// or a phone number (the character set already excludes `@` and `+`).
+    static func checkID(_ id: String, field: String) -> FieldError? {
+        guard !id.isEmpty, id.utf8.count <= 128 else {
+            return FieldError(.invalidID, "field '\(field)' must hold 1 to 128 characters")
+        }
+        for b in id.utf8 {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"),
+                UInt8(ascii: "-"):
+                continue
+            case UInt8(ascii: "@"), UInt8(ascii: "+"), UInt8(ascii: " ") where field == "user":
+                return FieldError(
+                    .personalData, "field 'user' looks like an e-mail, phone or name; the club takes only opaque ids")
+            default:
+                return FieldError(.invalidID, "field '\(field)' may only hold letters, digits and . _ : -")
+            }
+        }
+        return nil
+    }
+
+    /// Reads event time from epoch milliseconds or RFC 3339 and checks its range.
+    static func time(_ value: JSONValue, field: String, now: Int64, maxFutureMillis: Int64) -> Result<Int64, FieldError> {
+        let ms: Int64
+        switch value {
+        case .number:
+            guard let exact = value.int64Value else {
+                return .failure(FieldError(.invalidTimestamp, "field '\(field)' must be integer epoch milliseconds"))
+            }
+            ms = exact
+        case .string(let text):
+            guard let parsed = EventTime.parseRFC3339(text) else {
+                return .failure(FieldError(.invalidTimestamp, "field '\(field)' is not an RFC 3339 time: \(text.prefix(40))"))
+            }
+            ms = parsed
+        default:
+            return .failure(
+                FieldError(.wrongType, "field '\(field)' must be epoch milliseconds or an RFC 3339 string, not \(value.typeName)"))
+        }
+        return checkRange(ms, field: field, now: now, maxFutureMillis: maxFutureMillis)
+    }
+
+    static func checkRange(_ ms: Int64, field: String, now: Int64, maxFutureMillis: Int64) -> Result<Int64, FieldError> {
+        guard ms >= EventTime.earliest else {
+            return .failure(FieldError(.invalidTimestamp, "field '\(field)' is before 2000-01-01 (is it seconds, not milliseconds?)"))
+        }
+        guard ms <= now + maxFutureMillis else {
+            return .failure(
+                FieldError(.futureTimestamp, "field '\(field)' is \((ms - now) / 1000) s in the future (limit \(maxFutureMillis / 1000) s)"))
+        }
+        return .success(ms)
+    }
+}
+
+/// A refusal found while reading fields, before it is placed in a frame.
+public struct FieldError: Error, Sendable, Equatable {
+    public let reason: RejectReason
+    public let message: String
+
+    public init(_ reason: RejectReason, _ message: String) {
+        self.reason = reason
+        self.message = message
+    }
+}
