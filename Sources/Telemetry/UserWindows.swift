@@ -1,0 +1,98 @@
+/// One open (or closed but still correctable) window of a user.
+struct OpenWindow: Equatable {
+    var start: Int64
+    var end: Int64
+    var aggregate = WindowAggregate()
+    /// Its final result has been emitted.
+    var emitted = false
+    /// It changed after it was emitted: an update is due.
+    var changedSinceEmit = false
+}
+
+/// Identity of a device session within a user.
+struct SeriesKey: Hashable {
+    let device: String
+    let session: String
+}
+
+/// Everything the window operator keeps for one user.
+struct UserWindows {
+    /// Sorted by start.
+    var windows: [OpenWindow] = []
+    var series: [SeriesKey: DeviceSeries] = [:]
+    /// Newest event time of this user.
+    var maxTs: Int64 = never
+    /// The due time under which this user sits in the timer heap, if any.
+    var scheduledAt: Int64?
+
+    static let never = Int64.min / 4
+
+    var isEmpty: Bool { windows.isEmpty && series.isEmpty }
+
+    /// Adds a new point's own values and contribution to the windows holding it, creating them.
+    mutating func assign(_ point: SeriesPoint, spec: WindowSpec) {
+        switch spec.kind {
+        case .tumbling, .hopping:
+            for start in spec.windowStarts(of: point.ts) {
+                let index = fixedWindowIndex(start: start, size: spec.fixedSize)
+                windows[index].aggregate.add(point)
+                windows[index].aggregate.apply(point.contribution)
+                markChanged(index)
+            }
+        case .session(let gap):
+            let index = sessionIndex(joining: point.ts, gap: gap)
+            windows[index].aggregate.add(point)
+            windows[index].aggregate.apply(point.contribution)
+            windows[index].end = max(windows[index].end, point.ts + gap)
+            markChanged(index)
+        }
+    }
+
+    /// Applies a correction to every existing window holding `ts`.
+    mutating func correct(at ts: Int64, by delta: Contribution, spec: WindowSpec) {
+        for index in windows.indices where holds(windows[index], ts, spec) {
+            windows[index].aggregate.apply(delta)
+            markChanged(index)
+        }
+    }
+
+    private func holds(_ window: OpenWindow, _ ts: Int64, _ spec: WindowSpec) -> Bool {
+        switch spec.kind {
+        case .tumbling, .hopping: window.start <= ts && ts < window.end
+        case .session: window.start <= ts && ts <= window.aggregate.lastTs
+        }
+    }
+
+    private mutating func markChanged(_ index: Int) {
+        if windows[index].emitted { windows[index].changedSinceEmit = true }
+    }
+
+    private mutating func fixedWindowIndex(start: Int64, size: Int64) -> Int {
+        var index = windows.count
+        while index > 0, windows[index - 1].start >= start {
+            if windows[index - 1].start == start { return index - 1 }
+            index -= 1
+        }
+        windows.insert(OpenWindow(start: start, end: start + size), at: index)
+        return index
+    }
+
+    /// The session a sample at `ts` joins, merging sessions it bridges, or a new one.
+    private mutating func sessionIndex(joining ts: Int64, gap: Int64) -> Int {
+        let joined = windows.indices.filter { ts > windows[$0].start - gap && ts < windows[$0].aggregate.lastTs + gap }
+        guard let first = joined.first else {
+            let index = windows.firstIndex { $0.start > ts } ?? windows.count
+            windows.insert(OpenWindow(start: ts, end: ts + gap), at: index)
+            return index
+        }
+        for other in joined.dropFirst().reversed() {
+            let window = windows.remove(at: other)
+            windows[first].aggregate.merge(window.aggregate)
+            windows[first].end = max(windows[first].end, window.end)
+            windows[first].emitted = windows[first].emitted || window.emitted
+        }
+        windows[first].start = min(windows[first].start, ts)
+        if joined.count > 1, windows[first].emitted { windows[first].changedSinceEmit = true }
+        return first
+    }
+}

@@ -1,0 +1,130 @@
+extension WindowOperator {
+    /// Format version of ``snapshot()``.
+    public static let snapshotVersion: Int64 = 1
+
+    /// All state, for a restart that continues exactly where this run stopped.
+    public func snapshot() -> [UInt8] {
+        var w = StateWriter()
+        w.write(Self.snapshotVersion)
+        w.write(globalMaxTs)
+        w.write(users.count)
+        for (user, state) in users {
+            w.write(user)
+            w.write(state.maxTs)
+            w.write(state.windows.count)
+            for window in state.windows {
+                w.write(window.start)
+                w.write(window.end)
+                w.write(window.emitted)
+                w.write(window.changedSinceEmit)
+                write(window.aggregate, to: &w)
+            }
+            w.write(state.series.count)
+            for (key, series) in state.series {
+                w.write(key.device)
+                w.write(key.session)
+                w.write(series.floorTs)
+                w.write(series.floorDistance)
+                w.write(series.floorAltitude)
+                w.write(series.lastSeen)
+                w.write(series.points.count)
+                for p in series.points {
+                    w.write(p.ts)
+                    w.write(p.distance)
+                    w.write(p.altitude)
+                    w.write(p.speed)
+                    w.write(p.heartRate)
+                    w.write(p.cadence)
+                    w.write(p.power)
+                    w.write(p.contribution.distance)
+                    w.write(p.contribution.movingMillis)
+                    w.write(p.contribution.elevationGain)
+                }
+            }
+        }
+        return w.bytes
+    }
+
+    /// Restores state written by ``snapshot()`` for the same window spec.
+    /// - Throws: ``StateReader/Corrupt`` when the bytes are not a snapshot of this version.
+    public init(spec: WindowSpec, snapshot bytes: [UInt8]) throws {
+        self.init(spec: spec)
+        var r = StateReader(bytes)
+        guard try r.readInt64() == Self.snapshotVersion else { throw StateReader.Corrupt(offset: 0) }
+        globalMaxTs = try r.readInt64()
+        for _ in 0..<(try r.readInt()) {
+            let user = try r.readString()
+            var state = UserWindows()
+            state.maxTs = try r.readInt64()
+            for _ in 0..<(try r.readInt()) {
+                var window = OpenWindow(start: try r.readInt64(), end: try r.readInt64())
+                window.emitted = try r.readBool()
+                window.changedSinceEmit = try r.readBool()
+                window.aggregate = try readAggregate(&r)
+                state.windows.append(window)
+            }
+            for _ in 0..<(try r.readInt()) {
+                let key = SeriesKey(device: try r.readString(), session: try r.readString())
+                let floorTs = try r.readOptionalInt64()
+                let floorDistance = try r.readOptionalDouble()
+                let floorAltitude = try r.readOptionalDouble()
+                let lastSeen = try r.readInt64()
+                var points: [SeriesPoint] = []
+                for _ in 0..<(try r.readInt()) {
+                    points.append(
+                        SeriesPoint(
+                            ts: try r.readInt64(), distance: try r.readOptionalDouble(), altitude: try r.readOptionalDouble(),
+                            speed: try r.readOptionalDouble(), heartRate: try r.readOptionalDouble(),
+                            cadence: try r.readOptionalDouble(), power: try r.readOptionalDouble(),
+                            contribution: Contribution(
+                                distance: try r.readDouble(), movingMillis: try r.readInt64(), elevationGain: try r.readDouble())))
+                }
+                state.series[key] = DeviceSeries(
+                    points: points, floorTs: floorTs, floorDistance: floorDistance, floorAltitude: floorAltitude,
+                    lastSeen: lastSeen)
+            }
+            // The timer heap is derived state: rebuild it.
+            schedule(&state, user: user)
+            users[user] = state
+        }
+        guard r.isAtEnd else { throw StateReader.Corrupt(offset: r.offset) }
+    }
+
+    private func write(_ a: WindowAggregate, to w: inout StateWriter) {
+        w.write(a.samples)
+        w.write(a.distance)
+        w.write(a.movingMillis)
+        w.write(a.elevationGain)
+        w.write(a.heartRateSum)
+        w.write(a.heartRateCount)
+        w.write(a.heartRateMax)
+        w.write(a.speedSum)
+        w.write(a.speedCount)
+        w.write(a.cadenceSum)
+        w.write(a.cadenceCount)
+        w.write(a.powerSum)
+        w.write(a.powerCount)
+        w.write(a.firstTs)
+        w.write(a.lastTs)
+    }
+
+    private func readAggregate(_ r: inout StateReader) throws -> WindowAggregate {
+        var a = WindowAggregate()
+        a.samples = try r.readInt()
+        a.distance = try r.readDouble()
+        a.movingMillis = try r.readInt64()
+        a.elevationGain = try r.readDouble()
+        a.heartRateSum = try r.readDouble()
+        a.heartRateCount = try r.readInt()
+        a.heartRateMax = try r.readDouble()
+        a.speedSum = try r.readDouble()
+        a.speedCount = try r.readInt()
+        a.cadenceSum = try r.readDouble()
+        a.cadenceCount = try r.readInt()
+        a.powerSum = try r.readDouble()
+        a.powerCount = try r.readInt()
+        a.firstTs = try r.readInt64()
+        a.lastTs = try r.readInt64()
+        return a
+    }
+}
