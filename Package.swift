@@ -13,7 +13,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -49,25 +48,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .executableTarget(
             name: "clubd",
             dependencies: ["ClubDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // A deterministic device fleet: GPS tracks, heart rate, sessions, network faults.
+        .target(name: "Simulation"),
         .executableTarget(
             name: "clubctl",
             dependencies: [
-                "ZMQ", "JSON", "Events",
+                "ZMQ", "JSON", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
             name: "clubbench",
             dependencies: [
-                "ZMQ", "JSON", "ClubDaemon", "ClubTestKit",
+                "ZMQ", "JSON", "ClubDaemon", "ClubTestKit", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Helpers shared by tests and the benchmark: daemon processes, sockets, stream generators.
-        .target(name: "ClubTestKit", dependencies: ["ZMQ", "JSON", "ClubDaemon"]),
+        .target(name: "ClubTestKit", dependencies: ["ZMQ", "JSON", "ClubDaemon", "Simulation"]),
 
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),

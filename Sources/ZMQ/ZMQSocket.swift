@@ -9,6 +9,8 @@ public final class ZMQSocket: @unchecked Sendable {
     // @unchecked: the owner (one thread or one serial executor) is the only user, see above.
     let handle: UnsafeMutableRawPointer
     private var isClosed = false
+    /// Kept alive while the socket lives: terminating a context waits for its sockets.
+    private let context: ZMQContext
 
     /// Creates a socket of `type` in `context`.
     /// - Throws: ``ZMQError`` when the context is terminated or out of sockets.
@@ -17,6 +19,7 @@ public final class ZMQSocket: @unchecked Sendable {
             throw ZMQError(call: "zmq_socket")
         }
         self.handle = handle
+        self.context = context
     }
 
     deinit { close() }

@@ -1,0 +1,124 @@
+import Foundation
+import Pipeline
+import Yams
+
+/// The daemon's settings. Every key, its default and its meaning are listed in
+/// `config/clubd.yaml`; with no file the defaults below apply.
+public struct ClubConfig: Sendable {
+    public var ingestEndpoint = "tcp://127.0.0.1:7001"
+    public var commandEndpoint = "tcp://127.0.0.1:7002"
+    public var publishEndpoint = "tcp://127.0.0.1:7003"
+    /// Largest frame accepted on ingest and command; larger ones are refused with `frame_too_large`.
+    public var maxFrameBytes = 1 << 20
+    /// Largest message libzmq accepts at all (ZMQ_MAXMSGSIZE); a larger one drops the connection.
+    public var maxMessageBytes = 16 << 20
+    public var maxBatchEvents = 10_000
+    public var maxJSONDepth = 32
+    public var maxFutureMillis: Int64 = 300_000
+    public var receiveHighWaterMark = 100_000
+    public var sendHighWaterMark = 100_000
+    public var inboxBatches = 64
+    public var stateDirectory = "./var"
+    public var snapshotIntervalMillis: Int64 = 10_000
+    public var pipelinesDirectory = "./Pipelines"
+    /// `host:port` of the Prometheus listener; empty disables it.
+    public var metricsListen = ""
+    public var logLevel = "info"
+
+    public init() {}
+
+    /// Reads `path`, keeping defaults for absent keys.
+    /// - Throws: ``DefinitionErrors`` naming file:line:column of each mistake.
+    public static func load(path: String) throws -> ClubConfig {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw DefinitionErrors([DefinitionError(file: path, line: 1, column: 1, message: "cannot read the configuration file")])
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses configuration text.
+    public static func parse(_ text: String, file: String) throws -> ClubConfig {
+        var root: YAMLMapping
+        switch YAMLMapping.parse(text, file: file) {
+        case .failure(let error): throw DefinitionErrors([error])
+        case .success(let mapping): root = mapping
+        }
+        var c = ClubConfig()
+        if var m = root.nested("ingest") {
+            c.ingestEndpoint = endpoint(&m, "endpoint", c.ingestEndpoint)
+            c.maxFrameBytes = m.int("max_frame_bytes", default: c.maxFrameBytes, in: 64...(256 << 20))
+            c.maxBatchEvents = m.int("max_batch_events", default: c.maxBatchEvents, in: 1...1_000_000)
+            c.maxJSONDepth = m.int("max_json_depth", default: c.maxJSONDepth, in: 2...512)
+            c.maxFutureMillis = m.duration("max_future", default: c.maxFutureMillis)
+            c.receiveHighWaterMark = m.int("receive_hwm", default: c.receiveHighWaterMark, in: 0...100_000_000)
+            c.inboxBatches = m.int("inbox_batches", default: c.inboxBatches, in: 1...100_000)
+            root.absorb(m)
+        }
+        if var m = root.nested("command") {
+            c.commandEndpoint = endpoint(&m, "endpoint", c.commandEndpoint)
+            root.absorb(m)
+        }
+        if var m = root.nested("publish") {
+            c.publishEndpoint = endpoint(&m, "endpoint", c.publishEndpoint)
+            c.sendHighWaterMark = m.int("send_hwm", default: c.sendHighWaterMark, in: 0...100_000_000)
+            root.absorb(m)
+        }
+        if var m = root.nested("zmq") {
+            c.maxMessageBytes = m.int("max_message_bytes", default: c.maxMessageBytes, in: 64...(1 << 30))
+            root.absorb(m)
+        }
+        if var m = root.nested("state") {
+            c.stateDirectory = m.string("directory", default: c.stateDirectory) ?? c.stateDirectory
+            c.snapshotIntervalMillis = m.duration("snapshot_interval", default: c.snapshotIntervalMillis, min: 100)
+            root.absorb(m)
+        }
+        if var m = root.nested("pipelines") {
+            c.pipelinesDirectory = m.string("directory", default: c.pipelinesDirectory) ?? c.pipelinesDirectory
+            root.absorb(m)
+        }
+        if var m = root.nested("metrics") {
+            c.metricsListen = m.string("listen", default: c.metricsListen) ?? ""
+            if !c.metricsListen.isEmpty, MetricsServer.parse(listen: c.metricsListen) == nil {
+                m.fail("'listen' must be host:port with an IPv4 host, such as 127.0.0.1:9464", at: m.node("listen"))
+            }
+            root.absorb(m)
+        }
+        if var m = root.nested("log") {
+            c.logLevel = m.string("level", default: c.logLevel) ?? c.logLevel
+            if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(c.logLevel) {
+                m.fail("'level' must be one of trace, debug, info, notice, warning, error, critical", at: m.node("level"))
+            }
+            root.absorb(m)
+        }
+        if c.maxFrameBytes > c.maxMessageBytes {
+            root.fail("ingest.max_frame_bytes (\(c.maxFrameBytes)) must not exceed zmq.max_message_bytes (\(c.maxMessageBytes))")
+        }
+        root.rejectUnknownKeys()
+        guard root.errors.isEmpty else { throw DefinitionErrors(root.errors) }
+        return c
+    }
+
+    private static func endpoint(_ m: inout YAMLMapping, _ key: String, _ fallback: String) -> String {
+        let value = m.string(key, default: fallback) ?? fallback
+        if !(value.hasPrefix("tcp://") || value.hasPrefix("ipc://") || value.hasPrefix("inproc://")) {
+            m.fail("'\(key)' must be a ZeroMQ endpoint such as tcp://127.0.0.1:7001 or ipc:///run/clubd/ingest", at: m.node(key))
+        }
+        return value
+    }
+
+    /// Options for the pipeline runtime.
+    var runtimeOptions: PipelineRuntime.Options {
+        var o = PipelineRuntime.Options()
+        o.ingestEndpoint = ingestEndpoint
+        o.publishEndpoint = publishEndpoint
+        o.receiveHighWaterMark = receiveHighWaterMark
+        o.sendHighWaterMark = sendHighWaterMark
+        o.maxMessageBytes = maxMessageBytes
+        o.inboxBatches = inboxBatches
+        o.limits.maxFrameBytes = maxFrameBytes
+        o.limits.maxBatchEvents = maxBatchEvents
+        o.limits.maxDepth = maxJSONDepth
+        o.limits.maxFutureMillis = maxFutureMillis
+        return o
+    }
+}

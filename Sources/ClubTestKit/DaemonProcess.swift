@@ -1,0 +1,153 @@
+import Foundation
+import JSON
+import ZMQ
+
+/// A real `clubd` process for end-to-end tests, on ipc endpoints in its own directory so
+/// tests run in parallel without port clashes.
+public final class DaemonProcess: @unchecked Sendable {
+    // @unchecked: used by one test at a time.
+    public let directory: URL
+    public let ingest: String
+    public let command: String
+    public let publish: String
+    private var process: Process?
+    public private(set) var log = Data()
+    private let logPipe = Pipe()
+
+    /// The directory holding the test binaries, where `swift build` put `clubd` too.
+    public static let productsDirectory: URL = {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .pathComponents.contains { $0.hasSuffix(".xctest") }
+            ? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent()
+            : URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    }()
+
+    /// Creates a scratch directory and, optionally, pipeline files in it.
+    public init(pipelines: [String: String]? = nil) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("clubd-test-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        ingest = "ipc://\(directory.path)/ingest"
+        command = "ipc://\(directory.path)/command"
+        publish = "ipc://\(directory.path)/publish"
+        let pipelineDir = directory.appendingPathComponent("Pipelines")
+        try FileManager.default.createDirectory(at: pipelineDir, withIntermediateDirectories: true)
+        for (name, text) in pipelines ?? ["minute.yaml": Self.minutePipeline] {
+            try text.write(to: pipelineDir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+    }
+
+    /// A one-minute tumbling pipeline with 1 minute lateness and no out-of-orderness delay.
+    public static let minutePipeline = """
+        name: minute
+        stages:
+          - {id: in, kind: source, events: [telemetry]}
+          - {id: w, kind: window, from: in, window: tumbling, size: 1m, allowed_lateness: 1m, out_of_orderness: 0s}
+          - {id: out, kind: publish, from: w, topic: window}
+        """
+
+    /// Starts `clubd` and waits until it answers `health`.
+    public func start(extraArguments: [String] = []) throws {
+        let process = Process()
+        process.executableURL = Self.productsDirectory.appendingPathComponent("clubd")
+        process.arguments = [
+            "--ingest", ingest, "--command", command, "--publish", publish, "--state-dir", directory.appendingPathComponent("var").path,
+            "--pipelines", directory.appendingPathComponent("Pipelines").path,
+        ] + extraArguments
+        process.standardError = logPipe
+        process.standardOutput = logPipe
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if let reply = try? request(["op": "health"], timeout: 300), reply["ok"] == .bool(true) { return }
+            guard process.isRunning else { break }
+        }
+        throw TestKitError("clubd did not become healthy: \(String(decoding: logPipe.fileHandleForReading.availableData, as: UTF8.self))")
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    @discardableResult
+    public func terminate() -> Int32 {
+        guard let process else { return -1 }
+        process.terminate()
+        process.waitUntilExit()
+        self.process = nil
+        return process.terminationStatus
+    }
+
+    /// Sends SIGKILL: no drain, no snapshot.
+    public func kill() {
+        guard let process else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    deinit {
+        if let process, process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private let context = ZMQContext()
+
+    /// One command request over a fresh REQ socket.
+    public func request(_ body: JSONValue, timeout: Int = 10_000) throws -> JSONValue {
+        try request(bytes: body.serialized(), timeout: timeout)
+    }
+
+    public func request(bytes: [UInt8], timeout: Int = 10_000) throws -> JSONValue {
+        let socket = try ZMQSocket(context: context, type: .req)
+        defer { socket.close() }
+        try socket.set(.linger, 0)
+        try socket.connect(command)
+        try socket.send(bytes)
+        var poller = ZMQPoller(reading: [socket])
+        guard try poller.poll(timeoutMilliseconds: timeout)[0], let reply = try socket.receiveFrame(wait: false) else {
+            throw TestKitError("no reply within \(timeout) ms")
+        }
+        return try JSONValue.parse(reply.bytes)
+    }
+
+    /// A PUSH socket connected to ingest.
+    public func pusher() throws -> ZMQSocket {
+        let socket = try ZMQSocket(context: context, type: .push)
+        try socket.set(.linger, 2000)
+        try socket.connect(ingest)
+        return socket
+    }
+
+    /// A SUB socket on `prefix`, given time to connect before it is returned.
+    public func subscriber(_ prefix: String = "") throws -> Subscription {
+        let socket = try ZMQSocket(context: context, type: .sub)
+        try socket.connect(publish)
+        try socket.subscribe(prefix)
+        Thread.sleep(forTimeInterval: 0.3)  // PUB drops messages until the subscription arrives
+        return Subscription(socket: socket)
+    }
+}
+
+/// Messages received on a SUB socket.
+public struct Subscription {
+    let socket: ZMQSocket
+
+    /// Receives messages until `count` arrived or `timeout` ms passed.
+    public func receive(count: Int, timeout: Int = 10_000) throws -> [(topic: String, payload: JSONValue)] {
+        var result: [(String, JSONValue)] = []
+        let deadline = Date().addingTimeInterval(Double(timeout) / 1000)
+        var poller = ZMQPoller(reading: [socket])
+        while result.count < count {
+            let left = Int(deadline.timeIntervalSinceNow * 1000)
+            guard left > 0, try poller.poll(timeoutMilliseconds: left)[0] else { break }
+            while result.count < count, let frames = try socket.receiveMessage(wait: false), frames.count == 2 {
+                result.append((String(decoding: frames[0], as: UTF8.self), try JSONValue.parse(frames[1])))
+            }
+        }
+        return result
+    }
+}
+
+public struct TestKitError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,141 @@
+import Yams
+
+/// Reads a YAML mapping key by key, recording located errors instead of stopping at the
+/// first, and reporting keys nobody asked for as unknown.
+public struct YAMLMapping {
+    public let file: String
+    let pairs: [(key: String, value: Node, mark: Mark?)]
+    let mark: Mark?
+    private var used: Set<String> = []
+    /// Errors found so far, shared with nested mappings through ``nested(_:)``.
+    public private(set) var errors: [DefinitionError] = []
+
+    /// Parses `text` and reads its root as a mapping (an empty document is an empty mapping).
+    public static func parse(_ text: String, file: String) -> Result<YAMLMapping, DefinitionError> {
+        do {
+            guard let root = try Yams.compose(yaml: text) else {
+                return .success(YAMLMapping(file: file, node: .mapping(Node.Mapping([]))))
+            }
+            guard case .mapping = root else {
+                return .failure(at(file, root.mark, "the file must hold a mapping of keys to values"))
+            }
+            return .success(YAMLMapping(file: file, node: root))
+        } catch let error as YamlError {
+            switch error {
+            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+                .composer(_, let problem, let mark, _):
+                return .failure(DefinitionError(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)"))
+            default:
+                return .failure(DefinitionError(file: file, line: 1, column: 1, message: "invalid YAML: \(error)"))
+            }
+        } catch {
+            return .failure(DefinitionError(file: file, line: 1, column: 1, message: "invalid YAML: \(error)"))
+        }
+    }
+
+    /// Reads `node` as a mapping.
+    public init(file: String, node: Node) {
+        self.file = file
+        self.mark = node.mark
+        if case .mapping(let mapping) = node {
+            pairs = mapping.map { (key: $0.key.string ?? "", value: $0.value, mark: $0.key.mark) }
+        } else {
+            pairs = []
+        }
+    }
+
+    static func at(_ file: String, _ mark: Mark?, _ message: String) -> DefinitionError {
+        DefinitionError(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message)
+    }
+
+    /// Records an error at `node` (or at this mapping).
+    public mutating func fail(_ message: String, at node: Node? = nil) {
+        errors.append(Self.at(file, node?.mark ?? mark, message))
+    }
+
+    public func has(_ key: String) -> Bool { pairs.contains { $0.key == key } }
+
+    /// The raw node under `key`, marking the key as used.
+    public mutating func node(_ key: String) -> Node? {
+        used.insert(key)
+        return pairs.first { $0.key == key }?.value
+    }
+
+    /// A string value, or `defaultValue` when absent.
+    public mutating func string(_ key: String, default defaultValue: String? = nil, required: Bool = false) -> String? {
+        guard let node = node(key) else {
+            if required { fail("missing required key '\(key)'") }
+            return defaultValue
+        }
+        guard case .scalar(let scalar) = node else {
+            fail("'\(key)' must be a single value", at: node)
+            return defaultValue
+        }
+        return scalar.string
+    }
+
+    /// An integer value within `range`.
+    public mutating func int(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>) -> Int {
+        guard let node = node(key) else { return defaultValue }
+        guard let value = node.int, range.contains(value) else {
+            fail("'\(key)' must be an integer in \(range.lowerBound)...\(range.upperBound), not '\(node.string ?? "?")'", at: node)
+            return defaultValue
+        }
+        return value
+    }
+
+    /// A number within `range`.
+    public mutating func double(_ key: String, default defaultValue: Double, in range: ClosedRange<Double>) -> Double {
+        guard let node = node(key) else { return defaultValue }
+        guard let value = node.float, range.contains(value) else {
+            fail("'\(key)' must be a number in \(range.lowerBound)...\(range.upperBound), not '\(node.string ?? "?")'", at: node)
+            return defaultValue
+        }
+        return value
+    }
+
+    /// A duration such as `250ms`, `10s`, `5m`, `2h`, `1d`, in milliseconds.
+    public mutating func duration(_ key: String, default defaultValue: Int64, min: Int64 = 0) -> Int64 {
+        guard let node = node(key) else { return defaultValue }
+        guard let text = node.string, let value = Self.parseDuration(text), value >= min else {
+            fail("'\(key)' must be a duration like 500ms, 10s, 5m, 2h or 1d (at least \(min) ms), not '\(node.string ?? "?")'", at: node)
+            return defaultValue
+        }
+        return value
+    }
+
+    /// Parses `250ms`, `10s`, `5m`, `2h`, `1d` into milliseconds.
+    public static func parseDuration(_ text: String) -> Int64? {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            let number = text.dropLast(suffix.count)
+            if let n = Int64(number), n >= 0, n <= Int64.max / scale / 4 { return n * scale }
+        }
+        return nil
+    }
+
+    /// A nested mapping; its errors join this one's when passed back to ``absorb(_:)``.
+    public mutating func nested(_ key: String) -> YAMLMapping? {
+        guard let node = node(key) else { return nil }
+        guard case .mapping = node else {
+            fail("'\(key)' must be a mapping", at: node)
+            return nil
+        }
+        return YAMLMapping(file: file, node: node)
+    }
+
+    /// Takes over a nested mapping's errors, after checking it for unknown keys.
+    public mutating func absorb(_ child: YAMLMapping) {
+        var child = child
+        child.rejectUnknownKeys()
+        errors += child.errors
+    }
+
+    /// Records every key that no reader asked for.
+    public mutating func rejectUnknownKeys() {
+        for pair in pairs where !used.contains(pair.key) {
+            errors.append(Self.at(file, pair.mark, "unknown key '\(pair.key)'"))
+        }
+        used.formUnion(pairs.map(\.key))
+    }
+}

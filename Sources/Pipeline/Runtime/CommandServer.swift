@@ -1,0 +1,138 @@
+import Foundation
+import JSON
+import Logging
+import Synchronization
+import ZMQ
+
+/// Answers one command request (the body frame) with the reply body.
+public protocol CommandHandling: Sendable {
+    func handle(request: [UInt8]) async -> [UInt8]
+}
+
+/// Owns the ROUTER command socket on a dedicated thread.
+///
+/// Requests are handled concurrently as tasks; their replies come back through an inproc
+/// PULL socket that the same thread polls, because only that thread may touch the ROUTER.
+/// REQ clients and DEALER clients that send an empty delimiter frame are both served.
+public final class CommandServer: @unchecked Sendable {
+    // @unchecked: `router` and `replies` are used only by the server thread after `start()`;
+    // `replySender` is guarded by `sendLock`; `stopRequested` by `lock`.
+    private let router: ZMQSocket
+    private let replies: ZMQSocket
+    private let replySender: ZMQSocket
+    private let sendLock = NSLock()
+    private let lock = NSLock()
+    private var stopRequested = false
+    private let finished = DispatchSemaphore(value: 0)
+    private let handler: any CommandHandling
+    private let maxRequestBytes: Int
+    private let logger: Logger
+    /// The endpoint actually bound.
+    public let boundEndpoint: String
+
+    private static let counter = Mutex(0)
+
+    public init(
+        context: ZMQContext, endpoint: String, maxMessageBytes: Int, maxRequestBytes: Int, handler: any CommandHandling,
+        logger: Logger
+    ) throws {
+        router = try ZMQSocket(context: context, type: .router)
+        try router.set(.maxMessageSize, maxMessageBytes)
+        try router.set(.linger, 500)
+        try router.bind(endpoint)
+        boundEndpoint = router.lastEndpoint
+        let name = "inproc://clubd-command-replies-\(Self.counter.withLock { $0 += 1; return $0 })"
+        replies = try ZMQSocket(context: context, type: .pull)
+        try replies.bind(name)
+        replySender = try ZMQSocket(context: context, type: .push)
+        try replySender.set(.sendHighWaterMark, 0)
+        try replySender.connect(name)
+        self.handler = handler
+        self.maxRequestBytes = maxRequestBytes
+        self.logger = logger
+    }
+
+    public func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "clubd-command"
+        thread.start()
+    }
+
+    /// Stops serving after replies already queued are sent.
+    public func stop() {
+        lock.withLock { stopRequested = true }
+        finished.wait()
+        sendLock.withLock { replySender.close() }
+    }
+
+    private func run() {
+        defer {
+            replies.close()
+            router.close()
+            finished.signal()
+        }
+        var poller = ZMQPoller(reading: [router, replies])
+        while !lock.withLock({ stopRequested }) {
+            do {
+                let ready = try poller.poll(timeoutMilliseconds: 100)
+                if ready[1] {
+                    while let reply = try replies.receiveMessage(wait: false) { _ = try router.send(frames: reply, wait: false) }
+                }
+                if ready[0] {
+                    while let frames = try router.receiveMessage(wait: false) { accept(frames) }
+                }
+            } catch let error as ZMQError where error.contextTerminated {
+                return
+            } catch {
+                logger.error("command socket failed", metadata: ["error": "\(error)"])
+            }
+        }
+        // Flush replies that are ready.
+        while let reply = try? replies.receiveMessage(wait: false) { _ = try? router.send(frames: reply, wait: false) }
+    }
+
+    /// Splits `[identity, (empty), body]` and answers asynchronously.
+    private func accept(_ frames: [[UInt8]]) {
+        guard frames.count >= 2 else { return }
+        let identity = frames[0]
+        let delimited = frames.count >= 3 && frames[1].isEmpty
+        let envelope = delimited ? [identity, []] : [identity]
+        let body = Array(frames.dropFirst(envelope.count))
+        let handler = self.handler
+        let maxRequestBytes = self.maxRequestBytes
+        Task {
+            let reply: [UInt8]
+            if body.count != 1 {
+                reply = CommandReply.error("bad_request", "a request is one frame holding a JSON object")
+            } else if body[0].count > maxRequestBytes {
+                reply = CommandReply.error("frame_too_large", "request of \(body[0].count) bytes exceeds the limit of \(maxRequestBytes)")
+            } else {
+                reply = await handler.handle(request: body[0])
+            }
+            self.send(envelope + [reply])
+        }
+    }
+
+    private func send(_ frames: [[UInt8]]) {
+        sendLock.withLock { _ = try? replySender.send(frames: frames) }
+    }
+}
+
+
+/// Builders for the contract's reply objects.
+public enum CommandReply {
+    /// `{"ok":false,"error":{"code":...,"message":...}}`
+    public static func error(_ code: String, _ message: String) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.member("ok", false)
+        w.key("error")
+        w.beginObject()
+        w.member("code", code)
+        w.member("message", message)
+        w.endObject()
+        w.endObject()
+        return w.bytes
+    }
+}
+

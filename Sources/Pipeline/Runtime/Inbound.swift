@@ -1,0 +1,23 @@
+import Events
+import Foundation
+import Storage
+
+/// What the pipeline's consumer loop takes in, in order.
+enum Inbound: Sendable {
+    /// Raw ingest frames and when they were received.
+    case frames([[UInt8]], receivedAt: Int64)
+    /// Samples of an acknowledged `submit`, already journaled at `journalSeq`.
+    case submitted([TelemetrySample], journalSeq: Int64)
+    /// Take a snapshot now; resumed when it is saved.
+    case snapshot(CheckedContinuation<ClubStore.Snapshot, any Error>)
+    /// Replace the pipelines; resumed with a summary of what changed.
+    case reload([PipelineDefinition], CheckedContinuation<[String], Never>)
+
+    /// Stands for a multipart ingest message, which the decoder refuses as not JSON.
+    static let multipartMarker: [UInt8] = [0]
+}
+
+/// Wall-clock time in epoch milliseconds.
+public enum Clock {
+    public static func nowMillis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Logging
+import ZMQ
+
+/// Owns the ingest PULL socket on a dedicated thread: blocks for the first frame, drains
+/// the rest without waiting, and hands frames to the pipeline in batches.
+final class IngestReceiver: @unchecked Sendable {
+    // @unchecked: `socket` is used only by the receiving thread after `start()`;
+    // `stopRequested` is guarded by `lock`.
+    struct Options: Sendable {
+        var endpoint: String
+        var receiveHighWaterMark: Int
+        var maxMessageBytes: Int
+        var batchFrames: Int = 1024
+    }
+
+    private let socket: ZMQSocket
+    private let inbox: Inbox<Inbound>
+    private let batchFrames: Int
+    private let lock = NSLock()
+    private var stopRequested = false
+    private let finished = DispatchSemaphore(value: 0)
+    private let logger: Logger
+    /// The endpoint actually bound (a wildcard port resolved).
+    let boundEndpoint: String
+
+    /// Binds the socket; throws when the endpoint is taken or invalid.
+    init(context: ZMQContext, options: Options, inbox: Inbox<Inbound>, logger: Logger) throws {
+        socket = try ZMQSocket(context: context, type: .pull)
+        try socket.set(.receiveHighWaterMark, options.receiveHighWaterMark)
+        try socket.set(.maxMessageSize, options.maxMessageBytes)
+        try socket.set(.receiveTimeout, 100)
+        try socket.set(.linger, 0)
+        try socket.bind(options.endpoint)
+        boundEndpoint = socket.lastEndpoint
+        self.inbox = inbox
+        self.batchFrames = options.batchFrames
+        self.logger = logger
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "clubd-ingest"
+        thread.start()
+    }
+
+    /// Stops receiving and waits for the thread to close the socket. Frames already
+    /// handed over are still processed; frames still queued in ZeroMQ are not taken.
+    func stop() {
+        lock.withLock { stopRequested = true }
+        finished.wait()
+    }
+
+    private var shouldStop: Bool { lock.withLock { stopRequested } }
+
+    private func run() {
+        defer {
+            socket.close()
+            finished.signal()
+        }
+        while !shouldStop {
+            do {
+                guard let first = try socket.receiveFrame(wait: true) else { continue }
+                var frames = [first.bytes]
+                var more = first.more
+                while frames.count < batchFrames {
+                    // A multipart message is refused as such: only single frames are events.
+                    if more {
+                        while more, let rest = try socket.receiveFrame(wait: true) { more = rest.more }
+                        frames[frames.count - 1] = Inbound.multipartMarker
+                    }
+                    guard let next = try socket.receiveFrame(wait: false) else { break }
+                    frames.append(next.bytes)
+                    more = next.more
+                }
+                if !inbox.put(.frames(frames, receivedAt: Clock.nowMillis())) { return }
+            } catch let error as ZMQError where error.contextTerminated {
+                return
+            } catch {
+                logger.error("ingest receive failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

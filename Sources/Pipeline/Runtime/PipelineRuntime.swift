@@ -1,0 +1,306 @@
+import Events
+import Foundation
+import JSON
+import Logging
+import Metrics
+import Storage
+import ZMQ
+
+/// Runs the pipelines: one consumer loop takes ingest frames, submitted samples, snapshot
+/// and reload requests from the inbox in order, decodes, fans samples out to the window
+/// stages, publishes what they produce and records closed windows.
+///
+/// Because a single loop applies everything, a snapshot always sits between two batches
+/// and includes exactly the journal entries processed before it.
+public actor PipelineRuntime {
+    /// Settings of the runtime, from the daemon's configuration.
+    public struct Options: Sendable {
+        public var ingestEndpoint = "tcp://127.0.0.1:7001"
+        public var publishEndpoint = "tcp://127.0.0.1:7003"
+        public var receiveHighWaterMark = 100_000
+        public var sendHighWaterMark = 100_000
+        public var maxMessageBytes = 16 << 20
+        public var inboxBatches = 64
+        public var limits = EventDecoder.Limits()
+
+        public init() {}
+    }
+
+    private let decoder: EventDecoder
+    private let store: ClubStore
+    private let inbox: Inbox<Inbound>
+    private let receiver: IngestReceiver
+    private let publisher: Publisher
+    private var stages: [WindowStage]
+    private let logger: Logger
+    /// Highest journal entry such that it and all before it have been processed.
+    private var journalPosition: Int64 = 0
+    /// Journal entries processed out of order, above `journalPosition`.
+    private var journalAhead: Set<Int64> = []
+    private var lastSnapshotAt: Int64 = 0
+    /// Last time the loop finished an item, for the systemd watchdog.
+    public private(set) var lastProgressAt: Int64 = Clock.nowMillis()
+
+    public nonisolated let ingestEndpoint: String
+    public nonisolated let publishEndpoint: String
+
+    private let acceptedCounter = Counter(label: "clubd_events_accepted_total")
+    private let framesCounter = Counter(label: "clubd_ingest_frames_total")
+    private let lateCounter = Counter(label: "clubd_late_total")
+    private let duplicateCounter = Counter(label: "clubd_duplicates_total")
+    private let windowsCounter = Counter(label: "clubd_windows_emitted_total")
+    private let inboxGauge = Gauge(label: "clubd_inbox_depth")
+    private let snapshotTimer = Metrics.Timer(label: "clubd_snapshot_duration_seconds")
+    private let snapshotBytes = Gauge(label: "clubd_snapshot_bytes")
+
+    /// Binds the ingest and publish sockets and restores state from the store.
+    /// - Throws: when a socket cannot bind or the snapshot cannot be read.
+    public init(
+        context: ZMQContext, options: Options, pipelines: [PipelineDefinition], store: ClubStore, logger: Logger
+    ) async throws {
+        self.decoder = EventDecoder(limits: options.limits)
+        self.store = store
+        self.logger = logger
+        let inbox = Inbox<Inbound>(capacity: options.inboxBatches)
+        self.inbox = inbox
+        let publisher = try Publisher(context: context, endpoint: options.publishEndpoint, sendHighWaterMark: options.sendHighWaterMark)
+        self.publisher = publisher
+        publishEndpoint = publisher.boundEndpoint
+
+        let snapshot = try await store.loadSnapshot()
+        if let seqs = snapshot?.parts["publisher"] { try await publisher.restore(seqs) }
+        var stages: [WindowStage] = []
+        for definition in pipelines {
+            stages.append(try Self.makeStage(definition, snapshot: snapshot, logger: logger))
+        }
+        self.stages = stages
+        journalPosition = snapshot?.journalPosition ?? 0
+
+        receiver = try IngestReceiver(
+            context: context,
+            options: .init(
+                endpoint: options.ingestEndpoint, receiveHighWaterMark: options.receiveHighWaterMark,
+                maxMessageBytes: options.maxMessageBytes),
+            inbox: inbox, logger: logger)
+        ingestEndpoint = receiver.boundEndpoint
+        logger.info(
+            "state restored",
+            metadata: ["snapshot_taken_at": "\(snapshot?.takenAt ?? 0)", "journal_position": "\(journalPosition)"])
+    }
+
+    private static func makeStage(_ definition: PipelineDefinition, snapshot: ClubStore.Snapshot?, logger: Logger) throws -> WindowStage {
+        let name = "stage.\(definition.name)"
+        let fingerprint = Array(String(describing: definition.window).utf8)
+        guard let saved = snapshot?.parts[name], saved.starts(with: fingerprint + [0]) else {
+            if snapshot?.parts[name] != nil {
+                logger.warning("pipeline definition changed; its windows start empty", metadata: ["pipeline": "\(definition.name)"])
+            }
+            return try WindowStage(definition: definition)
+        }
+        return try WindowStage(definition: definition, snapshot: Array(saved.dropFirst(fingerprint.count + 1)))
+    }
+
+    /// Replays journal entries newer than the snapshot, then starts receiving. Call once,
+    /// then run ``run()``.
+    public func start() async throws {
+        let entries = try await store.journal(after: journalPosition)
+        for entry in entries {
+            var decoded = DecodedEvents()
+            decoder.decode(frame: entry.payload, now: Clock.nowMillis() + decoder.limits.maxFutureMillis, into: &decoded)
+            await process(decoded.samples)
+            markJournaled(entry.seq)
+        }
+        if !entries.isEmpty { logger.info("journal replayed", metadata: ["entries": "\(entries.count)"]) }
+        receiver.start()
+    }
+
+    /// The consumer loop; returns after ``stopIngest()`` once everything received is processed.
+    public func run() async {
+        while let item = await inbox.next() {
+            switch item {
+            case .frames(let frames, let receivedAt):
+                var decoded = DecodedEvents()
+                for frame in frames { decoder.decode(frame: frame, now: receivedAt, into: &decoded) }
+                framesCounter.increment(by: Int64(frames.count))
+                await publishRejections(decoded.rejections, source: "ingest")
+                if !decoded.events.isEmpty { await publishRejections(unsupported(decoded.events), source: "ingest") }
+                await process(decoded.samples)
+            case .submitted(let samples, let seq):
+                await process(samples)
+                markJournaled(seq)
+            case .snapshot(let continuation):
+                do {
+                    continuation.resume(returning: try await takeSnapshot())
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            case .reload(let definitions, let continuation):
+                continuation.resume(returning: await replace(definitions))
+            }
+            lastProgressAt = Clock.nowMillis()
+            inboxGauge.record(inbox.depth)
+        }
+    }
+
+    /// Events that are valid but that no stage of this daemon consumes yet.
+    private func unsupported(_ events: [ClubEvent]) -> [Rejection] {
+        events.map {
+            Rejection(
+                .unsupportedType, "event type '\($0.type)' is valid but no subsystem of this daemon consumes it yet",
+                excerpt: Rejection.excerpt(of: JSONValue.object($0.body).serialized()))
+        }
+    }
+
+    private func process(_ samples: [TelemetrySample]) async {
+        guard !samples.isEmpty else { return }
+        acceptedCounter.increment(by: Int64(samples.count))
+        let outputs = await withTaskGroup(of: WindowStage.Output.self) { group in
+            for stage in stages { group.addTask { await stage.handle(samples) } }
+            var outputs: [WindowStage.Output] = []
+            for await output in group { outputs.append(output) }
+            return outputs
+        }
+        var messages: [Publisher.Message] = []
+        var records: [ClubStore.WindowRecord] = []
+        for output in outputs {
+            messages += output.messages
+            records += output.records
+            if output.late > 0 { lateCounter.increment(by: Int64(output.late)) }
+            if output.duplicates > 0 { duplicateCounter.increment(by: Int64(output.duplicates)) }
+        }
+        if !records.isEmpty { windowsCounter.increment(by: Int64(records.count)) }
+        if !messages.isEmpty { await publisher.publish(messages) }
+        do {
+            try await store.record(records)
+        } catch {
+            logger.error("cannot record closed windows", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func markJournaled(_ seq: Int64) {
+        guard seq > journalPosition else { return }
+        journalAhead.insert(seq)
+        while journalAhead.remove(journalPosition + 1) != nil { journalPosition += 1 }
+    }
+
+    /// Publishes refusals on `rejected` and counts them by reason.
+    public func publishRejections(_ rejections: [Rejection], source: String) async {
+        guard !rejections.isEmpty else { return }
+        var messages: [Publisher.Message] = []
+        for rejection in rejections {
+            Counter(label: "clubd_rejected_total", dimensions: [("reason", rejection.reason.code)]).increment()
+            var w = JSONWriter()
+            w.member("code", rejection.reason.code)
+            w.member("message", rejection.message)
+            w.member("source", source)
+            if let index = rejection.index { w.member("index", index) }
+            w.member("excerpt", rejection.excerpt)
+            messages.append(Publisher.Message(topic: "rejected", members: w.bytes))
+        }
+        await publisher.publish(messages)
+    }
+
+    private func takeSnapshot() async throws -> ClubStore.Snapshot {
+        let start = DispatchTime.now()
+        var parts: [String: [UInt8]] = ["publisher": await publisher.snapshot()]
+        for stage in stages {
+            let fingerprint = Array(String(describing: stage.definition.window).utf8)
+            parts["stage.\(stage.definition.name)"] = fingerprint + [0] + (await stage.snapshot())
+        }
+        let snapshot = ClubStore.Snapshot(parts: parts, journalPosition: journalPosition, takenAt: Clock.nowMillis())
+        try await store.save(snapshot)
+        snapshotTimer.recordInterval(since: start)
+        snapshotBytes.record(snapshot.byteCount)
+        lastSnapshotAt = snapshot.takenAt
+        return snapshot
+    }
+
+    private func replace(_ definitions: [PipelineDefinition]) async -> [String] {
+        var changes: [String] = []
+        var next: [WindowStage] = []
+        for definition in definitions {
+            if let existing = stages.first(where: { $0.definition == definition }) {
+                next.append(existing)
+            } else {
+                do {
+                    next.append(try WindowStage(definition: definition))
+                    changes.append(stages.contains { $0.definition.name == definition.name } ? "changed \(definition.name)" : "added \(definition.name)")
+                } catch {
+                    changes.append("failed \(definition.name): \(error)")
+                }
+            }
+        }
+        for stage in stages where !definitions.contains(where: { $0.name == stage.definition.name }) {
+            changes.append("removed \(stage.definition.name)")
+        }
+        stages = next
+        return changes
+    }
+
+    // MARK: Requests from the command socket and the daemon
+
+    /// Journals the samples of an acknowledged `submit` durably, then queues them.
+    /// - Returns: false when the daemon is shutting down and nothing was queued.
+    public func submit(_ samples: [TelemetrySample], payload: [UInt8], receivedAt: Int64) async throws -> Bool {
+        let seq = try await store.appendJournal(payload, receivedAt: receivedAt)
+        return inbox.putUnbounded(.submitted(samples, journalSeq: seq))
+    }
+
+    /// Takes a snapshot between two batches.
+    @discardableResult
+    public nonisolated func snapshot() async throws -> ClubStore.Snapshot {
+        try await withCheckedThrowingContinuation { continuation in
+            if !inbox.putUnbounded(.snapshot(continuation)) {
+                continuation.resume(throwing: CancellationError())
+            }
+        }
+    }
+
+    /// Replaces the running pipelines between two batches.
+    public nonisolated func reload(_ definitions: [PipelineDefinition]) async -> [String] {
+        await withCheckedContinuation { continuation in
+            if !inbox.putUnbounded(.reload(definitions, continuation)) { continuation.resume(returning: ["shutting down"]) }
+        }
+    }
+
+    /// Stops taking ingest frames; the loop of ``run()`` ends once it has processed what
+    /// was already received.
+    public nonisolated func stopIngest() {
+        receiver.stop()
+        inbox.close()
+    }
+
+    /// The snapshot taken at shutdown, once ``run()`` has returned and nothing else runs.
+    public func finalSnapshot() async throws -> ClubStore.Snapshot {
+        try await takeSnapshot()
+    }
+
+    /// Closes the publish socket after the loop ended.
+    public func close() async { await publisher.close() }
+
+    /// Open windows of `user` in every pipeline, as JSON members.
+    public func currentWindows(of user: String) async -> [[UInt8]] {
+        var result: [[UInt8]] = []
+        for stage in stages { result += await stage.currentWindows(of: user) }
+        return result
+    }
+
+    /// Figures for `health`.
+    public func status() async -> (users: Int, openWindows: Int, inboxDepth: Int, journalPosition: Int64, lastSnapshotAt: Int64, pipelines: [String]) {
+        var users = 0
+        var windows = 0
+        for stage in stages {
+            let size = await stage.stateSize
+            users = max(users, size.users)
+            windows += size.windows
+        }
+        return (users, windows, inbox.depth, journalPosition, lastSnapshotAt, stages.map(\.definition.name))
+    }
+
+    /// Decodes events for `submit` with the ingest decoder's limits.
+    public nonisolated func decode(_ frame: [UInt8], now: Int64) -> DecodedEvents {
+        var decoded = DecodedEvents()
+        decoder.decode(frame: frame, now: now, into: &decoded)
+        return decoded
+    }
+}

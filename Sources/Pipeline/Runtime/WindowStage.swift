@@ -1,0 +1,92 @@
+import Events
+import JSON
+import Storage
+import Telemetry
+
+/// The actor running one pipeline's window operator.
+actor WindowStage {
+    let definition: PipelineDefinition
+    private var windows: WindowOperator
+
+    /// What one batch produced, ready to publish and record.
+    struct Output: Sendable {
+        var messages: [Publisher.Message] = []
+        var records: [ClubStore.WindowRecord] = []
+        var late = 0
+        var duplicates = 0
+    }
+
+    init(definition: PipelineDefinition, snapshot: [UInt8]? = nil) throws {
+        self.definition = definition
+        if let snapshot {
+            windows = try WindowOperator(spec: definition.window, snapshot: snapshot)
+        } else {
+            windows = WindowOperator(spec: definition.window)
+        }
+    }
+
+    func handle(_ samples: [TelemetrySample]) -> Output {
+        let result = windows.process(samples)
+        var output = Output(late: result.late.count, duplicates: result.duplicates)
+        for window in result.results {
+            let members = window.jsonMembers(pipeline: definition.name, kind: definition.window.kind.name)
+            output.messages.append(Publisher.Message(topic: "\(definition.topicPrefix).\(window.user)", members: members))
+            output.records.append(
+                ClubStore.WindowRecord(pipeline: definition.name, user: window.user, start: window.start, end: window.end, result: members))
+        }
+        for late in result.late {
+            var w = JSONWriter()
+            w.member("code", RejectReason.late.code)
+            w.member("message", "the windows of this sample closed for good at \(late.horizon) (allowed lateness passed)")
+            w.member("pipeline", definition.name)
+            w.member("user", late.user)
+            w.member("device", late.device)
+            w.member("session", late.session)
+            w.member("ts", Int(late.ts))
+            w.member("horizon", Int(late.horizon))
+            output.messages.append(Publisher.Message(topic: "late", members: w.bytes))
+        }
+        return output
+    }
+
+    /// Open and correctable windows of `user`, serialized like published results.
+    func currentWindows(of user: String) -> [[UInt8]] {
+        windows.currentWindows(of: user).map { $0.jsonMembers(pipeline: definition.name, kind: definition.window.kind.name) }
+    }
+
+    func snapshot() -> [UInt8] { windows.snapshot() }
+
+    var stateSize: (users: Int, windows: Int) { (windows.userCount, windows.openWindowCount) }
+}
+
+extension WindowResult {
+    /// The members of a `window.<user>` payload (without braces).
+    func jsonMembers(pipeline: String, kind: String) -> [UInt8] {
+        var w = JSONWriter(capacity: 320)
+        let a = aggregate
+        w.member("pipeline", pipeline)
+        w.member("window", kind)
+        w.member("user", user)
+        w.member("start", Int(start))
+        w.member("end", Int(end))
+        w.member("update", isUpdate)
+        if isOpen { w.member("open", true) }
+        w.member("samples", a.samples)
+        w.member("distance_m", (a.distance * 1000).rounded() / 1000)
+        w.member("moving_time_s", Double(a.movingMillis) / 1000)
+        optional(&w, "avg_hr", a.averageHeartRate)
+        optional(&w, "max_hr", a.heartRateCount > 0 ? a.heartRateMax : nil)
+        optional(&w, "avg_speed_mps", a.averageSpeed)
+        w.member("elevation_gain_m", (a.elevationGain * 1000).rounded() / 1000)
+        optional(&w, "avg_cadence", a.averageCadence)
+        optional(&w, "avg_power_w", a.averagePower)
+        w.member("first_ts", Int(a.firstTs))
+        w.member("last_ts", Int(a.lastTs))
+        return w.bytes
+    }
+
+    private func optional(_ w: inout JSONWriter, _ key: String, _ value: Double?) {
+        w.key(key)
+        if let value { w.value((value * 1000).rounded() / 1000) } else { w.null() }
+    }
+}

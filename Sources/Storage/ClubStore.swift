@@ -1,0 +1,160 @@
+import Foundation
+import GRDB
+
+/// The daemon's SQLite database (WAL): the journal of acknowledged events, snapshots of
+/// pipeline state and the history of closed windows.
+///
+/// Durability: `synchronous = FULL` in WAL mode, so a commit returns only after the WAL
+/// is fsynced; an acknowledged `submit` survives `kill -9` and power loss.
+public final class ClubStore: Sendable {
+    let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        configuration.busyMode = .timeout(5)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE journal (
+                        seq INTEGER PRIMARY KEY,
+                        received_at INTEGER NOT NULL,
+                        payload BLOB NOT NULL);
+                    CREATE TABLE snapshot_part (
+                        name TEXT PRIMARY KEY,
+                        state BLOB NOT NULL);
+                    CREATE TABLE snapshot_meta (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        taken_at INTEGER NOT NULL,
+                        journal_position INTEGER NOT NULL);
+                    CREATE TABLE window_history (
+                        pipeline TEXT NOT NULL,
+                        user TEXT NOT NULL,
+                        start INTEGER NOT NULL,
+                        "end" INTEGER NOT NULL,
+                        result BLOB NOT NULL,
+                        PRIMARY KEY (user, pipeline, start)) WITHOUT ROWID;
+                    """)
+        }
+        return migrator
+    }
+
+    // MARK: Journal
+
+    /// Appends acknowledged input durably.
+    /// - Returns: its journal sequence number.
+    public func appendJournal(_ payload: [UInt8], receivedAt: Int64) async throws -> Int64 {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT INTO journal (received_at, payload) VALUES (?, ?)", arguments: [receivedAt, Data(payload)])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Journal entries after `position`, oldest first.
+    public func journal(after position: Int64) async throws -> [(seq: Int64, payload: [UInt8])] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, payload FROM journal WHERE seq > ? ORDER BY seq", arguments: [position])
+                .map { (seq: $0["seq"], payload: [UInt8]($0["payload"] as Data)) }
+        }
+    }
+
+    // MARK: Snapshots
+
+    /// A consistent snapshot: named state blobs and the journal position they include.
+    public struct Snapshot: Sendable {
+        public var parts: [String: [UInt8]]
+        /// Every journal entry up to and including this one is reflected in `parts`.
+        public var journalPosition: Int64
+        public var takenAt: Int64
+
+        public init(parts: [String: [UInt8]], journalPosition: Int64, takenAt: Int64) {
+            self.parts = parts
+            self.journalPosition = journalPosition
+            self.takenAt = takenAt
+        }
+
+        public var byteCount: Int { parts.values.reduce(0) { $0 + $1.count } }
+    }
+
+    /// Replaces the snapshot atomically and drops journal entries it includes.
+    public func save(_ snapshot: Snapshot) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM snapshot_part")
+            for (name, state) in snapshot.parts {
+                try db.execute(sql: "INSERT INTO snapshot_part (name, state) VALUES (?, ?)", arguments: [name, Data(state)])
+            }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO snapshot_meta (id, taken_at, journal_position) VALUES (1, ?, ?)",
+                arguments: [snapshot.takenAt, snapshot.journalPosition])
+            try db.execute(sql: "DELETE FROM journal WHERE seq <= ?", arguments: [snapshot.journalPosition])
+        }
+    }
+
+    /// The last saved snapshot, or nil on a first start.
+    public func loadSnapshot() async throws -> Snapshot? {
+        try await pool.read { db in
+            guard let meta = try Row.fetchOne(db, sql: "SELECT taken_at, journal_position FROM snapshot_meta WHERE id = 1") else {
+                return nil
+            }
+            var parts: [String: [UInt8]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, state FROM snapshot_part") {
+                parts[row["name"]] = [UInt8](row["state"] as Data)
+            }
+            return Snapshot(parts: parts, journalPosition: meta["journal_position"], takenAt: meta["taken_at"])
+        }
+    }
+
+    // MARK: Window history
+
+    /// A closed window's result as published, for `stats` queries.
+    public struct WindowRecord: Sendable, Equatable {
+        public let pipeline: String
+        public let user: String
+        public let start: Int64
+        public let end: Int64
+        /// The published JSON payload.
+        public let result: [UInt8]
+
+        public init(pipeline: String, user: String, start: Int64, end: Int64, result: [UInt8]) {
+            self.pipeline = pipeline
+            self.user = user
+            self.start = start
+            self.end = end
+            self.result = result
+        }
+    }
+
+    /// Records closed windows; an update replaces the earlier result of the same window.
+    public func record(_ windows: [WindowRecord]) async throws {
+        guard !windows.isEmpty else { return }
+        try await pool.write { db in
+            let statement = try db.cachedStatement(
+                sql: #"INSERT OR REPLACE INTO window_history (pipeline, user, start, "end", result) VALUES (?, ?, ?, ?, ?)"#)
+            for w in windows {
+                try statement.execute(arguments: [w.pipeline, w.user, w.start, w.end, Data(w.result)])
+            }
+        }
+    }
+
+    /// Closed windows of `user` overlapping [from, to), oldest first.
+    public func windows(user: String, from: Int64, to: Int64) async throws -> [WindowRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: #"SELECT pipeline, start, "end", result FROM window_history WHERE user = ? AND "end" > ? AND start < ? ORDER BY start, pipeline LIMIT 10000"#,
+                arguments: [user, from, to]
+            ).map {
+                WindowRecord(pipeline: $0["pipeline"], user: user, start: $0["start"], end: $0["end"], result: [UInt8]($0["result"] as Data))
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+import ArgumentParser
+
+/// `clubctl`: talk to a running clubd over its ZeroMQ sockets.
+@main
+struct Clubctl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clubctl",
+        abstract: "Command-line client of the Interest Club daemon.",
+        subcommands: [Health.self, Send.self, Subscribe.self, Stats.self, Simulate.self])
+}
+
+/// Endpoints shared by the subcommands.
+struct Endpoints: ParsableArguments {
+    @Option(help: "Ingest endpoint.") var ingest = "tcp://127.0.0.1:7001"
+    @Option(help: "Command endpoint.") var command = "tcp://127.0.0.1:7002"
+    @Option(help: "Publish endpoint.") var publish = "tcp://127.0.0.1:7003"
+    @Option(help: "Milliseconds to wait for a reply before retrying (Lazy Pirate).") var timeout = 3000
+    @Option(help: "Attempts before giving up.") var retries = 3
+}

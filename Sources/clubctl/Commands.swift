@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import JSON
+import ZMQ
+
+struct Health: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Ask the daemon whether it is healthy.")
+    @OptionGroup var endpoints: Endpoints
+
+    func run() throws {
+        let client = CommandClient(context: ZMQContext(), endpoint: endpoints.command, timeout: endpoints.timeout, retries: endpoints.retries)
+        let reply = try client.request(["op": "health"])
+        print(reply.jsonText)
+        if reply["ok"] != .bool(true) { throw ExitCode.failure }
+    }
+}
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a user's window aggregates.")
+    @OptionGroup var endpoints: Endpoints
+    @Argument(help: "The user id.") var user: String
+    @Option(help: "From, epoch ms.") var from: Int?
+    @Option(help: "To, epoch ms.") var to: Int?
+
+    func run() throws {
+        let client = CommandClient(context: ZMQContext(), endpoint: endpoints.command, timeout: endpoints.timeout, retries: endpoints.retries)
+        var request: JSONObject = JSONObject([("op", "stats"), ("user", .string(user))])
+        if let from { request["from"] = .number(Double(from)) }
+        if let to { request["to"] = .number(Double(to)) }
+        print(try client.request(.object(request)).jsonText)
+    }
+}
+
+struct Send: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send events from a JSON-lines file: PUSH (fire-and-forget) or --reliable via submit.")
+    @OptionGroup var endpoints: Endpoints
+    @Argument(help: "A file with one JSON event (or array of events) per line; '-' reads stdin.") var file: String
+    @Flag(help: "Use the command socket's submit: acknowledged, durable, retried on timeout.") var reliable = false
+    @Option(help: "Events per submit with --reliable.") var batch = 500
+
+    func run() throws {
+        let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
+        let lines = data.split(separator: UInt8(ascii: "\n")).map { [UInt8]($0) }.filter { !$0.allSatisfy { $0 == 32 || $0 == 13 } }
+        let context = ZMQContext()
+        if !reliable {
+            let push = try ZMQSocket(context: context, type: .push)
+            try push.set(.linger, 5000)
+            try push.connect(endpoints.ingest)
+            for line in lines { try push.send(line) }
+            push.close()
+            print("pushed \(lines.count) frames")
+            return
+        }
+        let client = CommandClient(context: context, endpoint: endpoints.command, timeout: endpoints.timeout, retries: endpoints.retries)
+        var accepted = 0, duplicates = 0, rejected = 0
+        var events: [JSONValue] = []
+        for line in lines {
+            guard let value = try? JSONValue.parse(line) else {
+                rejected += 1
+                continue
+            }
+            events += value.arrayValue ?? [value]
+        }
+        for start in stride(from: 0, to: events.count, by: max(1, batch)) {
+            let chunk = Array(events[start..<min(events.count, start + batch)])
+            let reply = try client.request(["op": "submit", "events": .array(chunk)])
+            guard reply["ok"] == .bool(true) else { throw ClientError("submit refused: \(reply.jsonText)") }
+            accepted += reply["accepted"]?.int64Value.map(Int.init) ?? 0
+            duplicates += reply["duplicates"]?.int64Value.map(Int.init) ?? 0
+            for r in reply["rejected"]?.arrayValue ?? [] {
+                rejected += 1
+                FileHandle.standardError.write(Data("rejected: \(r.jsonText)\n".utf8))
+            }
+        }
+        print("accepted \(accepted), duplicates \(duplicates), rejected \(rejected)")
+    }
+}
+
+struct Subscribe: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print published messages, one line each: topic and JSON.")
+    @OptionGroup var endpoints: Endpoints
+    @Argument(help: "Topic prefix, such as 'window.' (all topics when omitted).") var prefix = ""
+    @Option(help: "Exit after this many messages.") var count: Int?
+
+    func run() throws {
+        let socket = try ZMQSocket(context: ZMQContext(), type: .sub)
+        try socket.connect(endpoints.publish)
+        try socket.subscribe(prefix)
+        var seen = 0
+        while count.map({ seen < $0 }) ?? true {
+            guard let frames = try socket.receiveMessage(), frames.count == 2 else { continue }
+            print("\(String(decoding: frames[0], as: UTF8.self)) \(String(decoding: frames[1], as: UTF8.self))")
+            fflush(nil)
+            seen += 1
+        }
+    }
+}

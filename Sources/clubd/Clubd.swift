@@ -1,0 +1,65 @@
+import ArgumentParser
+import ClubDaemon
+import Foundation
+import Logging
+import Pipeline
+
+/// `clubd`: the Interest Club stream-processing daemon.
+@main
+struct Clubd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clubd",
+        abstract: "The Interest Club daemon: ZeroMQ telemetry in, event-time windows out, state in SQLite.",
+        discussion: "Runs on embedded defaults without a configuration file. Flags override the file.")
+
+    @Option(help: "Configuration file (YAML); see config/clubd.yaml for every key and its default.")
+    var config: String?
+
+    @Flag(help: "Validate the configuration and pipeline files, print what is wrong and exit.")
+    var checkConfig = false
+
+    @Option(help: "Ingest PULL endpoint (ingest.endpoint).") var ingest: String?
+    @Option(help: "Command ROUTER endpoint (command.endpoint).") var command: String?
+    @Option(help: "Publish PUB endpoint (publish.endpoint).") var publish: String?
+    @Option(help: "State directory holding clubd.sqlite (state.directory).") var stateDir: String?
+    @Option(help: "Directory of pipeline *.yaml files (pipelines.directory).") var pipelines: String?
+    @Option(help: "Prometheus listener host:port, empty to disable (metrics.listen).") var metrics: String?
+    @Option(help: "Log level (log.level).") var logLevel: String?
+
+    func run() async throws {
+        var settings: ClubConfig
+        do {
+            settings = try config.map(ClubConfig.load(path:)) ?? ClubConfig()
+            if let ingest { settings.ingestEndpoint = ingest }
+            if let command { settings.commandEndpoint = command }
+            if let publish { settings.publishEndpoint = publish }
+            if let stateDir { settings.stateDirectory = stateDir }
+            if let pipelines { settings.pipelinesDirectory = pipelines }
+            if let metrics { settings.metricsListen = metrics }
+            if let logLevel { settings.logLevel = logLevel }
+            let definitions = try PipelineLoader.load(directory: settings.pipelinesDirectory)
+            if checkConfig {
+                print("configuration OK; pipelines: \(definitions.map(\.name).joined(separator: ", "))")
+                return
+            }
+        } catch let errors as DefinitionErrors {
+            FileHandle.standardError.write(Data("clubd: invalid configuration:\n\(errors)\n".utf8))
+            throw ExitCode(78)  // EX_CONFIG
+        }
+        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "clubd")
+        do {
+            try await Daemon(config: settings, logger: logger).run()
+        } catch {
+            logger.critical("clubd failed", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
+
+
