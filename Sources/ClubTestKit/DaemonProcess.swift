@@ -11,17 +11,14 @@ public final class DaemonProcess: @unchecked Sendable {
     public let command: String
     public let publish: String
     private var process: Process?
-    public private(set) var log = Data()
-    private let logPipe = Pipe()
+    private var logFile: URL { directory.appendingPathComponent("clubd.log") }
+
+    /// Everything the daemon wrote to stdout and stderr, across restarts.
+    public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
     /// The directory holding the test binaries, where `swift build` put `clubd` too.
-    public static let productsDirectory: URL = {
-        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-            .pathComponents.contains { $0.hasSuffix(".xctest") }
-            ? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().deletingLastPathComponent()
-            : URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    }()
+    public static let productsDirectory: URL =
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
 
     /// Creates a scratch directory and, optionally, pipeline files in it.
     public init(pipelines: [String: String]? = nil) throws {
@@ -54,8 +51,13 @@ public final class DaemonProcess: @unchecked Sendable {
             "--ingest", ingest, "--command", command, "--publish", publish, "--state-dir", directory.appendingPathComponent("var").path,
             "--pipelines", directory.appendingPathComponent("Pipelines").path,
         ] + extraArguments
-        process.standardError = logPipe
-        process.standardOutput = logPipe
+        if !FileManager.default.fileExists(atPath: logFile.path) {
+            FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        }
+        let output = try FileHandle(forWritingTo: logFile)
+        output.seekToEndOfFile()
+        process.standardError = output
+        process.standardOutput = output
         try process.run()
         self.process = process
         let deadline = Date().addingTimeInterval(20)
@@ -63,7 +65,7 @@ public final class DaemonProcess: @unchecked Sendable {
             if let reply = try? request(["op": "health"], timeout: 300), reply["ok"] == .bool(true) { return }
             guard process.isRunning else { break }
         }
-        throw TestKitError("clubd did not become healthy: \(String(decoding: logPipe.fileHandleForReading.availableData, as: UTF8.self))")
+        throw TestKitError("clubd did not become healthy: \(log)")
     }
 
     /// Sends SIGTERM and waits for the exit status.
