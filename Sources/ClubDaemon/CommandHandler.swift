@@ -68,6 +68,7 @@ struct CommandHandler: CommandHandling {
             w.member("users", status.users)
             w.member("open_windows", status.openWindows)
             w.member("inbox_depth", status.inboxDepth)
+            w.member("samples_processed", status.processed)
             w.member("journal_position", Int(status.journalPosition))
             w.member("last_snapshot_at", Int(status.lastSnapshotAt))
         }

@@ -151,8 +151,12 @@ public actor PipelineRuntime {
         }
     }
 
+    /// Samples processed since start (replayed ones included).
+    private var processedCount = 0
+
     private func process(_ samples: [TelemetrySample]) async {
         guard !samples.isEmpty else { return }
+        processedCount += samples.count
         acceptedCounter.increment(by: Int64(samples.count))
         let outputs = await withTaskGroup(of: WindowStage.Output.self) { group in
             for stage in stages { group.addTask { await stage.handle(samples) } }
@@ -286,7 +290,10 @@ public actor PipelineRuntime {
     }
 
     /// Figures for `health`.
-    public func status() async -> (users: Int, openWindows: Int, inboxDepth: Int, journalPosition: Int64, lastSnapshotAt: Int64, pipelines: [String]) {
+    public func status() async -> (
+        users: Int, openWindows: Int, inboxDepth: Int, journalPosition: Int64, lastSnapshotAt: Int64, pipelines: [String],
+        processed: Int
+    ) {
         var users = 0
         var windows = 0
         for stage in stages {
@@ -294,7 +301,7 @@ public actor PipelineRuntime {
             users = max(users, size.users)
             windows += size.windows
         }
-        return (users, windows, inbox.depth, journalPosition, lastSnapshotAt, stages.map(\.definition.name))
+        return (users, windows, inbox.depth, journalPosition, lastSnapshotAt, stages.map(\.definition.name), processedCount)
     }
 
     /// Decodes events for `submit` with the ingest decoder's limits.
