@@ -2,19 +2,19 @@ import Foundation
 import JSON
 import Testing
 
+/// The suite's folder, or nil where ../shared is absent.
+let jsonTestSuiteDirectory: URL? = {
+    let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    let dir = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/testdata/json-test-suite/test_parsing")
+    return FileManager.default.fileExists(atPath: dir.path) ? dir : nil
+}()
+
 /// Runs ../shared/testdata/json-test-suite: every y_ case accepted, every n_ case refused,
 /// every i_ case answered without crashing or hanging.
-@Suite(
-    .enabled(
-        if: JSONTestSuiteTests.suiteDirectory != nil,
-        "skipped: ../shared/testdata/json-test-suite is absent (CI has it)"))
+@Suite(.enabled(if: jsonTestSuiteDirectory != nil, "skipped: ../shared/testdata/json-test-suite is absent (CI has it)"))
 struct JSONTestSuiteTests {
-    static let suiteDirectory: URL? = {
-        let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let dir = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/testdata/json-test-suite/test_parsing")
-        return FileManager.default.fileExists(atPath: dir.path) ? dir : nil
-    }()
+    static let suiteDirectory = jsonTestSuiteDirectory
 
     static func cases(_ prefix: String) -> [String] {
         guard let dir = suiteDirectory,
