@@ -88,16 +88,22 @@ public actor PipelineRuntime {
             metadata: ["snapshot_taken_at": "\(snapshot?.takenAt ?? 0)", "journal_position": "\(journalPosition)"])
     }
 
+    /// A stage's snapshot part is prefixed with its window spec, so that a changed
+    /// definition never restores state computed under another one.
+    private static func snapshotPrefix(of definition: PipelineDefinition) -> [UInt8] {
+        Array(String(describing: definition.window).utf8) + [0]
+    }
+
     private static func makeStage(_ definition: PipelineDefinition, snapshot: ClubStore.Snapshot?, logger: Logger) throws -> WindowStage {
         let name = "stage.\(definition.name)"
-        let fingerprint = Array(String(describing: definition.window).utf8)
-        guard let saved = snapshot?.parts[name], saved.starts(with: fingerprint + [0]) else {
+        let prefix = snapshotPrefix(of: definition)
+        guard let saved = snapshot?.parts[name], saved.starts(with: prefix) else {
             if snapshot?.parts[name] != nil {
                 logger.warning("pipeline definition changed; its windows start empty", metadata: ["pipeline": "\(definition.name)"])
             }
             return try WindowStage(definition: definition)
         }
-        return try WindowStage(definition: definition, snapshot: Array(saved.dropFirst(fingerprint.count + 1)))
+        return try WindowStage(definition: definition, snapshot: Array(saved.dropFirst(prefix.count)))
     }
 
     /// Replays journal entries newer than the snapshot, then starts receiving. Call once,
@@ -208,8 +214,7 @@ public actor PipelineRuntime {
         let start = DispatchTime.now()
         var parts: [String: [UInt8]] = ["publisher": await publisher.snapshot()]
         for stage in stages {
-            let fingerprint = Array(String(describing: stage.definition.window).utf8)
-            parts["stage.\(stage.definition.name)"] = fingerprint + [0] + (await stage.snapshot())
+            parts["stage.\(stage.definition.name)"] = Self.snapshotPrefix(of: stage.definition) + (await stage.snapshot())
         }
         let snapshot = ClubStore.Snapshot(parts: parts, journalPosition: journalPosition, takenAt: Clock.nowMillis())
         try await store.save(snapshot)
