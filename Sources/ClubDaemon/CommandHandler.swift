@@ -159,15 +159,9 @@ struct CommandHandler: CommandHandling {
                 closedKeys.insert("\(record.pipeline)@\(record.start)")
                 w.raw([UInt8(ascii: "{")] + record.result + [UInt8(ascii: "}")])
             }
-            for members in open {
-                // A closed window still correctable is both recorded and held: list it once.
-                let json = [UInt8(ascii: "{")] + members + [UInt8(ascii: "}")]
-                if let v = try? JSONValue.parse(json), let p = v["pipeline"]?.stringValue, let s = v["start"]?.int64Value,
-                    closedKeys.contains("\(p)@\(s)")
-                {
-                    continue
-                }
-                w.raw(json)
+            // A closed window still correctable is both recorded and held: list it once.
+            for record in open where !closedKeys.contains("\(record.pipeline)@\(record.start)") {
+                w.raw([UInt8(ascii: "{")] + record.result + [UInt8(ascii: "}")])
             }
             w.endArray()
         }

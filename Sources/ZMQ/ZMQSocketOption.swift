@@ -14,10 +14,6 @@ public enum ZMQSocketOption: Sendable {
     case sendTimeout
     /// `ZMQ_MAXMSGSIZE` (64-bit): a larger inbound message drops the peer's connection.
     case maxMessageSize
-    /// `ZMQ_ROUTER_MANDATORY`: a reply to an unknown peer fails instead of vanishing.
-    case routerMandatory
-    /// `ZMQ_IMMEDIATE`: queue only to completed connections.
-    case immediate
 
     var rawValue: Int32 {
         switch self {
@@ -27,8 +23,6 @@ public enum ZMQSocketOption: Sendable {
         case .receiveTimeout: ZMQ_RCVTIMEO
         case .sendTimeout: ZMQ_SNDTIMEO
         case .maxMessageSize: ZMQ_MAXMSGSIZE
-        case .routerMandatory: ZMQ_ROUTER_MANDATORY
-        case .immediate: ZMQ_IMMEDIATE
         }
     }
 

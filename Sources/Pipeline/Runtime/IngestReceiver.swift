@@ -53,6 +53,16 @@ final class IngestReceiver: @unchecked Sendable {
 
     private var shouldStop: Bool { lock.withLock { stopRequested } }
 
+    /// One ingest message. A multipart message is consumed whole and stands as
+    /// ``Inbound/multipartMarker``, which the decoder refuses: only single frames are events.
+    private func receiveEvent(wait: Bool) throws -> [UInt8]? {
+        guard let first = try socket.receiveFrame(wait: wait) else { return nil }
+        guard first.more else { return first.bytes }
+        var more = true
+        while more, let rest = try socket.receiveFrame(wait: true) { more = rest.more }
+        return Inbound.multipartMarker
+    }
+
     private func run() {
         defer {
             socket.close()
@@ -60,19 +70,9 @@ final class IngestReceiver: @unchecked Sendable {
         }
         while !shouldStop {
             do {
-                guard let first = try socket.receiveFrame(wait: true) else { continue }
-                var frames = [first.bytes]
-                var more = first.more
-                while frames.count < batchFrames {
-                    // A multipart message is refused as such: only single frames are events.
-                    if more {
-                        while more, let rest = try socket.receiveFrame(wait: true) { more = rest.more }
-                        frames[frames.count - 1] = Inbound.multipartMarker
-                    }
-                    guard let next = try socket.receiveFrame(wait: false) else { break }
-                    frames.append(next.bytes)
-                    more = next.more
-                }
+                guard let first = try receiveEvent(wait: true) else { continue }
+                var frames = [first]
+                while frames.count < batchFrames, let next = try receiveEvent(wait: false) { frames.append(next) }
                 if !inbox.put(.frames(frames, receivedAt: Clock.nowMillis())) { return }
             } catch let error as ZMQError where error.contextTerminated {
                 return

@@ -287,9 +287,9 @@ public actor PipelineRuntime {
     /// Closes the publish socket after the loop ended.
     public func close() async { await publisher.close() }
 
-    /// Open windows of `user` in every pipeline, as JSON members.
-    public func currentWindows(of user: String) async -> [[UInt8]] {
-        var result: [[UInt8]] = []
+    /// Open and correctable windows of `user` in every pipeline.
+    public func currentWindows(of user: String) async -> [ClubStore.WindowRecord] {
+        var result: [ClubStore.WindowRecord] = []
         for stage in stages { result += await stage.currentWindows(of: user) }
         return result
     }

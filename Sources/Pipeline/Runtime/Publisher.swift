@@ -19,7 +19,6 @@ actor Publisher {
 
     private let socket: ZMQSocket
     private var sequences: [String: Int] = [:]
-    private(set) var published = 0
     let boundEndpoint: String
 
     init(context: ZMQContext, endpoint: String, sendHighWaterMark: Int) throws {
@@ -53,7 +52,6 @@ actor Publisher {
             do {
                 try socket.send(Array(message.topic.utf8), more: true)
                 try socket.send(payload)
-                published += 1
             } catch {
                 // PUB sends never block; an error here means the context is gone (shutdown).
                 return

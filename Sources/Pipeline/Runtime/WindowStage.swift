@@ -49,9 +49,13 @@ actor WindowStage {
         return output
     }
 
-    /// Open and correctable windows of `user`, serialized like published results.
-    func currentWindows(of user: String) -> [[UInt8]] {
-        windows.currentWindows(of: user).map { $0.jsonMembers(pipeline: definition.name, kind: definition.window.kind.name) }
+    /// Open and correctable windows of `user`, shaped like recorded results.
+    func currentWindows(of user: String) -> [ClubStore.WindowRecord] {
+        windows.currentWindows(of: user).map {
+            ClubStore.WindowRecord(
+                pipeline: definition.name, user: user, start: $0.start, end: $0.end,
+                result: $0.jsonMembers(pipeline: definition.name, kind: definition.window.kind.name))
+        }
     }
 
     func snapshot() -> [UInt8] { windows.snapshot() }
