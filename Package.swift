@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "clubbench",
             dependencies: [
-                "ZMQ", "JSON", "ClubDaemon", "ClubTestKit", "Simulation",
+                "ZMQ", "JSON", "Events", "Telemetry", "Pipeline", "ClubTestKit", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Helpers shared by tests and the benchmark: daemon processes, sockets, stream generators.

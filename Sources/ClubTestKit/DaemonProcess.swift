@@ -52,7 +52,7 @@ public final class DaemonProcess: @unchecked Sendable {
             "--pipelines", directory.appendingPathComponent("Pipelines").path,
         ] + extraArguments
         if !FileManager.default.fileExists(atPath: logFile.path) {
-            FileManager.default.createFile(atPath: logFile.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         }
         let output = try FileHandle(forWritingTo: logFile)
         output.seekToEndOfFile()
@@ -67,6 +67,9 @@ public final class DaemonProcess: @unchecked Sendable {
         }
         throw TestKitError("clubd did not become healthy: \(log)")
     }
+
+    /// The process id while the daemon runs.
+    public var processIdentifier: Int32? { process?.processIdentifier }
 
     /// Sends SIGTERM and waits for the exit status.
     @discardableResult

@@ -76,23 +76,27 @@ extension EventDecoder {
     /// Opaque ids: 1–128 characters of `[A-Za-z0-9._:-]`; a user id must not be an e-mail
     /// or a phone number (the character set already excludes `@` and `+`).
     static func checkID(_ id: String, field: String) -> FieldError? {
-        guard !id.isEmpty, id.utf8.count <= 128 else {
+        let utf8 = id.utf8
+        guard !utf8.isEmpty, utf8.count <= 128 else {
             return FieldError(.invalidID, "field '\(field)' must hold 1 to 128 characters")
         }
-        for b in id.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"),
-                UInt8(ascii: "-"):
-                continue
-            case UInt8(ascii: "@"), UInt8(ascii: "+"), UInt8(ascii: " ") where field == "user":
-                return FieldError(
-                    .personalData, "field 'user' looks like an e-mail, phone or name; the club takes only opaque ids")
-            default:
-                return FieldError(.invalidID, "field '\(field)' may only hold letters, digits and . _ : -")
-            }
+        let firstBad = utf8.withContiguousStorageIfAvailable { $0.first { !isIDByte($0) } } ?? utf8.first { !isIDByte($0) }
+        guard let bad = firstBad else { return nil }
+        if field == "user", bad == UInt8(ascii: "@") || bad == UInt8(ascii: "+") || bad == UInt8(ascii: " ") {
+            return FieldError(.personalData, "field 'user' looks like an e-mail, phone or name; the club takes only opaque ids")
         }
-        return nil
+        return FieldError(.invalidID, "field '\(field)' may only hold letters, digits and . _ : -")
+    }
+
+    /// The bytes an opaque id may hold: `[A-Za-z0-9._:-]`.
+    @inline(__always)
+    private static func isIDByte(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "-"):
+            true
+        default: false
+        }
     }
 
     /// Reads event time from epoch milliseconds or RFC 3339 and checks its range.

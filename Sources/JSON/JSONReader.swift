@@ -78,31 +78,30 @@ public struct JSONReader {
     public mutating func beginObject() throws {
         try expect(UInt8(ascii: "{"), "expected '{'")
         try enter()
-        memberCountStack.append(0)
+        afterOpen = true
     }
 
     /// Reads the next member name and its colon, or returns nil after consuming the closing `}`.
     public mutating func nextKey() throws -> Key? {
         skipWhitespace()
         guard position < bytes.count else { throw JSONError(.unexpectedEnd, at: position, "unterminated object") }
-        let count = memberCountStack[memberCountStack.count - 1]
         if bytes[position] == UInt8(ascii: "}") {
             position += 1
-            memberCountStack.removeLast()
+            afterOpen = false
             depth -= 1
             return nil
         }
-        if count > 0 {
+        if !afterOpen {
             try expect(UInt8(ascii: ","), "expected ',' or '}' in object")
             skipWhitespace()
         }
+        afterOpen = false
         guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
             if position >= bytes.count { throw JSONError(.unexpectedEnd, at: position, "unterminated object") }
             throw unexpected("expected a member name in double quotes")
         }
         let key = try scanString()
         try expect(UInt8(ascii: ":"), "expected ':' after member name")
-        memberCountStack[memberCountStack.count - 1] = count + 1
         return key
     }
 
@@ -110,27 +109,27 @@ public struct JSONReader {
     public mutating func beginArray() throws {
         try expect(UInt8(ascii: "["), "expected '['")
         try enter()
-        memberCountStack.append(0)
+        afterOpen = true
     }
 
     /// Moves to the next array element; returns false after consuming the closing `]`.
     public mutating func nextElement() throws -> Bool {
         skipWhitespace()
         guard position < bytes.count else { throw JSONError(.unexpectedEnd, at: position, "unterminated array") }
-        let count = memberCountStack[memberCountStack.count - 1]
         if bytes[position] == UInt8(ascii: "]") {
             position += 1
-            memberCountStack.removeLast()
+            afterOpen = false
             depth -= 1
             return false
         }
-        if count > 0 { try expect(UInt8(ascii: ","), "expected ',' or ']' in array") }
-        memberCountStack[memberCountStack.count - 1] = count + 1
+        if !afterOpen { try expect(UInt8(ascii: ","), "expected ',' or ']' in array") }
+        afterOpen = false
         return true
     }
 
-    // Members already read, per open container: decides whether a comma is due.
-    var memberCountStack: [Int] = []
+    /// The last structural token was `{` or `[`: no comma is due before the next member or
+    /// element. Every other member or element follows a comma.
+    var afterOpen = false
 
     private mutating func enter() throws {
         depth += 1

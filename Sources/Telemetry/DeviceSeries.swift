@@ -1,36 +1,33 @@
 import Events
 
-/// One measurement point of a device session, with what it currently contributes.
+/// One measurement point of a device session: what later samples need to compute their
+/// contributions, and what it currently contributes. Absent values are stored as NaN so a
+/// point takes 56 bytes; a user keeps every point of the allowed lateness in memory.
 struct SeriesPoint: Equatable {
     var ts: Int64
-    var distance: Double?
-    var altitude: Double?
-    var speed: Double?
-    var heartRate: Double?
-    var cadence: Double?
-    var power: Double?
+    private var storedDistance: Double
+    private var storedAltitude: Double
+    private var storedSpeed: Double
     var contribution = Contribution()
 
+    var distance: Double? { storedDistance.isNaN ? nil : storedDistance }
+    var altitude: Double? { storedAltitude.isNaN ? nil : storedAltitude }
+    var speed: Double? { storedSpeed.isNaN ? nil : storedSpeed }
+
     init(_ s: TelemetrySample) {
-        ts = s.ts
-        distance = s.distance
-        altitude = s.altitude
-        speed = s.speed
-        heartRate = s.heartRate
-        cadence = s.cadence
-        power = s.power
+        self.init(ts: s.ts, distance: s.distance, altitude: s.altitude, speed: s.speed, contribution: Contribution())
     }
 
-    init(ts: Int64, distance: Double?, altitude: Double?, speed: Double?, heartRate: Double?, cadence: Double?,
-         power: Double?, contribution: Contribution) {
+    init(ts: Int64, distance: Double?, altitude: Double?, speed: Double?, contribution: Contribution) {
         self.ts = ts
-        self.distance = distance
-        self.altitude = altitude
-        self.speed = speed
-        self.heartRate = heartRate
-        self.cadence = cadence
-        self.power = power
+        storedDistance = distance ?? .nan
+        storedAltitude = altitude ?? .nan
+        storedSpeed = speed ?? .nan
         self.contribution = contribution
+    }
+
+    static func == (a: SeriesPoint, b: SeriesPoint) -> Bool {
+        a.ts == b.ts && a.distance == b.distance && a.altitude == b.altitude && a.speed == b.speed && a.contribution == b.contribution
     }
 }
 
@@ -99,13 +96,13 @@ struct DeviceSeries: Equatable {
         let point = points[index]
         var c = Contribution()
         if let d = point.distance {
-            if let previous = previousValue(before: index, \.distance, floor: floorDistance) {
+            if let previous = previousValue(before: index, floor: floorDistance, { $0.distance }) {
                 c.distance = d >= previous ? d - previous : d  // a counter going down is a reset
             } else {
                 c.distance = d
             }
         }
-        if let a = point.altitude, let previous = previousValue(before: index, \.altitude, floor: floorAltitude) {
+        if let a = point.altitude, let previous = previousValue(before: index, floor: floorAltitude, { $0.altitude }) {
             c.elevationGain = max(0, a - previous)
         }
         let previousTs = index > 0 ? points[index - 1].ts : floorTs
@@ -116,10 +113,11 @@ struct DeviceSeries: Equatable {
         return c
     }
 
-    private func previousValue(before index: Int, _ key: KeyPath<SeriesPoint, Double?>, floor: Double?) -> Double? {
+    @inline(__always)
+    private func previousValue(before index: Int, floor: Double?, _ value: (SeriesPoint) -> Double?) -> Double? {
         var i = index - 1
         while i >= 0 {
-            if let v = points[i][keyPath: key] { return v }
+            if let v = value(points[i]) { return v }
             i -= 1
         }
         return floor

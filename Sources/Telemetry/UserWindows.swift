@@ -1,3 +1,5 @@
+import Events
+
 /// One open (or closed but still correctable) window of a user.
 struct OpenWindow: Equatable {
     var start: Int64
@@ -24,26 +26,31 @@ struct UserWindows {
     var maxTs: Int64 = never
     /// The due time under which this user sits in the timer heap, if any.
     var scheduledAt: Int64?
+    /// No window needs emitting or dropping, and no session forgetting, before this time:
+    /// exact after the operator schedules the user, lowered when a window opens. `min`
+    /// (unknown) after a restore.
+    var earliestDue = Int64.min
 
     static let never = Int64.min / 4
 
     var isEmpty: Bool { windows.isEmpty && series.isEmpty }
 
-    /// Adds a new point's own values and contribution to the windows holding it, creating them.
-    mutating func assign(_ point: SeriesPoint, spec: WindowSpec) {
+    /// Adds a new sample's own values and its contribution to the windows holding it,
+    /// creating them.
+    mutating func assign(_ sample: TelemetrySample, contribution: Contribution, spec: WindowSpec) {
         switch spec.kind {
         case .tumbling, .hopping:
-            for start in spec.windowStarts(of: point.ts) {
+            for start in spec.windowStarts(of: sample.ts) {
                 let index = fixedWindowIndex(start: start, size: spec.fixedSize)
-                windows[index].aggregate.add(point)
-                windows[index].aggregate.apply(point.contribution)
+                windows[index].aggregate.add(sample)
+                windows[index].aggregate.apply(contribution)
                 markChanged(index)
             }
         case .session(let gap):
-            let index = sessionIndex(joining: point.ts, gap: gap)
-            windows[index].aggregate.add(point)
-            windows[index].aggregate.apply(point.contribution)
-            windows[index].end = max(windows[index].end, point.ts + gap)
+            let index = sessionIndex(joining: sample.ts, gap: gap)
+            windows[index].aggregate.add(sample)
+            windows[index].aggregate.apply(contribution)
+            windows[index].end = max(windows[index].end, sample.ts + gap)
             markChanged(index)
         }
     }
@@ -74,6 +81,7 @@ struct UserWindows {
             index -= 1
         }
         windows.insert(OpenWindow(start: start, end: start + size), at: index)
+        earliestDue = min(earliestDue, start + size)
         return index
     }
 
@@ -83,6 +91,7 @@ struct UserWindows {
         guard let first = joined.first else {
             let index = windows.firstIndex { $0.start > ts } ?? windows.count
             windows.insert(OpenWindow(start: ts, end: ts + gap), at: index)
+            earliestDue = min(earliestDue, ts + gap)
             return index
         }
         for other in joined.dropFirst().reversed() {

@@ -1,3 +1,5 @@
+import Events
+
 /// The aggregates of one window: sums that can be corrected when a late sample arrives.
 public struct WindowAggregate: Sendable, Equatable {
     public var samples = 0
@@ -25,18 +27,18 @@ public struct WindowAggregate: Sendable, Equatable {
     public var averagePower: Double? { powerCount > 0 ? powerSum / Double(powerCount) : nil }
 
     /// Adds a sample's own measurements (not its deltas).
-    mutating func add(_ point: SeriesPoint) {
+    mutating func add(_ sample: TelemetrySample) {
         samples += 1
-        firstTs = min(firstTs, point.ts)
-        lastTs = max(lastTs, point.ts)
-        if let hr = point.heartRate {
+        firstTs = min(firstTs, sample.ts)
+        lastTs = max(lastTs, sample.ts)
+        if let hr = sample.heartRate {
             heartRateSum += hr
             heartRateCount += 1
             heartRateMax = max(heartRateMax, hr)
         }
-        if let v = point.speed { speedSum += v; speedCount += 1 }
-        if let v = point.cadence { cadenceSum += v; cadenceCount += 1 }
-        if let v = point.power { powerSum += v; powerCount += 1 }
+        if let v = sample.speed { speedSum += v; speedCount += 1 }
+        if let v = sample.cadence { cadenceSum += v; cadenceCount += 1 }
+        if let v = sample.power { powerSum += v; powerCount += 1 }
     }
 
     /// Adds (or, with a negated value, removes) a sample's deltas.

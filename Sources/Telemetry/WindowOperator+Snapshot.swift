@@ -1,6 +1,6 @@
 extension WindowOperator {
     /// Format version of ``snapshot()``.
-    public static let snapshotVersion: Int64 = 1
+    public static let snapshotVersion: Int64 = 2
 
     /// All state, for a restart that continues exactly where this run stopped.
     public func snapshot() -> [UInt8] {
@@ -33,9 +33,6 @@ extension WindowOperator {
                     w.write(p.distance)
                     w.write(p.altitude)
                     w.write(p.speed)
-                    w.write(p.heartRate)
-                    w.write(p.cadence)
-                    w.write(p.power)
                     w.write(p.contribution.distance)
                     w.write(p.contribution.movingMillis)
                     w.write(p.contribution.elevationGain)
@@ -74,9 +71,7 @@ extension WindowOperator {
                     points.append(
                         SeriesPoint(
                             ts: try r.readInt64(), distance: try r.readOptionalDouble(), altitude: try r.readOptionalDouble(),
-                            speed: try r.readOptionalDouble(), heartRate: try r.readOptionalDouble(),
-                            cadence: try r.readOptionalDouble(), power: try r.readOptionalDouble(),
-                            contribution: Contribution(
+                            speed: try r.readOptionalDouble(), contribution: Contribution(
                                 distance: try r.readDouble(), movingMillis: try r.readInt64(), elevationGain: try r.readDouble())))
                 }
                 state.series[key] = DeviceSeries(

@@ -27,38 +27,56 @@ public struct WindowOperator {
     /// Processes a batch of samples in order.
     public mutating func process(_ samples: [TelemetrySample]) -> WindowOutput {
         var output = WindowOutput()
-        // Users in first-touch order, so that output order never depends on hashing.
-        var touched: [String] = []
-        var seen: Set<String> = []
+        // Users with a correction to emit, in first-correction order, so that output order
+        // never depends on hashing.
+        var corrected: [String] = []
+        var correctedSet: Set<String> = []
         for sample in samples {
-            process(sample, into: &output)
-            if seen.insert(sample.user).inserted { touched.append(sample.user) }
+            if process(sample, into: &output), correctedSet.insert(sample.user).inserted { corrected.append(sample.user) }
         }
-        for user in touched { emitUpdates(of: user, into: &output) }
+        for user in corrected { emitUpdates(of: user, into: &output) }
         fireIdleUsers(into: &output)
         return output
     }
 
-    private mutating func process(_ sample: TelemetrySample, into output: inout WindowOutput) {
+    /// Processes one sample.
+    /// - Returns: whether an emitted window of the user now waits for an update.
+    private mutating func process(_ sample: TelemetrySample, into output: inout WindowOutput) -> Bool {
         let spec = self.spec
         globalMaxTs = max(globalMaxTs, sample.ts)
-        var state = users.removeValue(forKey: sample.user) ?? UserWindows()
-        defer { users[sample.user] = state }
-        let horizon = watermark(state) - spec.allowedLateness
+        // The state is swapped out of the dictionary while it changes, so that its arrays
+        // stay uniquely referenced and are mutated in place.
+        let index: [String: UserWindows].Index
+        if let existing = users.index(forKey: sample.user) {
+            index = existing
+        } else {
+            users[sample.user] = UserWindows()
+            index = users.index(forKey: sample.user)!
+        }
+        var state = UserWindows()
+        swap(&state, &users.values[index])
+        defer { swap(&state, &users.values[index]) }
+        let watermark = watermark(state)
+        let horizon = watermark - spec.allowedLateness
         if spec.latestEnd(of: sample.ts) <= horizon {
             output.late.append(
                 LateSample(user: sample.user, device: sample.device, session: sample.session, ts: sample.ts, horizon: horizon))
-            return
+            return false
         }
         let key = SeriesKey(device: sample.device, session: sample.session)
         guard let inserted = state.series[key, default: DeviceSeries()].insert(sample, spec: spec) else {
             output.duplicates += 1
-            return
+            return false
         }
-        state.assign(inserted.point, spec: spec)
+        state.assign(sample, contribution: inserted.point.contribution, spec: spec)
         for change in inserted.corrections { state.correct(at: change.ts, by: change.delta, spec: spec) }
         state.maxTs = max(state.maxTs, sample.ts)
-        advance(&state, user: sample.user, into: &output)
+        if self.watermark(state) >= state.earliestDue {
+            advance(&state, user: sample.user, into: &output)
+        } else if state.earliestDue < state.scheduledAt ?? .max {
+            schedule(&state, user: sample.user)
+        }
+        return state.windows.contains(where: \.changedSinceEmit)
     }
 
     /// The watermark of one user.
@@ -109,7 +127,9 @@ public struct WindowOperator {
 
     /// Puts the user in the timer heap at its next due time, unless an earlier entry is there.
     mutating func schedule(_ state: inout UserWindows, user: String) {
-        guard let due = nextDue(state) else { return }
+        let due = nextDue(state)
+        state.earliestDue = due ?? .max
+        guard let due else { return }
         if state.scheduledAt.map({ due < $0 }) ?? true {
             state.scheduledAt = due
             timers.push(due, user)

@@ -17,6 +17,18 @@ import Testing
         #expect(try JSONValue.parse(text) == .number(expected))
     }
 
+    /// Commas are due after every member or element except right after an opening bracket,
+    /// also when the previous value was itself an empty container.
+    @Test(arguments: [#"[[]1]"#, #"[{}{}]"#, #"{"a":{}"b":1}"#, #"{"a":[]"b":1}"#, #"[,1]"#, #"{,"a":1}"#, #"[[],]"#])
+    func refusesMissingOrStrayCommas(text: String) {
+        #expect(throws: JSONError.self) { try JSONValue.parse(text) }
+    }
+
+    @Test func acceptsCommasAfterEmptyContainers() throws {
+        #expect(try JSONValue.parse(#"[[],{},[[]],1]"#) == [[], .object(JSONObject()), [[]], 1])
+        #expect(try JSONValue.parse(#"{"a":{},"b":[],"c":{"d":[]}}"#)["c"]?["d"] == [])
+    }
+
     @Test func refusesOverflowingNumbers() {
         #expect(throws: JSONError.self) { try JSONValue.parse("1e400") }
     }

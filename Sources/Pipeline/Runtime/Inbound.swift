@@ -4,8 +4,8 @@ import Storage
 
 /// What the pipeline's consumer loop takes in, in order.
 enum Inbound: Sendable {
-    /// Raw ingest frames and when they were received.
-    case frames([[UInt8]], receivedAt: Int64)
+    /// A batch of ingest frames, decoded on the ingest thread.
+    case ingested(DecodedEvents, frames: Int)
     /// Samples of an acknowledged `submit`, already journaled at `journalSeq`.
     case submitted([TelemetrySample], journalSeq: Int64)
     /// Take a snapshot now; resumed when it is saved.

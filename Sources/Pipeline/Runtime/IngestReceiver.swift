@@ -1,9 +1,11 @@
+import Events
 import Foundation
 import Logging
 import ZMQ
 
 /// Owns the ingest PULL socket on a dedicated thread: blocks for the first frame, drains
-/// the rest without waiting, and hands frames to the pipeline in batches.
+/// the rest without waiting, decodes the batch and hands it to the pipeline. Decoding here
+/// overlaps with the consumer loop's window work on the other core.
 final class IngestReceiver: @unchecked Sendable {
     // @unchecked: `socket` is used only by the receiving thread after `start()`;
     // `stopRequested` is guarded by `lock`.
@@ -16,6 +18,7 @@ final class IngestReceiver: @unchecked Sendable {
 
     private let socket: ZMQSocket
     private let inbox: Inbox<Inbound>
+    private let decoder: EventDecoder
     private let batchFrames: Int
     private let lock = NSLock()
     private var stopRequested = false
@@ -25,7 +28,7 @@ final class IngestReceiver: @unchecked Sendable {
     let boundEndpoint: String
 
     /// Binds the socket; throws when the endpoint is taken or invalid.
-    init(context: ZMQContext, options: Options, inbox: Inbox<Inbound>, logger: Logger) throws {
+    init(context: ZMQContext, options: Options, decoder: EventDecoder, inbox: Inbox<Inbound>, logger: Logger) throws {
         socket = try ZMQSocket(context: context, type: .pull)
         try socket.set(.receiveHighWaterMark, options.receiveHighWaterMark)
         try socket.set(.maxMessageSize, options.maxMessageBytes)
@@ -34,6 +37,7 @@ final class IngestReceiver: @unchecked Sendable {
         try socket.bind(options.endpoint)
         boundEndpoint = socket.lastEndpoint
         self.inbox = inbox
+        self.decoder = decoder
         self.batchFrames = options.batchFrames
         self.logger = logger
     }
@@ -71,9 +75,15 @@ final class IngestReceiver: @unchecked Sendable {
         while !shouldStop {
             do {
                 guard let first = try receiveEvent(wait: true) else { continue }
-                var frames = [first]
-                while frames.count < batchFrames, let next = try receiveEvent(wait: false) { frames.append(next) }
-                if !inbox.put(.frames(frames, receivedAt: Clock.nowMillis())) { return }
+                let receivedAt = Clock.nowMillis()
+                var decoded = DecodedEvents()
+                decoder.decode(frame: first, now: receivedAt, into: &decoded)
+                var frames = 1
+                while frames < batchFrames, let next = try receiveEvent(wait: false) {
+                    decoder.decode(frame: next, now: receivedAt, into: &decoded)
+                    frames += 1
+                }
+                if !inbox.put(.ingested(decoded, frames: frames)) { return }
             } catch let error as ZMQError where error.contextTerminated {
                 return
             } catch {

@@ -81,7 +81,7 @@ public actor PipelineRuntime {
             options: .init(
                 endpoint: options.ingestEndpoint, receiveHighWaterMark: options.receiveHighWaterMark,
                 maxMessageBytes: options.maxMessageBytes),
-            inbox: inbox, logger: logger)
+            decoder: decoder, inbox: inbox, logger: logger)
         ingestEndpoint = receiver.boundEndpoint
         logger.info(
             "state restored",
@@ -124,10 +124,8 @@ public actor PipelineRuntime {
     public func run() async {
         while let item = await inbox.next() {
             switch item {
-            case .frames(let frames, let receivedAt):
-                var decoded = DecodedEvents()
-                for frame in frames { decoder.decode(frame: frame, now: receivedAt, into: &decoded) }
-                framesCounter.increment(by: Int64(frames.count))
+            case .ingested(let decoded, let frames):
+                framesCounter.increment(by: Int64(frames))
                 await publishRejections(decoded.rejections, source: "ingest")
                 if !decoded.events.isEmpty { await publishRejections(unsupported(decoded.events), source: "ingest") }
                 await process(decoded.samples)
