@@ -28,13 +28,17 @@ let package = Package(
         .target(name: "Events", dependencies: ["JSON"]),
         // Event-time windows and aggregates of telemetry. Pure.
         .target(name: "Telemetry", dependencies: ["Events", "JSON"]),
+        // Configuration files: YAML read key by key with errors located at file:line:column.
+        .target(name: "Definitions", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // The Activity subsystem: bonus rules, the points engine, caps, streaks, expiry. Pure.
+        .target(name: "Activity", dependencies: ["Events", "JSON", "Definitions"]),
         // SQLite: journal of acknowledged events, snapshots, window history.
         .target(name: "Storage", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Declarative pipelines and the actor runtime that runs them between ZeroMQ sockets.
         .target(
             name: "Pipeline",
             dependencies: [
-                "ZMQ", "JSON", "Events", "Telemetry", "Storage",
+                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -43,7 +47,7 @@ let package = Package(
         .target(
             name: "ClubDaemon",
             dependencies: [
-                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Pipeline",
+                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity", "Pipeline",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -51,7 +55,7 @@ let package = Package(
             ]),
         .executableTarget(
             name: "clubd",
-            dependencies: ["ClubDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["ClubDaemon", "Definitions", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // A deterministic device fleet: GPS tracks, heart rate, sessions, network faults.
         .target(name: "Simulation"),
         .executableTarget(
@@ -73,7 +77,8 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Events"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Storage", "ClubTestKit"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "Storage", "ClubTestKit"]),
+        .testTarget(name: "ActivityTests", dependencies: ["Activity", "Definitions", "Events", "JSON"]),
         .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "clubd", "clubctl"]),
     ]
 )

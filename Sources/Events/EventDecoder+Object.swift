@@ -65,7 +65,7 @@ extension EventDecoder {
     }
 
     /// `<area>.<action>`: two lower-case words joined by one dot.
-    static func isActivityType(_ type: String) -> Bool {
+    public static func isActivityType(_ type: String) -> Bool {
         let parts = type.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 2
             && parts.allSatisfy { part in

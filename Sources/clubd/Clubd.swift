@@ -1,3 +1,4 @@
+import Definitions
 import ArgumentParser
 import ClubDaemon
 import Foundation

@@ -1,3 +1,4 @@
+import Definitions
 import Pipeline
 import Telemetry
 import Testing

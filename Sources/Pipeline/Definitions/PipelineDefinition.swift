@@ -1,3 +1,4 @@
+import Definitions
 import Telemetry
 
 /// A validated pipeline, as declared in a `Pipelines/*.yaml` file.

@@ -55,6 +55,9 @@ public struct YAMLMapping {
 
     public func has(_ key: String) -> Bool { pairs.contains { $0.key == key } }
 
+    /// The keys of the mapping, in file order.
+    public var keys: [String] { pairs.map(\.key) }
+
     /// The raw node under `key`, marking the key as used.
     public mutating func node(_ key: String) -> Node? {
         used.insert(key)

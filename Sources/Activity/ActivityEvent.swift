@@ -1,0 +1,23 @@
+import JSON
+
+/// One entry of the activity log: an event accepted into the Activity subsystem's queue,
+/// at its offset. Offsets grow by one per accepted event and never repeat.
+public struct ActivityEvent: Sendable, Equatable {
+    public let offset: Int64
+    public let id: String
+    public let type: String
+    public let user: String
+    /// Event time (its `ts`, or when it was received), epoch milliseconds.
+    public let at: Int64
+    /// The event as submitted, unknown fields included.
+    public let body: JSONObject
+
+    public init(offset: Int64, id: String, type: String, user: String, at: Int64, body: JSONObject) {
+        self.offset = offset
+        self.id = id
+        self.type = type
+        self.user = user
+        self.at = at
+        self.body = body
+    }
+}

@@ -1,0 +1,143 @@
+/// Applies the bonus rules to activity events, one user account at a time. Pure and
+/// deterministic: the same events in the same order, at the same `now`, give the same
+/// ledger, which is what makes replay after a crash exact.
+public struct BonusEngine: Sendable {
+    public var rules: BonusRules
+
+    /// Why an event earned nothing and changed nothing, when that is an error for its sender.
+    public struct Refusal: Error, Sendable, Equatable {
+        /// A stable machine code: `insufficient_balance` or `invalid_spend`.
+        public let code: String
+        public let message: String
+    }
+
+    /// The event type the shop's adapter sends when a purchase was paid with points.
+    public static let spendType = "bonus.spent"
+
+    public init(rules: BonusRules) {
+        self.rules = rules
+    }
+
+    /// Expires what is due at `now`, then applies `event` to the account of `event.user`.
+    /// - Returns: the ledger entries in order, or a refusal (a spend larger than the
+    ///   balance, or without a valid `points` field) that leaves the account as it was
+    ///   apart from expiries.
+    public func apply(_ event: ActivityEvent, to account: inout BonusAccount, now: Int64) -> (
+        entries: [LedgerEntry], refusal: Refusal?
+    ) {
+        var entries = expire(&account, user: event.user, now: now)
+        if event.type == Self.spendType {
+            switch spend(event, from: &account) {
+            case .success(let entry): entries.append(entry)
+            case .failure(let refusal): return (entries, refusal)
+            }
+        } else {
+            entries += award(event, to: &account)
+        }
+        return (entries, nil)
+    }
+
+    /// Turns the points of lots whose time has come into expiry entries.
+    public func expire(_ account: inout BonusAccount, user: String, now: Int64) -> [LedgerEntry] {
+        guard let next = account.nextExpiry, next <= now else { return [] }
+        var entries: [LedgerEntry] = []
+        account.lots.removeAll { lot in
+            guard let expiresAt = lot.expiresAt, expiresAt <= now else { return false }
+            account.balance -= lot.remaining
+            entries.append(
+                LedgerEntry(
+                    user: user, event: lot.event, rule: lot.rule, kind: .expire, points: -lot.remaining, at: expiresAt,
+                    balance: account.balance))
+            return true
+        }
+        return entries
+    }
+
+    private func spend(_ event: ActivityEvent, from account: inout BonusAccount) -> Result<LedgerEntry, Refusal> {
+        guard let points = event.body["points"]?.int64Value, points > 0, points <= Int64(Int32.max) else {
+            return .failure(Refusal(code: "invalid_spend", message: "a bonus.spent event needs 'points', a positive integer"))
+        }
+        let amount = Int(points)
+        guard amount <= account.balance else {
+            return .failure(
+                Refusal(
+                    code: "insufficient_balance",
+                    message: "user \(event.user) has \(account.balance) points; the purchase asks for \(amount)"))
+        }
+        account.balance -= amount
+        var left = amount
+        while left > 0, !account.lots.isEmpty {
+            let taken = min(left, account.lots[0].remaining)
+            account.lots[0].remaining -= taken
+            left -= taken
+            if account.lots[0].remaining == 0 { account.lots.removeFirst() }
+        }
+        return .success(
+            LedgerEntry(
+                user: event.user, event: event.id, rule: "spend", kind: .spend, points: -amount, at: event.at,
+                balance: account.balance))
+    }
+
+    private func award(_ event: ActivityEvent, to account: inout BonusAccount) -> [LedgerEntry] {
+        var awards: [(rule: String, points: Int)] = []
+        var streakAwards: [(rule: String, points: Int)] = []
+        var factor = 1.0
+        for rule in rules.rules where rule.matches(event) {
+            switch rule.effect {
+            case .award(let points, nil):
+                awards.append((rule.id, points))
+            case .award(let points, let per?):
+                guard let value = event.body[per.field]?.doubleValue, value > 0 else { continue }
+                let units = (value / per.unit).rounded(.down)
+                if units >= 1 { awards.append((rule.id, points * Int(min(units, 1e9)))) }
+            case .multiplier(let f):
+                factor *= f
+            case .streak(let days, let points):
+                let length = advanceStreak(rule.id, to: rules.calendar.day(of: event.at), in: &account)
+                if length > 0, length % days == 0 {
+                    streakAwards.append((rule.id, points))
+                }
+            }
+        }
+        let multiplied = awards.map { ($0.rule, Int((Double($0.points) * factor).rounded(.down))) }
+        return capped(multiplied + streakAwards, event: event, account: &account)
+    }
+
+    /// Extends the streak of `rule` with an active `day`.
+    /// - Returns: the streak's new length, or 0 when the day does not extend it (the same
+    ///   day again, or a day before the last active one).
+    private func advanceStreak(_ rule: String, to day: Int64, in account: inout BonusAccount) -> Int {
+        guard let streak = account.streaks[rule] else {
+            account.streaks[rule] = .init(lastDay: day, length: 1)
+            return 1
+        }
+        guard day > streak.lastDay else { return 0 }
+        let length = day == streak.lastDay + 1 ? streak.length + 1 : 1
+        account.streaks[rule] = .init(lastDay: day, length: length)
+        return length
+    }
+
+    /// Books awards within the daily and weekly caps; what exceeds them is not awarded.
+    private func capped(_ awards: [(rule: String, points: Int)], event: ActivityEvent, account: inout BonusAccount) -> [LedgerEntry] {
+        let day = rules.calendar.day(of: event.at)
+        let week = rules.calendar.week(of: event.at)
+        var entries: [LedgerEntry] = []
+        for (rule, points) in awards where points > 0 {
+            var allowed = points
+            if let cap = rules.dailyCap { allowed = min(allowed, cap - account.dayPoints[day, default: 0]) }
+            if let cap = rules.weeklyCap { allowed = min(allowed, cap - account.weekPoints[week, default: 0]) }
+            guard allowed > 0 else { continue }
+            account.dayPoints[day, default: 0] += allowed
+            account.weekPoints[week, default: 0] += allowed
+            account.balance += allowed
+            account.lots.append(.init(event: event.id, rule: rule, remaining: allowed, expiresAt: rules.expiryMillis.map { event.at + $0 }))
+            entries.append(
+                LedgerEntry(
+                    user: event.user, event: event.id, rule: rule, kind: .award, points: allowed, at: event.at,
+                    balance: account.balance))
+        }
+        if let newest = account.dayPoints.keys.max() { account.dayPoints = account.dayPoints.filter { $0.key > newest - 8 } }
+        if let newest = account.weekPoints.keys.max() { account.weekPoints = account.weekPoints.filter { $0.key > newest - 2 } }
+        return entries
+    }
+}

@@ -1,0 +1,36 @@
+import Activity
+import Definitions
+import Testing
+
+@Suite struct BonusRulesLoadingTests {
+    @Test func embeddedDefaultIsValid() throws {
+        #expect(try BonusRules.parse(BonusRules.embeddedDefault, file: "default").rules.count >= 5)
+    }
+
+    @Test(arguments: [
+        ("rules: []\ntime_zone: Mars/Base", "2:12", "unknown time zone"),
+        ("caps: {daily: 0}\nrules: []", "1:15", "'daily' must be an integer"),
+        ("rules:\n  - {id: a, on: workout}", "2:5", "a rule needs an effect"),
+        ("rules:\n  - {id: a, on: Workout, points: 1}", "2:17", "'on' must name event types"),
+        ("rules:\n  - {id: a, on: workout, points: 1}\n  - {id: a, on: workout, points: 2}", "3:10", "duplicate rule id 'a'"),
+        ("rules:\n  - {id: a, on: workout, points: 1, color: red}", "2:37", "unknown key 'color'"),
+        ("rules:\n  - {id: a, on: workout, multiply: 2, points: 1}", "2:36", "takes no 'points'"),
+        ("rules:\n  - {id: a, on: workout, points: 1, when: {d: {near: 3}}}", "2:47", "needs one of at_least"),
+        ("rules:\n  - {id: a, on: workout, points: 1, per: {unit: 10}}", "2:42", "missing required key 'field'"),
+        ("rules: {a: 1}", "1:8", "'rules' must be a list"),
+        ("expire_after: soon\nrules: []", "1:15", "must be a duration"),
+        ("rules: [", "2:1", "invalid YAML"),
+    ])
+    func mistakesAreLocated(text: String, location: String, message: String) {
+        do {
+            _ = try BonusRules.parse(text, file: "bonus.yaml")
+            Issue.record("accepted: \(text)")
+        } catch let errors as DefinitionErrors {
+            let matching = errors.errors.first { $0.message.contains(message) }
+            #expect(matching != nil, "\(errors)")
+            if let matching { #expect("\(matching.line):\(matching.column)" == location, "\(errors)") }
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+}
