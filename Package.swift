@@ -33,7 +33,7 @@ let package = Package(
         // The Activity subsystem: bonus rules, the points engine, caps, streaks, expiry. Pure.
         .target(name: "Activity", dependencies: ["Events", "JSON", "Definitions"]),
         // SQLite: journal of acknowledged events, snapshots, window history.
-        .target(name: "Storage", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Storage", dependencies: ["Activity", .product(name: "GRDB", package: "GRDB.swift")]),
         // Declarative pipelines and the actor runtime that runs them between ZeroMQ sockets.
         .target(
             name: "Pipeline",

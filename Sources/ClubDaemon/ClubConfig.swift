@@ -1,4 +1,6 @@
 import Definitions
+import Activity
+import Definitions
 import Foundation
 import Pipeline
 import Yams
@@ -25,8 +27,20 @@ public struct ClubConfig: Sendable {
     /// `host:port` of the Prometheus listener; empty disables it.
     public var metricsListen = ""
     public var logLevel = "info"
+    /// The bonus programme's YAML file; empty runs the embedded default programme.
+    public var bonusRulesFile = ""
+    /// Activity log entries older than this, once every consumer has passed them, are deleted.
+    public var activityRetentionMillis: Int64 = 90 * 86_400_000
 
     public init() {}
+
+    /// The bonus rules this configuration names.
+    /// - Throws: ``DefinitionErrors`` locating every mistake in the rules file.
+    public func loadBonusRules() throws -> BonusRules {
+        bonusRulesFile.isEmpty
+            ? try BonusRules.parse(BonusRules.embeddedDefault, file: "<embedded bonus rules>")
+            : try BonusRules.load(path: bonusRulesFile)
+    }
 
     /// Reads `path`, keeping defaults for absent keys.
     /// - Throws: ``DefinitionErrors`` naming file:line:column of each mistake.
@@ -75,6 +89,14 @@ public struct ClubConfig: Sendable {
         }
         if var m = root.nested("pipelines") {
             c.pipelinesDirectory = m.string("directory", default: c.pipelinesDirectory) ?? c.pipelinesDirectory
+            root.absorb(m)
+        }
+        if var m = root.nested("bonus") {
+            c.bonusRulesFile = m.string("rules_file", default: c.bonusRulesFile) ?? ""
+            root.absorb(m)
+        }
+        if var m = root.nested("activity") {
+            c.activityRetentionMillis = m.duration("retention", default: c.activityRetentionMillis, min: 60_000)
             root.absorb(m)
         }
         if var m = root.nested("metrics") {

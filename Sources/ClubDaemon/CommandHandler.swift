@@ -1,10 +1,11 @@
+import Activity
 import Events
 import JSON
 import Pipeline
 import Storage
 
-/// Serves the command socket's operations: `health`, `submit`, `stats`, `reload` and
-/// `snapshot`. Every failure is `{"ok":false,"error":{"code","message"}}` with a stable code.
+/// Serves the command socket's operations: `health`, `submit`, `stats`, `balance`,
+/// `ledger`, `reload` and `snapshot`. Every failure is `{"ok":false,"error":{"code","message"}}` with a stable code.
 struct CommandHandler: CommandHandling {
     let runtime: PipelineRuntime
     let store: ClubStore
@@ -15,7 +16,7 @@ struct CommandHandler: CommandHandling {
     static let version = "0.1.0"
 
     /// Operations of the contract that later versions serve.
-    static let plannedOps: Set<String> = ["leaderboard", "balance", "ledger", "offers", "workouts", "import"]
+    static let plannedOps: Set<String> = ["leaderboard", "offers", "workouts", "import"]
 
     func handle(request: [UInt8]) async -> [UInt8] {
         let value: JSONValue
@@ -35,13 +36,15 @@ struct CommandHandler: CommandHandling {
         case "health": return await health()
         case "submit": return await submit(object)
         case "stats": return await stats(object)
+        case "balance": return await balance(object)
+        case "ledger": return await ledger(object)
         case "reload": return await reloadPipelines()
         case "snapshot": return await snapshot()
         case _ where Self.plannedOps.contains(op):
             return CommandReply.error("unsupported_op", "'\(op)' is part of the contract but this daemon version does not serve it yet")
         default:
             return CommandReply.error(
-                "unknown_op", "unknown op '\(op.prefix(40))': expected health, submit, stats, reload or snapshot")
+                "unknown_op", "unknown op '\(op.prefix(40))': expected health, submit, stats, balance, ledger, reload or snapshot")
         }
     }
 
@@ -56,6 +59,7 @@ struct CommandHandler: CommandHandling {
 
     private func health() async -> [UInt8] {
         let status = await runtime.status()
+        let bonus = await runtime.bonusProgress()
         let now = Clock.nowMillis()
         return ok { w in
             w.member("status", "ok")
@@ -71,6 +75,8 @@ struct CommandHandler: CommandHandling {
             w.member("samples_processed", status.processed)
             w.member("journal_position", Int(status.journalPosition))
             w.member("last_snapshot_at", Int(status.lastSnapshotAt))
+            w.member("bonus_offset", Int(bonus.offset))
+            w.member("bonus_processed", bonus.processed)
         }
     }
 
@@ -86,6 +92,7 @@ struct CommandHandler: CommandHandling {
         let now = Clock.nowMillis()
         var accepted: [TelemetrySample] = []
         var acceptedJSON: [JSONValue] = []
+        var others: [ClubEvent] = []
         var rejected: [Rejection] = []
         var seen: Set<String> = []
         var duplicates = 0
@@ -94,29 +101,37 @@ struct CommandHandler: CommandHandling {
             if let rejection = decoded.rejections.first {
                 rejected.append(Rejection(rejection.reason, rejection.message, index: index, excerpt: rejection.excerpt))
             } else if let sample = decoded.samples.first {
-                guard seen.insert("\(sample.device)\u{0}\(sample.session)\u{0}\(sample.ts)").inserted else {
+                guard seen.insert("t\u{0}\(sample.device)\u{0}\(sample.session)\u{0}\(sample.ts)").inserted else {
                     duplicates += 1
                     continue
                 }
                 accepted.append(sample)
                 acceptedJSON.append(event)
             } else if let other = decoded.events.first {
-                rejected.append(
-                    Rejection(.unsupportedType, "event type '\(other.type)' is valid but no subsystem of this daemon consumes it yet", index: index))
+                guard seen.insert("e\u{0}\(other.id)").inserted else {
+                    duplicates += 1
+                    continue
+                }
+                others.append(other)
             }
         }
-        if !accepted.isEmpty {
+        var acceptedCount = accepted.count
+        if !accepted.isEmpty || !others.isEmpty {
             do {
-                guard try await runtime.submit(accepted, payload: JSONValue.array(acceptedJSON).serialized(), receivedAt: now) else {
-                    return CommandReply.error("shutting_down", "the daemon is shutting down; retry after it restarts")
-                }
+                let inserted = try await runtime.submit(
+                    accepted, payload: JSONValue.array(acceptedJSON).serialized(), events: others, receivedAt: now)
+                let new = inserted.filter { $0 }.count
+                acceptedCount += new
+                duplicates += inserted.count - new
+            } catch is CancellationError {
+                return CommandReply.error("shutting_down", "the daemon is shutting down; retry after it restarts")
             } catch {
                 return CommandReply.error("storage_failed", "the events could not be made durable: \(error)")
             }
         }
         await runtime.publishRejections(rejected, source: "submit")
         return ok { w in
-            w.member("accepted", accepted.count)
+            w.member("accepted", acceptedCount)
             w.member("duplicates", duplicates)
             w.key("rejected")
             w.beginArray()
@@ -132,8 +147,10 @@ struct CommandHandler: CommandHandling {
     }
 
     private func stats(_ request: JSONObject) async -> [UInt8] {
-        guard let user = request["user"]?.stringValue, !user.isEmpty else {
-            return CommandReply.error("missing_field", "field 'user' (string) is required")
+        let user: String
+        switch requiredUser(request) {
+        case .failure(let refusal): return refusal.reply
+        case .success(let found): user = found
         }
         var bounds: [Int64] = [Int64.min / 4, Int64.max / 4]
         for (i, key) in ["from", "to"].enumerated() {
@@ -162,6 +179,70 @@ struct CommandHandler: CommandHandling {
             // A closed window still correctable is both recorded and held: list it once.
             for record in open where !closedKeys.contains("\(record.pipeline)@\(record.start)") {
                 w.raw([UInt8(ascii: "{")] + record.result + [UInt8(ascii: "}")])
+            }
+            w.endArray()
+        }
+    }
+
+    /// An error reply, as a value a helper can return.
+    private struct Refusal: Error {
+        let reply: [UInt8]
+        init(_ code: String, _ message: String) { reply = CommandReply.error(code, message) }
+    }
+
+    private func requiredUser(_ request: JSONObject) -> Result<String, Refusal> {
+        guard let value = request["user"] else { return .failure(Refusal("missing_field", "missing required field 'user'")) }
+        guard let user = value.stringValue, !user.isEmpty else {
+            return .failure(Refusal("wrong_type", "field 'user' must be a non-empty string, not \(value.typeName)"))
+        }
+        return .success(user)
+    }
+
+    private func balance(_ request: JSONObject) async -> [UInt8] {
+        switch requiredUser(request) {
+        case .failure(let refusal): return refusal.reply
+        case .success(let user):
+            let points = await runtime.balance(of: user)
+            return ok { w in
+                w.member("user", user)
+                w.member("points", points)
+            }
+        }
+    }
+
+    /// The user's ledger, oldest first (the newest `limit` entries, default 1000).
+    private func ledger(_ request: JSONObject) async -> [UInt8] {
+        let user: String
+        switch requiredUser(request) {
+        case .failure(let refusal): return refusal.reply
+        case .success(let found): user = found
+        }
+        var limit = 1000
+        if let value = request["limit"] {
+            guard let n = value.int64Value, n >= 1, n <= 100_000 else {
+                return CommandReply.error("wrong_type", "field 'limit' must be an integer in 1...100000")
+            }
+            limit = Int(n)
+        }
+        let entries: [LedgerEntry]
+        do {
+            entries = try await store.ledger(user: user, limit: limit)
+        } catch {
+            return CommandReply.error("storage_failed", "cannot read the ledger: \(error)")
+        }
+        return ok { w in
+            w.member("user", user)
+            w.key("entries")
+            w.beginArray()
+            for e in entries {
+                w.beginObject()
+                w.member("event", e.event)
+                w.member("points", e.points)
+                w.member("rule", e.rule)
+                w.member("at", Int(e.at))
+                w.member("kind", e.kind.rawValue)
+                w.member("balance", e.balance)
+                w.endObject()
             }
             w.endArray()
         }

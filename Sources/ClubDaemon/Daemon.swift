@@ -48,15 +48,17 @@ public final class Daemon: Sendable {
         _ = Self.registry
         let notifier = SystemdNotifier()
         let pipelines = try PipelineLoader.load(directory: config.pipelinesDirectory)
+        let bonusRules = try config.loadBonusRules()
         try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
         let store = try ClubStore(path: (config.stateDirectory as NSString).appendingPathComponent("clubd.sqlite"))
         let context = ZMQContext()
         let runtime = try await PipelineRuntime(
-            context: context, options: config.runtimeOptions, pipelines: pipelines, store: store, logger: logger)
+            context: context, options: config.runtimeOptions, pipelines: pipelines, bonusRules: bonusRules, store: store,
+            logger: logger)
         let config = self.config
         let logger = self.logger
         let reload: @Sendable () async -> [UInt8] = {
-            await Self.reload(runtime: runtime, directory: config.pipelinesDirectory, notifier: notifier, logger: logger)
+            await Self.reload(runtime: runtime, config: config, notifier: notifier, logger: logger)
         }
         let handler = CommandHandler(
             runtime: runtime, store: store, startedAt: Clock.nowMillis(), maxEventsPerSubmit: config.maxBatchEvents,
@@ -84,6 +86,7 @@ public final class Daemon: Sendable {
         let background = Task {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await Self.snapshotPeriodically(runtime, every: config.snapshotIntervalMillis, logger: logger) }
+                group.addTask { await Self.pruneActivityLog(store, keeping: config.activityRetentionMillis, logger: logger) }
                 if let interval = notifier.watchdogInterval {
                     group.addTask { await Self.pingWatchdog(runtime, every: interval, notifier: notifier) }
                 }
@@ -113,6 +116,7 @@ public final class Daemon: Sendable {
         notifier.notify("STOPPING=1")
         runtime.stopIngest()
         await loop.value
+        await runtime.stopLogConsumers()
         background.cancel()
         signals?.cancel()
         do {
@@ -166,26 +170,44 @@ public final class Daemon: Sendable {
         }
     }
 
-    static func reload(runtime: PipelineRuntime, directory: String, notifier: SystemdNotifier, logger: Logger) async -> [UInt8] {
+    /// Deletes activity log entries past the retention that every consumer has passed, hourly.
+    private static func pruneActivityLog(_ store: ClubStore, keeping retention: Int64, logger: Logger) async {
+        while !Task.isCancelled {
+            do {
+                let deleted = try await store.pruneActivity(
+                    receivedBefore: Clock.nowMillis() - retention, consumers: PipelineRuntime.logConsumers)
+                if deleted > 0 { logger.info("activity log pruned", metadata: ["deleted": "\(deleted)"]) }
+            } catch {
+                logger.error("activity log pruning failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(3600))
+        }
+    }
+
+    /// Reloads pipelines and bonus rules. Everything is validated first; on any error the
+    /// running definitions all stay and the reply lists the errors.
+    static func reload(runtime: PipelineRuntime, config: ClubConfig, notifier: SystemdNotifier, logger: Logger) async -> [UInt8] {
         notifier.notify("RELOADING=1")
         defer { notifier.notify("READY=1") }
         do {
-            let definitions = try PipelineLoader.load(directory: directory)
+            let definitions = try PipelineLoader.load(directory: config.pipelinesDirectory)
+            let rules = try config.loadBonusRules()
             let changes = await runtime.reload(definitions)
-            logger.info("pipelines reloaded", metadata: ["changes": "\(changes)"])
+            await runtime.reloadBonusRules(rules)
+            logger.info("pipelines and bonus rules reloaded", metadata: ["changes": "\(changes)"])
             var w = JSONWriter()
             w.beginObject()
             w.member("ok", true)
             w.key("reloaded")
             w.beginArray()
             for change in changes { w.value(change) }
+            w.value("bonus rules: \(rules.rules.count)")
             w.endArray()
             w.endObject()
             return w.bytes
         } catch {
-            logger.error("reload refused; the running pipelines stay", metadata: ["errors": "\(error)"])
+            logger.error("reload refused; the running definitions stay", metadata: ["errors": "\(error)"])
             return CommandReply.error("invalid_definitions", "\(error)")
         }
     }
 }
-

@@ -6,12 +6,15 @@ public struct ClubEvent: Sendable, Equatable {
     public let type: String
     public let id: String
     public let user: String
+    /// Event time from its optional `ts`, epoch milliseconds.
+    public let ts: Int64?
     public let body: JSONObject
 
-    public init(type: String, id: String, user: String, body: JSONObject) {
+    public init(type: String, id: String, user: String, ts: Int64?, body: JSONObject) {
         self.type = type
         self.id = id
         self.user = user
+        self.ts = ts
         self.body = body
     }
 }

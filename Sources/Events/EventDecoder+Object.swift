@@ -55,13 +55,14 @@ extension EventDecoder {
             }
             if let error = Self.checkID(text, field: field) { return .failure(error) }
         }
+        var time: Int64?
         if let ts = body["ts"] {
             switch Self.time(ts, field: "ts", now: now, maxFutureMillis: limits.maxFutureMillis) {
             case .failure(let error): return .failure(error)
-            case .success: break
+            case .success(let ms): time = ms
             }
         }
-        return .success(ClubEvent(type: type, id: body["id"]!.stringValue!, user: body["user"]!.stringValue!, body: body))
+        return .success(ClubEvent(type: type, id: body["id"]!.stringValue!, user: body["user"]!.stringValue!, ts: time, body: body))
     }
 
     /// `<area>.<action>`: two lower-case words joined by one dot.

@@ -1,8 +1,9 @@
 import Foundation
 import GRDB
 
-/// The daemon's SQLite database (WAL): the journal of acknowledged events, snapshots of
-/// pipeline state and the history of closed windows.
+/// The daemon's SQLite database (WAL): the journal of acknowledged telemetry, snapshots of
+/// pipeline state, the history of closed windows, and the Activity subsystem's event log,
+/// consumer offsets and points ledger.
 ///
 /// Durability: `synchronous = FULL` in WAL mode, so a commit returns only after the WAL
 /// is fsynced; an acknowledged `submit` survives `kill -9` and power loss.
@@ -45,6 +46,7 @@ public final class ClubStore: Sendable {
                         PRIMARY KEY (user, pipeline, start)) WITHOUT ROWID;
                     """)
         }
+        registerActivityTables(&migrator)
         return migrator
     }
 

@@ -26,6 +26,7 @@ struct Clubd: AsyncParsableCommand {
     @Option(help: "Directory of pipeline *.yaml files (pipelines.directory).") var pipelines: String?
     @Option(help: "Prometheus listener host:port, empty to disable (metrics.listen).") var metrics: String?
     @Option(help: "Log level (log.level).") var logLevel: String?
+    @Option(help: "Bonus rules file; empty for the embedded programme (bonus.rules_file).") var bonusRules: String?
 
     func run() async throws {
         var settings: ClubConfig
@@ -38,9 +39,11 @@ struct Clubd: AsyncParsableCommand {
             if let pipelines { settings.pipelinesDirectory = pipelines }
             if let metrics { settings.metricsListen = metrics }
             if let logLevel { settings.logLevel = logLevel }
+            if let bonusRules { settings.bonusRulesFile = bonusRules }
             let definitions = try PipelineLoader.load(directory: settings.pipelinesDirectory)
+            let rules = try settings.loadBonusRules()
             if checkConfig {
-                print("configuration OK; pipelines: \(definitions.map(\.name).joined(separator: ", "))")
+                print("configuration OK; pipelines: \(definitions.map(\.name).joined(separator: ", ")); bonus rules: \(rules.rules.count)")
                 return
             }
         } catch let errors as DefinitionErrors {

@@ -5,7 +5,7 @@ import Storage
 /// What the pipeline's consumer loop takes in, in order.
 enum Inbound: Sendable {
     /// A batch of ingest frames, decoded on the ingest thread.
-    case ingested(DecodedEvents, frames: Int)
+    case ingested(DecodedEvents, frames: Int, receivedAt: Int64)
     /// Samples of an acknowledged `submit`, already journaled at `journalSeq`.
     case submitted([TelemetrySample], journalSeq: Int64)
     /// Take a snapshot now; resumed when it is saved.

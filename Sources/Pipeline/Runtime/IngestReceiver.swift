@@ -83,7 +83,7 @@ final class IngestReceiver: @unchecked Sendable {
                     decoder.decode(frame: next, now: receivedAt, into: &decoded)
                     frames += 1
                 }
-                if !inbox.put(.ingested(decoded, frames: frames)) { return }
+                if !inbox.put(.ingested(decoded, frames: frames, receivedAt: receivedAt)) { return }
             } catch let error as ZMQError where error.contextTerminated {
                 return
             } catch {

@@ -1,3 +1,4 @@
+import Activity
 import Events
 import Foundation
 import JSON
@@ -6,9 +7,10 @@ import Metrics
 import Storage
 import ZMQ
 
-/// Runs the pipelines: one consumer loop takes ingest frames, submitted samples, snapshot
-/// and reload requests from the inbox in order, decodes, fans samples out to the window
-/// stages, publishes what they produce and records closed windows.
+/// Runs the pipelines: one consumer loop takes decoded ingest batches, submitted samples,
+/// snapshot and reload requests from the inbox in order, fans samples out to the window
+/// stages, publishes what they produce and records closed windows. Other events go to the
+/// activity log, which the bonus stage and the activity feed consume at their own pace.
 ///
 /// Because a single loop applies everything, a snapshot always sits between two batches
 /// and includes exactly the journal entries processed before it.
@@ -32,6 +34,11 @@ public actor PipelineRuntime {
     private let receiver: IngestReceiver
     private let publisher: Publisher
     private var stages: [WindowStage]
+    private let bonus: BonusStage
+    private let feed: ActivityFeed
+    /// One signal per log consumer, notified when the log grows.
+    private let logSignals = (bonus: LogSignal(), feed: LogSignal())
+    private var consumerTasks: [Task<Void, Never>] = []
     private let logger: Logger
     /// Highest journal entry such that it and all before it have been processed.
     private var journalPosition: Int64 = 0
@@ -56,7 +63,8 @@ public actor PipelineRuntime {
     /// Binds the ingest and publish sockets and restores state from the store.
     /// - Throws: when a socket cannot bind or the snapshot cannot be read.
     public init(
-        context: ZMQContext, options: Options, pipelines: [PipelineDefinition], store: ClubStore, logger: Logger
+        context: ZMQContext, options: Options, pipelines: [PipelineDefinition], bonusRules: BonusRules, store: ClubStore,
+        logger: Logger
     ) async throws {
         self.decoder = EventDecoder(limits: options.limits)
         self.store = store
@@ -75,6 +83,8 @@ public actor PipelineRuntime {
         }
         self.stages = stages
         journalPosition = snapshot?.journalPosition ?? 0
+        bonus = try await BonusStage(store: store, rules: bonusRules, publisher: publisher, logger: logger)
+        feed = try await ActivityFeed(store: store, publisher: publisher, logger: logger)
 
         receiver = try IngestReceiver(
             context: context,
@@ -117,6 +127,18 @@ public actor PipelineRuntime {
             markJournaled(entry.seq)
         }
         if !entries.isEmpty { logger.info("journal replayed", metadata: ["entries": "\(entries.count)"]) }
+        let (bonus, feed, signals) = (self.bonus, self.feed, logSignals)
+        consumerTasks = [
+            Task { await bonus.run(signal: signals.bonus) },
+            Task { await feed.run(signal: signals.feed) },
+            Task {
+                // Expiries fall due without new events: look once a second.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    signals.bonus.notify()
+                }
+            },
+        ]
         receiver.start()
     }
 
@@ -124,10 +146,10 @@ public actor PipelineRuntime {
     public func run() async {
         while let item = await inbox.next() {
             switch item {
-            case .ingested(let decoded, let frames):
+            case .ingested(let decoded, let frames, let receivedAt):
                 framesCounter.increment(by: Int64(frames))
                 await publishRejections(decoded.rejections, source: "ingest")
-                if !decoded.events.isEmpty { await publishRejections(unsupported(decoded.events), source: "ingest") }
+                await appendActivity(decoded.events, receivedAt: receivedAt)
                 await process(decoded.samples)
             case .submitted(let samples, let seq):
                 await process(samples)
@@ -146,13 +168,27 @@ public actor PipelineRuntime {
         }
     }
 
-    /// Events that are valid but that no stage of this daemon consumes yet.
-    private func unsupported(_ events: [ClubEvent]) -> [Rejection] {
-        events.map {
-            Rejection(
-                .unsupportedType, "event type '\($0.type)' is valid but no subsystem of this daemon consumes it yet",
-                excerpt: Rejection.excerpt(of: JSONValue.object($0.body).serialized()))
+    /// Appends ingested events to the activity log; a repeated id is counted as a duplicate.
+    private func appendActivity(_ events: [ClubEvent], receivedAt: Int64) async {
+        guard !events.isEmpty else { return }
+        do {
+            let inserted = try await store.appendActivity(events.map { Self.record($0, receivedAt: receivedAt) }, receivedAt: receivedAt)
+            duplicateCounter.increment(by: Int64(inserted.filter { !$0 }.count))
+            notifyLogConsumers()
+        } catch {
+            logger.error("cannot append ingested events to the activity log", metadata: ["error": "\(error)"])
         }
+    }
+
+    private nonisolated func notifyLogConsumers() {
+        logSignals.bonus.notify()
+        logSignals.feed.notify()
+    }
+
+    static func record(_ event: ClubEvent, receivedAt: Int64) -> ClubStore.ActivityRecord {
+        ClubStore.ActivityRecord(
+            id: event.id, type: event.type, user: event.user, at: event.ts ?? receivedAt,
+            body: JSONValue.object(event.body).serialized())
     }
 
     /// Samples processed since start (replayed ones included).
@@ -246,11 +282,40 @@ public actor PipelineRuntime {
 
     // MARK: Requests from the command socket and the daemon
 
-    /// Journals the samples of an acknowledged `submit` durably, then queues them.
-    /// - Returns: false when the daemon is shutting down and nothing was queued.
-    public func submit(_ samples: [TelemetrySample], payload: [UInt8], receivedAt: Int64) async throws -> Bool {
-        let seq = try await store.appendJournal(payload, receivedAt: receivedAt)
-        return inbox.putUnbounded(.submitted(samples, journalSeq: seq))
+    /// Makes an acknowledged `submit` durable in one transaction (its telemetry in the
+    /// journal, its other events in the activity log), then queues the samples.
+    /// - Parameter payload: the samples as JSON, for replay from the journal.
+    /// - Returns: per event, whether it was new (false: a duplicate id).
+    /// - Throws: when the store fails, or `CancellationError` when the daemon is shutting down.
+    public func submit(_ samples: [TelemetrySample], payload: [UInt8], events: [ClubEvent], receivedAt: Int64) async throws -> [Bool] {
+        let written = try await store.appendSubmission(
+            journal: samples.isEmpty ? nil : payload, events: events.map { Self.record($0, receivedAt: receivedAt) },
+            receivedAt: receivedAt)
+        if written.inserted.contains(true) { notifyLogConsumers() }
+        if let seq = written.journalSeq, !inbox.putUnbounded(.submitted(samples, journalSeq: seq)) { throw CancellationError() }
+        return written.inserted
+    }
+
+    /// A user's bonus points, as far as the bonus stage has processed the log.
+    public func balance(of user: String) async -> Int { await bonus.balance(of: user) }
+
+    /// Applies new bonus rules to events not processed yet.
+    public func reloadBonusRules(_ rules: BonusRules) async { await bonus.reload(rules) }
+
+    /// How far the bonus stage has come: its committed log offset and events applied since start.
+    public func bonusProgress() async -> (offset: Int64, processed: Int) {
+        (await bonus.committedOffset, await bonus.processed)
+    }
+
+    /// Names under which the activity log's consumers commit their offsets.
+    public static let logConsumers = [BonusStage.consumerName, ActivityFeed.consumerName]
+
+    /// Stops the log consumers after their current round; call after ``run()`` returned.
+    public func stopLogConsumers() async {
+        logSignals.bonus.finish()
+        logSignals.feed.finish()
+        for task in consumerTasks.dropLast() { await task.value }
+        consumerTasks.last?.cancel()
     }
 
     /// Takes a snapshot between two batches.

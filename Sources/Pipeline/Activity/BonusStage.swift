@@ -1,0 +1,138 @@
+import Activity
+import Foundation
+import JSON
+import Logging
+import Metrics
+import Storage
+
+/// The bonus actor: applies the bonus rules to the activity log in order and books the
+/// results in the ledger. Ledger entries, changed accounts and its offset are committed in
+/// one transaction, so after a crash every event takes effect exactly once.
+actor BonusStage: LogConsumer {
+    static let consumerName = "bonus"
+    private let store: ClubStore
+    private let publisher: Publisher
+    private let logger: Logger
+    private var engine: BonusEngine
+    private var accounts: [String: BonusAccount] = [:]
+    private var offset: Int64 = 0
+    /// No account has points expiring before this time.
+    private var nextSweep = Int64.min
+    private let entriesCounter = Counter(label: "clubd_bonus_entries_total")
+    private let refusalsCounter = Counter(label: "clubd_bonus_refusals_total")
+
+    /// Events applied since start.
+    private(set) var processed = 0
+
+    init(store: ClubStore, rules: BonusRules, publisher: Publisher, logger: Logger) async throws {
+        self.store = store
+        self.publisher = publisher
+        self.logger = logger
+        engine = BonusEngine(rules: rules)
+        try await restore()
+    }
+
+    private func restore() async throws {
+        offset = try await store.consumerOffset(Self.consumerName)
+        accounts = [:]
+        nextSweep = .min
+        for (user, state) in try await store.bonusAccounts() { accounts[user] = try BonusAccount(serialized: state) }
+    }
+
+    /// Replaces the rules; events from the current offset on are judged by them.
+    func reload(_ rules: BonusRules) { engine = BonusEngine(rules: rules) }
+
+    /// A user's points now (0 for a user never seen).
+    func balance(of user: String) -> Int { accounts[user]?.balance ?? 0 }
+
+    /// The last log offset whose effects are committed.
+    var committedOffset: Int64 { offset }
+
+    func drain() async {
+        do {
+            while case let records = try await store.activity(after: offset, limit: 1000), let last = records.last {
+                try await apply(records, upTo: last.offset)
+            }
+            try await apply([], upTo: offset)  // expiries due with no new event
+        } catch {
+            logger.error("bonus processing failed; state reloaded from the store", metadata: ["error": "\(error)"])
+            try? await restore()
+        }
+    }
+
+    private func apply(_ records: [ClubStore.ActivityRecord], upTo newOffset: Int64) async throws {
+        let now = Clock.nowMillis()
+        var entries: [LedgerEntry] = []
+        var changed: Set<String> = []
+        var messages: [Publisher.Message] = []
+        for record in records {
+            guard case .object(let body) = try? JSONValue.parse(record.body) else { continue }
+            let event = ActivityEvent(offset: record.offset, id: record.id, type: record.type, user: record.user, at: record.at, body: body)
+            var account = accounts[record.user] ?? BonusAccount()
+            let before = account
+            let outcome = engine.apply(event, to: &account, now: now)
+            entries += outcome.entries
+            if account != before {
+                accounts[record.user] = account
+                changed.insert(record.user)
+                nextSweep = min(nextSweep, account.nextExpiry ?? .max)
+            }
+            if let refusal = outcome.refusal {
+                refusalsCounter.increment()
+                messages += refusalMessages(refusal, event: event)
+            }
+        }
+        if now >= nextSweep {
+            nextSweep = .max
+            for user in Array(accounts.keys) {
+                let expired = engine.expire(&accounts[user]!, user: user, now: now)
+                if !expired.isEmpty {
+                    entries += expired
+                    changed.insert(user)
+                }
+                nextSweep = min(nextSweep, accounts[user]!.nextExpiry ?? .max)
+            }
+        }
+        guard !changed.isEmpty || newOffset != offset else { return }
+        var states: [String: [UInt8]] = [:]
+        for user in changed { states[user] = accounts[user]!.serialized() }
+        try await store.commitBonus(consumer: Self.consumerName, offset: newOffset, entries: entries, accounts: states)
+        offset = newOffset
+        processed += records.count
+        entriesCounter.increment(by: Int64(entries.count))
+        await publisher.publish(entries.map(Self.message) + messages)
+    }
+
+    private static func message(_ e: LedgerEntry) -> Publisher.Message {
+        var w = JSONWriter()
+        w.member("user", e.user)
+        w.member("event", e.event)
+        w.member("rule", e.rule)
+        w.member("kind", e.kind.rawValue)
+        w.member("points", e.points)
+        w.member("entry_at", Int(e.at))
+        w.member("balance", e.balance)
+        return Publisher.Message(topic: "bonus.\(e.user)", members: w.bytes)
+    }
+
+    private func refusalMessages(_ refusal: BonusEngine.Refusal, event: ActivityEvent) -> [Publisher.Message] {
+        var bonus = JSONWriter()
+        bonus.member("user", event.user)
+        bonus.member("event", event.id)
+        bonus.key("refused")
+        bonus.beginObject()
+        bonus.member("code", refusal.code)
+        bonus.member("message", refusal.message)
+        bonus.endObject()
+        bonus.member("balance", accounts[event.user]?.balance ?? 0)
+        var rejected = JSONWriter()
+        rejected.member("code", refusal.code)
+        rejected.member("message", refusal.message)
+        rejected.member("source", "bonus")
+        rejected.member("event", event.id)
+        return [
+            Publisher.Message(topic: "bonus.\(event.user)", members: bonus.bytes),
+            Publisher.Message(topic: "rejected", members: rejected.bytes),
+        ]
+    }
+}

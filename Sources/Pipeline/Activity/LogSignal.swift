@@ -1,0 +1,32 @@
+/// Wakes a consumer of the activity log when entries were appended (or a timer ticks).
+/// Signals coalesce: many appends while the consumer works wake it once.
+final class LogSignal: Sendable {
+    private let stream: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init() {
+        (stream, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func notify() { continuation.yield() }
+
+    /// Ends ``waits``: the consumer's loop finishes after its current round.
+    func finish() { continuation.finish() }
+
+    /// One element per wake-up, ending after ``finish()``.
+    var waits: AsyncStream<Void> { stream }
+}
+
+/// A consumer of the activity log with its own committed offset.
+protocol LogConsumer: Actor {
+    /// Processes everything after its offset, committing as it goes.
+    func drain() async
+}
+
+extension LogConsumer {
+    /// Drains at start and after every wake-up until the signal finishes.
+    func run(signal: LogSignal) async {
+        await drain()
+        for await _ in signal.waits { await drain() }
+    }
+}

@@ -1,0 +1,173 @@
+import Activity
+import Foundation
+import GRDB
+
+/// The Activity subsystem's tables: the ordered, de-duplicated event log, consumer
+/// offsets, the points ledger and the bonus accounts.
+extension ClubStore {
+    /// An event for the activity log, or one read back from it.
+    public struct ActivityRecord: Sendable, Equatable {
+        /// Assigned by the log; 0 before the event is appended.
+        public let offset: Int64
+        public let id: String
+        public let type: String
+        public let user: String
+        public let at: Int64
+        /// The event's JSON as received.
+        public let body: [UInt8]
+
+        public init(offset: Int64 = 0, id: String, type: String, user: String, at: Int64, body: [UInt8]) {
+            self.offset = offset
+            self.id = id
+            self.type = type
+            self.user = user
+            self.at = at
+            self.body = body
+        }
+    }
+
+    static func registerActivityTables(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v2-activity") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE activity (
+                        "offset" INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL UNIQUE,
+                        type TEXT NOT NULL,
+                        user TEXT NOT NULL,
+                        at INTEGER NOT NULL,
+                        received_at INTEGER NOT NULL,
+                        body BLOB NOT NULL);
+                    CREATE TABLE consumer_offset (
+                        name TEXT PRIMARY KEY,
+                        "offset" INTEGER NOT NULL);
+                    CREATE TABLE ledger (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        user TEXT NOT NULL,
+                        event TEXT NOT NULL,
+                        rule TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        points INTEGER NOT NULL,
+                        at INTEGER NOT NULL,
+                        balance INTEGER NOT NULL);
+                    CREATE INDEX ledger_by_user ON ledger (user, seq);
+                    CREATE TABLE bonus_account (
+                        user TEXT PRIMARY KEY,
+                        state BLOB NOT NULL) WITHOUT ROWID;
+                    """)
+        }
+    }
+
+    /// Makes a `submit` durable in one transaction: its telemetry in the journal and its
+    /// other events in the activity log, where an id already present is a duplicate.
+    /// - Returns: the journal entry (nil without telemetry) and, per event, whether it was new.
+    public func appendSubmission(journal payload: [UInt8]?, events: [ActivityRecord], receivedAt: Int64) async throws -> (
+        journalSeq: Int64?, inserted: [Bool]
+    ) {
+        try await pool.write { db in
+            var seq: Int64?
+            if let payload {
+                try db.execute(sql: "INSERT INTO journal (received_at, payload) VALUES (?, ?)", arguments: [receivedAt, Data(payload)])
+                seq = db.lastInsertedRowID
+            }
+            return (seq, try Self.insert(events, receivedAt: receivedAt, db))
+        }
+    }
+
+    /// Appends events to the activity log (ingest: not acknowledged, so no journal).
+    /// - Returns: per event, whether it was new.
+    public func appendActivity(_ events: [ActivityRecord], receivedAt: Int64) async throws -> [Bool] {
+        guard !events.isEmpty else { return [] }
+        return try await pool.write { db in try Self.insert(events, receivedAt: receivedAt, db) }
+    }
+
+    private static func insert(_ events: [ActivityRecord], receivedAt: Int64, _ db: Database) throws -> [Bool] {
+        let statement = try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO activity (id, type, user, at, received_at, body) VALUES (?, ?, ?, ?, ?, ?)")
+        return try events.map { e in
+            try statement.execute(arguments: [e.id, e.type, e.user, e.at, receivedAt, Data(e.body)])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Up to `limit` log entries after `offset`, in order.
+    public func activity(after offset: Int64, limit: Int) async throws -> [ActivityRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: #"SELECT "offset", id, type, user, at, body FROM activity WHERE "offset" > ? ORDER BY "offset" LIMIT ?"#,
+                arguments: [offset, limit]
+            ).map {
+                ActivityRecord(offset: $0["offset"], id: $0["id"], type: $0["type"], user: $0["user"], at: $0["at"], body: [UInt8]($0["body"] as Data))
+            }
+        }
+    }
+
+    /// Where consumer `name` stopped: every entry up to it has taken effect.
+    public func consumerOffset(_ name: String) async throws -> Int64 {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: #"SELECT "offset" FROM consumer_offset WHERE name = ?"#, arguments: [name]) ?? 0
+        }
+    }
+
+    /// Moves a consumer that keeps no state of its own here.
+    public func commitOffset(_ name: String, _ offset: Int64) async throws {
+        try await pool.write { db in try Self.setOffset(name, offset, db) }
+    }
+
+    private static func setOffset(_ name: String, _ offset: Int64, _ db: Database) throws {
+        try db.execute(sql: #"INSERT OR REPLACE INTO consumer_offset (name, "offset") VALUES (?, ?)"#, arguments: [name, offset])
+    }
+
+    /// Commits the bonus consumer's work atomically: ledger entries, changed accounts and
+    /// its offset, so that after a crash every event has taken effect exactly once.
+    public func commitBonus(consumer: String, offset: Int64, entries: [LedgerEntry], accounts: [String: [UInt8]]) async throws {
+        try await pool.write { db in
+            let insert = try db.cachedStatement(
+                sql: "INSERT INTO ledger (user, event, rule, kind, points, at, balance) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            for e in entries {
+                try insert.execute(arguments: [e.user, e.event, e.rule, e.kind.rawValue, e.points, e.at, e.balance])
+            }
+            let save = try db.cachedStatement(sql: "INSERT OR REPLACE INTO bonus_account (user, state) VALUES (?, ?)")
+            for (user, state) in accounts { try save.execute(arguments: [user, Data(state)]) }
+            try Self.setOffset(consumer, offset, db)
+        }
+    }
+
+    /// Every stored bonus account.
+    public func bonusAccounts() async throws -> [String: [UInt8]] {
+        try await pool.read { db in
+            var result: [String: [UInt8]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT user, state FROM bonus_account") {
+                result[row["user"]] = [UInt8](row["state"] as Data)
+            }
+            return result
+        }
+    }
+
+    /// The newest `limit` ledger entries of `user`, oldest first.
+    public func ledger(user: String, limit: Int = 1000) async throws -> [LedgerEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM (SELECT * FROM ledger WHERE user = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+                arguments: [user, limit]
+            ).map {
+                LedgerEntry(
+                    user: user, event: $0["event"], rule: $0["rule"], kind: LedgerEntry.Kind(rawValue: $0["kind"]) ?? .award,
+                    points: $0["points"], at: $0["at"], balance: $0["balance"])
+            }
+        }
+    }
+
+    /// Deletes log entries received before `cutoff` that every consumer has passed.
+    /// - Returns: how many were deleted.
+    public func pruneActivity(receivedBefore cutoff: Int64, consumers: [String]) async throws -> Int {
+        try await pool.write { db in
+            var passed = Int64.max
+            for name in consumers {
+                passed = min(passed, try Int64.fetchOne(db, sql: #"SELECT "offset" FROM consumer_offset WHERE name = ?"#, arguments: [name]) ?? 0)
+            }
+            try db.execute(sql: #"DELETE FROM activity WHERE received_at < ? AND "offset" <= ?"#, arguments: [cutoff, passed])
+            return db.changesCount
+        }
+    }
+}
