@@ -56,18 +56,21 @@ let package = Package(
         .executableTarget(
             name: "clubd",
             dependencies: ["ClubDaemon", "Definitions", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // The client side of the command socket: requests with the Lazy Pirate pattern.
+        .target(name: "ClubClient", dependencies: ["ZMQ", "JSON"]),
         // A deterministic device fleet: GPS tracks, heart rate, sessions, network faults.
         .target(name: "Simulation"),
         .executableTarget(
             name: "clubctl",
             dependencies: [
-                "ZMQ", "JSON", "Simulation",
+                "ZMQ", "JSON", "ClubClient", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
             name: "clubbench",
             dependencies: [
-                "ZMQ", "JSON", "Events", "Telemetry", "Pipeline", "ClubTestKit", "Simulation",
+                "ZMQ", "JSON", "Events", "Telemetry", "Pipeline", "ClubClient", "ClubTestKit", "Simulation",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Helpers shared by tests and the benchmark: daemon processes, sockets, stream generators.
@@ -79,6 +82,6 @@ let package = Package(
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Events"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "Storage", "ClubTestKit"]),
         .testTarget(name: "ActivityTests", dependencies: ["Activity", "Definitions", "Events", "JSON"]),
-        .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "clubd", "clubctl"]),
+        .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "Activity", "clubd", "clubctl"]),
     ]
 )

@@ -10,7 +10,6 @@ struct CommandHandler: CommandHandling {
     let runtime: PipelineRuntime
     let store: ClubStore
     let startedAt: Int64
-    let maxEventsPerSubmit: Int
     let reloadPipelines: @Sendable () async -> [UInt8]
 
     static let version = "0.1.0"
@@ -19,22 +18,23 @@ struct CommandHandler: CommandHandling {
     static let plannedOps: Set<String> = ["leaderboard", "offers", "workouts", "import"]
 
     func handle(request: [UInt8]) async -> [UInt8] {
-        let value: JSONValue
+        let parsed: CommandRequest?
         do {
-            value = try JSONValue.parse(request, maxDepth: 64)
+            parsed = try CommandRequest.parse(request, maxDepth: 64)
         } catch {
             return CommandReply.error("malformed_json", "the request is not JSON: \(error)")
         }
-        guard case .object(let object) = value else {
+        guard let parsed else {
             return CommandReply.error("bad_request", "a request is a JSON object with an 'op' field")
         }
+        let object = parsed.fields
         guard let opValue = object["op"] else { return CommandReply.error("missing_field", "missing required field 'op'") }
         guard let op = opValue.stringValue else {
             return CommandReply.error("wrong_type", "field 'op' must be a string, not \(opValue.typeName)")
         }
         switch op {
         case "health": return await health()
-        case "submit": return await submit(object)
+        case "submit": return await submit(parsed.events)
         case "stats": return await stats(object)
         case "balance": return await balance(object)
         case "ledger": return await ledger(object)
@@ -80,46 +80,45 @@ struct CommandHandler: CommandHandling {
         }
     }
 
-    /// The reliable path: replies only after the accepted events are journaled (fsynced).
-    private func submit(_ request: JSONObject) async -> [UInt8] {
-        guard let eventsValue = request["events"] else { return CommandReply.error("missing_field", "missing required field 'events'") }
-        guard case .array(let events) = eventsValue else {
-            return CommandReply.error("wrong_type", "field 'events' must be an array of events, not \(eventsValue.typeName)")
-        }
-        guard events.count <= maxEventsPerSubmit else {
-            return CommandReply.error("batch_too_large", "a submit holds at most \(maxEventsPerSubmit) events")
+    /// The reliable path: replies only after the accepted events are durable (fsynced).
+    /// Events are decoded as one batch by the ingest decoder, straight from the request bytes.
+    private func submit(_ eventsJSON: [UInt8]?) async -> [UInt8] {
+        guard let eventsJSON else { return CommandReply.error("missing_field", "missing required field 'events'") }
+        guard eventsJSON.first == UInt8(ascii: "[") else {
+            return CommandReply.error("wrong_type", "field 'events' must be an array of events")
         }
         let now = Clock.nowMillis()
-        var accepted: [TelemetrySample] = []
-        var acceptedJSON: [JSONValue] = []
+        let decoded = runtime.decode(eventsJSON, now: now)
+        if let whole = decoded.rejections.first, whole.index == nil {
+            return CommandReply.error(whole.reason.code, whole.message)
+        }
+        var rejected = decoded.rejections
+        var samples: [TelemetrySample] = []
+        var journal = JSONWriter(capacity: 128 * decoded.samples.count)
+        journal.beginArray()
         var others: [ClubEvent] = []
-        var rejected: [Rejection] = []
         var seen: Set<String> = []
         var duplicates = 0
-        for (index, event) in events.enumerated() {
-            let decoded = runtime.decode(event.serialized(), now: now)
-            if let rejection = decoded.rejections.first {
-                rejected.append(Rejection(rejection.reason, rejection.message, index: index, excerpt: rejection.excerpt))
-            } else if let sample = decoded.samples.first {
-                guard seen.insert("t\u{0}\(sample.device)\u{0}\(sample.session)\u{0}\(sample.ts)").inserted else {
-                    duplicates += 1
-                    continue
-                }
-                accepted.append(sample)
-                acceptedJSON.append(event)
-            } else if let other = decoded.events.first {
-                guard seen.insert("e\u{0}\(other.id)").inserted else {
-                    duplicates += 1
-                    continue
-                }
-                others.append(other)
+        for sample in decoded.samples {
+            guard seen.insert("t\u{0}\(sample.device)\u{0}\(sample.session)\u{0}\(sample.ts)").inserted else {
+                duplicates += 1
+                continue
             }
+            samples.append(sample)
+            sample.write(to: &journal)
         }
-        var acceptedCount = accepted.count
-        if !accepted.isEmpty || !others.isEmpty {
+        journal.endArray()
+        for event in decoded.events {
+            guard seen.insert("e\u{0}\(event.id)").inserted else {
+                duplicates += 1
+                continue
+            }
+            others.append(event)
+        }
+        var acceptedCount = samples.count
+        if !samples.isEmpty || !others.isEmpty {
             do {
-                let inserted = try await runtime.submit(
-                    accepted, payload: JSONValue.array(acceptedJSON).serialized(), events: others, receivedAt: now)
+                let inserted = try await runtime.submit(samples, payload: journal.bytes, events: others, receivedAt: now)
                 let new = inserted.filter { $0 }.count
                 acceptedCount += new
                 duplicates += inserted.count - new
@@ -129,6 +128,7 @@ struct CommandHandler: CommandHandling {
                 return CommandReply.error("storage_failed", "the events could not be made durable: \(error)")
             }
         }
+        rejected.sort { ($0.index ?? 0) < ($1.index ?? 0) }
         await runtime.publishRejections(rejected, source: "submit")
         return ok { w in
             w.member("accepted", acceptedCount)

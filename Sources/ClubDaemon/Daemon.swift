@@ -61,7 +61,7 @@ public final class Daemon: Sendable {
             await Self.reload(runtime: runtime, config: config, notifier: notifier, logger: logger)
         }
         let handler = CommandHandler(
-            runtime: runtime, store: store, startedAt: Clock.nowMillis(), maxEventsPerSubmit: config.maxBatchEvents,
+            runtime: runtime, store: store, startedAt: Clock.nowMillis(),
             reloadPipelines: reload)
         let commands = try CommandServer(
             context: context, endpoint: config.commandEndpoint, maxMessageBytes: config.maxMessageBytes,

@@ -68,6 +68,28 @@ public final class DaemonProcess: @unchecked Sendable {
         throw TestKitError("clubd did not become healthy: \(log)")
     }
 
+    /// Writes (or rewrites) a bonus rules file in the scratch directory.
+    /// - Returns: the flags that make `clubd` use it.
+    @discardableResult
+    public func writeBonusRules(_ text: String) throws -> [String] {
+        let file = directory.appendingPathComponent("bonus.yaml")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        return ["--bonus-rules", file.path]
+    }
+
+    /// Polls `health` until the bonus stage has applied the activity log up to `offset`.
+    public func waitForBonus(offset: Int64, timeout: TimeInterval = 30) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let done = try? request(["op": "health"], timeout: 1000)["bonus_offset"]?.int64Value, done >= offset { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw TestKitError("the bonus stage did not reach offset \(offset) within \(timeout) s")
+    }
+
+    /// The daemon's SQLite file.
+    public var databasePath: String { directory.appendingPathComponent("var/clubd.sqlite").path }
+
     /// The process id while the daemon runs.
     public var processIdentifier: Int32? { process?.processIdentifier }
 

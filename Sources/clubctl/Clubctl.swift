@@ -1,4 +1,6 @@
 import ArgumentParser
+import ClubClient
+import ZMQ
 
 /// `clubctl`: talk to a running clubd over its ZeroMQ sockets.
 @main
@@ -6,7 +8,7 @@ struct Clubctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clubctl",
         abstract: "Command-line client of the Interest Club daemon.",
-        subcommands: [Health.self, Send.self, Subscribe.self, Stats.self, Simulate.self])
+        subcommands: [Health.self, Send.self, Subscribe.self, Stats.self, Balance.self, Ledger.self, Simulate.self])
 }
 
 /// Endpoints shared by the subcommands.
@@ -16,4 +18,9 @@ struct Endpoints: ParsableArguments {
     @Option(help: "Publish endpoint.") var publish = "tcp://127.0.0.1:7003"
     @Option(help: "Milliseconds to wait for a reply before retrying (Lazy Pirate).") var timeout = 3000
     @Option(help: "Attempts before giving up.") var retries = 3
+
+    /// A Lazy Pirate client of the command socket with these settings.
+    func client(context: ZMQContext = ZMQContext()) -> CommandClient {
+        CommandClient(context: context, endpoint: command, timeout: timeout, retries: retries)
+    }
 }

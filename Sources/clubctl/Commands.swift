@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClubClient
 import Foundation
 import JSON
 import ZMQ
@@ -8,7 +9,7 @@ struct Health: ParsableCommand {
     @OptionGroup var endpoints: Endpoints
 
     func run() throws {
-        let client = CommandClient(context: ZMQContext(), endpoint: endpoints.command, timeout: endpoints.timeout, retries: endpoints.retries)
+        let client = endpoints.client()
         let reply = try client.request(["op": "health"])
         print(reply.jsonText)
         if reply["ok"] != .bool(true) { throw ExitCode.failure }
@@ -23,11 +24,32 @@ struct Stats: ParsableCommand {
     @Option(help: "To, epoch ms.") var to: Int?
 
     func run() throws {
-        let client = CommandClient(context: ZMQContext(), endpoint: endpoints.command, timeout: endpoints.timeout, retries: endpoints.retries)
+        let client = endpoints.client()
         var request: JSONObject = JSONObject([("op", "stats"), ("user", .string(user))])
         if let from { request["from"] = .number(Double(from)) }
         if let to { request["to"] = .number(Double(to)) }
         print(try client.request(.object(request)).jsonText)
+    }
+}
+
+struct Balance: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a user's bonus points.")
+    @OptionGroup var endpoints: Endpoints
+    @Argument(help: "The user id.") var user: String
+
+    func run() throws {
+        print(try endpoints.client().request(["op": "balance", "user": .string(user)]).jsonText)
+    }
+}
+
+struct Ledger: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a user's points ledger, oldest entry first.")
+    @OptionGroup var endpoints: Endpoints
+    @Argument(help: "The user id.") var user: String
+    @Option(help: "How many of the newest entries.") var limit = 1000
+
+    func run() throws {
+        print(try endpoints.client().request(["op": "ledger", "user": .string(user), "limit": .number(Double(limit))]).jsonText)
     }
 }
 
@@ -52,7 +74,7 @@ struct Send: ParsableCommand {
             print("pushed \(lines.count) frames")
             return
         }
-        let client = CommandClient(context: context, endpoint: endpoints.command, timeout: endpoints.timeout, retries: endpoints.retries)
+        let client = endpoints.client(context: context)
         var accepted = 0, duplicates = 0, rejected = 0
         var events: [JSONValue] = []
         for line in lines {

@@ -1,0 +1,59 @@
+import Foundation
+import JSON
+import ZMQ
+
+/// A client of the command socket with the Lazy Pirate pattern: wait for the reply up to a
+/// timeout; on timeout close the socket (a REQ socket cannot send twice), reconnect and
+/// resend. Resending is safe because `submit` is idempotent for the same event ids.
+public final class CommandClient {
+    private let context: ZMQContext
+    private let endpoint: String
+    private let timeout: Int
+    private let retries: Int
+    private var socket: ZMQSocket?
+    /// Requests sent again after a timeout, since this client was made.
+    public private(set) var resends = 0
+
+    /// - Parameters:
+    ///   - timeout: milliseconds to wait for each reply.
+    ///   - retries: attempts per request before giving up.
+    public init(context: ZMQContext, endpoint: String, timeout: Int, retries: Int) {
+        self.context = context
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.retries = retries
+    }
+
+    private func connect() throws -> ZMQSocket {
+        let socket = try ZMQSocket(context: context, type: .req)
+        try socket.set(.linger, 0)
+        try socket.connect(endpoint)
+        return socket
+    }
+
+    /// Sends a request and returns the parsed reply.
+    /// - Throws: ``ClientError`` when every attempt timed out.
+    public func request(_ body: [UInt8]) throws -> JSONValue {
+        for attempt in 0..<max(1, retries) {
+            if attempt > 0 { resends += 1 }
+            let socket = try self.socket ?? connect()
+            self.socket = socket
+            try socket.send(body)
+            var poller = ZMQPoller(reading: [socket])
+            if try poller.poll(timeoutMilliseconds: timeout)[0], let reply = try socket.receiveFrame(wait: false) {
+                return try JSONValue.parse(reply.bytes)
+            }
+            socket.close()
+            self.socket = nil
+        }
+        throw ClientError("no reply from \(endpoint) after \(retries) attempts of \(timeout) ms")
+    }
+
+    public func request(_ value: JSONValue) throws -> JSONValue { try request(value.serialized()) }
+}
+
+/// The daemon did not answer.
+public struct ClientError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,127 @@
+import ArgumentParser
+import ClubClient
+import ClubTestKit
+import Foundation
+import GRDB
+import JSON
+import ZMQ
+
+/// Acknowledged `submit` throughput (batches of 100 and of 1) and bonus processing
+/// throughput, beside a bare SQLite insert loop with the same durability (WAL,
+/// synchronous = FULL, one transaction per batch) measured in the same run.
+struct SubmitBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit", abstract: "Acknowledged submit and bonus throughput, beside bare SQLite inserts.")
+
+    @Option(help: "Events submitted in batches of 100.") var events = 100_000
+    @Option(help: "Events submitted one per request.") var singles = 5_000
+    @Option(help: "Users the events belong to.") var users = 1_000
+
+    func run() throws {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let all = (0..<events).map { n in
+            Array(
+                #"{"type":"session.attended","id":"b-\#(n)","user":"u-\#(n % users)","ts":\#(now - 86_400_000 + Int64(n)),"minutes":\#(n % 90)}"#
+                    .utf8)
+        }
+        let bare100 = try bareSQLite(all, batch: 100)
+        let bare1 = try bareSQLite(Array(all.prefix(singles)), batch: 1)
+        print(String(format: "baseline  bare SQLite inserts, transactions of 100: %9.0f events/s", bare100))
+        print(String(format: "baseline  bare SQLite inserts, transactions of 1:   %9.0f events/s", bare1))
+
+        let daemon = try DaemonProcess()
+        try daemon.start(extraArguments: ["--log-level", "warning"])
+        defer { daemon.terminate() }
+        let client = CommandClient(context: ZMQContext(), endpoint: daemon.command, timeout: 10_000, retries: 1)
+        let roundTrips = try healthRoundTrips(client, count: singles)
+        print(String(format: "baseline  clubd health round trips (no storage):   %9.0f requests/s", roundTrips))
+        let (submit100, bonusLive) = try submitted(all, batch: 100, client: client, daemon: daemon)
+        print(String(format: "clubd     acknowledged submit, batches of 100:     %9.0f events/s  (ratio %.3f)", submit100, submit100 / bare100))
+        print(String(format: "clubd     bonus stage keeping up with that load:    %9.0f events/s", bonusLive))
+        let singleEvents = (0..<singles).map { n in
+            Array(#"{"type":"session.attended","id":"s-\#(n)","user":"u-\#(n % users)","ts":\#(now - 3_600_000),"minutes":30}"#.utf8)
+        }
+        let (submit1, _) = try submitted(singleEvents, batch: 1, client: client, daemon: daemon)
+        print(String(format: "clubd     acknowledged submit, batches of 1:       %9.0f events/s  (ratio %.3f)", submit1, submit1 / bare1))
+
+        daemon.terminate()
+        let catchUp = try bonusCatchUp(daemon, events: events + singles)
+        print(String(format: "clubd     bonus stage catching up on the whole log: %9.0f events/s", catchUp))
+    }
+
+    /// Events per second a single client gets acknowledged, waiting for each reply, and the
+    /// rate at which the bonus stage had applied them when the last reply came back.
+    func submitted(_ events: [[UInt8]], batch: Int, client: CommandClient, daemon: DaemonProcess) throws -> (Double, Double) {
+        let before = try daemon.request(["op": "health"])["bonus_offset"]?.int64Value ?? 0
+        let start = DispatchTime.now()
+        var rtts: [Double] = []
+        for first in stride(from: 0, to: events.count, by: batch) {
+            var request = Array(#"{"op":"submit","events":["#.utf8)
+            for (i, event) in events[first..<min(first + batch, events.count)].enumerated() {
+                if i > 0 { request.append(UInt8(ascii: ",")) }
+                request += event
+            }
+            request += Array("]}".utf8)
+            let t0 = DispatchTime.now()
+            let reply = try client.request(request)
+            rtts.append(Self.seconds(since: t0) * 1000)
+            guard reply["ok"] == .bool(true) else { throw ValidationError("submit refused: \(reply.jsonText)") }
+        }
+        let seconds = Self.seconds(since: start)
+        rtts.sort()
+        print(
+            String(
+                format: "          submit round trip, batches of %d: p50 %.2f ms, p99 %.2f ms, max %.2f ms", batch, rtts[rtts.count / 2],
+                rtts[rtts.count * 99 / 100], rtts.last!))
+        try daemon.waitForBonus(offset: before + Int64(events.count), timeout: 600)
+        return (Double(events.count) / seconds, Double(events.count) / Self.seconds(since: start))
+    }
+
+    /// Requests per second of the cheapest operation, one client waiting for each reply.
+    func healthRoundTrips(_ client: CommandClient, count: Int) throws -> Double {
+        let start = DispatchTime.now()
+        for _ in 0..<count { _ = try client.request(["op": "health"]) }
+        return Double(count) / Self.seconds(since: start)
+    }
+
+    /// Replays the whole log through the bonus stage: the ledger and offsets are reset in
+    /// the stopped daemon's database, and the restarted daemon is timed until it caught up.
+    func bonusCatchUp(_ daemon: DaemonProcess, events: Int) throws -> Double {
+        let queue = try DatabaseQueue(path: daemon.databasePath)
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM ledger; DELETE FROM bonus_account; DELETE FROM consumer_offset WHERE name = 'bonus'")
+        }
+        try queue.close()
+        let start = DispatchTime.now()
+        try daemon.start(extraArguments: ["--log-level", "warning"])
+        try daemon.waitForBonus(offset: Int64(events), timeout: 600)
+        return Double(events) / Self.seconds(since: start)
+    }
+
+    /// Inserts the same rows into a fresh WAL database with synchronous = FULL, one
+    /// transaction per `batch`, as fast as one thread can.
+    func bareSQLite(_ events: [[UInt8]], batch: Int) throws -> Double {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("clubbench-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try pool.write { db in
+            try db.execute(sql: "CREATE TABLE activity (id TEXT PRIMARY KEY, user TEXT, at INTEGER, body BLOB)")
+        }
+        let start = DispatchTime.now()
+        for first in stride(from: 0, to: events.count, by: batch) {
+            try pool.write { db in
+                let statement = try db.cachedStatement(sql: "INSERT INTO activity (id, user, at, body) VALUES (?, ?, ?, ?)")
+                for (i, event) in events[first..<min(first + batch, events.count)].enumerated() {
+                    try statement.execute(arguments: ["\(first + i)", "u", first + i, Data(event)])
+                }
+            }
+        }
+        return Double(events.count) / Self.seconds(since: start)
+    }
+
+    static func seconds(since start: DispatchTime) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+    }
+}

@@ -1,0 +1,164 @@
+import ArgumentParser
+import ClubTestKit
+import Events
+import Foundation
+import JSON
+import Pipeline
+import Simulation
+import Telemetry
+import ZMQ
+
+/// Sustained telemetry throughput through decode → window → publish, beside a raw ZeroMQ
+/// PUSH/PULL of the same frames measured in the same run.
+struct TelemetryBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "telemetry", abstract: "Telemetry throughput and memory, beside raw ZeroMQ PUSH/PULL.")
+
+    @Option(help: "Telemetry samples to send.") var events = 1_000_000
+    @Option(help: "Users in the simulated fleet.") var users = 10_000
+    @Flag(help: "Measure only the decoder and the window operator, in this process (for profiling).")
+    var componentsOnly = false
+
+    func run() throws {
+        var options = FleetSimulator.Options()
+        options.users = users
+        let rounds = Int64((events + users - 1) / users)
+        options.startTs = Int64(Date().timeIntervalSince1970 * 1000) - rounds * options.sampleInterval
+        var fleet = FleetSimulator(options: options)
+        var frames: [[UInt8]] = []
+        frames.reserveCapacity(events)
+        while frames.count < events { frames += fleet.nextFrames() }
+        let bytes = frames.reduce(0) { $0 + $1.count }
+        print("frames: \(frames.count), \(bytes / frames.count) bytes each on average, \(users) users")
+
+        let (decodeRate, samples) = decodeOnly(frames)
+        print(String(format: "component decode alone (one thread):               %10.0f events/s", decodeRate))
+        print(String(format: "component windows alone (one thread):              %10.0f events/s", windowsOnly(samples)))
+        if componentsOnly { return }
+
+        let raw = try rawPushPull(frames)
+        print(String(format: "baseline  raw PUSH→PULL (tcp loopback, batch drain): %10.0f frames/s", raw))
+
+        let (daemon, rss) = try throughDaemon(frames)
+        print(String(format: "clubd     decode → window → publish:               %10.0f events/s", daemon))
+        print(String(format: "ratio     clubd / raw = %.3f", daemon / raw))
+        print("clubd RSS MiB at each tenth of the run and at the end: \(rss.samples.map { String($0 / 1024) }.joined(separator: " ")); peak \(rss.peak / 1024)")
+    }
+
+    /// Events per second the decoder turns into samples, in ingest-sized batches.
+    func decodeOnly(_ frames: [[UInt8]]) -> (Double, [[TelemetrySample]]) {
+        let decoder = EventDecoder()
+        let now = Clock.nowMillis() + decoder.limits.maxFutureMillis
+        var batches: [[TelemetrySample]] = []
+        let start = DispatchTime.now()
+        var index = 0
+        while index < frames.count {
+            var decoded = DecodedEvents()
+            for frame in frames[index..<min(index + 1024, frames.count)] { decoder.decode(frame: frame, now: now, into: &decoded) }
+            batches.append(decoded.samples)
+            index += 1024
+        }
+        return (Self.rate(frames.count, since: start), batches)
+    }
+
+    /// Samples per second through the embedded pipeline's window operator.
+    func windowsOnly(_ batches: [[TelemetrySample]]) -> Double {
+        let spec = try! PipelineLoader.load(files: [("embedded", PipelineLoader.embeddedDefault)])[0].window
+        var windows = WindowOperator(spec: spec)
+        let start = DispatchTime.now()
+        var results = 0
+        for batch in batches { results += windows.process(batch).results.count }
+        precondition(results > 0, "the window operator emitted nothing")
+        return Self.rate(batches.reduce(0) { $0 + $1.count }, since: start)
+    }
+
+    static func rate(_ count: Int, since start: DispatchTime) -> Double {
+        Double(count) / (Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+    }
+
+    /// Frames per second a PULL thread receives when a PUSH sends them flat out.
+    func rawPushPull(_ frames: [[UInt8]]) throws -> Double {
+        let context = ZMQContext()
+        let pull = try ZMQSocket(context: context, type: .pull)
+        try pull.bind("tcp://127.0.0.1:*")
+        let endpoint = pull.lastEndpoint
+        let done = DispatchSemaphore(value: 0)
+        let count = frames.count
+        let receiver = Thread {
+            var received = 0
+            while received < count {
+                guard (try? pull.receiveFrame(wait: true)) != nil else { continue }
+                received += 1
+                while received < count, (try? pull.receiveFrame(wait: false)) ?? nil != nil { received += 1 }
+            }
+            done.signal()
+        }
+        receiver.start()
+        let push = try ZMQSocket(context: context, type: .push)
+        try push.connect(endpoint)
+        let start = DispatchTime.now()
+        for frame in frames { try push.send(frame) }
+        done.wait()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        push.close()
+        pull.close()
+        return Double(frames.count) / seconds
+    }
+
+    /// Events per second through a real `clubd` process built beside this benchmark (tcp
+    /// loopback, a live subscriber), from the first frame sent until `health` reports every
+    /// sample processed; the daemon's resident memory is sampled ten times along the way.
+    func throughDaemon(_ frames: [[UInt8]]) throws -> (Double, RSSTracker) {
+        let daemon = try DaemonProcess(pipelines: ["minute.yaml": PipelineLoader.embeddedDefault])
+        try daemon.start(extraArguments: ["--log-level", "warning"])
+        defer { daemon.terminate() }
+        var rss = RSSTracker(pid: daemon.processIdentifier!)
+
+        let context = ZMQContext()
+        let push = try ZMQSocket(context: context, type: .push)
+        try push.connect(daemon.ingest)
+        let sub = try ZMQSocket(context: context, type: .sub)
+        try sub.subscribe("window.")
+        try sub.connect(daemon.publish)
+        defer {
+            push.close()
+            sub.close()
+        }
+
+        let start = DispatchTime.now()
+        let tenth = max(1, frames.count / 10)
+        for (i, frame) in frames.enumerated() {
+            try push.send(frame)
+            if i % tenth == tenth - 1 { rss.sample() }
+            if i % 4096 == 0 { while (try? sub.receiveFrame(wait: false)) ?? nil != nil {} }
+        }
+        while true {
+            while (try? sub.receiveFrame(wait: false)) ?? nil != nil {}
+            let reply = try daemon.request(["op": "health"])
+            if let processed = reply["samples_processed"]?.int64Value, processed >= Int64(frames.count) { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        rss.sample()
+        rss.recordPeak()
+        return (Double(frames.count) / seconds, rss)
+    }
+}
+
+/// Resident memory of a process, read from /proc/PID/status, in KiB.
+struct RSSTracker {
+    let pid: Int32
+    var samples: [Int] = []
+    var peak = 0
+
+    mutating func sample() { samples.append(read("VmRSS:")) }
+    mutating func recordPeak() { peak = read("VmHWM:") }
+
+    private func read(_ key: String) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix(key) {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+        }
+        return 0
+    }
+}
