@@ -41,12 +41,14 @@ public struct BonusEngine: Sendable {
     public func expire(_ account: inout BonusAccount, user: String, now: Int64) -> [LedgerEntry] {
         guard let next = account.nextExpiry, next <= now else { return [] }
         var entries: [LedgerEntry] = []
+        account.revision += 1
         account.lots.removeAll { lot in
-            guard let expiresAt = lot.expiresAt, expiresAt <= now else { return false }
+            guard lot.expiresAt <= now else { return false }
             account.balance -= lot.remaining
+            account.lotChanges.append(.delete(event: lot.event, rule: lot.rule))
             entries.append(
                 LedgerEntry(
-                    user: user, event: lot.event, rule: lot.rule, kind: .expire, points: -lot.remaining, at: expiresAt,
+                    user: user, event: lot.event, rule: lot.rule, kind: .expire, points: -lot.remaining, at: lot.expiresAt,
                     balance: account.balance))
             return true
         }
@@ -65,13 +67,22 @@ public struct BonusEngine: Sendable {
                     message: "user \(event.user) has \(account.balance) points; the purchase asks for \(amount)"))
         }
         account.balance -= amount
+        account.revision += 1
         var left = amount
-        while left > 0, !account.lots.isEmpty {
-            let taken = min(left, account.lots[0].remaining)
-            account.lots[0].remaining -= taken
+        var used = 0
+        while left > 0, used < account.lots.count {
+            let taken = min(left, account.lots[used].remaining)
+            account.lots[used].remaining -= taken
             left -= taken
-            if account.lots[0].remaining == 0 { account.lots.removeFirst() }
+            let lot = account.lots[used]
+            if lot.remaining == 0 {
+                account.lotChanges.append(.delete(event: lot.event, rule: lot.rule))
+                used += 1
+            } else {
+                account.lotChanges.append(.write(lot))
+            }
         }
+        account.lots.removeFirst(used)
         return .success(
             LedgerEntry(
                 user: event.user, event: event.id, rule: "spend", kind: .spend, points: -amount, at: event.at,
@@ -107,6 +118,7 @@ public struct BonusEngine: Sendable {
     /// - Returns: the streak's new length, or 0 when the day does not extend it (the same
     ///   day again, or a day before the last active one).
     private func advanceStreak(_ rule: String, to day: Int64, in account: inout BonusAccount) -> Int {
+        account.revision += 1
         guard let streak = account.streaks[rule] else {
             account.streaks[rule] = .init(lastDay: day, length: 1)
             return 1
@@ -130,7 +142,12 @@ public struct BonusEngine: Sendable {
             account.dayPoints[day, default: 0] += allowed
             account.weekPoints[week, default: 0] += allowed
             account.balance += allowed
-            account.lots.append(.init(event: event.id, rule: rule, remaining: allowed, expiresAt: rules.expiryMillis.map { event.at + $0 }))
+            account.revision += 1
+            if let expiry = rules.expiryMillis {
+                let lot = BonusAccount.Lot(event: event.id, rule: rule, remaining: allowed, expiresAt: event.at + expiry)
+                account.lots.append(lot)
+                account.lotChanges.append(.write(lot))
+            }
             entries.append(
                 LedgerEntry(
                     user: event.user, event: event.id, rule: rule, kind: .award, points: allowed, at: event.at,

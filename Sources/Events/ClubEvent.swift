@@ -9,13 +9,16 @@ public struct ClubEvent: Sendable, Equatable {
     /// Event time from its optional `ts`, epoch milliseconds.
     public let ts: Int64?
     public let body: JSONObject
+    /// The event's JSON exactly as received, for storing without writing it again.
+    public let json: [UInt8]
 
-    public init(type: String, id: String, user: String, ts: Int64?, body: JSONObject) {
+    public init(type: String, id: String, user: String, ts: Int64?, body: JSONObject, json: [UInt8]) {
         self.type = type
         self.id = id
         self.user = user
         self.ts = ts
         self.body = body
+        self.json = json
     }
 }
 

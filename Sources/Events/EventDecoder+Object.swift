@@ -27,17 +27,17 @@ extension EventDecoder {
             }
             return
         }
-        // Other event types are rare: read the span again as a tree.
+        // Other event types: read the span again as a tree, and keep its bytes as received.
         var tree = JSONReader(span, maxDepth: limits.maxDepth)
         guard case .object(let body) = try tree.readValue() else { return }
-        switch validate(type: type, body: body, now: now) {
+        switch validate(type: type, body: body, json: Array(span), now: now) {
         case .success(let event): result.events.append(event)
         case .failure(let error): refuse(error.reason, error.message)
         }
     }
 
     /// Checks the common fields of a non-telemetry event.
-    func validate(type: String, body: JSONObject, now: Int64) -> Result<ClubEvent, FieldError> {
+    func validate(type: String, body: JSONObject, json: [UInt8], now: Int64) -> Result<ClubEvent, FieldError> {
         let known = ["workout", "profile", "connection"]
         guard known.contains(type) || Self.isActivityType(type) else {
             return .failure(
@@ -62,7 +62,7 @@ extension EventDecoder {
             case .success(let ms): time = ms
             }
         }
-        return .success(ClubEvent(type: type, id: body["id"]!.stringValue!, user: body["user"]!.stringValue!, ts: time, body: body))
+        return .success(ClubEvent(type: type, id: body["id"]!.stringValue!, user: body["user"]!.stringValue!, ts: time, body: body, json: json))
     }
 
     /// `<area>.<action>`: two lower-case words joined by one dot.

@@ -56,6 +56,19 @@ extension ClubStore {
                         state BLOB NOT NULL) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v3-bonus-lots") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE bonus_lot (
+                        id INTEGER PRIMARY KEY,
+                        user TEXT NOT NULL,
+                        event TEXT NOT NULL,
+                        rule TEXT NOT NULL,
+                        remaining INTEGER NOT NULL,
+                        expires_at INTEGER NOT NULL,
+                        UNIQUE (user, event, rule));
+                    """)
+        }
     }
 
     /// Makes a `submit` durable in one transaction: its telemetry in the journal and its
@@ -97,7 +110,8 @@ extension ClubStore {
                 db, sql: #"SELECT "offset", id, type, user, at, body FROM activity WHERE "offset" > ? ORDER BY "offset" LIMIT ?"#,
                 arguments: [offset, limit]
             ).map {
-                ActivityRecord(offset: $0["offset"], id: $0["id"], type: $0["type"], user: $0["user"], at: $0["at"], body: [UInt8]($0["body"] as Data))
+                // Columns by position: looking them up by name costs more than the rest of the read.
+                ActivityRecord(offset: $0[0], id: $0[1], type: $0[2], user: $0[3], at: $0[4], body: [UInt8]($0[5] as Data))
             }
         }
     }
@@ -118,9 +132,12 @@ extension ClubStore {
         try db.execute(sql: #"INSERT OR REPLACE INTO consumer_offset (name, "offset") VALUES (?, ?)"#, arguments: [name, offset])
     }
 
-    /// Commits the bonus consumer's work atomically: ledger entries, changed accounts and
-    /// its offset, so that after a crash every event has taken effect exactly once.
-    public func commitBonus(consumer: String, offset: Int64, entries: [LedgerEntry], accounts: [String: [UInt8]]) async throws {
+    /// Commits the bonus consumer's work atomically: ledger entries, changed accounts, their
+    /// lot changes and its offset, so that after a crash every event has taken effect exactly once.
+    public func commitBonus(
+        consumer: String, offset: Int64, entries: [LedgerEntry], accounts: [String: [UInt8]],
+        lotChanges: [(user: String, change: BonusAccount.LotChange)]
+    ) async throws {
         try await pool.write { db in
             let insert = try db.cachedStatement(
                 sql: "INSERT INTO ledger (user, event, rule, kind, points, at, balance) VALUES (?, ?, ?, ?, ?, ?, ?)")
@@ -129,16 +146,34 @@ extension ClubStore {
             }
             let save = try db.cachedStatement(sql: "INSERT OR REPLACE INTO bonus_account (user, state) VALUES (?, ?)")
             for (user, state) in accounts { try save.execute(arguments: [user, Data(state)]) }
+            let write = try db.cachedStatement(
+                sql: """
+                    INSERT INTO bonus_lot (user, event, rule, remaining, expires_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (user, event, rule) DO UPDATE SET remaining = excluded.remaining
+                    """)
+            let delete = try db.cachedStatement(sql: "DELETE FROM bonus_lot WHERE user = ? AND event = ? AND rule = ?")
+            for (user, change) in lotChanges {
+                switch change {
+                case .write(let lot): try write.execute(arguments: [user, lot.event, lot.rule, lot.remaining, lot.expiresAt])
+                case .delete(let event, let rule): try delete.execute(arguments: [user, event, rule])
+                }
+            }
             try Self.setOffset(consumer, offset, db)
         }
     }
 
-    /// Every stored bonus account.
-    public func bonusAccounts() async throws -> [String: [UInt8]] {
+    /// Every stored bonus account: its serialized state and its lots in award order.
+    public func bonusAccounts() async throws -> [String: (state: [UInt8], lots: [BonusAccount.Lot])] {
         try await pool.read { db in
-            var result: [String: [UInt8]] = [:]
+            var lots: [String: [BonusAccount.Lot]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT user, event, rule, remaining, expires_at FROM bonus_lot ORDER BY id") {
+                lots[row["user"], default: []].append(
+                    BonusAccount.Lot(event: row["event"], rule: row["rule"], remaining: row["remaining"], expiresAt: row["expires_at"]))
+            }
+            var result: [String: (state: [UInt8], lots: [BonusAccount.Lot])] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT user, state FROM bonus_account") {
-                result[row["user"]] = [UInt8](row["state"] as Data)
+                let user: String = row["user"]
+                result[user] = ([UInt8](row["state"] as Data), lots[user] ?? [])
             }
             return result
         }

@@ -4,6 +4,7 @@ import ClubTestKit
 import Foundation
 import GRDB
 import JSON
+import Synchronization
 import ZMQ
 
 /// Acknowledged `submit` throughput (batches of 100 and of 1) and bonus processing
@@ -17,68 +18,96 @@ struct SubmitBench: ParsableCommand {
     @Option(help: "Events submitted one per request.") var singles = 5_000
     @Option(help: "Users the events belong to.") var users = 1_000
 
+    @Option(help: "Concurrent clients for the second round of each batch size.") var clients = 4
+
     func run() throws {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let all = (0..<events).map { n in
-            Array(
-                #"{"type":"session.attended","id":"b-\#(n)","user":"u-\#(n % users)","ts":\#(now - 86_400_000 + Int64(n)),"minutes":\#(n % 90)}"#
-                    .utf8)
+        func events(_ prefix: String, _ count: Int) -> [[UInt8]] {
+            (0..<count).map { n in
+                Array(
+                    #"{"type":"session.attended","id":"\#(prefix)-\#(n)","user":"u-\#(n % users)","ts":\#(now - 86_400_000 + Int64(n % 80_000_000)),"minutes":\#(n % 90)}"#
+                        .utf8)
+            }
         }
-        let bare100 = try bareSQLite(all, batch: 100)
-        let bare1 = try bareSQLite(Array(all.prefix(singles)), batch: 1)
+        let bare100 = try bareSQLite(events("bare", self.events), batch: 100)
+        let bare1 = try bareSQLite(events("bare", singles), batch: 1)
         print(String(format: "baseline  bare SQLite inserts, transactions of 100: %9.0f events/s", bare100))
         print(String(format: "baseline  bare SQLite inserts, transactions of 1:   %9.0f events/s", bare1))
 
         let daemon = try DaemonProcess()
         try daemon.start(extraArguments: ["--log-level", "warning"])
         defer { daemon.terminate() }
-        let client = CommandClient(context: ZMQContext(), endpoint: daemon.command, timeout: 10_000, retries: 1)
-        let roundTrips = try healthRoundTrips(client, count: singles)
+        let roundTrips = try healthRoundTrips(daemon, count: singles)
         print(String(format: "baseline  clubd health round trips (no storage):   %9.0f requests/s", roundTrips))
-        let (submit100, bonusLive) = try submitted(all, batch: 100, client: client, daemon: daemon)
-        print(String(format: "clubd     acknowledged submit, batches of 100:     %9.0f events/s  (ratio %.3f)", submit100, submit100 / bare100))
-        print(String(format: "clubd     bonus stage keeping up with that load:    %9.0f events/s", bonusLive))
-        let singleEvents = (0..<singles).map { n in
-            Array(#"{"type":"session.attended","id":"s-\#(n)","user":"u-\#(n % users)","ts":\#(now - 3_600_000),"minutes":30}"#.utf8)
+        var logged = 0
+        for (batch, count, bare) in [(100, self.events, bare100), (1, singles, bare1)] {
+            for clientCount in [1, clients] {
+                let (rate, bonus) = try submitted(
+                    events("b\(batch)c\(clientCount)", count), batch: batch, clients: clientCount, daemon: daemon)
+                logged += count
+                print(
+                    String(
+                        format: "clubd     acknowledged submit, batches of %3d, %d client(s): %9.0f events/s  (ratio %.3f)", batch,
+                        clientCount, rate, rate / bare))
+                if batch == 100 {
+                    print(String(format: "clubd     bonus stage keeping up with that load:    %9.0f events/s", bonus))
+                }
+            }
         }
-        let (submit1, _) = try submitted(singleEvents, batch: 1, client: client, daemon: daemon)
-        print(String(format: "clubd     acknowledged submit, batches of 1:       %9.0f events/s  (ratio %.3f)", submit1, submit1 / bare1))
 
         daemon.terminate()
-        let catchUp = try bonusCatchUp(daemon, events: events + singles)
+        let catchUp = try bonusCatchUp(daemon, events: logged)
         print(String(format: "clubd     bonus stage catching up on the whole log: %9.0f events/s", catchUp))
     }
 
-    /// Events per second a single client gets acknowledged, waiting for each reply, and the
-    /// rate at which the bonus stage had applied them when the last reply came back.
-    func submitted(_ events: [[UInt8]], batch: Int, client: CommandClient, daemon: DaemonProcess) throws -> (Double, Double) {
+    /// Events per second acknowledged to `clients` concurrent clients, each waiting for every
+    /// reply, and the rate at which the bonus stage had applied them all.
+    func submitted(_ events: [[UInt8]], batch: Int, clients: Int, daemon: DaemonProcess) throws -> (Double, Double) {
         let before = try daemon.request(["op": "health"])["bonus_offset"]?.int64Value ?? 0
-        let start = DispatchTime.now()
-        var rtts: [Double] = []
-        for first in stride(from: 0, to: events.count, by: batch) {
+        let requests = stride(from: 0, to: events.count, by: batch).map { first in
             var request = Array(#"{"op":"submit","events":["#.utf8)
             for (i, event) in events[first..<min(first + batch, events.count)].enumerated() {
                 if i > 0 { request.append(UInt8(ascii: ",")) }
                 request += event
             }
-            request += Array("]}".utf8)
-            let t0 = DispatchTime.now()
-            let reply = try client.request(request)
-            rtts.append(Self.seconds(since: t0) * 1000)
-            guard reply["ok"] == .bool(true) else { throw ValidationError("submit refused: \(reply.jsonText)") }
+            return request + Array("]}".utf8)
         }
+        let latencies = Mutex<[Double]>([])
+        let failures = Mutex<[String]>([])
+        let group = DispatchGroup()
+        let start = DispatchTime.now()
+        for k in 0..<clients {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                let client = CommandClient(context: ZMQContext(), endpoint: daemon.command, timeout: 30_000, retries: 1)
+                var mine: [Double] = []
+                for index in stride(from: k, to: requests.count, by: clients) {
+                    let sent = DispatchTime.now()
+                    guard let reply = try? client.request(requests[index]), reply["ok"] == .bool(true) else {
+                        failures.withLock { $0.append("request \(index) failed") }
+                        return
+                    }
+                    mine.append(Self.seconds(since: sent) * 1000)
+                }
+                latencies.withLock { $0 += mine }
+            }.start()
+        }
+        group.wait()
         let seconds = Self.seconds(since: start)
-        rtts.sort()
+        if let failure = failures.withLock({ $0.first }) { throw ValidationError(failure) }
+        let rtts = latencies.withLock { $0.sorted() }
         print(
             String(
-                format: "          submit round trip, batches of %d: p50 %.2f ms, p99 %.2f ms, max %.2f ms", batch, rtts[rtts.count / 2],
-                rtts[rtts.count * 99 / 100], rtts.last!))
+                format: "          round trip, batches of %d, %d client(s): p50 %.2f ms, p99 %.2f ms, max %.2f ms", batch, clients,
+                rtts[rtts.count / 2], rtts[rtts.count * 99 / 100], rtts.last!))
         try daemon.waitForBonus(offset: before + Int64(events.count), timeout: 600)
         return (Double(events.count) / seconds, Double(events.count) / Self.seconds(since: start))
     }
 
     /// Requests per second of the cheapest operation, one client waiting for each reply.
-    func healthRoundTrips(_ client: CommandClient, count: Int) throws -> Double {
+    func healthRoundTrips(_ daemon: DaemonProcess, count: Int) throws -> Double {
+        let client = CommandClient(context: ZMQContext(), endpoint: daemon.command, timeout: 10_000, retries: 1)
         let start = DispatchTime.now()
         for _ in 0..<count { _ = try client.request(["op": "health"]) }
         return Double(count) / Self.seconds(since: start)

@@ -109,9 +109,25 @@ import Testing
         #expect(expired.allSatisfy { $0.kind == .expire } && account.balance == 0)
     }
 
+    @Test mutating func lotChangesRecordEveryAwardSpendAndExpiry() {
+        var account = BonusAccount()
+        _ = engine.apply(event("session.attended"), to: &account, now: Self.noon)  // e1: 20
+        _ = engine.apply(event("discussion.posted"), to: &account, now: Self.noon)  // no rule: no lot
+        let award = account.takeLotChanges()
+        #expect(award == [.write(.init(event: "e1", rule: "session", remaining: 20, expiresAt: Self.noon + 30 * Self.day))])
+        _ = engine.apply(event("bonus.spent", ["points": 8]), to: &account, now: Self.noon)
+        #expect(account.takeLotChanges() == [.write(.init(event: "e1", rule: "session", remaining: 12, expiresAt: Self.noon + 30 * Self.day))])
+        _ = engine.expire(&account, user: "u1", now: Self.noon + 31 * Self.day)
+        #expect(account.takeLotChanges() == [.delete(event: "e1", rule: "session")])
+        #expect(account.lots.isEmpty && account.balance == 0)
+    }
+
     @Test mutating func accountsSurviveSerialization() throws {
         var account = BonusAccount()
         for d in 0..<4 { _ = engine.apply(event("workout", ["distance_m": 3000], at: Self.noon + Int64(d) * Self.day), to: &account, now: Self.noon) }
-        #expect(try BonusAccount(serialized: account.serialized()) == account)
+        _ = account.takeLotChanges()
+        #expect(account.lots.count == 9)  // workout and km for each of 4 days, and the 3-day streak
+        #expect(try BonusAccount(serialized: account.serialized(), lots: account.lots).serialized() == account.serialized())
+        #expect(try BonusAccount(serialized: account.serialized(), lots: account.lots).balance == account.balance)
     }
 }

@@ -127,6 +127,10 @@ import Testing
         let codes = got.compactMap { $0.payload["code"]?.stringValue }
         for item in bad { #expect(codes.contains(item.code), "missing \(item.code)") }
         // Valid traffic kept flowing: all good samples are in the open window.
+        let deadline = Date().addingTimeInterval(10)
+        while try daemon.request(["op": "health"])["samples_processed"]?.int64Value ?? 0 < bad.count, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
         let stats = try daemon.request(["op": "stats", "user": "u-1"])
         #expect(stats["windows"]?.arrayValue?.first?["samples"] == .number(Double(bad.count)))
         #expect(try daemon.request(["op": "health"])["status"] == "ok")

@@ -8,8 +8,17 @@ import Storage
 /// The bonus actor: applies the bonus rules to the activity log in order and books the
 /// results in the ledger. Ledger entries, changed accounts and its offset are committed in
 /// one transaction, so after a crash every event takes effect exactly once.
+///
+/// It runs on its own thread: catching up on a long log is CPU work that must not hold
+/// one of the cooperative pool's few threads while `submit` requests wait for them.
 actor BonusStage: LogConsumer {
+    private let executor = DispatchQueueExecutor(label: "clubd-bonus")
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
     static let consumerName = "bonus"
+    /// Events per transaction: large enough to share an fsync among many, small enough that
+    /// a `submit` never waits long for the writer.
+    static let batchLimit = 250
     private let store: ClubStore
     private let publisher: Publisher
     private let logger: Logger
@@ -36,7 +45,9 @@ actor BonusStage: LogConsumer {
         offset = try await store.consumerOffset(Self.consumerName)
         accounts = [:]
         nextSweep = .min
-        for (user, state) in try await store.bonusAccounts() { accounts[user] = try BonusAccount(serialized: state) }
+        for (user, stored) in try await store.bonusAccounts() {
+            accounts[user] = try BonusAccount(serialized: stored.state, lots: stored.lots)
+        }
     }
 
     /// Replaces the rules; events from the current offset on are judged by them.
@@ -50,7 +61,7 @@ actor BonusStage: LogConsumer {
 
     func drain() async {
         do {
-            while case let records = try await store.activity(after: offset, limit: 1000), let last = records.last {
+            while case let records = try await store.activity(after: offset, limit: Self.batchLimit), let last = records.last {
                 try await apply(records, upTo: last.offset)
             }
             try await apply([], upTo: offset)  // expiries due with no new event
@@ -69,10 +80,10 @@ actor BonusStage: LogConsumer {
             guard case .object(let body) = try? JSONValue.parse(record.body) else { continue }
             let event = ActivityEvent(offset: record.offset, id: record.id, type: record.type, user: record.user, at: record.at, body: body)
             var account = accounts[record.user] ?? BonusAccount()
-            let before = account
+            let revision = account.revision
             let outcome = engine.apply(event, to: &account, now: now)
             entries += outcome.entries
-            if account != before {
+            if account.revision != revision {
                 accounts[record.user] = account
                 changed.insert(record.user)
                 nextSweep = min(nextSweep, account.nextExpiry ?? .max)
@@ -95,8 +106,13 @@ actor BonusStage: LogConsumer {
         }
         guard !changed.isEmpty || newOffset != offset else { return }
         var states: [String: [UInt8]] = [:]
-        for user in changed { states[user] = accounts[user]!.serialized() }
-        try await store.commitBonus(consumer: Self.consumerName, offset: newOffset, entries: entries, accounts: states)
+        var lotChanges: [(user: String, change: BonusAccount.LotChange)] = []
+        for user in changed {
+            states[user] = accounts[user]!.serialized()
+            lotChanges += accounts[user]!.takeLotChanges().map { (user, $0) }
+        }
+        try await store.commitBonus(
+            consumer: Self.consumerName, offset: newOffset, entries: entries, accounts: states, lotChanges: lotChanges)
         offset = newOffset
         processed += records.count
         entriesCounter.increment(by: Int64(entries.count))

@@ -187,8 +187,7 @@ public actor PipelineRuntime {
 
     static func record(_ event: ClubEvent, receivedAt: Int64) -> ClubStore.ActivityRecord {
         ClubStore.ActivityRecord(
-            id: event.id, type: event.type, user: event.user, at: event.ts ?? receivedAt,
-            body: JSONValue.object(event.body).serialized())
+            id: event.id, type: event.type, user: event.user, at: event.ts ?? receivedAt, body: event.json)
     }
 
     /// Samples processed since start (replayed ones included).
@@ -287,7 +286,9 @@ public actor PipelineRuntime {
     /// - Parameter payload: the samples as JSON, for replay from the journal.
     /// - Returns: per event, whether it was new (false: a duplicate id).
     /// - Throws: when the store fails, or `CancellationError` when the daemon is shutting down.
-    public func submit(_ samples: [TelemetrySample], payload: [UInt8], events: [ClubEvent], receivedAt: Int64) async throws -> [Bool] {
+    public nonisolated func submit(
+        _ samples: [TelemetrySample], payload: [UInt8], events: [ClubEvent], receivedAt: Int64
+    ) async throws -> [Bool] {
         let written = try await store.appendSubmission(
             journal: samples.isEmpty ? nil : payload, events: events.map { Self.record($0, receivedAt: receivedAt) },
             receivedAt: receivedAt)
