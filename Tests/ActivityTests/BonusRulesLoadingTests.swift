@@ -1,10 +1,17 @@
 import Activity
 import Definitions
+import Foundation
 import Testing
 
 @Suite struct BonusRulesLoadingTests {
     @Test func embeddedDefaultIsValid() throws {
         #expect(try BonusRules.parse(BonusRules.embeddedDefault, file: "default").rules.count >= 5)
+    }
+
+    /// config/bonus.yaml documents the embedded programme: they must not drift apart.
+    @Test func documentedFileEqualsTheEmbeddedProgramme() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config/bonus.yaml").path
+        #expect(try BonusRules.load(path: path) == BonusRules.parse(BonusRules.embeddedDefault, file: "default"))
     }
 
     @Test(arguments: [

@@ -4,32 +4,47 @@ import Logging
 import Storage
 
 /// Publishes every event of the activity log on `activity.<type>`, in log order, with its
-/// offset. Its offset is committed after publishing, so a crash can repeat the last batch
-/// (subscribers see the repeated offsets) but never skips one.
+/// offset. Its offset is committed after publishing, at most once a second (and at shutdown),
+/// so that it does not compete with `submit` for the writer: a crash can repeat up to a second
+/// of events (subscribers see the repeated offsets) but never skips one.
 actor ActivityFeed: LogConsumer {
     static let consumerName = "activity-feed"
     private let store: ClubStore
     private let publisher: Publisher
     private let logger: Logger
     private var offset: Int64
+    private var committed: Int64
+    private var committedAt = Clock.nowMillis()
 
     init(store: ClubStore, publisher: Publisher, logger: Logger) async throws {
         self.store = store
         self.publisher = publisher
         self.logger = logger
         offset = try await store.consumerOffset(Self.consumerName)
+        committed = offset
     }
 
     func drain() async {
         do {
             while case let records = try await store.activity(after: offset, limit: 1000), let last = records.last {
                 await publisher.publish(records.map(Self.message))
-                try await store.commitOffset(Self.consumerName, last.offset)
                 offset = last.offset
             }
+            if Clock.nowMillis() - committedAt >= 1000 { try await commit() }
         } catch {
             logger.error("activity feed stalled", metadata: ["error": "\(error)"])
         }
+    }
+
+    func close() async {
+        do { try await commit() } catch { logger.error("activity feed offset not saved", metadata: ["error": "\(error)"]) }
+    }
+
+    private func commit() async throws {
+        guard offset != committed else { return }
+        try await store.commitOffset(Self.consumerName, offset)
+        committed = offset
+        committedAt = Clock.nowMillis()
     }
 
     private static func message(_ record: ClubStore.ActivityRecord) -> Publisher.Message {

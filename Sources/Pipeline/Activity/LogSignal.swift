@@ -21,6 +21,8 @@ final class LogSignal: Sendable {
 protocol LogConsumer: Actor {
     /// Processes everything after its offset, committing as it goes.
     func drain() async
+    /// Called once after the last drain, before the daemon stops.
+    func close() async
 }
 
 extension LogConsumer {
@@ -33,5 +35,8 @@ extension LogConsumer {
             try? await Task.sleep(for: coalescing)
             await drain()
         }
+        await close()
     }
+
+    func close() async {}
 }
