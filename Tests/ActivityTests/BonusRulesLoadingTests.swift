@@ -40,4 +40,25 @@ import Testing
             Issue.record("unexpected \(error)")
         }
     }
+
+    /// Mutated rule files are either valid or refused with located errors; never a crash.
+    @Test func fuzzedRuleFilesAreAcceptedOrRefusedWithALocation() {
+        let seed = Array(BonusRules.embeddedDefault.utf8)
+        let alphabet = Array("{}[]:,- \n#\"'abc019.&*!|>".utf8)
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<1_000 {
+            var text = seed
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let at = Int.random(in: 0..<text.count, using: &rng)
+                if Bool.random(using: &rng) { text[at] = alphabet.randomElement(using: &rng)! } else { text.remove(at: at) }
+            }
+            do {
+                _ = try BonusRules.parse(String(decoding: text, as: UTF8.self), file: "fuzz.yaml")
+            } catch let errors as DefinitionErrors {
+                #expect(!errors.errors.isEmpty && errors.errors.allSatisfy { $0.line >= 1 && $0.column >= 1 })
+            } catch {
+                Issue.record("unexpected error type \(error)")
+            }
+        }
+    }
 }

@@ -106,6 +106,24 @@ import Testing
             #expect(result.acceptedCount + result.rejections.count >= 1)
         }
     }
+
+    /// The same for activity events, which are read as trees and validated apart.
+    @Test func fuzzedActivityEventsAlwaysGetAnAnswer() {
+        let seed = Array(
+            #"[{"type":"workout","id":"w-1","user":"u-1","source":"device","sport":"run","start":1764237600000,"duration_s":1800,"ts":"2025-11-27T09:20:00Z"},{"type":"bonus.spent","id":"o-1","user":"u-1","points":50}]"#
+                .utf8)
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            var frame = seed
+            for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                frame[Int.random(in: 0..<frame.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            }
+            var result = DecodedEvents()
+            decoder.decode(frame: frame, now: now, into: &result)
+            #expect(result.acceptedCount + result.rejections.count >= 1)
+            #expect(result.events.allSatisfy { !$0.id.isEmpty && !$0.user.isEmpty && !$0.json.isEmpty })
+        }
+    }
 }
 
 @Suite struct EventTimeTests {
