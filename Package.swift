@@ -69,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "clubbench",
             dependencies: [
-                "ZMQ", "JSON", "Events", "Telemetry", "Pipeline", "ClubClient", "ClubTestKit", "Simulation",
+                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Pipeline", "ClubClient", "ClubTestKit", "Simulation",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),

@@ -2,8 +2,8 @@ import Activity
 import Foundation
 import GRDB
 
-/// The Activity subsystem's tables: the ordered, de-duplicated event log, consumer
-/// offsets, the points ledger and the bonus accounts.
+/// The activity log: the ordered, de-duplicated event queue of the Activity subsystem, and
+/// the offsets of consumers that keep no state of their own here.
 extension ClubStore {
     /// An event for the activity log, or one read back from it.
     public struct ActivityRecord: Sendable, Equatable {
@@ -41,32 +41,6 @@ extension ClubStore {
                     CREATE TABLE consumer_offset (
                         name TEXT PRIMARY KEY,
                         "offset" INTEGER NOT NULL);
-                    CREATE TABLE ledger (
-                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                        user TEXT NOT NULL,
-                        event TEXT NOT NULL,
-                        rule TEXT NOT NULL,
-                        kind TEXT NOT NULL,
-                        points INTEGER NOT NULL,
-                        at INTEGER NOT NULL,
-                        balance INTEGER NOT NULL);
-                    CREATE INDEX ledger_by_user ON ledger (user, seq);
-                    CREATE TABLE bonus_account (
-                        user TEXT PRIMARY KEY,
-                        state BLOB NOT NULL) WITHOUT ROWID;
-                    """)
-        }
-        migrator.registerMigration("v3-bonus-lots") { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE bonus_lot (
-                        id INTEGER PRIMARY KEY,
-                        user TEXT NOT NULL,
-                        event TEXT NOT NULL,
-                        rule TEXT NOT NULL,
-                        remaining INTEGER NOT NULL,
-                        expires_at INTEGER NOT NULL,
-                        UNIQUE (user, event, rule));
                     """)
         }
     }
@@ -132,72 +106,13 @@ extension ClubStore {
         try db.execute(sql: #"INSERT OR REPLACE INTO consumer_offset (name, "offset") VALUES (?, ?)"#, arguments: [name, offset])
     }
 
-    /// Commits the bonus consumer's work atomically: ledger entries, changed accounts, their
-    /// lot changes and its offset, so that after a crash every event has taken effect exactly once.
-    public func commitBonus(
-        consumer: String, offset: Int64, entries: [LedgerEntry], accounts: [String: [UInt8]],
-        lotChanges: [(user: String, change: BonusAccount.LotChange)]
-    ) async throws {
-        try await pool.write { db in
-            let insert = try db.cachedStatement(
-                sql: "INSERT INTO ledger (user, event, rule, kind, points, at, balance) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            for e in entries {
-                try insert.execute(arguments: [e.user, e.event, e.rule, e.kind.rawValue, e.points, e.at, e.balance])
-            }
-            let save = try db.cachedStatement(sql: "INSERT OR REPLACE INTO bonus_account (user, state) VALUES (?, ?)")
-            for (user, state) in accounts { try save.execute(arguments: [user, Data(state)]) }
-            let write = try db.cachedStatement(
-                sql: """
-                    INSERT INTO bonus_lot (user, event, rule, remaining, expires_at) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (user, event, rule) DO UPDATE SET remaining = excluded.remaining
-                    """)
-            let delete = try db.cachedStatement(sql: "DELETE FROM bonus_lot WHERE user = ? AND event = ? AND rule = ?")
-            for (user, change) in lotChanges {
-                switch change {
-                case .write(let lot): try write.execute(arguments: [user, lot.event, lot.rule, lot.remaining, lot.expiresAt])
-                case .delete(let event, let rule): try delete.execute(arguments: [user, event, rule])
-                }
-            }
-            try Self.setOffset(consumer, offset, db)
-        }
-    }
-
-    /// Every stored bonus account: its serialized state and its lots in award order.
-    public func bonusAccounts() async throws -> [String: (state: [UInt8], lots: [BonusAccount.Lot])] {
-        try await pool.read { db in
-            var lots: [String: [BonusAccount.Lot]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT user, event, rule, remaining, expires_at FROM bonus_lot ORDER BY id") {
-                lots[row["user"], default: []].append(
-                    BonusAccount.Lot(event: row["event"], rule: row["rule"], remaining: row["remaining"], expiresAt: row["expires_at"]))
-            }
-            var result: [String: (state: [UInt8], lots: [BonusAccount.Lot])] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT user, state FROM bonus_account") {
-                let user: String = row["user"]
-                result[user] = ([UInt8](row["state"] as Data), lots[user] ?? [])
-            }
-            return result
-        }
-    }
-
-    /// The newest `limit` ledger entries of `user`, oldest first.
-    public func ledger(user: String, limit: Int = 1000) async throws -> [LedgerEntry] {
-        try await pool.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM (SELECT * FROM ledger WHERE user = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
-                arguments: [user, limit]
-            ).map {
-                LedgerEntry(
-                    user: user, event: $0["event"], rule: $0["rule"], kind: LedgerEntry.Kind(rawValue: $0["kind"]) ?? .award,
-                    points: $0["points"], at: $0["at"], balance: $0["balance"])
-            }
-        }
-    }
-
-    /// Deletes log entries received before `cutoff` that every consumer has passed.
+    /// Deletes log entries received before `cutoff` that the ledger and every named consumer
+    /// have passed.
     /// - Returns: how many were deleted.
     public func pruneActivity(receivedBefore cutoff: Int64, consumers: [String]) async throws -> Int {
-        try await pool.write { db in
-            var passed = Int64.max
+        let ledgerPosition = try await ledgerPosition()
+        return try await pool.write { db in
+            var passed = ledgerPosition
             for name in consumers {
                 passed = min(passed, try Int64.fetchOne(db, sql: #"SELECT "offset" FROM consumer_offset WHERE name = ?"#, arguments: [name]) ?? 0)
             }

@@ -1,16 +1,19 @@
 import Foundation
 import GRDB
 
-/// The daemon's SQLite database (WAL): the journal of acknowledged telemetry, snapshots of
-/// pipeline state, the history of closed windows, and the Activity subsystem's event log,
-/// consumer offsets and points ledger.
+/// The daemon's SQLite databases (WAL): the journal of acknowledged telemetry, snapshots of
+/// pipeline state, the history of closed windows and the Activity subsystem's event log in
+/// the main file; the points ledger and bonus accounts in a second file beside it.
 ///
 /// Durability: `synchronous = FULL` in WAL mode, so a commit returns only after the WAL
 /// is fsynced; an acknowledged `submit` survives `kill -9` and power loss.
 public final class ClubStore: Sendable {
     let pool: DatabasePool
+    /// The points ledger, beside the main file (`clubd-ledger.sqlite` for `clubd.sqlite`).
+    let ledgerPool: DatabasePool
 
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// Opens (creating if needed) the database at `path` and the ledger beside it, and
+    /// migrates both.
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
@@ -19,6 +22,14 @@ public final class ClubStore: Sendable {
         configuration.busyMode = .timeout(5)
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+        ledgerPool = try DatabasePool(path: Self.ledgerPath(besides: path), configuration: configuration)
+        try Self.ledgerMigrator.migrate(ledgerPool)
+    }
+
+    /// `dir/clubd.sqlite` → `dir/clubd-ledger.sqlite`.
+    public static func ledgerPath(besides path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        return url.deletingPathExtension().path + "-ledger." + (url.pathExtension.isEmpty ? "sqlite" : url.pathExtension)
     }
 
     static var migrator: DatabaseMigrator {

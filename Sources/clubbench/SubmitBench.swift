@@ -4,6 +4,7 @@ import ClubTestKit
 import Foundation
 import GRDB
 import JSON
+import Storage
 import Synchronization
 import ZMQ
 
@@ -116,9 +117,9 @@ struct SubmitBench: ParsableCommand {
     /// Replays the whole log through the bonus stage: the ledger and offsets are reset in
     /// the stopped daemon's database, and the restarted daemon is timed until it caught up.
     func bonusCatchUp(_ daemon: DaemonProcess, events: Int) throws -> Double {
-        let queue = try DatabaseQueue(path: daemon.databasePath)
+        let queue = try DatabaseQueue(path: ClubStore.ledgerPath(besides: daemon.databasePath))
         try queue.write { db in
-            try db.execute(sql: "DELETE FROM ledger; DELETE FROM bonus_account; DELETE FROM consumer_offset WHERE name = 'bonus'")
+            try db.execute(sql: "DELETE FROM ledger; DELETE FROM bonus_account; DELETE FROM bonus_lot; DELETE FROM ledger_position")
         }
         try queue.close()
         let start = DispatchTime.now()

@@ -15,7 +15,6 @@ actor BonusStage: LogConsumer {
     private let executor = DispatchQueueExecutor(label: "clubd-bonus")
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
-    static let consumerName = "bonus"
     /// Events per transaction: large enough to share an fsync among many, small enough that
     /// a `submit` never waits long for the writer.
     static let batchLimit = 250
@@ -42,7 +41,7 @@ actor BonusStage: LogConsumer {
     }
 
     private func restore() async throws {
-        offset = try await store.consumerOffset(Self.consumerName)
+        offset = try await store.ledgerPosition()
         accounts = [:]
         nextSweep = .min
         for (user, stored) in try await store.bonusAccounts() {
@@ -111,8 +110,7 @@ actor BonusStage: LogConsumer {
             states[user] = accounts[user]!.serialized()
             lotChanges += accounts[user]!.takeLotChanges().map { (user, $0) }
         }
-        try await store.commitBonus(
-            consumer: Self.consumerName, offset: newOffset, entries: entries, accounts: states, lotChanges: lotChanges)
+        try await store.commitBonus(position: newOffset, entries: entries, accounts: states, lotChanges: lotChanges)
         offset = newOffset
         processed += records.count
         entriesCounter.increment(by: Int64(entries.count))

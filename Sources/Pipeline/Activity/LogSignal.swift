@@ -29,7 +29,7 @@ extension LogConsumer {
     /// Drains at start and after every wake-up until the signal finishes. After a wake-up it
     /// lets appends gather for `coalescing`, so that under load one transaction (one fsync)
     /// covers many events instead of contending with `submit` for the writer once per append.
-    func run(signal: LogSignal, coalescing: Duration = .milliseconds(5)) async {
+    func run(signal: LogSignal, coalescing: Duration = .milliseconds(20)) async {
         await drain()
         for await _ in signal.waits {
             try? await Task.sleep(for: coalescing)

@@ -308,8 +308,8 @@ public actor PipelineRuntime {
         (await bonus.committedOffset, await bonus.processed)
     }
 
-    /// Names under which the activity log's consumers commit their offsets.
-    public static let logConsumers = [BonusStage.consumerName, ActivityFeed.consumerName]
+    /// Names under which the activity log's consumers other than the ledger commit their offsets.
+    public static let logConsumers = [ActivityFeed.consumerName]
 
     /// Stops the log consumers after their current round; call after ``run()`` returned.
     public func stopLogConsumers() async {
