@@ -32,6 +32,11 @@ public struct EventDecoder: Sendable {
     ///   - now: the current time, epoch milliseconds, for the future-time check.
     ///   - into: results are appended here, so a batch of frames shares one value.
     public func decode(frame: [UInt8], now: Int64, into result: inout DecodedEvents) {
+        frame.withUnsafeBytes { decode(frame: $0, now: now, into: &result) }
+    }
+
+    /// Decodes one frame lent as raw bytes (such as a ZeroMQ message, without copying it).
+    public func decode(frame: UnsafeRawBufferPointer, now: Int64, into result: inout DecodedEvents) {
         guard !frame.isEmpty else {
             result.rejections.append(Rejection(.emptyFrame, "the frame is empty"))
             return
@@ -43,48 +48,46 @@ public struct EventDecoder: Sendable {
                     excerpt: Rejection.excerpt(of: frame)))
             return
         }
-        frame.withUnsafeBytes { buffer in
-            var reader = JSONReader(buffer, maxDepth: limits.maxDepth)
-            let before = (result.samples.count, result.events.count, result.rejections.count)
-            do {
-                switch try reader.peekKind() {
-                case .object:
-                    try decodeObject(&reader, index: nil, now: now, into: &result)
-                case .array:
-                    try reader.beginArray()
-                    var index = 0
-                    while try reader.nextElement() {
-                        guard index < limits.maxBatchEvents else {
-                            throw Rejection(
-                                .batchTooLarge, "a batch holds at most \(limits.maxBatchEvents) events",
-                                excerpt: Rejection.excerpt(of: frame))
-                        }
-                        if try reader.peekKind() == .object {
-                            try decodeObject(&reader, index: index, now: now, into: &result)
-                        } else {
-                            let start = reader.position
-                            try reader.skipValue()
-                            result.rejections.append(
-                                Rejection(
-                                    .notAnObject, "batch element is not a JSON object", index: index,
-                                    excerpt: Rejection.excerpt(of: buffer[start..<reader.position])))
-                        }
-                        index += 1
+        var reader = JSONReader(frame, maxDepth: limits.maxDepth)
+        let before = (result.samples.count, result.events.count, result.rejections.count)
+        do {
+            switch try reader.peekKind() {
+            case .object:
+                try decodeObject(&reader, index: nil, now: now, into: &result)
+            case .array:
+                try reader.beginArray()
+                var index = 0
+                while try reader.nextElement() {
+                    guard index < limits.maxBatchEvents else {
+                        throw Rejection(
+                            .batchTooLarge, "a batch holds at most \(limits.maxBatchEvents) events",
+                            excerpt: Rejection.excerpt(of: frame))
                     }
-                default:
-                    throw Rejection(
-                        .notAnObject, "a frame holds a JSON object or an array of objects",
-                        excerpt: Rejection.excerpt(of: frame))
+                    if try reader.peekKind() == .object {
+                        try decodeObject(&reader, index: index, now: now, into: &result)
+                    } else {
+                        let start = reader.position
+                        try reader.skipValue()
+                        result.rejections.append(
+                            Rejection(
+                                .notAnObject, "batch element is not a JSON object", index: index,
+                                excerpt: Rejection.excerpt(of: frame[start..<reader.position])))
+                    }
+                    index += 1
                 }
-                try reader.expectEnd()
-            } catch {
-                // Nothing of a frame that is not a whole JSON text is accepted.
-                result.samples.removeSubrange(before.0...)
-                result.events.removeSubrange(before.1...)
-                result.rejections.removeSubrange(before.2...)
-                let rejection = (error as? Rejection) ?? Self.rejection(for: error as! JSONError, in: buffer)
-                result.rejections.append(rejection)
+            default:
+                throw Rejection(
+                    .notAnObject, "a frame holds a JSON object or an array of objects",
+                    excerpt: Rejection.excerpt(of: frame))
             }
+            try reader.expectEnd()
+        } catch {
+            // Nothing of a frame that is not a whole JSON text is accepted.
+            result.samples.removeSubrange(before.0...)
+            result.events.removeSubrange(before.1...)
+            result.rejections.removeSubrange(before.2...)
+            let rejection = (error as? Rejection) ?? Self.rejection(for: error as! JSONError, in: frame)
+            result.rejections.append(rejection)
         }
     }
 

@@ -115,6 +115,15 @@ public final class ZMQSocket: @unchecked Sendable {
     /// - Returns: the frame and whether more frames of the same message follow, or nil when
     ///   no frame is ready (`EAGAIN`).
     public func receiveFrame(wait: Bool = true) throws -> (bytes: [UInt8], more: Bool)? {
+        try receiveFrame(wait: wait) { bytes, more in ([UInt8](bytes), more) }
+    }
+
+    /// Receives one frame and lends its bytes to `body` without copying them; they are
+    /// valid only during the call.
+    /// - Returns: what `body` returned, or nil when no frame is ready (`EAGAIN`).
+    public func receiveFrame<Result>(
+        wait: Bool = true, _ body: (_ bytes: UnsafeRawBufferPointer, _ more: Bool) throws -> Result
+    ) throws -> Result? {
         var message = zmq_msg_t()
         zmq_msg_init(&message)
         defer { zmq_msg_close(&message) }
@@ -126,14 +135,8 @@ public final class ZMQSocket: @unchecked Sendable {
             throw error
         }
         let size = zmq_msg_size(&message)
-        let bytes: [UInt8]
-        if size == 0 {
-            bytes = []
-        } else {
-            let data = zmq_msg_data(&message)!
-            bytes = [UInt8](UnsafeRawBufferPointer(start: data, count: size))
-        }
-        return (bytes, zmq_msg_more(&message) != 0)
+        let bytes = size == 0 ? UnsafeRawBufferPointer(start: nil, count: 0) : UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: size)
+        return try body(bytes, zmq_msg_more(&message) != 0)
     }
 
     /// Receives all frames of one message, or nil when none is ready.

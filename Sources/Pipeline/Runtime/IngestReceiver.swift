@@ -57,14 +57,25 @@ final class IngestReceiver: @unchecked Sendable {
 
     private var shouldStop: Bool { lock.withLock { stopRequested } }
 
-    /// One ingest message. A multipart message is consumed whole and stands as
-    /// ``Inbound/multipartMarker``, which the decoder refuses: only single frames are events.
-    private func receiveEvent(wait: Bool) throws -> [UInt8]? {
-        guard let first = try socket.receiveFrame(wait: wait) else { return nil }
-        guard first.more else { return first.bytes }
-        var more = true
-        while more, let rest = try socket.receiveFrame(wait: true) { more = rest.more }
-        return Inbound.multipartMarker
+    /// Receives one ingest message and decodes it straight from libzmq's buffer, stamped with
+    /// `receivedAt` (set at the first message of a batch). A multipart message is consumed
+    /// whole and decoded as ``Inbound/multipartMarker``, which is refused: only single frames
+    /// are events.
+    /// - Returns: false when no message is ready.
+    private func receiveEvent(wait: Bool, receivedAt: inout Int64?, into decoded: inout DecodedEvents) throws -> Bool {
+        let multipart = try socket.receiveFrame(wait: wait) { bytes, more in
+            let now = receivedAt ?? Clock.nowMillis()
+            receivedAt = now
+            if !more { decoder.decode(frame: bytes, now: now, into: &decoded) }
+            return more
+        }
+        guard let multipart else { return false }
+        if multipart {
+            var more = true
+            while more, let rest = try socket.receiveFrame(wait: true) { more = rest.more }
+            decoder.decode(frame: Inbound.multipartMarker, now: receivedAt ?? Clock.nowMillis(), into: &decoded)
+        }
+        return true
     }
 
     private func run() {
@@ -74,16 +85,12 @@ final class IngestReceiver: @unchecked Sendable {
         }
         while !shouldStop {
             do {
-                guard let first = try receiveEvent(wait: true) else { continue }
-                let receivedAt = Clock.nowMillis()
                 var decoded = DecodedEvents()
-                decoder.decode(frame: first, now: receivedAt, into: &decoded)
+                var receivedAt: Int64?
+                guard try receiveEvent(wait: true, receivedAt: &receivedAt, into: &decoded) else { continue }
                 var frames = 1
-                while frames < batchFrames, let next = try receiveEvent(wait: false) {
-                    decoder.decode(frame: next, now: receivedAt, into: &decoded)
-                    frames += 1
-                }
-                if !inbox.put(.ingested(decoded, frames: frames, receivedAt: receivedAt)) { return }
+                while frames < batchFrames, try receiveEvent(wait: false, receivedAt: &receivedAt, into: &decoded) { frames += 1 }
+                if !inbox.put(.ingested(decoded, frames: frames, receivedAt: receivedAt!)) { return }
             } catch let error as ZMQError where error.contextTerminated {
                 return
             } catch {
