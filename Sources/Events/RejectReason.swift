@@ -15,6 +15,8 @@ public struct RejectReason: Hashable, Sendable, CustomStringConvertible {
     public static let frameTooLarge = RejectReason("frame_too_large")
     /// A batch had more elements than `ingest.max_batch_events`.
     public static let batchTooLarge = RejectReason("batch_too_large")
+    /// A multipart ingest message: an event or batch is one single frame.
+    public static let multipartMessage = RejectReason("multipart_message")
     /// The frame is not well-formed JSON.
     public static let malformedJSON = RejectReason("malformed_json")
     /// The frame is not valid UTF-8.
@@ -40,7 +42,7 @@ public struct RejectReason: Hashable, Sendable, CustomStringConvertible {
     /// The event carries personal data (a name, e-mail, phone or address field, or an
     /// e-mail or phone number as user id). The club stores only opaque ids.
     public static let personalData = RejectReason("personal_data")
-    /// The event type is well-formed but nothing in this daemon consumes it.
+    /// The event type is not one the contract defines.
     public static let unsupportedType = RejectReason("unsupported_type")
     /// The event's window was closed for good (beyond the allowed lateness).
     public static let late = RejectReason("late")

@@ -123,9 +123,13 @@ import Testing
             try push.send(item.frame)
             try push.send(Array(Self.telemetry(Self.t0 + Int64(i) * 1000, Double(i) * 10).utf8))
         }
-        let got = try rejected.receive(count: bad.count + 1)  // the array of two non-objects counts twice
+        // A multipart message is refused whole, even one holding valid events in its parts.
+        let valid = Array(Self.telemetry(Self.t0 + 99_000, 990).utf8)
+        _ = try push.send(frames: [valid, valid, valid])
+        let got = try rejected.receive(count: bad.count + 2)  // the array of two non-objects counts twice
         let codes = got.compactMap { $0.payload["code"]?.stringValue }
         for item in bad { #expect(codes.contains(item.code), "missing \(item.code)") }
+        #expect(codes.contains("multipart_message"))
         // Valid traffic kept flowing: all good samples are in the open window.
         let deadline = Date().addingTimeInterval(10)
         while try daemon.request(["op": "health"])["samples_processed"]?.int64Value ?? 0 < bad.count, Date() < deadline {

@@ -12,9 +12,6 @@ enum Inbound: Sendable {
     case snapshot(CheckedContinuation<ClubStore.Snapshot, any Error>)
     /// Replace the pipelines; resumed with a summary of what changed.
     case reload([PipelineDefinition], CheckedContinuation<[String], Never>)
-
-    /// Stands for a multipart ingest message, which the decoder refuses as not JSON.
-    static let multipartMarker: [UInt8] = [0]
 }
 
 /// Wall-clock time in epoch milliseconds.

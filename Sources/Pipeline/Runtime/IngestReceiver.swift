@@ -59,8 +59,7 @@ final class IngestReceiver: @unchecked Sendable {
 
     /// Receives one ingest message and decodes it straight from libzmq's buffer, stamped with
     /// `receivedAt` (set at the first message of a batch). A multipart message is consumed
-    /// whole and decoded as ``Inbound/multipartMarker``, which is refused: only single frames
-    /// are events.
+    /// whole and refused: an event or a batch is one single frame.
     /// - Returns: false when no message is ready.
     private func receiveEvent(wait: Bool, receivedAt: inout Int64?, into decoded: inout DecodedEvents) throws -> Bool {
         let multipart = try socket.receiveFrame(wait: wait) { bytes, more in
@@ -71,9 +70,14 @@ final class IngestReceiver: @unchecked Sendable {
         }
         guard let multipart else { return false }
         if multipart {
+            var parts = 1
             var more = true
-            while more, let rest = try socket.receiveFrame(wait: true) { more = rest.more }
-            decoder.decode(frame: Inbound.multipartMarker, now: receivedAt ?? Clock.nowMillis(), into: &decoded)
+            while more, let rest = try socket.receiveFrame(wait: true) {
+                more = rest.more
+                parts += 1
+            }
+            decoded.rejections.append(
+                Rejection(.multipartMessage, "a message of \(parts) frames: send each event or batch as one single frame"))
         }
         return true
     }
