@@ -18,6 +18,7 @@ extension BonusRules {
           - {id: session, on: session.attended, points: 15}
           - {id: session-minutes, on: session.attended, points: 1, per: {field: minutes, unit: 10}}
           - {id: coach-x2, on: session.attended, when: {with_coach: {equals: true}}, multiply: 2}
+          - {id: tracked-workout, on: workout.finished, when: {moving_time_s: {at_least: 600}}, points: 5}
           - {id: discussion, on: discussion.posted, points: 2}
           - {id: streak-3, on: [workout, session.attended], streak_days: 3, points: 30}
         """

@@ -100,7 +100,7 @@ struct CommandHandler: CommandHandling {
         var seen: Set<String> = []
         var duplicates = 0
         for sample in decoded.samples {
-            guard seen.insert("t\u{0}\(sample.device)\u{0}\(sample.session)\u{0}\(sample.ts)").inserted else {
+            guard seen.insert("t\u{0}\(sample.user)\u{0}\(sample.device)\u{0}\(sample.session)\u{0}\(sample.ts)").inserted else {
                 duplicates += 1
                 continue
             }

@@ -121,4 +121,48 @@ import Testing
         #expect(try daemon.request(["op": "balance", "user": "nobody"])["points"] == 0)
         daemon.terminate()
     }
+
+    @Test func finishedSessionsAreRaisedAsActivityEventsOnceAndEarnPoints() throws {
+        let daemon = try DaemonProcess(pipelines: [
+            "sessions.yaml": """
+                name: sessions
+                stages:
+                  - {id: in, kind: source}
+                  - {id: w, kind: window, from: in, window: session, gap: 30s, allowed_lateness: 1m, out_of_orderness: 0s}
+                  - {id: out, kind: publish, from: w, topic: window, activity: workout.finished}
+                """
+        ])
+        let flags = try daemon.writeBonusRules(
+            "rules:\n  - {id: tracked, on: workout.finished, when: {distance_m: {at_least: 1000}}, points: 7}\n")
+        try daemon.start(extraArguments: flags)
+        let feed = try daemon.subscriber("activity.workout.finished")
+        let t0 = Self.now - 3_600_000
+        func sample(_ user: String, _ ts: Int64, _ distance: Double) -> JSONValue {
+            try! JSONValue.parse(#"{"type":"telemetry","user":"\#(user)","device":"w","session":"s","ts":\#(ts),"distance_m":\#(distance)}"#)
+        }
+        // u-1 runs 1.2 km in 4 minutes, u-2 only 300 m (same device and session names, same
+        // times: different users, so no duplicates); a sample 10 minutes later closes both.
+        var events = (0...24).map { sample("u-1", t0 + Int64($0) * 10_000, Double($0) * 50) }
+        events += (0...6).map { sample("u-2", t0 + Int64($0) * 10_000, Double($0) * 50) }
+        events.append(sample("u-3", t0 + 600_000, 0))
+        _ = try daemon.request(["op": "submit", "events": .array(events)])
+        let raised = try feed.receive(count: 2)
+        #expect(Set(raised.compactMap { $0.payload["event"]?["user"]?.stringValue }) == ["u-1", "u-2"])
+        let u1 = raised.first { $0.payload["event"]?["user"] == "u-1" }?.payload["event"]
+        #expect(u1?["id"] == .string("sessions:u-1:\(t0)"))
+        #expect(u1?["distance_m"] == 1200)
+        #expect(u1?["ts"] == .number(Double(t0 + 240_000 + 30_000)))  // last sample + gap
+
+        try daemon.waitForBonus(offset: 2)
+        #expect(try daemon.request(["op": "balance", "user": "u-1"])["points"] == 7)
+        #expect(try daemon.request(["op": "balance", "user": "u-2"])["points"] == 0)
+        // A restart replays the journal and raises the same windows again: they are duplicates.
+        #expect(daemon.terminate() == 0)
+        try daemon.start(extraArguments: flags)
+        _ = try daemon.request(["op": "submit", "events": .array(events)])
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(try daemon.request(["op": "health"])["bonus_offset"] == 2)
+        #expect(try daemon.request(["op": "ledger", "user": "u-1"])["entries"]?.arrayValue?.count == 1)
+        daemon.terminate()
+    }
 }

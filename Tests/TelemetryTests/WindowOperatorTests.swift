@@ -105,6 +105,20 @@ let t0: Int64 = 1_764_237_600_000  // a minute boundary
         #expect(out.results.contains { $0.user == "quiet" && $0.aggregate.distance == 10 })
     }
 
+    /// Sessions of users who stopped close when another user's time moves past the idle
+    /// timeout, whatever the order the users came in (a user whose session kept growing
+    /// sits in the timer heap under an early due time that must be rescheduled, not lost).
+    @Test func idleSessionsOfEveryUserClose() {
+        let spec = WindowSpec(kind: .session(gap: 30_000), allowedLateness: minute, outOfOrderness: 0)
+        var op = WindowOperator(spec: spec)
+        var batch = (0...24).map { sample(t0 + Int64($0) * 10_000, Double($0) * 50, user: "u-1") }
+        batch += (0...6).map { sample(t0 + Int64($0) * 10_000, Double($0) * 50, user: "u-2") }
+        batch.append(sample(t0 + 600_000, 0, user: "u-3"))
+        let out = op.process(batch)
+        #expect(out.results.filter { !$0.isUpdate }.map(\.user).sorted() == ["u-1", "u-2"])
+        #expect(out.results.first { $0.user == "u-2" }?.aggregate.distance == 300)
+    }
+
     /// Random streams with loss, duplicates and reordering: a snapshot taken anywhere and
     /// restored gives exactly the output of an uninterrupted run, and a session's windows
     /// sum to its final counter.

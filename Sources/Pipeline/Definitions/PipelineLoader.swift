@@ -1,4 +1,5 @@
 import Definitions
+import Events
 import Foundation
 import Telemetry
 import Yams
@@ -97,7 +98,7 @@ public enum PipelineLoader {
         }
         var source: (id: String, types: [String])?
         var window: (id: String, from: String, spec: WindowSpec, node: Node)?
-        var publish: (from: String, topic: String, node: Node)?
+        var publish: (from: String, topic: String, activity: String?, node: Node)?
         var ids: Set<String> = []
         for stageNode in sequence {
             guard case .mapping = stageNode else {
@@ -123,7 +124,13 @@ public enum PipelineLoader {
                 if !topic.isEmpty, topic.contains(where: { $0 == " " || $0 == "." }) {
                     stage.fail("'topic' is a prefix without spaces or dots: results go to <topic>.<user>", at: stage.node("topic"))
                 }
-                publish = (from, topic, stageNode)
+                let activity = stage.string("activity")
+                if let activity, !EventDecoder.isActivityType(activity) {
+                    stage.fail(
+                        "'activity' is an activity event type <area>.<action> in lower case, such as workout.finished",
+                        at: stage.node("activity"))
+                }
+                publish = (from, topic, activity, stageNode)
             case "": break
             default:
                 stage.fail("unknown stage kind '\(kind)': expected one of \(stageKinds.joined(separator: ", "))", at: stage.node("kind"))
@@ -148,7 +155,9 @@ public enum PipelineLoader {
         if publish.from != window.id {
             m.fail("publish stage reads from '\(publish.from)', which is not the window stage '\(window.id)'", at: publish.node)
         }
-        return PipelineDefinition(name: name, file: m.file, sourceTypes: source.types, window: window.spec, topicPrefix: publish.topic)
+        return PipelineDefinition(
+            name: name, file: m.file, sourceTypes: source.types, window: window.spec, topicPrefix: publish.topic,
+            activityType: publish.activity)
     }
 
     private static func sourceTypes(_ stage: inout YAMLMapping) -> [String] {

@@ -205,9 +205,11 @@ public actor PipelineRuntime {
         }
         var messages: [Publisher.Message] = []
         var records: [ClubStore.WindowRecord] = []
+        var activity: [ClubStore.ActivityRecord] = []
         for output in outputs {
             messages += output.messages
             records += output.records
+            activity += output.activity
             if output.late > 0 { lateCounter.increment(by: Int64(output.late)) }
             if output.duplicates > 0 { duplicateCounter.increment(by: Int64(output.duplicates)) }
         }
@@ -217,6 +219,14 @@ public actor PipelineRuntime {
             try await store.record(records)
         } catch {
             logger.error("cannot record closed windows", metadata: ["error": "\(error)"])
+        }
+        if !activity.isEmpty {
+            do {
+                _ = try await store.appendActivity(activity, receivedAt: Clock.nowMillis())
+                notifyLogConsumers()
+            } catch {
+                logger.error("cannot raise window activity events", metadata: ["error": "\(error)"])
+            }
         }
     }
 

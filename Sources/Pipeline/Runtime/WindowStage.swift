@@ -12,6 +12,8 @@ actor WindowStage {
     struct Output: Sendable {
         var messages: [Publisher.Message] = []
         var records: [ClubStore.WindowRecord] = []
+        /// Final window results raised as activity events (see ``PipelineDefinition/activityType``).
+        var activity: [ClubStore.ActivityRecord] = []
         var late = 0
         var duplicates = 0
     }
@@ -33,6 +35,9 @@ actor WindowStage {
             output.messages.append(Publisher.Message(topic: "\(definition.topicPrefix).\(window.user)", members: members))
             output.records.append(
                 ClubStore.WindowRecord(pipeline: definition.name, user: window.user, start: window.start, end: window.end, result: members))
+            if let type = definition.activityType, !window.isUpdate {
+                output.activity.append(activityEvent(type, window, members: members))
+            }
         }
         for late in result.late {
             var w = JSONWriter()
@@ -47,6 +52,18 @@ actor WindowStage {
             output.messages.append(Publisher.Message(topic: "late", members: w.bytes))
         }
         return output
+    }
+
+    /// A final window result as an activity event. Its id is derived from the window, so the
+    /// same window raised again (a replay after a crash) is a duplicate in the log.
+    private func activityEvent(_ type: String, _ window: WindowResult, members: [UInt8]) -> ClubStore.ActivityRecord {
+        let id = "\(definition.name):\(window.user):\(window.start)"
+        var w = JSONWriter(capacity: members.count + 96)
+        w.member("type", type)
+        w.member("id", id)
+        w.member("ts", Int(window.end))
+        return ClubStore.ActivityRecord(
+            id: id, type: type, user: window.user, at: window.end, body: [UInt8(ascii: "{")] + w.bytes + [UInt8(ascii: ",")] + members + [UInt8(ascii: "}")])
     }
 
     /// Open and correctable windows of `user`, shaped like recorded results.
