@@ -32,13 +32,15 @@ let package = Package(
         .target(name: "Definitions", dependencies: [.product(name: "Yams", package: "Yams")]),
         // The Activity subsystem: bonus rules, the points engine, caps, streaks, expiry. Pure.
         .target(name: "Activity", dependencies: ["Events", "JSON", "Definitions"]),
+        // The Training subsystem: workouts and their duplicates, profiles, leaderboards. Pure.
+        .target(name: "Training", dependencies: ["Events", "JSON", "Definitions"]),
         // SQLite: journal of acknowledged events, snapshots, window history.
         .target(name: "Storage", dependencies: ["Activity", .product(name: "GRDB", package: "GRDB.swift")]),
         // Declarative pipelines and the actor runtime that runs them between ZeroMQ sockets.
         .target(
             name: "Pipeline",
             dependencies: [
-                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity",
+                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity", "Training",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -47,7 +49,7 @@ let package = Package(
         .target(
             name: "ClubDaemon",
             dependencies: [
-                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity", "Pipeline",
+                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity", "Training", "Pipeline",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -55,7 +57,7 @@ let package = Package(
             ]),
         .executableTarget(
             name: "clubd",
-            dependencies: ["ClubDaemon", "Definitions", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["ClubDaemon", "Definitions", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The client side of the command socket: requests with the Lazy Pirate pattern.
         .target(name: "ClubClient", dependencies: ["ZMQ", "JSON"]),
         // A deterministic device fleet: GPS tracks, heart rate, sessions, network faults.
@@ -82,6 +84,7 @@ let package = Package(
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Events"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "Storage", "ClubTestKit"]),
         .testTarget(name: "ActivityTests", dependencies: ["Activity", "Definitions", "Events", "JSON"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Definitions", "JSON"]),
         .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "Activity", "clubd", "clubctl"]),
     ]
 )

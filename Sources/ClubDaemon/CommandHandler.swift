@@ -15,7 +15,7 @@ struct CommandHandler: CommandHandling {
     static let version = "0.1.0"
 
     /// Operations of the contract that later versions serve.
-    static let plannedOps: Set<String> = ["leaderboard", "offers", "workouts", "import"]
+    static let plannedOps: Set<String> = ["offers", "workouts", "import"]
 
     func handle(request: [UInt8]) async -> [UInt8] {
         let parsed: CommandRequest?
@@ -37,6 +37,7 @@ struct CommandHandler: CommandHandling {
         case "submit": return await submit(parsed.events)
         case "stats": return await stats(object)
         case "balance": return await balance(object)
+        case "leaderboard": return await leaderboard(object)
         case "ledger": return await ledger(object)
         case "reload": return await reloadPipelines()
         case "snapshot": return await snapshot()
@@ -44,7 +45,7 @@ struct CommandHandler: CommandHandling {
             return CommandReply.error("unsupported_op", "'\(op)' is part of the contract but this daemon version does not serve it yet")
         default:
             return CommandReply.error(
-                "unknown_op", "unknown op '\(op.prefix(40))': expected health, submit, stats, balance, ledger, reload or snapshot")
+                "unknown_op", "unknown op '\(op.prefix(40))': expected health, submit, stats, balance, ledger, leaderboard, reload or snapshot")
         }
     }
 
@@ -245,6 +246,26 @@ struct CommandHandler: CommandHandling {
                 w.endObject()
             }
             w.endArray()
+        }
+    }
+
+    /// A board's top entries in a period (the current one unless `period` names another, such
+    /// as `2026-W48`), and with `user` that user's own rank and value.
+    private func leaderboard(_ request: JSONObject) async -> [UInt8] {
+        var text: [String: String] = [:]
+        for key in ["board", "period", "region", "user"] {
+            guard let value = request[key] else { continue }
+            guard let string = value.stringValue, !string.isEmpty else {
+                return CommandReply.error("wrong_type", "field '\(key)' must be a non-empty string, not \(value.typeName)")
+            }
+            text[key] = string
+        }
+        guard let board = text["board"] else { return CommandReply.error("missing_field", "missing required field 'board'") }
+        do {
+            let members = try await runtime.leaderboard(board: board, period: text["period"], scope: text["region"], user: text["user"])
+            return ok { w in w.raw(members) }
+        } catch {
+            return CommandReply.error(error.code, error.message)
         }
     }
 

@@ -7,6 +7,7 @@ import Pipeline
 import Prometheus
 import Storage
 import Synchronization
+import Training
 import ZMQ
 
 /// The club daemon: binds the sockets, restores state, runs the pipelines, snapshots
@@ -49,12 +50,13 @@ public final class Daemon: Sendable {
         let notifier = SystemdNotifier()
         let pipelines = try PipelineLoader.load(directory: config.pipelinesDirectory)
         let bonusRules = try config.loadBonusRules()
+        let training = try TrainingConfig.load(directory: config.pipelinesDirectory)
         try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
         let store = try ClubStore(path: (config.stateDirectory as NSString).appendingPathComponent("clubd.sqlite"))
         let context = ZMQContext()
         let runtime = try await PipelineRuntime(
-            context: context, options: config.runtimeOptions, pipelines: pipelines, bonusRules: bonusRules, store: store,
-            logger: logger)
+            context: context, options: config.runtimeOptions, pipelines: pipelines, bonusRules: bonusRules, training: training,
+            store: store, logger: logger)
         let config = self.config
         let logger = self.logger
         let reload: @Sendable () async -> [UInt8] = {
@@ -192,8 +194,10 @@ public final class Daemon: Sendable {
         do {
             let definitions = try PipelineLoader.load(directory: config.pipelinesDirectory)
             let rules = try config.loadBonusRules()
+            let training = try TrainingConfig.load(directory: config.pipelinesDirectory)
             let changes = await runtime.reload(definitions)
             await runtime.reloadBonusRules(rules)
+            await runtime.reloadTraining(training)
             logger.info("pipelines and bonus rules reloaded", metadata: ["changes": "\(changes)"])
             var w = JSONWriter()
             w.beginObject()
@@ -202,6 +206,7 @@ public final class Daemon: Sendable {
             w.beginArray()
             for change in changes { w.value(change) }
             w.value("bonus rules: \(rules.rules.count)")
+            w.value("leaderboards: \(training.boards.count)")
             w.endArray()
             w.endObject()
             return w.bytes

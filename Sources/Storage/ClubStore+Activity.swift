@@ -43,6 +43,9 @@ extension ClubStore {
                         "offset" INTEGER NOT NULL);
                     """)
         }
+        migrator.registerMigration("v3-consumer-state") { db in
+            try db.execute(sql: "CREATE TABLE consumer_state (name TEXT PRIMARY KEY, state BLOB NOT NULL)")
+        }
     }
 
     /// Makes a `submit` durable in one transaction: its telemetry in the journal and its
@@ -100,6 +103,25 @@ extension ClubStore {
     /// Moves a consumer that keeps no state of its own here.
     public func commitOffset(_ name: String, _ offset: Int64) async throws {
         try await pool.write { db in try Self.setOffset(name, offset, db) }
+    }
+
+    /// Commits a consumer's state together with its offset, in one transaction.
+    public func commitConsumer(_ name: String, offset: Int64, state: [UInt8]) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO consumer_state (name, state) VALUES (?, ?)", arguments: [name, Data(state)])
+            try Self.setOffset(name, offset, db)
+        }
+    }
+
+    /// A consumer's last committed state and offset, or nil before its first commit.
+    public func consumerState(_ name: String) async throws -> (offset: Int64, state: [UInt8])? {
+        try await pool.read { db in
+            guard let state = try Data.fetchOne(db, sql: "SELECT state FROM consumer_state WHERE name = ?", arguments: [name]) else {
+                return nil
+            }
+            let offset = try Int64.fetchOne(db, sql: #"SELECT "offset" FROM consumer_offset WHERE name = ?"#, arguments: [name]) ?? 0
+            return (offset, [UInt8](state))
+        }
     }
 
     private static func setOffset(_ name: String, _ offset: Int64, _ db: Database) throws {

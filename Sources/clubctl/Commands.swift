@@ -53,6 +53,23 @@ struct Ledger: ParsableCommand {
     }
 }
 
+struct Leaderboard: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a leaderboard's top entries, and a user's own line.")
+    @OptionGroup var endpoints: Endpoints
+    @Argument(help: "The board id, as declared in Pipelines/leaderboards.yaml.") var board: String
+    @Option(help: "A period key such as 2026-W48, 2026-11 or 2026-11-27; the current period by default.") var period: String?
+    @Option(help: "The region, for boards ranked per region.") var region: String?
+    @Option(help: "Also show this user's rank and value.") var user: String?
+
+    func run() throws {
+        var request = JSONObject([("op", "leaderboard"), ("board", .string(board))])
+        if let period { request["period"] = .string(period) }
+        if let region { request["region"] = .string(region) }
+        if let user { request["user"] = .string(user) }
+        print(try endpoints.client().request(.object(request)).jsonText)
+    }
+}
+
 struct Send: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Send events from a JSON-lines file: PUSH (fire-and-forget) or --reliable via submit.")

@@ -1,4 +1,5 @@
 import Definitions
+import Training
 import ArgumentParser
 import ClubDaemon
 import Foundation
@@ -42,8 +43,11 @@ struct Clubd: AsyncParsableCommand {
             if let bonusRules { settings.bonusRulesFile = bonusRules }
             let definitions = try PipelineLoader.load(directory: settings.pipelinesDirectory)
             let rules = try settings.loadBonusRules()
+            let training = try TrainingConfig.load(directory: settings.pipelinesDirectory)
             if checkConfig {
-                print("configuration OK; pipelines: \(definitions.map(\.name).joined(separator: ", ")); bonus rules: \(rules.rules.count)")
+                print(
+                    "configuration OK; pipelines: \(definitions.map(\.name).joined(separator: ", ")); bonus rules: \(rules.rules.count);"
+                        + " leaderboards: \(training.boards.count)")
                 return
             }
         } catch let errors as DefinitionErrors {

@@ -63,6 +63,8 @@ public enum PipelineLoader {
         for (file, text) in files {
             switch YAMLMapping.parse(text, file: file) {
             case .failure(let error): errors.append(error)
+            case .success(let mapping) where mapping.has("leaderboards"):
+                continue  // a leaderboards file: TrainingConfig reads it
             case .success(let mapping):
                 var mapping = mapping
                 let definition = parse(&mapping)

@@ -5,6 +5,7 @@ import JSON
 import Logging
 import Metrics
 import Storage
+import Training
 import ZMQ
 
 /// Runs the pipelines: one consumer loop takes decoded ingest batches, submitted samples,
@@ -36,8 +37,9 @@ public actor PipelineRuntime {
     private var stages: [WindowStage]
     private let bonus: BonusStage
     private let feed: ActivityFeed
+    private let training: TrainingStage
     /// One signal per log consumer, notified when the log grows.
-    private let logSignals = (bonus: LogSignal(), feed: LogSignal())
+    private let logSignals = (bonus: LogSignal(), feed: LogSignal(), training: LogSignal())
     private var consumerTasks: [Task<Void, Never>] = []
     private let logger: Logger
     /// Highest journal entry such that it and all before it have been processed.
@@ -63,8 +65,8 @@ public actor PipelineRuntime {
     /// Binds the ingest and publish sockets and restores state from the store.
     /// - Throws: when a socket cannot bind or the snapshot cannot be read.
     public init(
-        context: ZMQContext, options: Options, pipelines: [PipelineDefinition], bonusRules: BonusRules, store: ClubStore,
-        logger: Logger
+        context: ZMQContext, options: Options, pipelines: [PipelineDefinition], bonusRules: BonusRules,
+        training: TrainingConfig, store: ClubStore, logger: Logger
     ) async throws {
         self.decoder = EventDecoder(limits: options.limits)
         self.store = store
@@ -85,6 +87,7 @@ public actor PipelineRuntime {
         journalPosition = snapshot?.journalPosition ?? 0
         bonus = try await BonusStage(store: store, rules: bonusRules, publisher: publisher, logger: logger)
         feed = try await ActivityFeed(store: store, publisher: publisher, logger: logger)
+        self.training = try await TrainingStage(store: store, config: training, publisher: publisher, logger: logger)
 
         receiver = try IngestReceiver(
             context: context,
@@ -127,15 +130,18 @@ public actor PipelineRuntime {
             markJournaled(entry.seq)
         }
         if !entries.isEmpty { logger.info("journal replayed", metadata: ["entries": "\(entries.count)"]) }
-        let (bonus, feed, signals) = (self.bonus, self.feed, logSignals)
+        let (bonus, feed, training, signals) = (self.bonus, self.feed, self.training, logSignals)
         consumerTasks = [
             Task { await bonus.run(signal: signals.bonus) },
             Task { await feed.run(signal: signals.feed) },
+            Task { await training.run(signal: signals.training) },
             Task {
-                // Expiries fall due without new events: look once a second.
+                // Expiries, coalesced leaderboard publications and period ends fall due
+                // without new events: look a few times a second.
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(1))
+                    try? await Task.sleep(for: .milliseconds(250))
                     signals.bonus.notify()
+                    signals.training.notify()
                 }
             },
         ]
@@ -183,6 +189,7 @@ public actor PipelineRuntime {
     private nonisolated func notifyLogConsumers() {
         logSignals.bonus.notify()
         logSignals.feed.notify()
+        logSignals.training.notify()
     }
 
     static func record(_ event: ClubEvent, receivedAt: Int64) -> ClubStore.ActivityRecord {
@@ -313,18 +320,27 @@ public actor PipelineRuntime {
     /// Applies new bonus rules to events not processed yet.
     public func reloadBonusRules(_ rules: BonusRules) async { await bonus.reload(rules) }
 
+    /// Applies new leaderboard declarations to workouts not processed yet.
+    public func reloadTraining(_ config: TrainingConfig) async { await training.reload(config) }
+
+    /// The members of a `leaderboard` reply (see ``TrainingStage``).
+    public func leaderboard(board: String, period: String?, scope: String?, user: String?) async throws(LeaderboardQueryError) -> [UInt8] {
+        try await training.leaderboard(board: board, period: period, scope: scope, user: user)
+    }
+
     /// How far the bonus stage has come: its committed log offset and events applied since start.
     public func bonusProgress() async -> (offset: Int64, processed: Int) {
         (await bonus.committedOffset, await bonus.processed)
     }
 
     /// Names under which the activity log's consumers other than the ledger commit their offsets.
-    public static let logConsumers = [ActivityFeed.consumerName]
+    public static let logConsumers = [ActivityFeed.consumerName, TrainingStage.consumerName]
 
     /// Stops the log consumers after their current round; call after ``run()`` returned.
     public func stopLogConsumers() async {
         logSignals.bonus.finish()
         logSignals.feed.finish()
+        logSignals.training.finish()
         for task in consumerTasks.dropLast() { await task.value }
         consumerTasks.last?.cancel()
     }

@@ -1,0 +1,219 @@
+import Events
+import Foundation
+import JSON
+import Logging
+import Storage
+import Training
+
+/// The Training subsystem's consumer of the activity log: workouts (with duplicate
+/// resolution) and profiles feed the leaderboards, which it publishes on
+/// `leaderboard.<board>` at most once per board per publish interval, and answers
+/// `leaderboard` queries from.
+///
+/// Its state and log offset are committed together, at most once a second and at shutdown;
+/// after a crash it re-applies the events after the committed offset, which gives the same
+/// state (the state is a pure function of the log).
+actor TrainingStage: LogConsumer {
+    static let consumerName = "training"
+    private let executor = DispatchQueueExecutor(label: "clubd-training")
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    private let store: ClubStore
+    private let publisher: Publisher
+    private let logger: Logger
+    private var config: TrainingConfig
+    private var state = TrainingState()
+    private var offset: Int64 = 0
+    private var committedOffset: Int64 = 0
+    private var committedAt = Clock.nowMillis()
+    /// Standings changed since they were last published.
+    private var dirty: Set<TrainingState.BoardKey> = []
+    private var lastPublishedAt: [String: Int64] = [:]
+    /// The top users last published per standings, to tell who moved.
+    private var published: [TrainingState.BoardKey: [String]] = [:]
+    /// Standings of ended periods whose final board was published.
+    private var finalized: Set<TrainingState.BoardKey> = []
+
+    private struct Persisted: Codable {
+        var state: TrainingState
+        var finalized: Set<TrainingState.BoardKey>
+    }
+
+    init(store: ClubStore, config: TrainingConfig, publisher: Publisher, logger: Logger) async throws {
+        self.store = store
+        self.config = config
+        self.publisher = publisher
+        self.logger = logger
+        if let saved = try await store.consumerState(Self.consumerName) {
+            let persisted = try JSONDecoder().decode(Persisted.self, from: Data(saved.state))
+            state = persisted.state
+            finalized = persisted.finalized
+            offset = saved.offset
+            committedOffset = saved.offset
+        }
+    }
+
+    /// New boards apply to workouts from the next event on; standings of removed boards stay
+    /// until their period ends.
+    func reload(_ config: TrainingConfig) { self.config = config }
+
+    func drain() async {
+        do {
+            while case let records = try await store.activity(after: offset, limit: 1000), let last = records.last {
+                var rejections: [Publisher.Message] = []
+                for record in records { apply(record, rejections: &rejections) }
+                offset = last.offset
+                if !rejections.isEmpty { await publisher.publish(rejections) }
+            }
+            await publishDue()
+            if Clock.nowMillis() - committedAt >= 1000 { try await commit() }
+        } catch {
+            logger.error("training stage stalled", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func close() async {
+        await publishDue(force: true)
+        do { try await commit() } catch { logger.error("training state not saved", metadata: ["error": "\(error)"]) }
+    }
+
+    private func apply(_ record: ClubStore.ActivityRecord, rejections: inout [Publisher.Message]) {
+        guard record.type == "workout" || record.type == "profile",
+            case .object(let body) = try? JSONValue.parse(record.body)
+        else { return }
+        if record.type == "profile" {
+            state.apply(profile: body)
+            return
+        }
+        switch Workout.from(body, offset: record.offset) {
+        case .success(let workout):
+            dirty.formUnion(state.apply(workout, boards: config.boards, priority: config.sourcePriority, timeZone: config.timeZone))
+        case .failure(let error):
+            var w = JSONWriter()
+            w.member("code", error.reason.code)
+            w.member("message", error.message)
+            w.member("source", "training")
+            w.member("event", record.id)
+            rejections.append(Publisher.Message(topic: "rejected", members: w.bytes))
+        }
+    }
+
+    private func commit() async throws {
+        guard offset != committedOffset else { return }
+        let blob = try JSONEncoder().encode(Persisted(state: state, finalized: finalized))
+        try await store.commitConsumer(Self.consumerName, offset: offset, state: [UInt8](blob))
+        committedOffset = offset
+        committedAt = Clock.nowMillis()
+    }
+
+    // MARK: Publishing
+
+    /// Publishes changed standings whose board's interval has passed, and the final board of
+    /// every period that has ended.
+    private func publishDue(force: Bool = false) async {
+        let now = Clock.nowMillis()
+        var messages: [Publisher.Message] = []
+        var boards: Set<String> = []
+        for key in dirty.sorted() {
+            guard force || now - (lastPublishedAt[key.board] ?? .min / 2) >= config.publishIntervalMillis else { continue }
+            dirty.remove(key)
+            guard let spec = config.boards.first(where: { $0.id == key.board }), let standings = state.standings[key] else { continue }
+            messages.append(message(spec, key, standings, final: false))
+            boards.insert(key.board)
+        }
+        for board in boards { lastPublishedAt[board] = now }
+        for (key, standings) in state.standings where !finalized.contains(key) {
+            guard let spec = config.boards.first(where: { $0.id == key.board }), spec.period != .allTime,
+                key.period != spec.period.key(of: now, in: config.timeZone), !dirty.contains(key)
+            else { continue }
+            messages.append(message(spec, key, standings, final: true))
+            finalized.insert(key)
+        }
+        if !messages.isEmpty { await publisher.publish(messages) }
+    }
+
+    private func message(_ spec: LeaderboardSpec, _ key: TrainingState.BoardKey, _ standings: Standings, final: Bool) -> Publisher.Message {
+        let top = Array(standings.ranking.prefix(spec.size))
+        let before = published[key] ?? []
+        var w = JSONWriter()
+        Self.write(spec, key, top, size: standings.count, into: &w)
+        w.member("final", final)
+        w.key("moved")
+        w.beginArray()
+        for (index, entry) in top.enumerated() {
+            let previous = before.firstIndex(of: entry.user).map { $0 + 1 }
+            guard previous != index + 1 else { continue }
+            w.beginObject()
+            w.member("user", entry.user)
+            w.member("rank", index + 1)
+            if let previous { w.member("previous_rank", previous) } else { w.key("previous_rank"); w.null() }
+            w.endObject()
+        }
+        w.endArray()
+        published[key] = top.map(\.user)
+        return Publisher.Message(topic: "leaderboard.\(key.board)", members: w.bytes)
+    }
+
+    /// The common members of a board's publication and of a `leaderboard` reply.
+    static func write(_ spec: LeaderboardSpec, _ key: TrainingState.BoardKey, _ top: [Standings.Entry], size: Int, into w: inout JSONWriter) {
+        w.member("board", spec.id)
+        w.member("metric", spec.metric.rawValue)
+        w.member("period", key.period)
+        w.member("scope", key.scope)
+        w.member("ranked", size)
+        w.key("entries")
+        w.beginArray()
+        for (index, entry) in top.enumerated() {
+            w.beginObject()
+            w.member("rank", index + 1)
+            w.member("user", entry.user)
+            w.member("value", (entry.value * 1000).rounded() / 1000)
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    // MARK: Queries
+
+    /// The reply members of a `leaderboard` query: the top N of the board in the period (the
+    /// current one by default) and scope, and `user`'s own line when asked.
+    func leaderboard(board: String, period: String?, scope: String?, user: String?) throws(LeaderboardQueryError) -> [UInt8] {
+        guard let spec = config.boards.first(where: { $0.id == board }) else {
+            throw LeaderboardQueryError(
+                code: "unknown_board", message: "no leaderboard '\(board)'; declared: \(config.boards.map(\.id).joined(separator: ", "))")
+        }
+        let periodKey = period ?? spec.period.key(of: Clock.nowMillis(), in: config.timeZone)
+        let scopeKey: String
+        switch spec.scope {
+        case .everyone: scopeKey = "all"
+        case .region(let region): scopeKey = region
+        case .users: scopeKey = "members"
+        case .eachRegion:
+            guard let scope else { throw LeaderboardQueryError(code: "missing_field", message: "board '\(board)' has one ranking per region: give 'region'") }
+            scopeKey = scope
+        }
+        let key = TrainingState.BoardKey(board: board, period: periodKey, scope: scopeKey)
+        let standings = state.standings[key] ?? Standings(ascending: spec.ascending, sums: spec.metric != .bestTime)
+        var w = JSONWriter()
+        Self.write(spec, key, Array(standings.ranking.prefix(spec.size)), size: standings.count, into: &w)
+        if let user {
+            w.key("user")
+            if let own = standings.rank(of: user) {
+                w.beginObject()
+                w.member("user", user)
+                w.member("rank", own.rank)
+                w.member("value", (own.entry.value * 1000).rounded() / 1000)
+                w.endObject()
+            } else {
+                w.null()
+            }
+        }
+        return w.bytes
+    }
+}
+
+/// Why a `leaderboard` query cannot be answered: a command error code and a message.
+public struct LeaderboardQueryError: Error {
+    public let code: String
+    public let message: String
+}

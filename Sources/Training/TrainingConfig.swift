@@ -1,0 +1,142 @@
+import Definitions
+import Foundation
+import Yams
+
+/// The Training subsystem's settings and leaderboards, declared in the one `Pipelines/*.yaml`
+/// file that has a `leaderboards` key (see `Pipelines/leaderboards.yaml`, docs/training.md).
+public struct TrainingConfig: Sendable, Equatable {
+    public var timeZone = TimeZone(identifier: "UTC")!
+    /// Sources in the order in which one copy of an activity beats another.
+    public var sourcePriority = ["device", "garmin", "polar", "suunto", "coros", "apple", "strava"]
+    /// Least time between two publications of one board's standings.
+    public var publishIntervalMillis: Int64 = 1000
+    public var boards: [LeaderboardSpec] = []
+
+    public init() {}
+
+    /// Reads the leaderboards file of `directory`, if there is one.
+    /// - Throws: ``DefinitionErrors`` locating every mistake.
+    public static func load(directory: String) throws -> TrainingConfig {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory))?
+            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted() ?? []
+        var found: [(String, YAMLMapping)] = []
+        for name in names {
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                case .success(let mapping) = YAMLMapping.parse(text, file: path), mapping.has("leaderboards")
+            else { continue }  // not a leaderboards file: the pipeline loader reports its mistakes
+            found.append((path, mapping))
+        }
+        guard let first = found.first else { return TrainingConfig() }
+        if found.count > 1 {
+            throw DefinitionErrors([
+                DefinitionError(file: found[1].0, line: 1, column: 1, message: "leaderboards are declared in one file; \(first.0) has them already")
+            ])
+        }
+        var mapping = first.1
+        return try parse(&mapping)
+    }
+
+    /// Parses leaderboards text.
+    public static func parse(_ text: String, file: String) throws -> TrainingConfig {
+        switch YAMLMapping.parse(text, file: file) {
+        case .failure(let error): throw DefinitionErrors([error])
+        case .success(var mapping): return try parse(&mapping)
+        }
+    }
+
+    private static func parse(_ m: inout YAMLMapping) throws -> TrainingConfig {
+        var c = TrainingConfig()
+        _ = m.string("name")
+        if let name = m.string("time_zone") {
+            if let zone = TimeZone(identifier: name) { c.timeZone = zone } else {
+                m.fail("unknown time zone '\(name)': use an IANA name such as Europe/Moscow or UTC", at: m.node("time_zone"))
+            }
+        }
+        if let node = m.node("source_priority") {
+            let sources = node.array().compactMap(\.string)
+            if sources.isEmpty || sources.count != node.array().count { m.fail("'source_priority' is a list of source names", at: node) }
+            c.sourcePriority = sources
+        }
+        c.publishIntervalMillis = m.duration("publish_interval", default: c.publishIntervalMillis, min: 10)
+        switch m.node("leaderboards") {
+        case .sequence(let list)?:
+            var ids: Set<String> = []
+            for node in list {
+                guard case .mapping = node else {
+                    m.fail("each leaderboard is a mapping with id, metric and period", at: node)
+                    continue
+                }
+                var board = YAMLMapping(file: m.file, node: node)
+                if let spec = leaderboard(&board) {
+                    if ids.insert(spec.id).inserted { c.boards.append(spec) } else {
+                        board.fail("leaderboard id '\(spec.id)' is used twice", at: board.node("id"))
+                    }
+                }
+                m.absorb(board)
+            }
+        case let other?: m.fail("'leaderboards' must be a list", at: other)
+        case nil: break
+        }
+        m.rejectUnknownKeys()
+        guard m.errors.isEmpty else { throw DefinitionErrors(m.errors) }
+        return c
+    }
+
+    private static func leaderboard(_ m: inout YAMLMapping) -> LeaderboardSpec? {
+        let id = m.string("id", required: true) ?? ""
+        if m.has("id"), id.isEmpty || !id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) {
+            m.fail("'id' may hold letters, digits, '-' and '_' only (it names the topic leaderboard.<id>)", at: m.node("id"))
+        }
+        let metricName = m.string("metric", required: true) ?? ""
+        let metric = LeaderboardSpec.Metric(rawValue: metricName)
+        if m.has("metric"), metric == nil {
+            m.fail(
+                "unknown metric '\(metricName)': expected \(LeaderboardSpec.Metric.allCases.map(\.rawValue).joined(separator: ", "))",
+                at: m.node("metric"))
+        }
+        let periodName = m.string("period", required: true) ?? ""
+        let period = Period(rawValue: periodName)
+        if m.has("period"), period == nil {
+            m.fail("unknown period '\(periodName)': expected \(Period.allCases.map(\.rawValue).joined(separator: ", "))", at: m.node("period"))
+        }
+        let scope = self.scope(&m)
+        let sport = m.string("sport")
+        var band: ClosedRange<Double>?
+        if let node = m.node("band") {
+            let bounds = node.array().compactMap(\.float)
+            if bounds.count == 2, bounds[0] >= 0, bounds[0] < bounds[1] { band = bounds[0]...bounds[1] } else {
+                m.fail("'band' is [min_m, max_m] with 0 <= min < max", at: node)
+            }
+        }
+        if metric == .bestTime, band == nil, !m.has("band") { m.fail("metric best_time needs a distance 'band: [min_m, max_m]'") }
+        if metric != .bestTime, m.has("band") { m.fail("'band' applies to metric best_time only", at: m.node("band")) }
+        let size = m.int("size", default: 100, in: 1...10_000)
+        guard let metric, let period, let scope, !id.isEmpty, m.errors.isEmpty else { return nil }
+        return LeaderboardSpec(id: id, metric: metric, period: period, scope: scope, sport: sport, band: band, size: size)
+    }
+
+    private static func scope(_ m: inout YAMLMapping) -> LeaderboardSpec.Scope? {
+        guard let node = m.node("scope") else { return .everyone }
+        switch node {
+        case .scalar(let scalar) where scalar.string == "everyone": return .everyone
+        case .scalar(let scalar) where scalar.string == "each_region": return .eachRegion
+        case .mapping:
+            var inner = YAMLMapping(file: m.file, node: node)
+            var result: LeaderboardSpec.Scope?
+            if let region = inner.string("region") {
+                result = .region(region)
+            } else if let users = inner.node("users") {
+                let ids = users.array().compactMap(\.string)
+                if ids.isEmpty { inner.fail("'users' is a non-empty list of user ids", at: users) } else { result = .users(Set(ids)) }
+            } else {
+                inner.fail("a scope mapping holds 'region: <code>' or 'users: [ids]'")
+            }
+            m.absorb(inner)
+            return result
+        default:
+            m.fail("'scope' is everyone, each_region, {region: <code>} or {users: [ids]}", at: node)
+            return nil
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Events
+import JSON
+
+/// A finished workout, from a device or an external system (the contract's `workout` event).
+public struct Workout: Sendable, Equatable, Codable {
+    public let id: String
+    public let user: String
+    /// `device` or the external system it was imported from.
+    public let source: String
+    public let sport: String
+    /// Start, epoch milliseconds.
+    public let start: Int64
+    public let durationMillis: Int64
+    public let distance: Double
+    public let elevationGain: Double
+    /// Offset of the event in the activity log: which of two copies arrived first.
+    public let offset: Int64
+
+    public var end: Int64 { start + durationMillis }
+
+    public init(
+        id: String, user: String, source: String, sport: String, start: Int64, durationMillis: Int64, distance: Double = 0,
+        elevationGain: Double = 0, offset: Int64 = 0
+    ) {
+        self.id = id
+        self.user = user
+        self.source = source
+        self.sport = sport
+        self.start = start
+        self.durationMillis = durationMillis
+        self.distance = distance
+        self.elevationGain = elevationGain
+        self.offset = offset
+    }
+
+    /// Reads a `workout` event's fields.
+    /// - Returns: the workout, or why the event is not a usable workout.
+    public static func from(_ body: JSONObject, offset: Int64) -> Result<Workout, FieldError> {
+        func text(_ key: String) -> String? { body[key]?.stringValue }
+        guard let id = text("id"), let user = text("user") else { return .failure(FieldError(.missingField, "missing 'id' or 'user'")) }
+        guard let source = text("source"), !source.isEmpty else { return .failure(FieldError(.missingField, "missing required field 'source'")) }
+        guard let sport = text("sport"), !sport.isEmpty else { return .failure(FieldError(.missingField, "missing required field 'sport'")) }
+        guard let startValue = body["start"] else { return .failure(FieldError(.missingField, "missing required field 'start'")) }
+        let start: Int64
+        if let ms = startValue.int64Value {
+            start = ms
+        } else if let string = startValue.stringValue, let ms = EventTime.parseRFC3339(string) {
+            start = ms
+        } else {
+            return .failure(FieldError(.invalidTimestamp, "field 'start' must be epoch milliseconds or an RFC 3339 time"))
+        }
+        guard let seconds = body["duration_s"]?.doubleValue, seconds > 0, seconds <= 7 * 86_400 else {
+            return .failure(FieldError(.outOfRange, "field 'duration_s' must be a number of seconds in 0...604800, above 0"))
+        }
+        let distance = body["distance_m"]?.doubleValue ?? 0
+        let gain = body["elevation_gain_m"]?.doubleValue ?? 0
+        guard distance >= 0, distance <= 1e7, gain >= 0, gain <= 1e5 else {
+            return .failure(FieldError(.outOfRange, "fields 'distance_m' and 'elevation_gain_m' must be non-negative and plausible"))
+        }
+        return .success(
+            Workout(
+                id: id, user: user, source: source, sport: sport, start: start, durationMillis: Int64(seconds * 1000),
+                distance: distance, elevationGain: gain, offset: offset))
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import JSON
+import Testing
+@testable import Training
+
+@Suite struct LeaderboardTests {
+    static let moscow = TimeZone(identifier: "Europe/Moscow")!
+    @Test(arguments: [
+        (Period.day, "2026-11-27"), (.week, "2026-W48"), (.month, "2026-11"), (.year, "2026"), (.allTime, "all"),
+    ])
+    func periodKeysFollowTheLocalCalendar(period: Period, key: String) {
+        // 2026-11-26 21:50 UTC is already Friday the 27th in Moscow.
+        #expect(period.key(of: 1_795_729_800_000, in: Self.moscow) == key)
+    }
+
+    @Test func isoWeeksBelongToTheirThursdaysYear() {
+        // Friday 2027-01-01 is in week 53 of 2026; Monday 2027-01-04 starts week 1 of 2027.
+        let utc = TimeZone(identifier: "UTC")!
+        #expect(Period.week.key(of: 1_798_761_600_000, in: utc) == "2026-W53")
+        #expect(Period.week.key(of: 1_799_020_800_000, in: utc) == "2027-W01")
+    }
+
+    @Test func tiesGoToWhoReachedTheValueFirstThenToTheUserID() {
+        var s = Standings(ascending: false, sums: true)
+        s.set(user: "c", workout: "c1", value: 10, at: 300)
+        s.set(user: "b", workout: "b1", value: 10, at: 100)
+        s.set(user: "a", workout: "a1", value: 10, at: 100)
+        s.set(user: "d", workout: "d1", value: 12, at: 900)
+        #expect(s.ranking.map(\.user) == ["d", "a", "b", "c"])
+        s.set(user: "c", workout: "c2", value: 5, at: 400)  // c reaches 15
+        #expect(s.ranking.map(\.user) == ["c", "d", "a", "b"])
+        s.set(user: "c", workout: "c2", value: nil, at: 400)  // c's second workout stops counting
+        #expect(s.ranking.map(\.user) == ["d", "a", "b", "c"])
+        #expect(s.rank(of: "b")?.rank == 3)
+        s.set(user: "d", workout: "d1", value: nil, at: 900)
+        #expect(s.rank(of: "d") == nil && s.count == 3)
+    }
+
+    @Test func bestTimesRankAscendingAndKeepTheBestCopy() {
+        var s = Standings(ascending: true, sums: false)
+        s.set(user: "a", workout: "a1", value: 1500, at: 1)
+        s.set(user: "a", workout: "a2", value: 1400, at: 2)
+        s.set(user: "b", workout: "b1", value: 1450, at: 3)
+        #expect(s.ranking.map { "\($0.user):\($0.value)" } == ["a:1400.0", "b:1450.0"])
+        s.set(user: "a", workout: "a2", value: nil, at: 2)
+        #expect(s.ranking.map { "\($0.user):\($0.value)" } == ["b:1450.0", "a:1500.0"])
+    }
+
+    static let boards = try! TrainingConfig.parse(
+        """
+        time_zone: Europe/Moscow
+        leaderboards:
+          - {id: week-km, metric: distance, period: week}
+          - {id: region-runs, metric: workouts, period: month, scope: each_region, sport: run}
+          - {id: moscow, metric: duration, period: all_time, scope: {region: RU-MOW}}
+          - {id: club, metric: distance, period: year, scope: {users: [u1, u3]}}
+          - {id: best-5k, metric: best_time, band: [5000, 5500], period: year}
+        """, file: "boards.yaml")
+
+    func workout(_ id: String, _ user: String, _ sport: String = "run", km: Double, minutes: Int64, at start: Int64, offset: Int64) -> Workout {
+        Workout(id: id, user: user, source: "device", sport: sport, start: start, durationMillis: minutes * 60_000, distance: km * 1000, offset: offset)
+    }
+
+    @Test func workoutsLandOnEveryBoardOfTheirScopeAndPeriod() throws {
+        var state = TrainingState()
+        let config = Self.boards
+        state.apply(profile: try JSONValue.parse(#"{"user":"u1","region":"RU-MOW"}"#).objectValue!)
+        state.apply(profile: try JSONValue.parse(#"{"user":"u2","region":"RU-SPE"}"#).objectValue!)
+        let t = Int64(1_795_770_000_000)
+        for w in [
+            workout("w1", "u1", km: 5.2, minutes: 25, at: t, offset: 1), workout("w2", "u2", km: 10, minutes: 50, at: t, offset: 2),
+            workout("w3", "u3", "ride", km: 30, minutes: 60, at: t, offset: 3), workout("w4", "u2", km: 5.0, minutes: 24, at: t + 86_400_000, offset: 4),
+        ] {
+            _ = state.apply(w, boards: config.boards, priority: config.sourcePriority, timeZone: config.timeZone)
+        }
+        func ranking(_ board: String, _ period: String, _ scope: String) -> [String] {
+            state.standings[.init(board: board, period: period, scope: scope)]?.ranking.map { "\($0.user)=\($0.value)" } ?? []
+        }
+        #expect(ranking("week-km", "2026-W48", "all") == ["u3=30000.0", "u2=15000.0", "u1=5200.0"])
+        #expect(ranking("region-runs", "2026-11", "RU-SPE") == ["u2=2.0"])
+        #expect(ranking("region-runs", "2026-11", "RU-MOW") == ["u1=1.0"])
+        #expect(ranking("region-runs", "2026-11", "unknown") == [])  // u3 rode: not a run
+        #expect(ranking("moscow", "all", "RU-MOW") == ["u1=1500.0"])
+        #expect(ranking("club", "2026", "members") == ["u3=30000.0", "u1=5200.0"])
+        #expect(ranking("best-5k", "2026", "all") == ["u2=1440.0", "u1=1500.0"])
+    }
+
+    /// For random workouts, with copies from several sources, every standings equals a
+    /// brute-force ranking of the counted workouts; and the state survives encoding.
+    @Test func randomStreamsMatchABruteForceRanking() throws {
+        var rng = SystemRandomNumberGenerator()
+        let config = Self.boards
+        var state = TrainingState()
+        var all: [Workout] = []
+        let sources = ["device", "garmin", "strava", "polar"]
+        for n in 0..<600 {
+            let user = "u\(Int.random(in: 0..<25, using: &rng))"
+            if n % 7 == 0 {
+                state.apply(profile: try JSONValue.parse(#"{"user":"\#(user)","region":"R\#(Int.random(in: 0..<3, using: &rng))"}"#).objectValue!)
+            }
+            let copyOf = n > 0 && Int.random(in: 0..<4, using: &rng) == 0 ? all.randomElement(using: &rng) : nil
+            let start = copyOf?.start ?? 1_795_000_000_000 + Int64.random(in: 0..<(60 * 86_400_000), using: &rng)
+            let w = Workout(
+                id: "w\(n)", user: copyOf?.user ?? user, source: sources.randomElement(using: &rng)!, sport: Bool.random(using: &rng) ? "run" : "ride",
+                start: start, durationMillis: copyOf?.durationMillis ?? Int64.random(in: 10...120, using: &rng) * 60_000,
+                distance: Double(Int.random(in: 1000...12000, using: &rng)), offset: Int64(n))
+            all.append(w)
+            _ = state.apply(w, boards: config.boards, priority: config.sourcePriority, timeZone: config.timeZone)
+        }
+        let decoded = try JSONDecoder().decode(TrainingState.self, from: JSONEncoder().encode(state))
+        #expect(decoded == state)
+        // Brute force for the everyone-scoped weekly distance board: counted workouts only.
+        let counted = all.filter { state.books[$0.user]!.counted.contains($0.id) }
+        var totals: [String: [String: (Double, Int64)]] = [:]
+        for w in counted {
+            let week = Period.week.key(of: w.start, in: config.timeZone)
+            let old = totals[week, default: [:]][w.user] ?? (0, .min)
+            totals[week, default: [:]][w.user] = (old.0 + w.distance, max(old.1, w.end))
+        }
+        for (week, users) in totals {
+            let expected = users.sorted { a, b in
+                a.value.0 != b.value.0 ? a.value.0 > b.value.0 : a.value.1 != b.value.1 ? a.value.1 < b.value.1 : a.key < b.key
+            }.map(\.key)
+            #expect(state.standings[.init(board: "week-km", period: week, scope: "all")]?.ranking.map(\.user) == expected)
+        }
+        // No activity counts twice: counted workouts never overlap by the matching rule.
+        for user in Set(all.map(\.user)) {
+            let mine = counted.filter { $0.user == user }
+            for (i, a) in mine.enumerated() { for b in mine[(i + 1)...] { #expect(!WorkoutBook.sameActivity(a, b)) } }
+        }
+    }
+}
