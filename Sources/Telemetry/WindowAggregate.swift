@@ -18,6 +18,10 @@ public struct WindowAggregate: Sendable, Equatable {
     public var powerCount = 0
     public var firstTs = Int64.max
     public var lastTs = Int64.min
+    /// The sport of the window's earliest sample that names one.
+    public var sport: String?
+    /// Event time of the sample `sport` came from.
+    var sportTs = Int64.max
 
     public init() {}
 
@@ -31,6 +35,10 @@ public struct WindowAggregate: Sendable, Equatable {
         samples += 1
         firstTs = min(firstTs, sample.ts)
         lastTs = max(lastTs, sample.ts)
+        if let sport = sample.sport, sample.ts < sportTs {
+            self.sport = sport
+            sportTs = sample.ts
+        }
         if let hr = sample.heartRate {
             heartRateSum += hr
             heartRateCount += 1
@@ -65,6 +73,10 @@ public struct WindowAggregate: Sendable, Equatable {
         powerCount += o.powerCount
         firstTs = min(firstTs, o.firstTs)
         lastTs = max(lastTs, o.lastTs)
+        if o.sportTs < sportTs {
+            sport = o.sport
+            sportTs = o.sportTs
+        }
     }
 }
 

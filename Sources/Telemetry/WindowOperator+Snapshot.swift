@@ -1,6 +1,6 @@
 extension WindowOperator {
     /// Format version of ``snapshot()``.
-    public static let snapshotVersion: Int64 = 2
+    public static let snapshotVersion: Int64 = 3
 
     /// All state, for a restart that continues exactly where this run stopped.
     public func snapshot() -> [UInt8] {
@@ -101,6 +101,8 @@ extension WindowOperator {
         w.write(a.powerCount)
         w.write(a.firstTs)
         w.write(a.lastTs)
+        w.write(a.sport ?? "")
+        w.write(a.sportTs)
     }
 
     private func readAggregate(_ r: inout StateReader) throws -> WindowAggregate {
@@ -120,6 +122,9 @@ extension WindowOperator {
         a.powerCount = try r.readInt()
         a.firstTs = try r.readInt64()
         a.lastTs = try r.readInt64()
+        let sport = try r.readString()
+        a.sport = sport.isEmpty ? nil : sport
+        a.sportTs = try r.readInt64()
         return a
     }
 }

@@ -5,6 +5,8 @@ public struct LeaderboardSpec: Sendable, Equatable, Codable {
         case distance
         /// Seconds of the counted workouts.
         case duration
+        /// Seconds in motion.
+        case movingTime = "moving_time"
         /// Number of counted workouts.
         case workouts
         /// Metres climbed.
@@ -56,6 +58,7 @@ public struct LeaderboardSpec: Sendable, Equatable, Codable {
         switch metric {
         case .distance: return workout.distance
         case .duration: return Double(workout.durationMillis) / 1000
+        case .movingTime: return Double(workout.movingMillis) / 1000
         case .workouts: return 1
         case .elevationGain: return workout.elevationGain
         case .bestTime:

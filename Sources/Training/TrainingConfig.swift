@@ -7,7 +7,9 @@ import Yams
 public struct TrainingConfig: Sendable, Equatable {
     public var timeZone = TimeZone(identifier: "UTC")!
     /// Sources in the order in which one copy of an activity beats another.
-    public var sourcePriority = ["device", "garmin", "polar", "suunto", "coros", "apple", "strava"]
+    public var sourcePriority = ["device", "telemetry", "garmin", "polar", "suunto", "coros", "apple", "strava"]
+    /// Activity event type of finished telemetry sessions (the sessions pipeline raises it).
+    public var sessionEventType = "workout.finished"
     /// Least time between two publications of one board's standings.
     public var publishIntervalMillis: Int64 = 1000
     public var boards: [LeaderboardSpec] = []

@@ -12,6 +12,8 @@ public struct Workout: Sendable, Equatable, Codable {
     public let start: Int64
     public let durationMillis: Int64
     public let distance: Double
+    /// Time in motion; the duration when the source does not say.
+    public let movingMillis: Int64
     public let elevationGain: Double
     /// Offset of the event in the activity log: which of two copies arrived first.
     public let offset: Int64
@@ -20,7 +22,7 @@ public struct Workout: Sendable, Equatable, Codable {
 
     public init(
         id: String, user: String, source: String, sport: String, start: Int64, durationMillis: Int64, distance: Double = 0,
-        elevationGain: Double = 0, offset: Int64 = 0
+        movingMillis: Int64? = nil, elevationGain: Double = 0, offset: Int64 = 0
     ) {
         self.id = id
         self.user = user
@@ -29,6 +31,7 @@ public struct Workout: Sendable, Equatable, Codable {
         self.start = start
         self.durationMillis = durationMillis
         self.distance = distance
+        self.movingMillis = movingMillis ?? durationMillis
         self.elevationGain = elevationGain
         self.offset = offset
     }
@@ -57,9 +60,26 @@ public struct Workout: Sendable, Equatable, Codable {
         guard distance >= 0, distance <= 1e7, gain >= 0, gain <= 1e5 else {
             return .failure(FieldError(.outOfRange, "fields 'distance_m' and 'elevation_gain_m' must be non-negative and plausible"))
         }
+        let moving = body["moving_time_s"]?.doubleValue.map { Int64(min(max($0, 0), seconds) * 1000) }
         return .success(
             Workout(
                 id: id, user: user, source: source, sport: sport, start: start, durationMillis: Int64(seconds * 1000),
-                distance: distance, elevationGain: gain, offset: offset))
+                distance: distance, movingMillis: moving, elevationGain: gain, offset: offset))
+    }
+
+    /// The source of workouts derived from device telemetry sessions.
+    public static let telemetrySource = "telemetry"
+
+    /// A workout derived from a device session that a window pipeline raised (the members
+    /// of a `window.<user>` payload): it spans the session's first to last sample.
+    public static func fromSession(_ body: JSONObject, offset: Int64) -> Workout? {
+        guard let id = body["id"]?.stringValue, let user = body["user"]?.stringValue,
+            let first = body["first_ts"]?.int64Value, let last = body["last_ts"]?.int64Value, last > first
+        else { return nil }
+        return Workout(
+            id: id, user: user, source: telemetrySource, sport: body["sport"]?.stringValue ?? "unknown", start: first,
+            durationMillis: last - first, distance: body["distance_m"]?.doubleValue ?? 0,
+            movingMillis: body["moving_time_s"]?.doubleValue.map { Int64($0 * 1000) },
+            elevationGain: body["elevation_gain_m"]?.doubleValue ?? 0, offset: offset)
     }
 }

@@ -106,4 +106,46 @@ import Testing
         #expect(finals.first?.payload["period"] == "2026-W47")
         daemon.terminate()
     }
+
+    @Test func aTelemetrySessionAndTheWatchUploadOfItCountOnce() throws {
+        var pipelines = Self.pipelines()
+        pipelines["sessions.yaml"] = """
+            name: sessions
+            stages:
+              - {id: in, kind: source}
+              - {id: w, kind: window, from: in, window: session, gap: 30s, allowed_lateness: 1m, out_of_orderness: 0s}
+              - {id: out, kind: publish, from: w, topic: window, activity: workout.finished}
+            """
+        let daemon = try DaemonProcess(pipelines: pipelines)
+        try daemon.start()
+        let start = Int64(Date().timeIntervalSince1970 * 1000) / 3_600_000 * 3_600_000 - 3_600_000
+        let week = try daemon.request(["op": "leaderboard", "board": "week-km"])["period"]!
+        func sample(_ i: Int64, _ user: String = "eve") -> JSONValue {
+            try! JSONValue.parse(
+                #"{"type":"telemetry","user":"\#(user)","device":"watch","session":"s1","ts":\#(start + i * 10_000),"distance_m":\#(i * 40),"sport":"run"}"#)
+        }
+        // 31 samples, 5 minutes, 1.2 km; then another user's sample 10 minutes later closes the session.
+        _ = try daemon.request(["op": "submit", "events": .array((0...30).map { sample($0) } + [sample(90, "zed")])])
+        func eve() throws -> JSONValue? {
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                let reply = try daemon.request(["op": "leaderboard", "board": "week-km", "period": week, "user": "eve"])
+                if reply["user"] != .null, reply["user"] != nil { return reply["user"] }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            return nil
+        }
+        #expect(try eve()?["value"] == 1200)
+        // The watch uploads its own summary of the same run: it replaces the derived one.
+        let upload = Self.workout("watch-upload-1", "eve", km: 1.25, minutes: 5, at: start)
+        _ = try daemon.request(["op": "submit", "events": [upload]])
+        let deadline = Date().addingTimeInterval(10)
+        var value = try eve()?["value"]
+        while value != 1250, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+            value = try eve()?["value"]
+        }
+        #expect(value == 1250)
+        daemon.terminate()
+    }
 }

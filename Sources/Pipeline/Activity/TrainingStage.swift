@@ -78,11 +78,17 @@ actor TrainingStage: LogConsumer {
     }
 
     private func apply(_ record: ClubStore.ActivityRecord, rejections: inout [Publisher.Message]) {
-        guard record.type == "workout" || record.type == "profile",
+        guard record.type == "workout" || record.type == "profile" || record.type == config.sessionEventType,
             case .object(let body) = try? JSONValue.parse(record.body)
         else { return }
         if record.type == "profile" {
             state.apply(profile: body)
+            return
+        }
+        if record.type == config.sessionEventType {
+            if let workout = Workout.fromSession(body, offset: record.offset) {
+                dirty.formUnion(state.apply(workout, boards: config.boards, priority: config.sourcePriority, timeZone: config.timeZone))
+            }
             return
         }
         switch Workout.from(body, offset: record.offset) {

@@ -92,6 +92,8 @@ extension WindowResult {
         w.member("end", Int(end))
         w.member("update", isUpdate)
         if isOpen { w.member("open", true) }
+        w.key("sport")
+        if let sport = a.sport { w.value(sport) } else { w.null() }
         w.member("samples", a.samples)
         w.member("distance_m", (a.distance * 1000).rounded() / 1000)
         w.member("moving_time_s", Double(a.movingMillis) / 1000)
