@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // libzmq, as the system provides it.
@@ -33,7 +34,9 @@ let package = Package(
         // The Activity subsystem: bonus rules, the points engine, caps, streaks, expiry. Pure.
         .target(name: "Activity", dependencies: ["Events", "JSON", "Definitions"]),
         // The Training subsystem: workouts and their duplicates, profiles, leaderboards. Pure.
-        .target(name: "Training", dependencies: ["Events", "JSON", "Definitions"]),
+        .target(
+            name: "Training",
+            dependencies: ["Events", "JSON", "Definitions", .product(name: "Histogram", package: "hdrhistogram-swift")]),
         // SQLite: journal of acknowledged events, snapshots, window history.
         .target(name: "Storage", dependencies: ["Activity", .product(name: "GRDB", package: "GRDB.swift")]),
         // Declarative pipelines and the actor runtime that runs them between ZeroMQ sockets.

@@ -13,6 +13,7 @@ public struct TrainingConfig: Sendable, Equatable {
     /// Least time between two publications of one board's standings.
     public var publishIntervalMillis: Int64 = 1000
     public var boards: [LeaderboardSpec] = []
+    public var comparisons = ComparisonSpec()
 
     public init() {}
 
@@ -61,6 +62,10 @@ public struct TrainingConfig: Sendable, Equatable {
             c.sourcePriority = sources
         }
         c.publishIntervalMillis = m.duration("publish_interval", default: c.publishIntervalMillis, min: 10)
+        if var comparisons = m.nested("comparisons") {
+            c.comparisons = ComparisonSpec.parse(&comparisons)
+            m.absorb(comparisons)
+        }
         switch m.node("leaderboards") {
         case .sequence(let list)?:
             var ids: Set<String> = []

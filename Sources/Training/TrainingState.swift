@@ -28,6 +28,8 @@ public struct TrainingState: Sendable, Equatable, Codable {
     public private(set) var books: [String: WorkoutBook] = [:]
     public private(set) var profiles: [String: Profile] = [:]
     public private(set) var standings: [BoardKey: Standings] = [:]
+    /// Comparison cohorts by `sport|band|scope`.
+    public private(set) var cohorts: [String: Cohort] = [:]
     /// Where each counted workout was entered, so that it leaves exactly those standings.
     private var placements: [String: [BoardKey]] = [:]
 
@@ -42,12 +44,63 @@ public struct TrainingState: Sendable, Equatable, Codable {
         profiles[user] = profile
     }
 
-    /// Adds a workout, resolving duplicates, and updates every board it counts on.
-    /// - Returns: the standings that changed.
-    public mutating func apply(
-        _ workout: Workout, boards: [LeaderboardSpec], priority: [String], timeZone: TimeZone
-    ) -> Set<BoardKey> {
-        let change = books[workout.user, default: WorkoutBook()].add(workout, priority: priority)
+    /// What one workout changed.
+    public struct Applied: Sendable, Equatable {
+        public var boards: Set<BoardKey> = []
+        /// Workouts that started counting, each compared with its cohort.
+        public var comparisons: [Comparison] = []
+    }
+
+    /// Adds a workout, resolving duplicates, and updates every board and cohort it counts in.
+    public mutating func apply(_ workout: Workout, config: TrainingConfig) -> Applied {
+        let change = books[workout.user, default: WorkoutBook()].add(workout, priority: config.sourcePriority)
+        var applied = Applied()
+        for gone in change.noLongerCounted {
+            // Whatever cohort it joined (the user's region may have changed since).
+            for key in cohorts.keys where key.hasPrefix("\(gone.sport)|") { cohorts[key]!.remove(workout: gone.id) }
+        }
+        applied.boards = place(change, boards: config.boards, timeZone: config.timeZone)
+        for counted in change.nowCounted {
+            if let comparison = compare(counted, config.comparisons) { applied.comparisons.append(comparison) }
+        }
+        return applied
+    }
+
+    private func cohortKey(_ workout: Workout, _ spec: ComparisonSpec) -> String? {
+        guard let band = spec.band(of: workout.distance) else { return nil }
+        return "\(workout.sport)|\(band.name)|\(scope(of: workout.user, spec))"
+    }
+
+    private func scope(of user: String, _ spec: ComparisonSpec) -> String {
+        spec.byRegion ? profiles[user]?.region ?? "unknown" : "all"
+    }
+
+    /// Compares a workout that starts counting with its cohort over the rolling period before
+    /// it, then adds it to the cohort.
+    private mutating func compare(_ workout: Workout, _ spec: ComparisonSpec) -> Comparison? {
+        guard let band = spec.band(of: workout.distance), let key = cohortKey(workout, spec) else { return nil }
+        var cohort = cohorts[key] ?? Cohort()
+        cohort.evict(before: (cohort.entries.last?.start ?? workout.start) - spec.rollingMillis)
+        let standing = cohort.standing(
+            of: workout.durationMillis, user: workout.user, from: workout.start - spec.rollingMillis, to: workout.start,
+            exactUpTo: spec.exactUpTo)
+        let book = books[workout.user]!
+        let personalBest = book.workouts.filter {
+            $0.id != workout.id && book.counted.contains($0.id) && $0.sport == workout.sport && $0.start < workout.start
+                && spec.band(of: $0.distance)?.name == band.name
+        }.map(\.durationMillis).min()
+        cohort.add(user: workout.user, workout: workout.id, millis: workout.durationMillis, start: workout.start)
+        cohorts[key] = cohort
+        return Comparison(
+            workout: workout, band: band.name, scope: scope(of: workout.user, spec), rank: standing.faster + 1,
+            cohortSize: standing.others + 1,
+            percentile: standing.others == 0 ? 100 : (Double(standing.slower) / Double(standing.others) * 1000).rounded() / 10,
+            medianSeconds: standing.median.map { Double($0) / 1000 }, bestSeconds: standing.best.map { Double($0) / 1000 },
+            exact: standing.exact, personalBestSeconds: personalBest.map { Double($0) / 1000 })
+    }
+
+    /// Moves workouts that stopped or started counting in and out of the boards' standings.
+    private mutating func place(_ change: WorkoutBook.Change, boards: [LeaderboardSpec], timeZone: TimeZone) -> Set<BoardKey> {
         var touched: Set<BoardKey> = []
         for gone in change.noLongerCounted {
             for key in placements.removeValue(forKey: gone.id) ?? [] {

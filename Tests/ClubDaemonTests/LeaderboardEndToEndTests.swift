@@ -148,4 +148,31 @@ import Testing
         #expect(value == 1250)
         daemon.terminate()
     }
+
+    @Test func finishedWorkoutsAreComparedWithTheirCohort() throws {
+        let daemon = try DaemonProcess(pipelines: Self.pipelines())
+        try daemon.start()
+        let zoe = try daemon.subscriber("comparison.zoe")
+        let others = [1500, 1620, 1740].enumerated().map { i, seconds in
+            Self.workout("r\(i)", "runner\(i)", km: 5.1, minutes: seconds / 60, at: Self.monday + Int64(i) * 3_600_000)
+        }
+        _ = try daemon.request(["op": "submit", "events": .array(others)])
+        _ = try daemon.request(["op": "submit", "events": [Self.workout("z1", "zoe", km: 5.2, minutes: 26, at: Self.monday + 86_400_000)]])
+        let got = try zoe.receive(count: 1).first?.payload
+        #expect(got?["workout"] == "z1" && got?["band"] == "5k")
+        #expect(got?["result_s"] == 1560 && got?["rank"] == 2 && got?["cohort_size"] == 4)
+        #expect(got?["percentile"] == .number(Double(2) / 3 * 100).rounded(to: 1))
+        #expect(got?["cohort_median_s"] == 1620 && got?["cohort_best_s"] == 1500 && got?["exact"] == true)
+        #expect(got?["personal_best_s"] == .null)
+        daemon.terminate()
+    }
+}
+
+extension JSONValue {
+    /// A number rounded to `digits` decimals, as the daemon publishes percentiles.
+    func rounded(to digits: Int) -> JSONValue {
+        guard case .number(let value) = self else { return self }
+        let scale = pow(10, Double(digits))
+        return .number((value * scale).rounded() / scale)
+    }
 }

@@ -71,7 +71,7 @@ import Testing
             workout("w1", "u1", km: 5.2, minutes: 25, at: t, offset: 1), workout("w2", "u2", km: 10, minutes: 50, at: t, offset: 2),
             workout("w3", "u3", "ride", km: 30, minutes: 60, at: t, offset: 3), workout("w4", "u2", km: 5.0, minutes: 24, at: t + 86_400_000, offset: 4),
         ] {
-            _ = state.apply(w, boards: config.boards, priority: config.sourcePriority, timeZone: config.timeZone)
+            _ = state.apply(w, config: config)
         }
         func ranking(_ board: String, _ period: String, _ scope: String) -> [String] {
             state.standings[.init(board: board, period: period, scope: scope)]?.ranking.map { "\($0.user)=\($0.value)" } ?? []
@@ -105,7 +105,7 @@ import Testing
                 start: start, durationMillis: copyOf?.durationMillis ?? Int64.random(in: 10...120, using: &rng) * 60_000,
                 distance: Double(Int.random(in: 1000...12000, using: &rng)), offset: Int64(n))
             all.append(w)
-            _ = state.apply(w, boards: config.boards, priority: config.sourcePriority, timeZone: config.timeZone)
+            _ = state.apply(w, config: config)
         }
         let decoded = try JSONDecoder().decode(TrainingState.self, from: JSONEncoder().encode(state))
         #expect(decoded == state)

@@ -60,10 +60,10 @@ actor TrainingStage: LogConsumer {
     func drain() async {
         do {
             while case let records = try await store.activity(after: offset, limit: 1000), let last = records.last {
-                var rejections: [Publisher.Message] = []
-                for record in records { apply(record, rejections: &rejections) }
+                var messages: [Publisher.Message] = []
+                for record in records { apply(record, messages: &messages) }
                 offset = last.offset
-                if !rejections.isEmpty { await publisher.publish(rejections) }
+                if !messages.isEmpty { await publisher.publish(messages) }
             }
             await publishDue()
             if Clock.nowMillis() - committedAt >= 1000 { try await commit() }
@@ -77,7 +77,7 @@ actor TrainingStage: LogConsumer {
         do { try await commit() } catch { logger.error("training state not saved", metadata: ["error": "\(error)"]) }
     }
 
-    private func apply(_ record: ClubStore.ActivityRecord, rejections: inout [Publisher.Message]) {
+    private func apply(_ record: ClubStore.ActivityRecord, messages: inout [Publisher.Message]) {
         guard record.type == "workout" || record.type == "profile" || record.type == config.sessionEventType,
             case .object(let body) = try? JSONValue.parse(record.body)
         else { return }
@@ -86,22 +86,51 @@ actor TrainingStage: LogConsumer {
             return
         }
         if record.type == config.sessionEventType {
-            if let workout = Workout.fromSession(body, offset: record.offset) {
-                dirty.formUnion(state.apply(workout, boards: config.boards, priority: config.sourcePriority, timeZone: config.timeZone))
-            }
+            if let workout = Workout.fromSession(body, offset: record.offset) { add(workout, messages: &messages) }
             return
         }
         switch Workout.from(body, offset: record.offset) {
         case .success(let workout):
-            dirty.formUnion(state.apply(workout, boards: config.boards, priority: config.sourcePriority, timeZone: config.timeZone))
+            add(workout, messages: &messages)
         case .failure(let error):
             var w = JSONWriter()
             w.member("code", error.reason.code)
             w.member("message", error.message)
             w.member("source", "training")
             w.member("event", record.id)
-            rejections.append(Publisher.Message(topic: "rejected", members: w.bytes))
+            messages.append(Publisher.Message(topic: "rejected", members: w.bytes))
         }
+    }
+
+    private func add(_ workout: Workout, messages: inout [Publisher.Message]) {
+        let applied = state.apply(workout, config: config)
+        dirty.formUnion(applied.boards)
+        messages += applied.comparisons.map(Self.message)
+    }
+
+    private static func message(_ c: Comparison) -> Publisher.Message {
+        var w = JSONWriter()
+        func seconds(_ key: String, _ value: Double?) {
+            w.key(key)
+            if let value { w.value((value * 1000).rounded() / 1000) } else { w.null() }
+        }
+        w.member("user", c.workout.user)
+        w.member("workout", c.workout.id)
+        w.member("sport", c.workout.sport)
+        w.member("band", c.band)
+        w.member("scope", c.scope)
+        w.member("start", Int(c.workout.start))
+        w.member("distance_m", c.workout.distance)
+        seconds("result_s", c.seconds)
+        w.member("rank", c.rank)
+        w.member("cohort_size", c.cohortSize)
+        w.member("percentile", c.percentile)
+        seconds("cohort_median_s", c.medianSeconds)
+        seconds("cohort_best_s", c.bestSeconds)
+        w.member("exact", c.exact)
+        seconds("personal_best_s", c.personalBestSeconds)
+        seconds("difference_s", c.personalBestSeconds.map { c.seconds - $0 })
+        return Publisher.Message(topic: "comparison.\(c.workout.user)", members: w.bytes)
     }
 
     private func commit() async throws {
