@@ -14,6 +14,9 @@ public struct TrainingConfig: Sendable, Equatable {
     public var publishIntervalMillis: Int64 = 1000
     public var boards: [LeaderboardSpec] = []
     public var comparisons = ComparisonSpec()
+    /// Distances (metres) of the fastest efforts within device sessions that become
+    /// `record.personal` activity events when they beat the user's best.
+    public var recordDistances: [Double] = [1000, 5000, 10000]
 
     public init() {}
 
@@ -62,6 +65,13 @@ public struct TrainingConfig: Sendable, Equatable {
             c.sourcePriority = sources
         }
         c.publishIntervalMillis = m.duration("publish_interval", default: c.publishIntervalMillis, min: 10)
+        if let node = m.node("personal_records") {
+            let distances = node.array().compactMap(\.float)
+            if distances.count != node.array().count || distances.contains(where: { $0 <= 0 || $0 > 1e6 }) {
+                m.fail("'personal_records' is a list of distances in metres, such as [1000, 5000, 10000]", at: node)
+            }
+            c.recordDistances = distances
+        }
         if var comparisons = m.nested("comparisons") {
             c.comparisons = ComparisonSpec.parse(&comparisons)
             m.absorb(comparisons)

@@ -168,6 +168,26 @@ import Testing
     }
 }
 
+extension LeaderboardEndToEndTests {
+    @Test func personalRecordsFromTelemetryBecomeActivityEvents() throws {
+        let daemon = try DaemonProcess(pipelines: Self.pipelines())
+        try daemon.start()
+        let records = try daemon.subscriber("activity.record.personal")
+        let start = Int64(Date().timeIntervalSince1970 * 1000) - 3_600_000
+        // 1.2 km at 5 m/s, one sample per 10 s; another user's sample 5 minutes later ends the session.
+        var events: [JSONValue] = (0...24).map { i in
+            try! JSONValue.parse(
+                #"{"type":"telemetry","user":"pat","device":"watch","session":"s1","ts":\#(start + Int64(i) * 10_000),"distance_m":\#(i * 50)}"#)
+        }
+        events.append(try JSONValue.parse(#"{"type":"telemetry","user":"kim","device":"w","session":"k","ts":\#(start + 540_000)}"#))
+        _ = try daemon.request(["op": "submit", "events": .array(events)])
+        let got = try records.receive(count: 1).first?.payload["event"]
+        #expect(got?["user"] == "pat" && got?["distance_m"] == 1000 && got?["time_s"] == 200 && got?["previous_s"] == .null)
+        #expect(got?["id"] == "pr:pat:watch:s1:1000")
+        daemon.terminate()
+    }
+}
+
 extension JSONValue {
     /// A number rounded to `digits` decimals, as the daemon publishes percentiles.
     func rounded(to digits: Int) -> JSONValue {

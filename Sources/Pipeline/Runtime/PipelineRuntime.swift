@@ -35,6 +35,7 @@ public actor PipelineRuntime {
     private let receiver: IngestReceiver
     private let publisher: Publisher
     private var stages: [WindowStage]
+    private let recordStage: RecordStage
     private let bonus: BonusStage
     private let feed: ActivityFeed
     private let training: TrainingStage
@@ -84,6 +85,7 @@ public actor PipelineRuntime {
             stages.append(try Self.makeStage(definition, snapshot: snapshot, logger: logger))
         }
         self.stages = stages
+        recordStage = try RecordStage(distances: training.recordDistances, snapshot: snapshot?.parts["records"])
         journalPosition = snapshot?.journalPosition ?? 0
         bonus = try await BonusStage(store: store, rules: bonusRules, publisher: publisher, logger: logger)
         feed = try await ActivityFeed(store: store, publisher: publisher, logger: logger)
@@ -204,6 +206,7 @@ public actor PipelineRuntime {
         guard !samples.isEmpty else { return }
         processedCount += samples.count
         acceptedCounter.increment(by: Int64(samples.count))
+        async let personalRecords = recordStage.handle(samples)
         let outputs = await withTaskGroup(of: WindowStage.Output.self) { group in
             for stage in stages { group.addTask { await stage.handle(samples) } }
             var outputs: [WindowStage.Output] = []
@@ -212,7 +215,7 @@ public actor PipelineRuntime {
         }
         var messages: [Publisher.Message] = []
         var records: [ClubStore.WindowRecord] = []
-        var activity: [ClubStore.ActivityRecord] = []
+        var activity = await personalRecords
         for output in outputs {
             messages += output.messages
             records += output.records
@@ -262,7 +265,7 @@ public actor PipelineRuntime {
 
     private func takeSnapshot() async throws -> ClubStore.Snapshot {
         let start = DispatchTime.now()
-        var parts: [String: [UInt8]] = ["publisher": await publisher.snapshot()]
+        var parts: [String: [UInt8]] = ["publisher": await publisher.snapshot(), "records": try await recordStage.snapshot()]
         for stage in stages {
             parts["stage.\(stage.definition.name)"] = Self.snapshotPrefix(of: stage.definition) + (await stage.snapshot())
         }

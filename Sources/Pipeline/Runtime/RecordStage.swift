@@ -1,0 +1,43 @@
+import Events
+import Foundation
+import JSON
+import Storage
+import Telemetry
+
+/// Watches telemetry for personal records (the fastest 1 km, 5 km, 10 km … of a device
+/// session) and raises each as a `record.personal` activity event when the session ends.
+actor RecordStage {
+    private var tracker: EffortTracker
+
+    init(distances: [Double], snapshot: [UInt8]?) throws {
+        if let snapshot {
+            tracker = try JSONDecoder().decode(EffortTracker.self, from: Data(snapshot))
+        } else {
+            tracker = EffortTracker(distances: distances)
+        }
+    }
+
+    /// The records set by sessions that ended, as activity log entries. Their ids follow
+    /// from the session and the distance, so a replay raises duplicates, not new records.
+    func handle(_ samples: [TelemetrySample]) -> [ClubStore.ActivityRecord] {
+        tracker.process(samples).map { record in
+            let id = "pr:\(record.user):\(record.device):\(record.session):\(Int(record.distance))"
+            var w = JSONWriter()
+            w.beginObject()
+            w.member("type", "record.personal")
+            w.member("id", id)
+            w.member("user", record.user)
+            w.member("ts", Int(record.endedAt))
+            w.member("device", record.device)
+            w.member("session", record.session)
+            w.member("distance_m", record.distance)
+            w.member("time_s", Double(record.millis) / 1000)
+            w.key("previous_s")
+            if let previous = record.previousMillis { w.value(Double(previous) / 1000) } else { w.null() }
+            w.endObject()
+            return ClubStore.ActivityRecord(id: id, type: "record.personal", user: record.user, at: record.endedAt, body: w.bytes)
+        }
+    }
+
+    func snapshot() throws -> [UInt8] { [UInt8](try JSONEncoder().encode(tracker)) }
+}

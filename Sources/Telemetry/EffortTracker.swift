@@ -1,0 +1,128 @@
+import Events
+
+/// Finds each device session's fastest efforts over given distances (1 km, 5 km, 10 km …)
+/// by sliding over its cumulative distance, and, when the session ends, reports those that
+/// beat the user's personal bests.
+///
+/// Samples are taken in arrival order; one older than the session's newest is skipped (a
+/// late sample moves an effort by at most one sample interval). A counter that goes down
+/// starts a new segment. A session ends when no sample of it arrived for `idleMillis` of
+/// the event time of all users.
+public struct EffortTracker: Sendable, Equatable, Codable {
+    struct SessionKey: Hashable, Sendable, Codable {
+        let user: String
+        let device: String
+        let session: String
+    }
+
+    struct Point: Sendable, Equatable, Codable {
+        let ts: Int64
+        let distance: Double
+    }
+
+    struct Session: Sendable, Equatable, Codable {
+        /// Points of the current segment, from the oldest any distance still needs.
+        var points: [Point] = []
+        /// Per distance, the index in `points` of the latest start that covers it.
+        var starts: [Int] = []
+        /// Per distance, the fastest time found, in milliseconds.
+        var best: [Int64?] = []
+        var lastTs = Int64.min
+    }
+
+    /// A personal record set by a finished session.
+    public struct Record: Sendable, Equatable {
+        public let user: String
+        public let device: String
+        public let session: String
+        public let distance: Double
+        public let millis: Int64
+        public let previousMillis: Int64?
+        /// The session's last sample.
+        public let endedAt: Int64
+    }
+
+    public let distances: [Double]
+    public let idleMillis: Int64
+    private var sessions: [SessionKey: Session] = [:]
+    /// Per user, the best time per distance over all finished sessions.
+    private var personalBests: [String: [Int64?]] = [:]
+    private var maxTs = Int64.min
+    /// Event time of the last look for ended sessions.
+    private var sweptAt = Int64.min
+
+    public init(distances: [Double], idleMillis: Int64 = 120_000) {
+        self.distances = distances.sorted()
+        self.idleMillis = idleMillis
+    }
+
+    /// Sessions being tracked.
+    public var openSessions: Int { sessions.count }
+
+    /// Takes samples in order and returns the records of sessions that ended.
+    public mutating func process(_ samples: [TelemetrySample]) -> [Record] {
+        for sample in samples {
+            maxTs = max(maxTs, sample.ts)
+            guard let distance = sample.distance else { continue }
+            let key = SessionKey(user: sample.user, device: sample.device, session: sample.session)
+            let index: [SessionKey: Session].Index
+            if let existing = sessions.index(forKey: key) {
+                index = existing
+            } else {
+                sessions[key] = Session(starts: Array(repeating: 0, count: distances.count), best: Array(repeating: nil, count: distances.count))
+                index = sessions.index(forKey: key)!
+            }
+            // Swapped out while it changes, so that its arrays are mutated in place.
+            var session = Session()
+            swap(&session, &sessions.values[index])
+            defer { swap(&session, &sessions.values[index]) }
+            guard sample.ts > session.lastTs else { continue }
+            session.lastTs = sample.ts
+            if let last = session.points.last, distance < last.distance {
+                session.points = []  // a device reset: a new segment
+                session.starts = Array(repeating: 0, count: distances.count)
+            }
+            session.points.append(Point(ts: sample.ts, distance: distance))
+            let newest = session.points.count - 1
+            for (d, target) in distances.enumerated() {
+                // Move the start forward while the effort from the next point still covers the distance.
+                while session.starts[d] + 1 <= newest, distance - session.points[session.starts[d] + 1].distance >= target {
+                    session.starts[d] += 1
+                }
+                let start = session.points[session.starts[d]]
+                guard distance - start.distance >= target else { continue }
+                let millis = sample.ts - start.ts
+                if session.best[d].map({ millis < $0 }) ?? true { session.best[d] = millis }
+            }
+            // Points before the start the longest distance needs are never used again.
+            let keep = session.starts.min() ?? 0
+            if keep > 256 {
+                session.points.removeFirst(keep)
+                session.starts = session.starts.map { $0 - keep }
+            }
+        }
+        // Look for ended sessions once per second of event time.
+        guard maxTs >= sweptAt + 1000 else { return [] }
+        sweptAt = maxTs
+        return finishIdleSessions()
+    }
+
+    private mutating func finishIdleSessions() -> [Record] {
+        let ended = sessions.filter { $0.value.lastTs + idleMillis < maxTs }.sorted { ($0.value.lastTs, $0.key.user, $0.key.session) < ($1.value.lastTs, $1.key.user, $1.key.session) }
+        var records: [Record] = []
+        for (key, session) in ended {
+            sessions[key] = nil
+            var bests = personalBests[key.user] ?? Array(repeating: nil, count: distances.count)
+            for (d, target) in distances.enumerated() {
+                guard let millis = session.best[d], bests[d].map({ millis < $0 }) ?? true else { continue }
+                records.append(
+                    Record(
+                        user: key.user, device: key.device, session: key.session, distance: target, millis: millis, previousMillis: bests[d],
+                        endedAt: session.lastTs))
+                bests[d] = millis
+            }
+            personalBests[key.user] = bests
+        }
+        return records
+    }
+}

@@ -1,0 +1,58 @@
+import Events
+import Foundation
+import Testing
+@testable import Telemetry
+
+@Suite struct EffortTrackerTests {
+    static let t0: Int64 = 1_795_000_000_000
+
+    /// One sample every 10 s with the given speeds (m/s) per 10-second step.
+    func session(_ speeds: [Double], user: String = "u", session: String = "s", from start: Int64 = t0) -> [TelemetrySample] {
+        var distance = 0.0
+        var samples = [TelemetrySample(user: user, device: "d", session: session, ts: start, distance: 0)]
+        for (i, speed) in speeds.enumerated() {
+            distance += speed * 10
+            samples.append(TelemetrySample(user: user, device: "d", session: session, ts: start + Int64(i + 1) * 10_000, distance: distance))
+        }
+        return samples
+    }
+
+    func closer(at ts: Int64) -> TelemetrySample { TelemetrySample(user: "other", device: "x", session: "x", ts: ts, distance: nil) }
+
+    @Test func fastestEffortsSlideOverTheCumulativeDistance() {
+        var tracker = EffortTracker(distances: [1000, 2000])
+        // 5 m/s for 200 s (1 km), 10 m/s for 100 s (1 km), then 4 m/s for 250 s (1 km).
+        let run = session(Array(repeating: 5, count: 20) + Array(repeating: 10, count: 10) + Array(repeating: 4, count: 25))
+        #expect(tracker.process(run).isEmpty)  // still running
+        let records = tracker.process([closer(at: run.last!.ts + 130_000)])
+        #expect(records.map { "\(Int($0.distance)):\($0.millis)" } == ["1000:100000", "2000:300000"])
+        #expect(records.allSatisfy { $0.previousMillis == nil && $0.endedAt == run.last!.ts })
+    }
+
+    @Test func onlyBetterSessionsSetRecordsAndResetsStartNewSegments() {
+        var tracker = EffortTracker(distances: [1000])
+        let first = session(Array(repeating: 5, count: 20))  // 1 km in 200 s
+        _ = tracker.process(first + [closer(at: first.last!.ts + 130_000)])
+        let slower = session(Array(repeating: 4, count: 30), session: "s2", from: Self.t0 + 3_600_000)
+        #expect(tracker.process(slower + [closer(at: slower.last!.ts + 130_000)]).isEmpty)
+        // A device reset halfway: no effort spans it, even though the counter jumps.
+        var reset = session(Array(repeating: 8, count: 10), session: "s3", from: Self.t0 + 7_200_000)
+        reset += session(Array(repeating: 8, count: 10), session: "s3", from: Self.t0 + 7_200_000 + 110_000).dropFirst()
+        let records = tracker.process(reset + [closer(at: reset.last!.ts + 130_000)])
+        #expect(records.isEmpty)  // 800 m per segment: no 1 km in either
+        let faster = session(Array(repeating: 6.25, count: 20), session: "s4", from: Self.t0 + 10_800_000)  // 1 km in 160 s
+        let record = tracker.process(faster + [closer(at: faster.last!.ts + 130_000)]).first
+        #expect(record?.millis == 160_000 && record?.previousMillis == 200_000)
+    }
+
+    @Test func trackerSurvivesEncodingMidSession() throws {
+        var tracker = EffortTracker(distances: [1000])
+        let run = session(Array(repeating: 5, count: 20))
+        _ = tracker.process(Array(run.prefix(10)))
+        var restored = try JSONDecoder().decode(EffortTracker.self, from: JSONEncoder().encode(tracker))
+        #expect(restored == tracker)
+        let a = tracker.process(Array(run.dropFirst(10)) + [closer(at: run.last!.ts + 130_000)])
+        let b = restored.process(Array(run.dropFirst(10)) + [closer(at: run.last!.ts + 130_000)])
+        #expect(a == b && a.count == 1)
+    }
+}
