@@ -17,6 +17,15 @@ struct CommandHandler: CommandHandling {
     /// Operations of the contract that later versions serve.
     static let plannedOps: Set<String> = ["offers", "workouts", "import"]
 
+    /// `leaderboard` queries read published standings: they are answered on the command
+    /// thread itself, without a hop to another thread that a busy pipeline could delay.
+    func handleAtOnce(request: [UInt8]) -> [UInt8]? {
+        guard request.count < 4096, request.contains(UInt8(ascii: "l")),
+            let parsed = try? CommandRequest.parse(request, maxDepth: 64), parsed.fields["op"] == "leaderboard"
+        else { return nil }
+        return leaderboard(parsed.fields)
+    }
+
     func handle(request: [UInt8]) async -> [UInt8] {
         let parsed: CommandRequest?
         do {
@@ -37,7 +46,7 @@ struct CommandHandler: CommandHandling {
         case "submit": return await submit(parsed.events)
         case "stats": return await stats(object)
         case "balance": return await balance(object)
-        case "leaderboard": return await leaderboard(object)
+        case "leaderboard": return leaderboard(object)
         case "ledger": return await ledger(object)
         case "reload": return await reloadPipelines()
         case "snapshot": return await snapshot()
@@ -251,7 +260,7 @@ struct CommandHandler: CommandHandling {
 
     /// A board's top entries in a period (the current one unless `period` names another, such
     /// as `2026-W48`), and with `user` that user's own rank and value.
-    private func leaderboard(_ request: JSONObject) async -> [UInt8] {
+    private func leaderboard(_ request: JSONObject) -> [UInt8] {
         var text: [String: String] = [:]
         for key in ["board", "period", "region", "user"] {
             guard let value = request[key] else { continue }
@@ -262,7 +271,7 @@ struct CommandHandler: CommandHandling {
         }
         guard let board = text["board"] else { return CommandReply.error("missing_field", "missing required field 'board'") }
         do {
-            let members = try await runtime.leaderboard(board: board, period: text["period"], scope: text["region"], user: text["user"])
+            let members = try runtime.leaderboard(board: board, period: text["period"], scope: text["region"], user: text["user"])
             return ok { w in w.raw(members) }
         } catch {
             return CommandReply.error(error.code, error.message)

@@ -6,6 +6,7 @@ import JSON
 import Pipeline
 import Simulation
 import Telemetry
+import Synchronization
 import ZMQ
 
 /// Sustained telemetry throughput through decode → window → publish, beside a raw ZeroMQ
@@ -39,7 +40,7 @@ struct TelemetryBench: ParsableCommand {
         let raw = try rawPushPull(frames)
         print(String(format: "baseline  raw PUSH→PULL (tcp loopback, batch drain): %10.0f frames/s", raw))
 
-        let (daemon, rss) = try throughDaemon(frames)
+        let (daemon, rss) = try DaemonRun.measure(frames, pipelines: ["minute.yaml": PipelineLoader.embeddedDefault])
         print(String(format: "clubd     decode → window → publish:               %10.0f events/s", daemon))
         print(String(format: "ratio     clubd / raw = %.3f", daemon / raw))
         print("clubd RSS MiB at each tenth of the run and at the end: \(rss.samples.map { String($0 / 1024) }.joined(separator: " ")); peak \(rss.peak / 1024)")
@@ -104,12 +105,21 @@ struct TelemetryBench: ParsableCommand {
         pull.close()
         return Double(frames.count) / seconds
     }
+}
 
-    /// Events per second through a real `clubd` process built beside this benchmark (tcp
-    /// loopback, a live subscriber), from the first frame sent until `health` reports every
-    /// sample processed; the daemon's resident memory is sampled ten times along the way.
-    func throughDaemon(_ frames: [[UInt8]]) throws -> (Double, RSSTracker) {
-        let daemon = try DaemonProcess(pipelines: ["minute.yaml": PipelineLoader.embeddedDefault])
+/// A real `clubd` process built beside this benchmark, fed over tcp loopback with a live
+/// subscriber on `window.`.
+enum DaemonRun {
+    /// Telemetry samples per second from the first frame sent until `health` reports all
+    /// `samples` processed (every frame, by default); the daemon's resident memory is sampled
+    /// ten times along the way.
+    /// `alongside` runs on another thread while the frames are sent, until they are.
+    static func measure(
+        _ frames: [[UInt8]], pipelines: [String: String], samples: Int? = nil,
+        alongside: (@Sendable (DaemonProcess, _ done: @Sendable () -> Bool) -> Void)? = nil
+    ) throws -> (rate: Double, rss: RSSTracker) {
+        let samples = samples ?? frames.count
+        let daemon = try DaemonProcess(pipelines: pipelines)
         try daemon.start(extraArguments: ["--log-level", "warning"])
         defer { daemon.terminate() }
         var rss = RSSTracker(pid: daemon.processIdentifier!)
@@ -124,6 +134,15 @@ struct TelemetryBench: ParsableCommand {
             push.close()
             sub.close()
         }
+        let finished = Mutex(false)
+        let helper = DispatchGroup()
+        if let alongside {
+            helper.enter()
+            Thread {
+                alongside(daemon) { finished.withLock { $0 } }
+                helper.leave()
+            }.start()
+        }
 
         let start = DispatchTime.now()
         let tenth = max(1, frames.count / 10)
@@ -135,13 +154,15 @@ struct TelemetryBench: ParsableCommand {
         while true {
             while (try? sub.receiveFrame(wait: false)) ?? nil != nil {}
             let reply = try daemon.request(["op": "health"])
-            if let processed = reply["samples_processed"]?.int64Value, processed >= Int64(frames.count) { break }
+            if let processed = reply["samples_processed"]?.int64Value, processed >= Int64(samples) { break }
             Thread.sleep(forTimeInterval: 0.02)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        finished.withLock { $0 = true }
+        helper.wait()
         rss.sample()
         rss.recordPeak()
-        return (Double(frames.count) / seconds, rss)
+        return (Double(samples) / seconds, rss)
     }
 }
 

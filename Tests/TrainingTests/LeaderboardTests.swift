@@ -130,3 +130,24 @@ import Testing
         }
     }
 }
+
+@Suite struct StandingsChunkTests {
+    /// Thousands of random updates across many chunks: the ranking stays sorted and every
+    /// user's rank is their position in it.
+    @Test func largeRankingsStayOrdered() {
+        var s = Standings(ascending: false, sums: true)
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<20_000 {
+            let user = "u\(Int.random(in: 0..<3_000, using: &rng))"
+            let value: Double? = Int.random(in: 0..<10, using: &rng) == 0 ? nil : Double(Int.random(in: 1...500, using: &rng))
+            s.set(user: user, workout: "w\(i % 7)", value: value, at: Int64(i))
+        }
+        let ranking = s.ranking
+        #expect(ranking.count == s.count)
+        #expect(zip(ranking, ranking.dropFirst()).allSatisfy { s.precedes($0, $1) })
+        for (index, entry) in ranking.enumerated() where index % 97 == 0 {
+            #expect(s.rank(of: entry.user)?.rank == index + 1)
+        }
+        #expect(s.top(10) == Array(ranking.prefix(10)))
+    }
+}

@@ -10,7 +10,7 @@ import Training
 /// `leaderboard.<board>` at most once per board per publish interval, and answers
 /// `leaderboard` queries from.
 ///
-/// Its state and log offset are committed together, at most once a second and at shutdown;
+/// Its state and log offset are committed together, at most every 5 seconds and at shutdown;
 /// after a crash it re-applies the events after the committed offset, which gives the same
 /// state (the state is a pure function of the log).
 actor TrainingStage: LogConsumer {
@@ -33,6 +33,9 @@ actor TrainingStage: LogConsumer {
     private var published: [TrainingState.BoardKey: [String]] = [:]
     /// Standings of ended periods whose final board was published.
     private var finalized: Set<TrainingState.BoardKey> = []
+    /// What queries read; refreshed at most every 250 ms.
+    nonisolated let index: LeaderboardIndex
+    private var indexedAt: Int64 = 0
 
     private struct Persisted: Codable {
         var state: TrainingState
@@ -42,12 +45,14 @@ actor TrainingStage: LogConsumer {
     init(store: ClubStore, config: TrainingConfig, publisher: Publisher, logger: Logger) async throws {
         self.store = store
         self.config = config
+        index = LeaderboardIndex(config: config)
         self.publisher = publisher
         self.logger = logger
         if let saved = try await store.consumerState(Self.consumerName) {
             let persisted = try JSONDecoder().decode(Persisted.self, from: Data(saved.state))
             state = persisted.state
             finalized = persisted.finalized
+            index.update(config: config, standings: state.standings)
             offset = saved.offset
             committedOffset = saved.offset
         }
@@ -55,18 +60,24 @@ actor TrainingStage: LogConsumer {
 
     /// New boards apply to workouts from the next event on; standings of removed boards stay
     /// until their period ends.
-    func reload(_ config: TrainingConfig) { self.config = config }
+    func reload(_ config: TrainingConfig) {
+        self.config = config
+        index.update(config: config, standings: state.standings)
+    }
 
     func drain() async {
         do {
-            while case let records = try await store.activity(after: offset, limit: 1000), let last = records.last {
+            // Small batches: queries get the actor between them.
+            while case let records = try await store.activity(after: offset, limit: 200), let last = records.last {
                 var messages: [Publisher.Message] = []
                 for record in records { apply(record, messages: &messages) }
                 offset = last.offset
+                refreshIndex()
                 if !messages.isEmpty { await publisher.publish(messages) }
             }
+            refreshIndex()
             await publishDue()
-            if Clock.nowMillis() - committedAt >= 1000 { try await commit() }
+            if Clock.nowMillis() - committedAt >= Self.commitInterval { try await commit() }
         } catch {
             logger.error("training stage stalled", metadata: ["error": "\(error)"])
         }
@@ -133,11 +144,26 @@ actor TrainingStage: LogConsumer {
         return Publisher.Message(topic: "comparison.\(c.workout.user)", members: w.bytes)
     }
 
+    /// Milliseconds between two commits of the state.
+    static let commitInterval: Int64 = 5000
+
+    /// Shares the standings with queries, at most every 250 ms: each share makes the next
+    /// change to a board copy it.
+    private func refreshIndex() {
+        let now = Clock.nowMillis()
+        guard now - indexedAt >= 250 else { return }
+        indexedAt = now
+        index.update(config: config, standings: state.standings)
+    }
+
     private func commit() async throws {
         guard offset != committedOffset else { return }
-        let blob = try JSONEncoder().encode(Persisted(state: state, finalized: finalized))
-        try await store.commitConsumer(Self.consumerName, offset: offset, state: [UInt8](blob))
-        committedOffset = offset
+        // Encode a copy off the actor, so that queries are not held up by a large state.
+        let persisted = Persisted(state: state, finalized: finalized)
+        let position = offset
+        let blob = try await Task.detached { try JSONEncoder().encode(persisted) }.value
+        try await store.commitConsumer(Self.consumerName, offset: position, state: [UInt8](blob))
+        committedOffset = position
         committedAt = Clock.nowMillis()
     }
 
@@ -168,7 +194,7 @@ actor TrainingStage: LogConsumer {
     }
 
     private func message(_ spec: LeaderboardSpec, _ key: TrainingState.BoardKey, _ standings: Standings, final: Bool) -> Publisher.Message {
-        let top = Array(standings.ranking.prefix(spec.size))
+        let top = standings.top(spec.size)
         let before = published[key] ?? []
         var w = JSONWriter()
         Self.write(spec, key, top, size: standings.count, into: &w)
@@ -206,44 +232,6 @@ actor TrainingStage: LogConsumer {
             w.endObject()
         }
         w.endArray()
-    }
-
-    // MARK: Queries
-
-    /// The reply members of a `leaderboard` query: the top N of the board in the period (the
-    /// current one by default) and scope, and `user`'s own line when asked.
-    func leaderboard(board: String, period: String?, scope: String?, user: String?) throws(LeaderboardQueryError) -> [UInt8] {
-        guard let spec = config.boards.first(where: { $0.id == board }) else {
-            throw LeaderboardQueryError(
-                code: "unknown_board", message: "no leaderboard '\(board)'; declared: \(config.boards.map(\.id).joined(separator: ", "))")
-        }
-        let periodKey = period ?? spec.period.key(of: Clock.nowMillis(), in: config.timeZone)
-        let scopeKey: String
-        switch spec.scope {
-        case .everyone: scopeKey = "all"
-        case .region(let region): scopeKey = region
-        case .users: scopeKey = "members"
-        case .eachRegion:
-            guard let scope else { throw LeaderboardQueryError(code: "missing_field", message: "board '\(board)' has one ranking per region: give 'region'") }
-            scopeKey = scope
-        }
-        let key = TrainingState.BoardKey(board: board, period: periodKey, scope: scopeKey)
-        let standings = state.standings[key] ?? Standings(ascending: spec.ascending, sums: spec.metric != .bestTime)
-        var w = JSONWriter()
-        Self.write(spec, key, Array(standings.ranking.prefix(spec.size)), size: standings.count, into: &w)
-        if let user {
-            w.key("user")
-            if let own = standings.rank(of: user) {
-                w.beginObject()
-                w.member("user", user)
-                w.member("rank", own.rank)
-                w.member("value", (own.entry.value * 1000).rounded() / 1000)
-                w.endObject()
-            } else {
-                w.null()
-            }
-        }
-        return w.bytes
     }
 }
 

@@ -7,6 +7,14 @@ import ZMQ
 /// Answers one command request (the body frame) with the reply body.
 public protocol CommandHandling: Sendable {
     func handle(request: [UInt8]) async -> [UInt8]
+    /// The reply to a request that can be answered at once without waiting for anything
+    /// (a query of published state), or nil to go through ``handle(request:)``. Runs on the
+    /// command socket's thread, so it must be quick.
+    func handleAtOnce(request: [UInt8]) -> [UInt8]?
+}
+
+extension CommandHandling {
+    public func handleAtOnce(request: [UInt8]) -> [UInt8]? { nil }
 }
 
 /// Owns the ROUTER command socket on a dedicated thread.
@@ -31,6 +39,8 @@ public final class CommandServer: @unchecked Sendable {
     public let boundEndpoint: String
 
     private static let counter = Mutex(0)
+    /// Where requests are handled: off the cooperative pool, which the pipeline keeps busy.
+    private let executor = DispatchTaskExecutor(label: "clubd-commands")
 
     public init(
         context: ZMQContext, endpoint: String, maxMessageBytes: Int, maxRequestBytes: Int, handler: any CommandHandling,
@@ -98,9 +108,13 @@ public final class CommandServer: @unchecked Sendable {
         let delimited = frames.count >= 3 && frames[1].isEmpty
         let envelope = delimited ? [identity, []] : [identity]
         let body = Array(frames.dropFirst(envelope.count))
+        if body.count == 1, body[0].count <= maxRequestBytes, let reply = handler.handleAtOnce(request: body[0]) {
+            _ = try? router.send(frames: envelope + [reply], wait: false)
+            return
+        }
         let handler = self.handler
         let maxRequestBytes = self.maxRequestBytes
-        Task {
+        Task(executorPreference: executor) {
             let reply: [UInt8]
             if body.count != 1 {
                 reply = CommandReply.error("bad_request", "a request is one frame holding a JSON object")

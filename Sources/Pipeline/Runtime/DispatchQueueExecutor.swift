@@ -19,3 +19,18 @@ final class DispatchQueueExecutor: SerialExecutor {
         UnownedSerialExecutor(ordinary: self)
     }
 }
+
+/// A task executor running tasks on a concurrent dispatch queue of their own, so that
+/// command requests are answered promptly while the pipeline keeps the cooperative pool busy.
+final class DispatchTaskExecutor: TaskExecutor {
+    private let queue: DispatchQueue
+
+    init(label: String) {
+        queue = DispatchQueue(label: label, attributes: .concurrent)
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}

@@ -87,6 +87,11 @@ final class IngestReceiver: @unchecked Sendable {
             socket.close()
             finished.signal()
         }
+        #if os(Linux)
+        // Decoding a flood is bulk work: let the command thread, which answers people,
+        // be scheduled first when both want the CPU.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 5)  // 0: this thread, on Linux
+        #endif
         while !shouldStop {
             do {
                 var decoded = DecodedEvents()

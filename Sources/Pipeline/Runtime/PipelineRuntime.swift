@@ -326,9 +326,12 @@ public actor PipelineRuntime {
     /// Applies new leaderboard declarations to workouts not processed yet.
     public func reloadTraining(_ config: TrainingConfig) async { await training.reload(config) }
 
-    /// The members of a `leaderboard` reply (see ``TrainingStage``).
-    public func leaderboard(board: String, period: String?, scope: String?, user: String?) async throws(LeaderboardQueryError) -> [UInt8] {
-        try await training.leaderboard(board: board, period: period, scope: scope, user: user)
+    /// The members of a `leaderboard` reply, from the standings as of the training stage's
+    /// last refresh.
+    public nonisolated func leaderboard(
+        board: String, period: String?, scope: String?, user: String?
+    ) throws(LeaderboardQueryError) -> [UInt8] {
+        try training.index.query(board: board, period: period, scope: scope, user: user)
     }
 
     /// How far the bonus stage has come: its committed log offset and events applied since start.

@@ -1,0 +1,57 @@
+import Foundation
+import JSON
+import Synchronization
+import Training
+
+/// The leaderboards as of the training stage's last refresh (at most a quarter of a second
+/// old), readable from any thread: `leaderboard` queries are answered from here, without
+/// waiting for the stage, which may be busy applying a burst of workouts.
+final class LeaderboardIndex: Sendable {
+    private let current: Mutex<(config: TrainingConfig, standings: [TrainingState.BoardKey: Standings])>
+
+    init(config: TrainingConfig) {
+        current = Mutex((config, [:]))
+    }
+
+    /// Publishes the stage's current standings (a copy-on-write share, not a copy).
+    func update(config: TrainingConfig, standings: [TrainingState.BoardKey: Standings]) {
+        current.withLock { $0 = (config, standings) }
+    }
+
+    /// The reply members of a `leaderboard` query: the top N of the board in the period (the
+    /// current one by default) and scope, and `user`'s own line when asked.
+    func query(board: String, period: String?, scope: String?, user: String?) throws(LeaderboardQueryError) -> [UInt8] {
+        let (config, all) = current.withLock { ($0.config, $0.standings) }
+        guard let spec = config.boards.first(where: { $0.id == board }) else {
+            throw LeaderboardQueryError(
+                code: "unknown_board", message: "no leaderboard '\(board)'; declared: \(config.boards.map(\.id).joined(separator: ", "))")
+        }
+        let periodKey = period ?? spec.period.key(of: Clock.nowMillis(), in: config.timeZone)
+        let scopeKey: String
+        switch spec.scope {
+        case .everyone: scopeKey = "all"
+        case .region(let region): scopeKey = region
+        case .users: scopeKey = "members"
+        case .eachRegion:
+            guard let scope else { throw LeaderboardQueryError(code: "missing_field", message: "board '\(board)' has one ranking per region: give 'region'") }
+            scopeKey = scope
+        }
+        let key = TrainingState.BoardKey(board: board, period: periodKey, scope: scopeKey)
+        let standings = all[key] ?? Standings(ascending: spec.ascending, sums: spec.metric != .bestTime)
+        var w = JSONWriter()
+        TrainingStage.write(spec, key, standings.top(spec.size), size: standings.count, into: &w)
+        if let user {
+            w.key("user")
+            if let own = standings.rank(of: user) {
+                w.beginObject()
+                w.member("user", user)
+                w.member("rank", own.rank)
+                w.member("value", (own.entry.value * 1000).rounded() / 1000)
+                w.endObject()
+            } else {
+                w.null()
+            }
+        }
+        return w.bytes
+    }
+}

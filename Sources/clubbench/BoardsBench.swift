@@ -1,0 +1,101 @@
+import ArgumentParser
+import ClubClient
+import ClubTestKit
+import Foundation
+import JSON
+import Pipeline
+import Simulation
+import Synchronization
+import ZMQ
+
+/// The cost of leaderboards: the same stream — telemetry, with one finished workout per ten
+/// samples — through the foundation's pipeline alone, and with 12 boards ranking the
+/// workouts, in the same run; and the `leaderboard` query latency while the second one runs.
+struct BoardsBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "boards", abstract: "Throughput with 12 leaderboards beside the pipeline without them; query latency.")
+
+    @Option(help: "Telemetry samples to send.") var events = 1_000_000
+    @Option(help: "Users in the simulated fleet.") var users = 100_000
+
+    static let boards = """
+        name: leaderboards
+        time_zone: Europe/Moscow
+        publish_interval: 1s
+        leaderboards:
+          - {id: day-distance, metric: distance, period: day}
+          - {id: week-distance, metric: distance, period: week}
+          - {id: month-distance, metric: distance, period: month}
+          - {id: year-distance, metric: distance, period: year}
+          - {id: all-distance, metric: distance, period: all_time}
+          - {id: week-moving, metric: moving_time, period: week}
+          - {id: week-workouts, metric: workouts, period: week}
+          - {id: month-elevation, metric: elevation_gain, period: month}
+          - {id: week-run-by-region, metric: distance, period: week, scope: each_region, sport: run}
+          - {id: best-5k, metric: best_time, band: [5000, 5500], period: all_time}
+          - {id: group, metric: distance, period: week, scope: {users: [u0, u1, u2, u3, u4, u5, u6, u7, u8, u9]}}
+          - {id: day-duration, metric: duration, period: day}
+        """
+
+    func run() throws {
+        var options = FleetSimulator.Options()
+        options.users = users
+        let rounds = Int64((events + users - 1) / users)
+        options.startTs = Int64(Date().timeIntervalSince1970 * 1000) - rounds * options.sampleInterval
+        var fleet = FleetSimulator(options: options)
+        var frames: [[UInt8]] = []
+        frames.reserveCapacity(events + events / 10)
+        var rng = SplitMix(seed: 7)
+        var workouts = 0
+        while frames.count - workouts < events {
+            frames += fleet.nextFrames()
+            if frames.count % 10 == 0 {
+                // A workout of a random user, from a device or a service, some of them copies.
+                let user = Int(rng.next() % UInt64(users))
+                let start = options.startTs - Int64(rng.next() % 86_400_000)
+                let minutes = 20 + Int(rng.next() % 60)
+                frames.append(
+                    Array(
+                        #"{"type":"workout","id":"w\#(workouts)","user":"u\#(user)","source":"\#(["device", "strava"][workouts % 2])","sport":"\#(["run", "ride"][workouts % 3 == 0 ? 1 : 0])","start":\#(start),"duration_s":\#(minutes * 60),"distance_m":\#(minutes * 180),"elevation_gain_m":\#(minutes)}"#
+                            .utf8))
+                workouts += 1
+            }
+        }
+        print("frames: \(frames.count - workouts) telemetry samples from \(users) users and \(workouts) workouts")
+
+        let minute = ["minute.yaml": PipelineLoader.embeddedDefault]
+        let without = try DaemonRun.measure(frames, pipelines: minute, samples: events)
+        print(String(format: "baseline  pipeline without boards:                  %10.0f events/s", without.rate))
+
+        let latencies = Mutex<[Double]>([])
+        let ranked = Mutex(0)
+        let with = try DaemonRun.measure(
+            frames, pipelines: minute.merging(["boards.yaml": Self.boards]) { $1 }, samples: events
+        ) { daemon, done in
+            let client = CommandClient(context: ZMQContext(), endpoint: daemon.command, timeout: 10_000, retries: 1)
+            var mine: [Double] = []
+            var n = 0
+            while !done() {
+                let board = ["week-distance", "day-distance", "week-workouts", "best-5k"][n % 4]
+                let start = DispatchTime.now()
+                let reply = try? client.request(["op": "leaderboard", "board": .string(board), "user": .string("u\(n % 1000)")])
+                mine.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6)
+                if board == "week-distance", let count = reply?["ranked"]?.int64Value { ranked.withLock { $0 = Int(count) } }
+                n += 1
+                Thread.sleep(forTimeInterval: 0.005)
+            }
+            latencies.withLock { $0 = mine }
+        }
+        print(String(format: "clubd     with 12 boards ranking the workouts:      %10.0f events/s", with.rate))
+        print(String(format: "ratio     with / without = %.3f  (boards cost %.1f %%)", with.rate / without.rate, (1 - with.rate / without.rate) * 100))
+        let sorted = latencies.withLock { $0.sorted() }
+        if !sorted.isEmpty {
+            print(
+                String(
+                    format: "query     leaderboard under load: %d queries, p50 %.2f ms, p99 %.2f ms, max %.2f ms", sorted.count,
+                    sorted[sorted.count / 2], sorted[sorted.count * 99 / 100], sorted.last!))
+        }
+        print("boards    users ranked on week-distance when the last query ran: \(ranked.withLock { $0 })")
+        print("RSS MiB   without boards peak \(without.rss.peak / 1024), with boards peak \(with.rss.peak / 1024)")
+    }
+}
