@@ -38,10 +38,7 @@ struct BoardsBench: ParsableCommand {
         """
 
     func run() throws {
-        var options = FleetSimulator.Options()
-        options.users = users
-        let rounds = Int64((events + users - 1) / users)
-        options.startTs = Int64(Date().timeIntervalSince1970 * 1000) - rounds * options.sampleInterval
+        let options = FleetSimulator.Options.endingNow(users: users, events: events)
         var fleet = FleetSimulator(options: options)
         var frames: [[UInt8]] = []
         frames.reserveCapacity(events + events / 10)

@@ -21,10 +21,7 @@ struct TelemetryBench: ParsableCommand {
     var componentsOnly = false
 
     func run() throws {
-        var options = FleetSimulator.Options()
-        options.users = users
-        let rounds = Int64((events + users - 1) / users)
-        options.startTs = Int64(Date().timeIntervalSince1970 * 1000) - rounds * options.sampleInterval
+        let options = FleetSimulator.Options.endingNow(users: users, events: events)
         var fleet = FleetSimulator(options: options)
         var frames: [[UInt8]] = []
         frames.reserveCapacity(events)
@@ -104,6 +101,18 @@ struct TelemetryBench: ParsableCommand {
         push.close()
         pull.close()
         return Double(frames.count) / seconds
+    }
+}
+
+extension FleetSimulator.Options {
+    /// A fleet of `users` whose `events` samples, one round of all users per sample
+    /// interval, end about now.
+    static func endingNow(users: Int, events: Int) -> Self {
+        var options = Self()
+        options.users = users
+        let rounds = Int64((events + users - 1) / users)
+        options.startTs = Int64(Date().timeIntervalSince1970 * 1000) - rounds * options.sampleInterval
+        return options
     }
 }
 
