@@ -1,10 +1,12 @@
 /// A user's workouts, deciding which ones count when copies of one activity arrive from
 /// several sources.
 ///
-/// Matching rule: two workouts of a user are the same activity when their time spans overlap
-/// by at least half of the shorter one. Of a group of such copies exactly one counts: the one
-/// whose source comes first in the source priority (sources not listed come after those
-/// listed), then the one that reached the activity log first.
+/// Matching rule: two workouts of a user are copies of one activity when their time spans
+/// overlap by at least half of the shorter one. Copies are grouped transitively; within a
+/// group, workouts count in order of precedence — the source that comes first in the source
+/// priority (sources not listed come after those listed), then the one that reached the
+/// activity log first — skipping any that is a copy of one already counted. So no two counted
+/// workouts are copies of each other, and the outcome does not depend on arrival order.
 public struct WorkoutBook: Sendable, Equatable, Codable {
     public private(set) var workouts: [Workout] = []
     /// Ids of the workouts that count.
@@ -18,21 +20,37 @@ public struct WorkoutBook: Sendable, Equatable, Codable {
         public var noLongerCounted: [Workout] = []
     }
 
-    /// Adds a workout (a repeated id changes nothing).
+    /// Adds a workout (a repeated id changes nothing) and settles its group of copies again.
     public mutating func add(_ workout: Workout, priority: [String]) -> Change {
         guard !workouts.contains(where: { $0.id == workout.id }) else { return Change() }
-        let copies = workouts.filter { Self.sameActivity($0, workout) }
         workouts.append(workout)
-        let group = copies + [workout]
-        let winner = group.min { Self.precedes($0, $1, priority: priority) }!
-        var change = Change()
-        for w in group where w.id != winner.id && counted.contains(w.id) {
-            counted.remove(w.id)
-            change.noLongerCounted.append(w)
+        var group = [workout]
+        var grouped: Set<String> = [workout.id]
+        var frontier = [workout]
+        while let next = frontier.popLast() {
+            for other in workouts where !grouped.contains(other.id) && Self.sameActivity(next, other) {
+                grouped.insert(other.id)
+                group.append(other)
+                frontier.append(other)
+            }
         }
-        if !counted.contains(winner.id) {
-            counted.insert(winner.id)
-            change.nowCounted.append(winner)
+        var chosen: [Workout] = []
+        for candidate in group.sorted(by: { Self.precedes($0, $1, priority: priority) })
+        where !chosen.contains(where: { Self.sameActivity($0, candidate) }) {
+            chosen.append(candidate)
+        }
+        let chosenIDs = Set(chosen.map(\.id))
+        var change = Change()
+        for member in group {
+            let was = counted.contains(member.id)
+            let now = chosenIDs.contains(member.id)
+            if was && !now {
+                counted.remove(member.id)
+                change.noLongerCounted.append(member)
+            } else if !was && now {
+                counted.insert(member.id)
+                change.nowCounted.append(member)
+            }
         }
         return change
     }

@@ -85,48 +85,72 @@ import Testing
         #expect(ranking("best-5k", "2026", "all") == ["u2=1440.0", "u1=1500.0"])
     }
 
-    /// For random workouts, with copies from several sources, every standings equals a
-    /// brute-force ranking of the counted workouts; and the state survives encoding.
+    /// For random workouts, with copies (exact and shifted, so that copies chain) from several
+    /// sources: every standings of every board, period and scope equals a brute-force ranking
+    /// of the counted workouts; no two counted workouts are copies; the counted set does not
+    /// depend on arrival order; and restoring an encoded state mid-stream changes nothing.
     @Test func randomStreamsMatchABruteForceRanking() throws {
         var rng = SystemRandomNumberGenerator()
         let config = Self.boards
-        var state = TrainingState()
-        var all: [Workout] = []
         let sources = ["device", "garmin", "strava", "polar"]
-        for n in 0..<600 {
+        var regions: [String: String] = [:]
+        var all: [Workout] = []
+        for n in 0..<800 {
             let user = "u\(Int.random(in: 0..<25, using: &rng))"
-            if n % 7 == 0 {
-                state.apply(profile: try JSONValue.parse(#"{"user":"\#(user)","region":"R\#(Int.random(in: 0..<3, using: &rng))"}"#).objectValue!)
+            if regions[user] == nil, Int.random(in: 0..<4, using: &rng) > 0 { regions[user] = "R\(Int.random(in: 0..<3, using: &rng))" }
+            let copyOf = n > 0 && Int.random(in: 0..<3, using: &rng) == 0 ? all.randomElement(using: &rng) : nil
+            let shift = copyOf.map { Int64.random(in: 0...($0.durationMillis / 2), using: &rng) } ?? 0
+            let start = (copyOf?.start ?? 1_795_000_000_000 + Int64.random(in: 0..<(60 * 86_400_000), using: &rng)) + shift
+            all.append(
+                Workout(
+                    id: "w\(n)", user: copyOf?.user ?? user, source: sources.randomElement(using: &rng)!,
+                    sport: copyOf?.sport ?? (Bool.random(using: &rng) ? "run" : "ride"), start: start,
+                    durationMillis: copyOf?.durationMillis ?? Int64.random(in: 10...120, using: &rng) * 60_000,
+                    distance: Double(Int.random(in: 1000...12000, using: &rng)), offset: Int64(n)))
+        }
+        func run(_ workouts: [Workout], restartAt: Int? = nil) throws -> TrainingState {
+            var state = TrainingState()
+            for (user, region) in regions.sorted(by: { $0.key < $1.key }) {
+                state.apply(profile: try JSONValue.parse(#"{"user":"\#(user)","region":"\#(region)"}"#).objectValue!)
             }
-            let copyOf = n > 0 && Int.random(in: 0..<4, using: &rng) == 0 ? all.randomElement(using: &rng) : nil
-            let start = copyOf?.start ?? 1_795_000_000_000 + Int64.random(in: 0..<(60 * 86_400_000), using: &rng)
-            let w = Workout(
-                id: "w\(n)", user: copyOf?.user ?? user, source: sources.randomElement(using: &rng)!, sport: Bool.random(using: &rng) ? "run" : "ride",
-                start: start, durationMillis: copyOf?.durationMillis ?? Int64.random(in: 10...120, using: &rng) * 60_000,
-                distance: Double(Int.random(in: 1000...12000, using: &rng)), offset: Int64(n))
-            all.append(w)
-            _ = state.apply(w, config: config)
+            for (i, w) in workouts.enumerated() {
+                if i == restartAt { state = try JSONDecoder().decode(TrainingState.self, from: JSONEncoder().encode(state)) }
+                _ = state.apply(w, config: config)
+            }
+            return state
         }
-        let decoded = try JSONDecoder().decode(TrainingState.self, from: JSONEncoder().encode(state))
-        #expect(decoded == state)
-        // Brute force for the everyone-scoped weekly distance board: counted workouts only.
+        let state = try run(all)
+        #expect(try run(all, restartAt: 400) == state)
+        #expect(try run(all.reversed()).books.mapValues(\.counted) == state.books.mapValues(\.counted))
+
         let counted = all.filter { state.books[$0.user]!.counted.contains($0.id) }
-        var totals: [String: [String: (Double, Int64)]] = [:]
-        for w in counted {
-            let week = Period.week.key(of: w.start, in: config.timeZone)
-            let old = totals[week, default: [:]][w.user] ?? (0, .min)
-            totals[week, default: [:]][w.user] = (old.0 + w.distance, max(old.1, w.end))
-        }
-        for (week, users) in totals {
-            let expected = users.sorted { a, b in
-                a.value.0 != b.value.0 ? a.value.0 > b.value.0 : a.value.1 != b.value.1 ? a.value.1 < b.value.1 : a.key < b.key
-            }.map(\.key)
-            #expect(state.standings[.init(board: "week-km", period: week, scope: "all")]?.ranking.map(\.user) == expected)
-        }
-        // No activity counts twice: counted workouts never overlap by the matching rule.
         for user in Set(all.map(\.user)) {
             let mine = counted.filter { $0.user == user }
             for (i, a) in mine.enumerated() { for b in mine[(i + 1)...] { #expect(!WorkoutBook.sameActivity(a, b)) } }
+        }
+        var expected: [TrainingState.BoardKey: [String: (value: Double, at: Int64, best: Bool)]] = [:]
+        for board in config.boards {
+            for w in counted {
+                guard let value = board.contribution(of: w), let scope = board.scopeKey(user: w.user, region: regions[w.user]) else { continue }
+                let key = TrainingState.BoardKey(board: board.id, period: board.period.key(of: w.start, in: config.timeZone), scope: scope)
+                let best = board.metric == .bestTime
+                if let old = expected[key]?[w.user] {
+                    expected[key]![w.user] = best
+                        ? ((value, w.end) < (old.value, old.at) ? (value, w.end, true) : old)
+                        : (old.value + value, max(old.at, w.end), false)
+                } else {
+                    expected[key, default: [:]][w.user] = (value, w.end, best)
+                }
+            }
+        }
+        #expect(Set(expected.keys) == Set(state.standings.filter { $0.value.count > 0 }.keys))
+        for (key, users) in expected {
+            let ascending = config.boards.first { $0.id == key.board }!.ascending
+            let ranked = users.sorted { a, b in
+                if a.value.value != b.value.value { return ascending ? a.value.value < b.value.value : a.value.value > b.value.value }
+                return a.value.at != b.value.at ? a.value.at < b.value.at : a.key < b.key
+            }.map(\.key)
+            #expect(state.standings[key]?.ranking.map(\.user) == ranked, "\(key)")
         }
     }
 }
