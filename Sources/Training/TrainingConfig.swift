@@ -5,7 +5,11 @@ import Yams
 /// The Training subsystem's settings and leaderboards, declared in the one `Pipelines/*.yaml`
 /// file that has a `leaderboards` key (see `Pipelines/leaderboards.yaml`, docs/training.md).
 public struct TrainingConfig: Sendable, Equatable {
-    public var timeZone = TimeZone(identifier: "UTC")!
+    public var timeZone = TimeZone(identifier: "UTC")! {
+        didSet { calendar = Period.calendar(in: timeZone) }
+    }
+    /// The ISO calendar of `timeZone`, for period keys.
+    public private(set) var calendar = Period.calendar(in: TimeZone(identifier: "UTC")!)
     /// Sources in the order in which one copy of an activity beats another.
     public var sourcePriority = ["device", "telemetry", "garmin", "polar", "suunto", "coros", "apple", "strava"]
     /// Activity event type of finished telemetry sessions (the sessions pipeline raises it).

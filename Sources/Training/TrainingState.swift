@@ -59,7 +59,7 @@ public struct TrainingState: Sendable, Equatable, Codable {
             // Whatever cohort it joined (the user's region may have changed since).
             for key in cohorts.keys where key.hasPrefix("\(gone.sport)|") { cohorts[key]!.remove(workout: gone.id) }
         }
-        applied.boards = place(change, boards: config.boards, timeZone: config.timeZone)
+        applied.boards = place(change, boards: config.boards, calendar: config.calendar)
         for counted in change.nowCounted {
             if let comparison = compare(counted, config.comparisons) { applied.comparisons.append(comparison) }
         }
@@ -100,7 +100,7 @@ public struct TrainingState: Sendable, Equatable, Codable {
     }
 
     /// Moves workouts that stopped or started counting in and out of the boards' standings.
-    private mutating func place(_ change: WorkoutBook.Change, boards: [LeaderboardSpec], timeZone: TimeZone) -> Set<BoardKey> {
+    private mutating func place(_ change: WorkoutBook.Change, boards: [LeaderboardSpec], calendar: Calendar) -> Set<BoardKey> {
         var touched: Set<BoardKey> = []
         for gone in change.noLongerCounted {
             for key in placements.removeValue(forKey: gone.id) ?? [] {
@@ -114,7 +114,7 @@ public struct TrainingState: Sendable, Equatable, Codable {
                 guard let value = board.contribution(of: counted),
                     let scope = board.scopeKey(user: counted.user, region: profiles[counted.user]?.region)
                 else { continue }
-                let key = BoardKey(board: board.id, period: board.period.key(of: counted.start, in: timeZone), scope: scope)
+                let key = BoardKey(board: board.id, period: board.period.key(of: counted.start, calendar: calendar), scope: scope)
                 standings[key, default: Standings(ascending: board.ascending, sums: board.metric != .bestTime)]
                     .set(user: counted.user, workout: counted.id, value: value, at: counted.end)
                 keys.append(key)

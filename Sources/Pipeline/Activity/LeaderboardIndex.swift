@@ -3,9 +3,12 @@ import JSON
 import Synchronization
 import Training
 
-/// The leaderboards as of the training stage's last refresh (at most a quarter of a second
-/// old), readable from any thread: `leaderboard` queries are answered from here, without
-/// waiting for the stage, which may be busy applying a burst of workouts.
+/// The leaderboards as of the training stage's last refresh (at most a second old),
+/// readable from any thread: `leaderboard` queries are answered from here, without waiting
+/// for the stage, which may be busy applying a burst of workouts.
+///
+/// Queries run under the lock, so they never hold the last reference to a replaced share:
+/// freeing one (large boards) is left to the training stage's thread.
 final class LeaderboardIndex: Sendable {
     private let current: Mutex<(config: TrainingConfig, standings: [TrainingState.BoardKey: Standings])>
 
@@ -14,19 +17,33 @@ final class LeaderboardIndex: Sendable {
     }
 
     /// Publishes the stage's current standings (a copy-on-write share, not a copy).
-    func update(config: TrainingConfig, standings: [TrainingState.BoardKey: Standings]) {
-        current.withLock { $0 = (config, standings) }
+    /// - Returns: the replaced share, for the caller to release outside the lock.
+    @discardableResult
+    func update(config: TrainingConfig, standings: [TrainingState.BoardKey: Standings]) -> Any {
+        current.withLock { current in
+            let old = current
+            current = (config, standings)
+            return old
+        }
     }
 
     /// The reply members of a `leaderboard` query: the top N of the board in the period (the
     /// current one by default) and scope, and `user`'s own line when asked.
     func query(board: String, period: String?, scope: String?, user: String?) throws(LeaderboardQueryError) -> [UInt8] {
-        let (config, all) = current.withLock { ($0.config, $0.standings) }
+        try current.withLock { current throws(LeaderboardQueryError) in
+            try Self.answer(current.config, current.standings, board: board, period: period, scope: scope, user: user)
+        }
+    }
+
+    private static func answer(
+        _ config: TrainingConfig, _ all: [TrainingState.BoardKey: Standings], board: String, period: String?, scope: String?,
+        user: String?
+    ) throws(LeaderboardQueryError) -> [UInt8] {
         guard let spec = config.boards.first(where: { $0.id == board }) else {
             throw LeaderboardQueryError(
                 code: "unknown_board", message: "no leaderboard '\(board)'; declared: \(config.boards.map(\.id).joined(separator: ", "))")
         }
-        let periodKey = period ?? spec.period.key(of: Clock.nowMillis(), in: config.timeZone)
+        let periodKey = period ?? spec.period.key(of: Clock.nowMillis(), calendar: config.calendar)
         let scopeKey: String
         switch spec.scope {
         case .everyone: scopeKey = "all"

@@ -33,7 +33,7 @@ actor TrainingStage: LogConsumer {
     private var published: [TrainingState.BoardKey: [String]] = [:]
     /// Standings of ended periods whose final board was published.
     private var finalized: Set<TrainingState.BoardKey> = []
-    /// What queries read; refreshed at most every 250 ms.
+    /// What queries read; refreshed at most once a second.
     nonisolated let index: LeaderboardIndex
     private var indexedAt: Int64 = 0
 
@@ -147,13 +147,14 @@ actor TrainingStage: LogConsumer {
     /// Milliseconds between two commits of the state.
     static let commitInterval: Int64 = 5000
 
-    /// Shares the standings with queries, at most every 250 ms: each share makes the next
-    /// change to a board copy it.
+    /// Shares the standings with queries, at most once a second: each share makes the next
+    /// change to a board copy its lookup tables, so sharing more often costs throughput.
     private func refreshIndex() {
         let now = Clock.nowMillis()
-        guard now - indexedAt >= 250 else { return }
+        guard now - indexedAt >= 1000 else { return }
         indexedAt = now
-        index.update(config: config, standings: state.standings)
+        let replaced = index.update(config: config, standings: state.standings)
+        withExtendedLifetime(replaced) {}  // released here, on the stage's thread
     }
 
     private func commit() async throws {
@@ -183,9 +184,11 @@ actor TrainingStage: LogConsumer {
             boards.insert(key.board)
         }
         for board in boards { lastPublishedAt[board] = now }
+        var currentPeriod: [String: String] = [:]
+        for spec in config.boards { currentPeriod[spec.id] = spec.period.key(of: now, calendar: config.calendar) }
         for (key, standings) in state.standings where !finalized.contains(key) {
             guard let spec = config.boards.first(where: { $0.id == key.board }), spec.period != .allTime,
-                key.period != spec.period.key(of: now, in: config.timeZone), !dirty.contains(key)
+                key.period != currentPeriod[key.board], !dirty.contains(key)
             else { continue }
             messages.append(message(spec, key, standings, final: true))
             finalized.insert(key)
