@@ -60,7 +60,7 @@ let package = Package(
             ]),
         .executableTarget(
             name: "clubd",
-            dependencies: ["ClubDaemon", "Definitions", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["ClubDaemon", "Definitions", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The client side of the command socket: requests with the Lazy Pirate pattern.
         .target(name: "ClubClient", dependencies: ["ZMQ", "JSON"]),
         // A deterministic device fleet: GPS tracks, heart rate, sessions, network faults.

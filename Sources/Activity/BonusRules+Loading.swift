@@ -26,25 +26,18 @@ extension BonusRules {
     /// Reads a rules file.
     /// - Throws: ``DefinitionErrors`` naming file:line:column of every mistake.
     public static func load(path: String) throws -> BonusRules {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw DefinitionErrors([DefinitionError(file: path, line: 1, column: 1, message: "cannot read the bonus rules file")])
-        }
-        return try parse(text, file: path)
+        var root = try YAMLMapping.root(path: path, describing: "bonus rules file")
+        return try parse(&root)
     }
 
     /// Parses rules text; nothing is returned unless every rule is valid.
     public static func parse(_ text: String, file: String) throws -> BonusRules {
-        var root: YAMLMapping
-        switch YAMLMapping.parse(text, file: file) {
-        case .failure(let error): throw DefinitionErrors([error])
-        case .success(let mapping): root = mapping
-        }
-        var zone = TimeZone(identifier: "UTC")!
-        if let name = root.string("time_zone") {
-            if let found = TimeZone(identifier: name) { zone = found } else {
-                root.fail("unknown time zone '\(name)': use an IANA name such as Europe/Moscow or UTC", at: root.node("time_zone"))
-            }
-        }
+        var root = try YAMLMapping.root(text, file: file)
+        return try parse(&root)
+    }
+
+    private static func parse(_ root: inout YAMLMapping) throws -> BonusRules {
+        let zone = root.timeZone("time_zone") ?? TimeZone(identifier: "UTC")!
         var result = BonusRules(rules: [], calendar: LocalCalendar(timeZone: zone))
         if var caps = root.nested("caps") {
             if caps.has("daily") { result.dailyCap = caps.int("daily", default: 0, in: 1...100_000_000) }
@@ -52,16 +45,9 @@ extension BonusRules {
             root.absorb(caps)
         }
         if root.has("expire_after") { result.expiryMillis = root.duration("expire_after", default: 0, min: 1) }
-        switch root.node("rules") {
-        case nil: root.fail("missing required key 'rules' (a list of rules)")
-        case .sequence(let list)?:
+        if let list = root.mappings("rules", element: "rule with id, on and an effect") {
             var ids: Set<String> = []
-            for node in list {
-                guard case .mapping = node else {
-                    root.fail("each rule must be a mapping with id, on and an effect", at: node)
-                    continue
-                }
-                var m = YAMLMapping(file: file, node: node)
+            for var m in list {
                 if let rule = rule(&m) {
                     if ids.insert(rule.id).inserted { result.rules.append(rule) } else {
                         m.fail("duplicate rule id '\(rule.id)'", at: m.node("id"))
@@ -69,7 +55,8 @@ extension BonusRules {
                 }
                 root.absorb(m)
             }
-        case let other?: root.fail("'rules' must be a list of rules", at: other)
+        } else {
+            root.fail("missing required key 'rules' (a list of rules)")
         }
         root.rejectUnknownKeys()
         guard root.errors.isEmpty else { throw DefinitionErrors(root.errors) }

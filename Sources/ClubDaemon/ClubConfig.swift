@@ -3,6 +3,7 @@ import Activity
 import Definitions
 import Foundation
 import Pipeline
+import Training
 import Yams
 
 /// The daemon's settings. Every key, its default and its meaning are listed in
@@ -34,30 +35,44 @@ public struct ClubConfig: Sendable {
 
     public init() {}
 
-    /// The bonus rules this configuration names.
-    /// - Throws: ``DefinitionErrors`` locating every mistake in the rules file.
-    public func loadBonusRules() throws -> BonusRules {
-        bonusRulesFile.isEmpty
+    /// What the daemon runs, as this configuration names it: the pipelines and the
+    /// leaderboards of the pipelines directory (read once), and the bonus rules.
+    public struct Programme: Sendable {
+        public let pipelines: [PipelineDefinition]
+        public let training: TrainingConfig
+        public let bonusRules: BonusRules
+
+        /// One line for logs and `--check-config`.
+        public var summary: String {
+            "pipelines: \(pipelines.map(\.name).joined(separator: ", ")); bonus rules: \(bonusRules.rules.count); leaderboards: \(training.boards.count)"
+        }
+    }
+
+    /// Reads and validates everything the daemon runs, at start-up and on reload.
+    /// - Throws: ``DefinitionErrors`` locating every mistake.
+    public func loadProgramme() throws -> Programme {
+        let files = try PipelineLoader.read(directory: pipelinesDirectory)
+        let rules =
+            bonusRulesFile.isEmpty
             ? try BonusRules.parse(BonusRules.embeddedDefault, file: "<embedded bonus rules>")
             : try BonusRules.load(path: bonusRulesFile)
+        return Programme(pipelines: try PipelineLoader.load(files: files), training: try TrainingConfig.load(files: files), bonusRules: rules)
     }
 
     /// Reads `path`, keeping defaults for absent keys.
     /// - Throws: ``DefinitionErrors`` naming file:line:column of each mistake.
     public static func load(path: String) throws -> ClubConfig {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw DefinitionErrors([DefinitionError(file: path, line: 1, column: 1, message: "cannot read the configuration file")])
-        }
-        return try parse(text, file: path)
+        var root = try YAMLMapping.root(path: path, describing: "configuration file")
+        return try parse(&root)
     }
 
     /// Parses configuration text.
     public static func parse(_ text: String, file: String) throws -> ClubConfig {
-        var root: YAMLMapping
-        switch YAMLMapping.parse(text, file: file) {
-        case .failure(let error): throw DefinitionErrors([error])
-        case .success(let mapping): root = mapping
-        }
+        var root = try YAMLMapping.root(text, file: file)
+        return try parse(&root)
+    }
+
+    private static func parse(_ root: inout YAMLMapping) throws -> ClubConfig {
         var c = ClubConfig()
         if var m = root.nested("ingest") {
             c.ingestEndpoint = endpoint(&m, "endpoint", c.ingestEndpoint)

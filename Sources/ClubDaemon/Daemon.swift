@@ -7,7 +7,6 @@ import Pipeline
 import Prometheus
 import Storage
 import Synchronization
-import Training
 import ZMQ
 
 /// The club daemon: binds the sockets, restores state, runs the pipelines, snapshots
@@ -48,15 +47,13 @@ public final class Daemon: Sendable {
     public func run(handleSignals: Bool = true, onReady: @Sendable (Endpoints) -> Void = { _ in }) async throws {
         _ = Self.registry
         let notifier = SystemdNotifier()
-        let pipelines = try PipelineLoader.load(directory: config.pipelinesDirectory)
-        let bonusRules = try config.loadBonusRules()
-        let training = try TrainingConfig.load(directory: config.pipelinesDirectory)
+        let programme = try config.loadProgramme()
         try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
         let store = try ClubStore(path: (config.stateDirectory as NSString).appendingPathComponent("clubd.sqlite"))
         let context = ZMQContext()
         let runtime = try await PipelineRuntime(
-            context: context, options: config.runtimeOptions, pipelines: pipelines, bonusRules: bonusRules, training: training,
-            store: store, logger: logger)
+            context: context, options: config.runtimeOptions, pipelines: programme.pipelines, bonusRules: programme.bonusRules,
+            training: programme.training, store: store, logger: logger)
         let config = self.config
         let logger = self.logger
         let reload: @Sendable () async -> [UInt8] = {
@@ -81,7 +78,7 @@ public final class Daemon: Sendable {
         logger.info(
             "clubd ready",
             metadata: ["ingest": "\(endpoints.ingest)", "command": "\(endpoints.command)", "publish": "\(endpoints.publish)",
-                "pipelines": "\(pipelines.map(\.name))"])
+                "programme": "\(programme.summary)"])
         notifier.notify("READY=1\nSTATUS=serving")
         onReady(endpoints)
 
@@ -192,12 +189,10 @@ public final class Daemon: Sendable {
         notifier.notify("RELOADING=1")
         defer { notifier.notify("READY=1") }
         do {
-            let definitions = try PipelineLoader.load(directory: config.pipelinesDirectory)
-            let rules = try config.loadBonusRules()
-            let training = try TrainingConfig.load(directory: config.pipelinesDirectory)
-            let changes = await runtime.reload(definitions)
-            await runtime.reloadBonusRules(rules)
-            await runtime.reloadTraining(training)
+            let programme = try config.loadProgramme()
+            let changes = await runtime.reload(programme.pipelines)
+            await runtime.reloadBonusRules(programme.bonusRules)
+            await runtime.reloadTraining(programme.training)
             logger.info("pipelines and bonus rules reloaded", metadata: ["changes": "\(changes)"])
             var w = JSONWriter()
             w.beginObject()
@@ -205,8 +200,8 @@ public final class Daemon: Sendable {
             w.key("reloaded")
             w.beginArray()
             for change in changes { w.value(change) }
-            w.value("bonus rules: \(rules.rules.count)")
-            w.value("leaderboards: \(training.boards.count)")
+            w.value("bonus rules: \(programme.bonusRules.rules.count)")
+            w.value("leaderboards: \(programme.training.boards.count)")
             w.endArray()
             w.endObject()
             return w.bytes

@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// Reads a YAML mapping key by key, recording located errors instead of stopping at the
@@ -31,6 +32,25 @@ public struct YAMLMapping {
         } catch {
             return .failure(DefinitionError(file: file, line: 1, column: 1, message: "invalid YAML: \(error)"))
         }
+    }
+
+    /// Parses `text` as a mapping, or throws its syntax error.
+    /// - Throws: ``DefinitionErrors`` with the located YAML error.
+    public static func root(_ text: String, file: String) throws -> YAMLMapping {
+        switch parse(text, file: file) {
+        case .failure(let error): throw DefinitionErrors([error])
+        case .success(let mapping): return mapping
+        }
+    }
+
+    /// Reads the file at `path` and parses it as a mapping.
+    /// - Parameter what: what the file is, for the error when it cannot be read.
+    /// - Throws: ``DefinitionErrors`` when it cannot be read or is not YAML.
+    public static func root(path: String, describing what: String) throws -> YAMLMapping {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw DefinitionErrors([DefinitionError(file: path, line: 1, column: 1, message: "cannot read the \(what) as UTF-8")])
+        }
+        return try root(text, file: path)
     }
 
     /// Reads `node` as a mapping.
@@ -115,6 +135,36 @@ public struct YAMLMapping {
             if let n = Int64(number), n >= 0, n <= Int64.max / scale / 4 { return n * scale }
         }
         return nil
+    }
+
+    /// An IANA time zone name, or nil when absent or unknown (an error is recorded).
+    public mutating func timeZone(_ key: String) -> TimeZone? {
+        guard let name = string(key) else { return nil }
+        guard let zone = TimeZone(identifier: name) else {
+            fail("unknown time zone '\(name)': use an IANA name such as Europe/Moscow or UTC", at: node(key))
+            return nil
+        }
+        return zone
+    }
+
+    /// The mappings of a list under `key`, or nil when the key is absent. A value that is not
+    /// a list, or an element that is not a mapping, is recorded as an error naming `element`.
+    /// Pass each one back to ``absorb(_:)``.
+    public mutating func mappings(_ key: String, element: String) -> [YAMLMapping]? {
+        guard let node = node(key) else { return nil }
+        guard case .sequence(let list) = node else {
+            fail("'\(key)' must be a list of \(element)s", at: node)
+            return []
+        }
+        var result: [YAMLMapping] = []
+        for item in list {
+            guard case .mapping = item else {
+                fail("each entry of '\(key)' must be a mapping: a \(element)", at: item)
+                continue
+            }
+            result.append(YAMLMapping(file: file, node: item))
+        }
+        return result
     }
 
     /// A nested mapping; its errors join this one's when passed back to ``absorb(_:)``.

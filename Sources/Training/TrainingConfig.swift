@@ -24,45 +24,35 @@ public struct TrainingConfig: Sendable, Equatable {
 
     public init() {}
 
-    /// Reads the leaderboards file of `directory`, if there is one.
+    /// Reads the leaderboards file among the pipeline files (see `PipelineLoader.read`), if
+    /// there is one; the other files are the pipeline loader's.
     /// - Throws: ``DefinitionErrors`` locating every mistake.
-    public static func load(directory: String) throws -> TrainingConfig {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory))?
-            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted() ?? []
-        var found: [(String, YAMLMapping)] = []
-        for name in names {
-            let path = (directory as NSString).appendingPathComponent(name)
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-                case .success(let mapping) = YAMLMapping.parse(text, file: path), mapping.has("leaderboards")
-            else { continue }  // not a leaderboards file: the pipeline loader reports its mistakes
-            found.append((path, mapping))
+    public static func load(files: [(name: String, text: String)]) throws -> TrainingConfig {
+        let found = files.compactMap { file -> YAMLMapping? in
+            guard case .success(let mapping) = YAMLMapping.parse(file.text, file: file.name), mapping.has("leaderboards") else {
+                return nil  // not a leaderboards file: the pipeline loader reports its mistakes
+            }
+            return mapping
         }
-        guard let first = found.first else { return TrainingConfig() }
+        guard var first = found.first else { return TrainingConfig() }
         if found.count > 1 {
             throw DefinitionErrors([
-                DefinitionError(file: found[1].0, line: 1, column: 1, message: "leaderboards are declared in one file; \(first.0) has them already")
+                DefinitionError(file: found[1].file, line: 1, column: 1, message: "leaderboards are declared in one file; \(first.file) has them already")
             ])
         }
-        var mapping = first.1
-        return try parse(&mapping)
+        return try parse(&first)
     }
 
     /// Parses leaderboards text.
     public static func parse(_ text: String, file: String) throws -> TrainingConfig {
-        switch YAMLMapping.parse(text, file: file) {
-        case .failure(let error): throw DefinitionErrors([error])
-        case .success(var mapping): return try parse(&mapping)
-        }
+        var root = try YAMLMapping.root(text, file: file)
+        return try parse(&root)
     }
 
     private static func parse(_ m: inout YAMLMapping) throws -> TrainingConfig {
         var c = TrainingConfig()
         _ = m.string("name")
-        if let name = m.string("time_zone") {
-            if let zone = TimeZone(identifier: name) { c.timeZone = zone } else {
-                m.fail("unknown time zone '\(name)': use an IANA name such as Europe/Moscow or UTC", at: m.node("time_zone"))
-            }
-        }
+        if let zone = m.timeZone("time_zone") { c.timeZone = zone }
         if let node = m.node("source_priority") {
             let sources = node.array().compactMap(\.string)
             if sources.isEmpty || sources.count != node.array().count { m.fail("'source_priority' is a list of source names", at: node) }
@@ -80,24 +70,14 @@ public struct TrainingConfig: Sendable, Equatable {
             c.comparisons = ComparisonSpec.parse(&comparisons)
             m.absorb(comparisons)
         }
-        switch m.node("leaderboards") {
-        case .sequence(let list)?:
-            var ids: Set<String> = []
-            for node in list {
-                guard case .mapping = node else {
-                    m.fail("each leaderboard is a mapping with id, metric and period", at: node)
-                    continue
+        var ids: Set<String> = []
+        for var board in m.mappings("leaderboards", element: "leaderboard with id, metric and period") ?? [] {
+            if let spec = leaderboard(&board) {
+                if ids.insert(spec.id).inserted { c.boards.append(spec) } else {
+                    board.fail("leaderboard id '\(spec.id)' is used twice", at: board.node("id"))
                 }
-                var board = YAMLMapping(file: m.file, node: node)
-                if let spec = leaderboard(&board) {
-                    if ids.insert(spec.id).inserted { c.boards.append(spec) } else {
-                        board.fail("leaderboard id '\(spec.id)' is used twice", at: board.node("id"))
-                    }
-                }
-                m.absorb(board)
             }
-        case let other?: m.fail("'leaderboards' must be a list", at: other)
-        case nil: break
+            m.absorb(board)
         }
         m.rejectUnknownKeys()
         guard m.errors.isEmpty else { throw DefinitionErrors(m.errors) }

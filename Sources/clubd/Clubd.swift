@@ -1,10 +1,8 @@
 import Definitions
-import Training
 import ArgumentParser
 import ClubDaemon
 import Foundation
 import Logging
-import Pipeline
 
 /// `clubd`: the Interest Club stream-processing daemon.
 @main
@@ -41,13 +39,9 @@ struct Clubd: AsyncParsableCommand {
             if let metrics { settings.metricsListen = metrics }
             if let logLevel { settings.logLevel = logLevel }
             if let bonusRules { settings.bonusRulesFile = bonusRules }
-            let definitions = try PipelineLoader.load(directory: settings.pipelinesDirectory)
-            let rules = try settings.loadBonusRules()
-            let training = try TrainingConfig.load(directory: settings.pipelinesDirectory)
+            let programme = try settings.loadProgramme()
             if checkConfig {
-                print(
-                    "configuration OK; pipelines: \(definitions.map(\.name).joined(separator: ", ")); bonus rules: \(rules.rules.count);"
-                        + " leaderboards: \(training.boards.count)")
+                print("configuration OK; \(programme.summary)")
                 return
             }
         } catch let errors as DefinitionErrors {

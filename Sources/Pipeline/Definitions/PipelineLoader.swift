@@ -31,17 +31,18 @@ public enum PipelineLoader {
             topic: window
         """
 
-    /// Loads every `*.yaml` file of `directory`, or the embedded default when the directory
-    /// does not exist.
-    /// - Throws: ``DefinitionErrors`` listing every mistake.
-    public static func load(directory: String) throws -> [PipelineDefinition] {
+    /// The `*.yaml` files of `directory` as (path, text), or the embedded default pipeline when
+    /// the directory does not exist. Read once, they feed ``load(files:)`` and the Training
+    /// subsystem's leaderboards (`TrainingConfig.load(files:)`).
+    /// - Throws: ``DefinitionErrors`` when a file cannot be read or there is none.
+    public static func read(directory: String) throws -> [(name: String, text: String)] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            return try load(files: [("<embedded default>", embeddedDefault)])
+            return [("<embedded default>", embeddedDefault)]
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: directory)
             .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
-        var files: [(String, String)] = []
+        var files: [(name: String, text: String)] = []
         for name in names {
             let path = (directory as NSString).appendingPathComponent(name)
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -52,7 +53,7 @@ public enum PipelineLoader {
         guard !files.isEmpty else {
             throw DefinitionErrors([DefinitionError(file: directory, line: 1, column: 1, message: "no *.yaml pipeline files")])
         }
-        return try load(files: files)
+        return files
     }
 
     /// Validates pipeline texts given as (file name, contents).
