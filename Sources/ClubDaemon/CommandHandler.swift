@@ -19,12 +19,16 @@ struct CommandHandler: CommandHandling {
 
     /// `leaderboard` queries read published standings: they are answered on the command
     /// thread itself, without a hop to another thread that a busy pipeline could delay.
+    /// Only requests that name the op are parsed here: every other request is parsed once,
+    /// by ``handle(request:)``.
     func handleAtOnce(request: [UInt8]) -> [UInt8]? {
-        guard request.count < 4096, request.contains(UInt8(ascii: "l")),
+        guard request.count < 4096, request.firstRange(of: Self.leaderboardOp) != nil,
             let parsed = try? CommandRequest.parse(request, maxDepth: 64), parsed.fields["op"] == "leaderboard"
         else { return nil }
         return leaderboard(parsed.fields)
     }
+
+    private static let leaderboardOp = Array(#""leaderboard""#.utf8)
 
     func handle(request: [UInt8]) async -> [UInt8] {
         let parsed: CommandRequest?

@@ -63,15 +63,6 @@ public final class ClubStore: Sendable {
 
     // MARK: Journal
 
-    /// Appends acknowledged input durably.
-    /// - Returns: its journal sequence number.
-    public func appendJournal(_ payload: [UInt8], receivedAt: Int64) async throws -> Int64 {
-        try await pool.write { db in
-            try db.execute(sql: "INSERT INTO journal (received_at, payload) VALUES (?, ?)", arguments: [receivedAt, Data(payload)])
-            return db.lastInsertedRowID
-        }
-    }
-
     /// Journal entries after `position`, oldest first.
     public func journal(after position: Int64) async throws -> [(seq: Int64, payload: [UInt8])] {
         try await pool.read { db in

@@ -56,9 +56,6 @@ public struct EffortTracker: Sendable, Equatable, Codable {
         self.idleMillis = idleMillis
     }
 
-    /// Sessions being tracked.
-    public var openSessions: Int { sessions.count }
-
     /// Takes samples in order and returns the records of sessions that ended.
     public mutating func process(_ samples: [TelemetrySample]) -> [Record] {
         for sample in samples {

@@ -33,8 +33,6 @@ public struct Cohort: Sendable, Equatable, Codable {
         try container.encode(entries, forKey: .entries)
     }
 
-    public var count: Int { entries.count }
-
     mutating func add(user: String, workout: String, millis: Int64, start: Int64) {
         let entry = Entry(user: user, workout: workout, millis: millis, start: start)
         var low = 0

@@ -10,7 +10,7 @@ import Training
 /// `leaderboard.<board>` at most once per board per publish interval, and answers
 /// `leaderboard` queries from.
 ///
-/// Its state and log offset are committed together, at most every 5 seconds and at shutdown;
+/// Its state and log offset are committed together, at most once a minute and at shutdown;
 /// after a crash it re-applies the events after the committed offset, which gives the same
 /// state (the state is a pure function of the log).
 actor TrainingStage: LogConsumer {
@@ -145,7 +145,7 @@ actor TrainingStage: LogConsumer {
     }
 
     /// Milliseconds between two commits of the state.
-    static let commitInterval: Int64 = 5000
+    static let commitInterval: Int64 = 60_000
 
     /// Shares the standings with queries, at most once a second: each share makes the next
     /// change to a board copy its lookup tables, so sharing more often costs throughput.
