@@ -4,7 +4,9 @@ import Foundation
 import JSON
 import Yams
 
-extension BonusRules {
+extension BonusRules: DefinitionFile {
+    public static let fileDescription = "bonus rules file"
+
     /// The programme the daemon runs when no rules file is configured.
     public static let embeddedDefault = """
         # Points for workouts and club activity; see docs/bonus.md.
@@ -23,20 +25,8 @@ extension BonusRules {
           - {id: streak-3, on: [workout, session.attended], streak_days: 3, points: 30}
         """
 
-    /// Reads a rules file.
-    /// - Throws: ``DefinitionErrors`` naming file:line:column of every mistake.
-    public static func load(path: String) throws -> BonusRules {
-        var root = try YAMLMapping.root(path: path, describing: "bonus rules file")
-        return try parse(&root)
-    }
-
-    /// Parses rules text; nothing is returned unless every rule is valid.
-    public static func parse(_ text: String, file: String) throws -> BonusRules {
-        var root = try YAMLMapping.root(text, file: file)
-        return try parse(&root)
-    }
-
-    private static func parse(_ root: inout YAMLMapping) throws -> BonusRules {
+    /// Reads the rules; nothing is returned unless every rule is valid.
+    public static func parse(_ root: inout YAMLMapping) throws -> BonusRules {
         let zone = root.timeZone("time_zone") ?? TimeZone(identifier: "UTC")!
         var result = BonusRules(rules: [], calendar: LocalCalendar(timeZone: zone))
         if var caps = root.nested("caps") {

@@ -8,7 +8,7 @@ import Yams
 
 /// The daemon's settings. Every key, its default and its meaning are listed in
 /// `config/clubd.yaml`; with no file the defaults below apply.
-public struct ClubConfig: Sendable {
+public struct ClubConfig: Sendable, DefinitionFile {
     public var ingestEndpoint = "tcp://127.0.0.1:7001"
     public var commandEndpoint = "tcp://127.0.0.1:7002"
     public var publishEndpoint = "tcp://127.0.0.1:7003"
@@ -59,20 +59,10 @@ public struct ClubConfig: Sendable {
         return Programme(pipelines: try PipelineLoader.load(files: files), training: try TrainingConfig.load(files: files), bonusRules: rules)
     }
 
-    /// Reads `path`, keeping defaults for absent keys.
-    /// - Throws: ``DefinitionErrors`` naming file:line:column of each mistake.
-    public static func load(path: String) throws -> ClubConfig {
-        var root = try YAMLMapping.root(path: path, describing: "configuration file")
-        return try parse(&root)
-    }
+    public static let fileDescription = "configuration file"
 
-    /// Parses configuration text.
-    public static func parse(_ text: String, file: String) throws -> ClubConfig {
-        var root = try YAMLMapping.root(text, file: file)
-        return try parse(&root)
-    }
-
-    private static func parse(_ root: inout YAMLMapping) throws -> ClubConfig {
+    /// Reads the configuration, keeping defaults for absent keys.
+    public static func parse(_ root: inout YAMLMapping) throws -> ClubConfig {
         var c = ClubConfig()
         if var m = root.nested("ingest") {
             c.ingestEndpoint = endpoint(&m, "endpoint", c.ingestEndpoint)

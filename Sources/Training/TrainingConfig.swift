@@ -4,7 +4,7 @@ import Yams
 
 /// The Training subsystem's settings and leaderboards, declared in the one `Pipelines/*.yaml`
 /// file that has a `leaderboards` key (see `Pipelines/leaderboards.yaml`, docs/training.md).
-public struct TrainingConfig: Sendable, Equatable {
+public struct TrainingConfig: Sendable, Equatable, DefinitionFile {
     public var timeZone = TimeZone(identifier: "UTC")! {
         didSet { calendar = Period.calendar(in: timeZone) }
     }
@@ -43,13 +43,10 @@ public struct TrainingConfig: Sendable, Equatable {
         return try parse(&first)
     }
 
-    /// Parses leaderboards text.
-    public static func parse(_ text: String, file: String) throws -> TrainingConfig {
-        var root = try YAMLMapping.root(text, file: file)
-        return try parse(&root)
-    }
+    public static let fileDescription = "leaderboards file"
 
-    private static func parse(_ m: inout YAMLMapping) throws -> TrainingConfig {
+    /// Reads the leaderboards file's settings and boards.
+    public static func parse(_ m: inout YAMLMapping) throws -> TrainingConfig {
         var c = TrainingConfig()
         _ = m.string("name")
         if let zone = m.timeZone("time_zone") { c.timeZone = zone }
