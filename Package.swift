@@ -37,13 +37,15 @@ let package = Package(
         .target(
             name: "Training",
             dependencies: ["Events", "JSON", "Definitions", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        // The Offers subsystem: marketers' rules, their condition language, caps and budgets. Pure.
+        .target(name: "Offers", dependencies: ["Events", "JSON", "Definitions", "Activity", "Training"]),
         // SQLite: journal of acknowledged events, snapshots, window history.
-        .target(name: "Storage", dependencies: ["Activity", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Storage", dependencies: ["Activity", "Offers", .product(name: "GRDB", package: "GRDB.swift")]),
         // Declarative pipelines and the actor runtime that runs them between ZeroMQ sockets.
         .target(
             name: "Pipeline",
             dependencies: [
-                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity", "Training",
+                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity", "Training", "Offers",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -52,7 +54,7 @@ let package = Package(
         .target(
             name: "ClubDaemon",
             dependencies: [
-                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity", "Training", "Pipeline",
+                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity", "Training", "Offers", "Pipeline",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -87,6 +89,7 @@ let package = Package(
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Events"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "Storage", "ClubTestKit"]),
         .testTarget(name: "ActivityTests", dependencies: ["Activity", "Definitions", "Events", "JSON"]),
+        .testTarget(name: "OffersTests", dependencies: ["Offers", "Activity", "Definitions", "JSON"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Definitions", "JSON"]),
         .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "Activity", "clubd", "clubctl"]),
     ]

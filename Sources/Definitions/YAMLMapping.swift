@@ -73,6 +73,17 @@ public struct YAMLMapping {
         errors.append(Self.at(file, node?.mark ?? mark, message))
     }
 
+    /// Records an error at a place of the file computed by the caller (inside a scalar).
+    public mutating func fail(at line: Int, _ column: Int, _ message: String) {
+        errors.append(DefinitionError(file: file, line: line, column: column, message: message))
+    }
+
+    /// The line where the mapping starts.
+    public var line: Int { mark?.line ?? 1 }
+
+    /// The column where the mapping starts.
+    public var column: Int { mark?.column ?? 1 }
+
     public func has(_ key: String) -> Bool { pairs.contains { $0.key == key } }
 
     /// The keys of the mapping, in file order.

@@ -111,6 +111,12 @@ public struct JSONWriter: Sendable {
     public mutating func member(_ name: String, _ int: Int) { key(name); value(int) }
     public mutating func member(_ name: String, _ double: Double) { key(name); value(double) }
     public mutating func member(_ name: String, _ bool: Bool) { key(name); value(bool) }
+    public mutating func member(_ name: String, _ strings: [String]) {
+        key(name)
+        beginArray()
+        for string in strings { value(string) }
+        endArray()
+    }
 
     @inline(__always)
     private mutating func separate() {

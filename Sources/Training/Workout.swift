@@ -15,6 +15,8 @@ public struct Workout: Sendable, Equatable, Codable {
     /// Time in motion; the duration when the source does not say.
     public let movingMillis: Int64
     public let elevationGain: Double
+    /// The equipment used (a shoe, a bike), as the source names it.
+    public let gear: String?
     /// Offset of the event in the activity log: which of two copies arrived first.
     public let offset: Int64
 
@@ -22,7 +24,7 @@ public struct Workout: Sendable, Equatable, Codable {
 
     public init(
         id: String, user: String, source: String, sport: String, start: Int64, durationMillis: Int64, distance: Double = 0,
-        movingMillis: Int64? = nil, elevationGain: Double = 0, offset: Int64 = 0
+        movingMillis: Int64? = nil, elevationGain: Double = 0, gear: String? = nil, offset: Int64 = 0
     ) {
         self.id = id
         self.user = user
@@ -33,6 +35,7 @@ public struct Workout: Sendable, Equatable, Codable {
         self.distance = distance
         self.movingMillis = movingMillis ?? durationMillis
         self.elevationGain = elevationGain
+        self.gear = gear
         self.offset = offset
     }
 
@@ -64,7 +67,7 @@ public struct Workout: Sendable, Equatable, Codable {
         return .success(
             Workout(
                 id: id, user: user, source: source, sport: sport, start: start, durationMillis: Int64(seconds * 1000),
-                distance: distance, movingMillis: moving, elevationGain: gain, offset: offset))
+                distance: distance, movingMillis: moving, elevationGain: gain, gear: text("gear"), offset: offset))
     }
 
     /// The source of workouts derived from device telemetry sessions.

@@ -1,0 +1,185 @@
+import Activity
+import JSON
+
+/// Applies the offer rules to activity events and schedules: at most one offer per trigger
+/// (the highest-priority rule whose condition holds and whose caps allow), caps and budgets
+/// counted exactly. Pure: the offer stage persists what it issues and the facts it learns,
+/// and a restarted engine rebuilds its counters from the issued offers.
+public struct OfferEngine: Sendable {
+    public private(set) var rules: OfferRules
+    /// Event-triggered rules by event type, highest priority first.
+    private var byType: [String: [OfferRule]] = [:]
+    /// What the engine knows of each user.
+    public var facts: [String: UserFacts] = [:]
+    /// How workouts from several sources count (see `WorkoutBook`).
+    public let sourcePriority: [String]
+    private var issued: [String: Int] = [:]
+    private var issuedInRegion: [String: [String: Int]] = [:]
+    /// Per rule, per audience key: when its last offer was issued.
+    private var lastIssued: [String: [IssuedOffer.Audience: Int64]] = [:]
+    /// Per scheduled rule: its last occurrence that was handled.
+    private var lastOccurrence: [String: Int64] = [:]
+
+    public init(rules: OfferRules, sourcePriority: [String] = []) {
+        self.rules = rules
+        self.sourcePriority = sourcePriority
+        index()
+    }
+
+    /// Replaces the rules; counters of rules that stay (by id) are kept.
+    public mutating func reload(_ rules: OfferRules) {
+        self.rules = rules
+        index()
+    }
+
+    private mutating func index() {
+        byType = [:]
+        for rule in rules.rules {
+            guard case .events(let types) = rule.trigger else { continue }
+            for type in types { byType[type, default: []].append(rule) }
+        }
+        for type in byType.keys {
+            byType[type]!.sort { $0.priority != $1.priority ? $0.priority > $1.priority : $0.id < $1.id }
+        }
+    }
+
+    /// Counts offers issued before (restart): caps and budgets continue from them.
+    public mutating func restore(_ offers: [IssuedOffer]) {
+        for offer in offers { count(offer) }
+    }
+
+    /// Restores a scheduled rule's last handled occurrence.
+    public mutating func restoreOccurrence(rule: String, at time: Int64) {
+        lastOccurrence[rule] = max(lastOccurrence[rule] ?? .min, time)
+    }
+
+    /// Whether some rule triggered by `type` reads the user's bonus balance.
+    public func readsBalance(_ type: String) -> Bool { byType[type]?.contains { $0.readsBalance } ?? false }
+
+    /// Whether any rule fires on events of `type`.
+    public func fires(on type: String) -> Bool { byType[type] != nil }
+
+    /// Learns from `event` and issues what the rules say (at most one rule's offers).
+    public mutating func apply(_ event: ActivityEvent, balance: Int? = nil) -> [IssuedOffer] {
+        facts[event.user, default: UserFacts()].learn(event, sourcePriority: sourcePriority)
+        guard let candidates = byType[event.type] else { return [] }
+        let facts = self.facts[event.user] ?? UserFacts()
+        for rule in candidates {
+            if let condition = rule.condition {
+                let context = EvaluationContext(event: event, facts: facts, balance: balance, calendar: rule.calendar)
+                guard condition.holds(in: context) else { continue }
+            }
+            let audiences: [IssuedOffer.Audience]
+            switch rule.audience {
+            case .user: audiences = [.user(event.user)]
+            case .regions(let regions): audiences = regions.map { .region($0) }
+            case .everyone: audiences = [.everyone]
+            }
+            let offers = issue(rule, to: audiences, trigger: event.id, at: event.at, userRegion: facts.region)
+            if !offers.isEmpty { return offers }
+        }
+        return []
+    }
+
+    /// Issues the campaigns whose occurrences are due at `now` (each occurrence once; missed
+    /// ones while the daemon was down are issued late, once, with their own time).
+    public mutating func due(now: Int64) -> [IssuedOffer] {
+        var result: [IssuedOffer] = []
+        for rule in rules.rules {
+            guard case .schedule(let start, let every) = rule.trigger, now >= start else { continue }
+            let latest = every.map { start + (now - start) / $0 * $0 } ?? start
+            guard latest > lastOccurrence[rule.id] ?? .min else { continue }
+            lastOccurrence[rule.id] = latest
+            let audiences: [IssuedOffer.Audience]
+            switch rule.audience {
+            case .regions(let regions): audiences = regions.map { .region($0) }
+            case .everyone, .user: audiences = [.everyone]
+            }
+            result += issue(rule, to: audiences, trigger: "schedule:\(latest)", at: latest, userRegion: nil)
+        }
+        return result
+    }
+
+    /// The offers of one rule firing, where caps allow them.
+    private mutating func issue(
+        _ rule: OfferRule, to audiences: [IssuedOffer.Audience], trigger: String, at time: Int64, userRegion: String?
+    ) -> [IssuedOffer] {
+        var offers: [IssuedOffer] = []
+        for audience in audiences {
+            let region: String
+            switch audience {
+            case .user: region = userRegion ?? "unknown"
+            case .region(let code): region = code
+            case .everyone: region = ""
+            }
+            guard allows(rule, audience: audience, region: region, at: time) else { continue }
+            let offer = Self.offer(rule, audience: audience, region: region, trigger: trigger, at: time)
+            count(offer)
+            offers.append(offer)
+        }
+        return offers
+    }
+
+    private func allows(_ rule: OfferRule, audience: IssuedOffer.Audience, region: String, at time: Int64) -> Bool {
+        if let budget = rule.caps.budget, issued[rule.id, default: 0] >= budget { return false }
+        if !region.isEmpty, let limit = rule.caps.regionBudgets[region] ?? rule.caps.otherRegionBudget,
+            issuedInRegion[rule.id]?[region, default: 0] ?? 0 >= limit
+        {
+            return false
+        }
+        if let period = rule.caps.oncePer, let last = lastIssued[rule.id]?[audience], abs(time - last) < period { return false }
+        return true
+    }
+
+    private mutating func count(_ offer: IssuedOffer) {
+        issued[offer.rule, default: 0] += 1
+        if !offer.region.isEmpty { issuedInRegion[offer.rule, default: [:]][offer.region, default: 0] += 1 }
+        lastIssued[offer.rule, default: [:]][offer.audience] = max(lastIssued[offer.rule]?[offer.audience] ?? .min, offer.issuedAt)
+    }
+
+    /// How many offers a rule has issued.
+    public func issuedCount(_ rule: String) -> Int { issued[rule] ?? 0 }
+
+    static func offer(_ rule: OfferRule, audience: IssuedOffer.Audience, region: String, trigger: String, at time: Int64) -> IssuedOffer {
+        let code = rule.effect.codePrefix + "-" + Self.codeSuffix("\(rule.id)\u{0}\(trigger)\u{0}\(audience.kind)\u{0}\(audience.key)")
+        let validUntil = time + rule.effect.validFor
+        var w = JSONWriter()
+        w.member("code", code)
+        w.member("rule", rule.id)
+        w.member("title", rule.title)
+        w.member("text", rule.effect.text)
+        if let percent = rule.effect.discountPercent { w.member("discount_percent", percent) }
+        if let amount = rule.effect.discountAmount { w.member("discount_amount", amount) }
+        if !rule.effect.categories.isEmpty { w.member("categories", rule.effect.categories) }
+        if !rule.effect.skus.isEmpty { w.member("skus", rule.effect.skus) }
+        w.member("audience", audience.kind)
+        switch audience {
+        case .user(let user): w.member("user", user)
+        case .region(let code): w.member("region", code)
+        case .everyone: break
+        }
+        w.member("trigger", trigger)
+        w.member("issued_at", Int(time))
+        w.member("valid_until", Int(validUntil))
+        return IssuedOffer(
+            code: code, rule: rule.id, audience: audience, region: region, trigger: trigger, issuedAt: time, validUntil: validUntil,
+            members: w.bytes)
+    }
+
+    /// 12 characters of Crockford base32 from a 64-bit FNV-1a hash: codes follow from what
+    /// issued them, so a replay after a crash issues the same codes.
+    static func codeSuffix(_ text: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01b3
+        }
+        let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+        var result = ""
+        for _ in 0..<12 {
+            result.append(alphabet[Int(hash & 31)])
+            hash >>= 5
+        }
+        return result
+    }
+}
