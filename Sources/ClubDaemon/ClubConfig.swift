@@ -1,7 +1,7 @@
-import Definitions
 import Activity
 import Definitions
 import Foundation
+import Offers
 import Pipeline
 import Training
 import Yams
@@ -30,6 +30,8 @@ public struct ClubConfig: Sendable, DefinitionFile {
     public var logLevel = "info"
     /// The bonus programme's YAML file; empty runs the embedded default programme.
     public var bonusRulesFile = ""
+    /// Directory of offer rule files (*.yaml); empty runs no offer rules.
+    public var offerRulesDirectory = ""
     /// Activity log entries older than this, once every consumer has passed them, are deleted.
     public var activityRetentionMillis: Int64 = 90 * 86_400_000
 
@@ -41,22 +43,36 @@ public struct ClubConfig: Sendable, DefinitionFile {
         public let pipelines: [PipelineDefinition]
         public let training: TrainingConfig
         public let bonusRules: BonusRules
+        public let offerRules: OfferRules
 
         /// One line for logs and `--check-config`.
         public var summary: String {
-            "pipelines: \(pipelines.map(\.name).joined(separator: ", ")); bonus rules: \(bonusRules.rules.count); leaderboards: \(training.boards.count)"
+            "pipelines: \(pipelines.map(\.name).joined(separator: ", ")); bonus rules: \(bonusRules.rules.count); "
+                + "leaderboards: \(training.boards.count); offer rules: \(offerRules.rules.count)"
         }
     }
 
     /// Reads and validates everything the daemon runs, at start-up and on reload.
-    /// - Throws: ``DefinitionErrors`` locating every mistake.
+    /// - Throws: ``DefinitionErrors`` locating every mistake of every file.
     public func loadProgramme() throws -> Programme {
-        let files = try PipelineLoader.read(directory: pipelinesDirectory)
-        let rules =
+        var errors: [DefinitionError] = []
+        func collect<T>(_ load: () throws -> T) throws -> T? {
+            do { return try load() } catch let e as DefinitionErrors {
+                errors += e.errors
+                return nil
+            }
+        }
+        let files = try collect { try PipelineLoader.read(directory: pipelinesDirectory) }
+        let pipelines = try files.flatMap { files in try collect { try PipelineLoader.load(files: files) } }
+        let training = try files.flatMap { files in try collect { try TrainingConfig.load(files: files) } }
+        let bonusRules = try collect {
             bonusRulesFile.isEmpty
-            ? try BonusRules.parse(BonusRules.embeddedDefault, file: "<embedded bonus rules>")
-            : try BonusRules.load(path: bonusRulesFile)
-        return Programme(pipelines: try PipelineLoader.load(files: files), training: try TrainingConfig.load(files: files), bonusRules: rules)
+                ? try BonusRules.parse(BonusRules.embeddedDefault, file: "<embedded bonus rules>")
+                : try BonusRules.load(path: bonusRulesFile)
+        }
+        let offerRules = try collect { offerRulesDirectory.isEmpty ? OfferRules([]) : try OfferRules.load(directory: offerRulesDirectory) }
+        guard let pipelines, let training, let bonusRules, let offerRules else { throw DefinitionErrors(errors) }
+        return Programme(pipelines: pipelines, training: training, bonusRules: bonusRules, offerRules: offerRules)
     }
 
     public static let fileDescription = "configuration file"
@@ -98,6 +114,10 @@ public struct ClubConfig: Sendable, DefinitionFile {
         }
         if var m = root.nested("bonus") {
             c.bonusRulesFile = m.string("rules_file", default: c.bonusRulesFile) ?? ""
+            root.absorb(m)
+        }
+        if var m = root.nested("offers") {
+            c.offerRulesDirectory = m.string("rules_dir", default: c.offerRulesDirectory) ?? ""
             root.absorb(m)
         }
         if var m = root.nested("activity") {

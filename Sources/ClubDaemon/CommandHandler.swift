@@ -1,11 +1,13 @@
 import Activity
 import Events
+import Definitions
 import JSON
+import Offers
 import Pipeline
 import Storage
 
 /// Serves the command socket's operations: `health`, `submit`, `stats`, `balance`,
-/// `ledger`, `reload` and `snapshot`. Every failure is `{"ok":false,"error":{"code","message"}}` with a stable code.
+/// `ledger`, `leaderboard`, `offers`, `offers.preview`, `reload` and `snapshot`. Every failure is `{"ok":false,"error":{"code","message"}}` with a stable code.
 struct CommandHandler: CommandHandling {
     let runtime: PipelineRuntime
     let store: ClubStore
@@ -15,7 +17,7 @@ struct CommandHandler: CommandHandling {
     static let version = "0.1.0"
 
     /// Operations of the contract that later versions serve.
-    static let plannedOps: Set<String> = ["offers", "workouts", "import"]
+    static let plannedOps: Set<String> = ["workouts", "import"]
 
     /// `leaderboard` queries read published standings: they are answered on the command
     /// thread itself, without a hop to another thread that a busy pipeline could delay.
@@ -52,13 +54,15 @@ struct CommandHandler: CommandHandling {
         case "balance": return await balance(object)
         case "leaderboard": return leaderboard(object)
         case "ledger": return await ledger(object)
+        case "offers": return await offers(object)
+        case "offers.preview": return await previewOffers(object)
         case "reload": return await reloadPipelines()
         case "snapshot": return await snapshot()
         case _ where Self.plannedOps.contains(op):
             return CommandReply.error("unsupported_op", "'\(op)' is part of the contract but this daemon version does not serve it yet")
         default:
             return CommandReply.error(
-                "unknown_op", "unknown op '\(op.prefix(40))': expected health, submit, stats, balance, ledger, leaderboard, reload or snapshot")
+                "unknown_op", "unknown op '\(op.prefix(40))': expected health, submit, stats, balance, ledger, leaderboard, offers, offers.preview, reload or snapshot")
         }
     }
 
@@ -74,6 +78,7 @@ struct CommandHandler: CommandHandling {
     private func health() async -> [UInt8] {
         let status = await runtime.status()
         let bonus = await runtime.bonusProgress()
+        let offersOffset = await runtime.offersProgress()
         let now = Clock.nowMillis()
         return ok { w in
             w.member("status", "ok")
@@ -91,6 +96,7 @@ struct CommandHandler: CommandHandling {
             w.member("last_snapshot_at", Int(status.lastSnapshotAt))
             w.member("bonus_offset", Int(bonus.offset))
             w.member("bonus_processed", bonus.processed)
+            w.member("offers_offset", Int(offersOffset))
         }
     }
 
@@ -162,10 +168,7 @@ struct CommandHandler: CommandHandling {
 
     private func stats(_ request: JSONObject) async -> [UInt8] {
         let user: String
-        switch requiredUser(request) {
-        case .failure(let refusal): return refusal.reply
-        case .success(let found): user = found
-        }
+        do { user = try requiredUser(request) } catch { return error.reply }
         var bounds: [Int64] = [Int64.min / 4, Int64.max / 4]
         for (i, key) in ["from", "to"].enumerated() {
             guard let value = request[key] else { continue }
@@ -204,33 +207,28 @@ struct CommandHandler: CommandHandling {
         init(_ code: String, _ message: String) { reply = CommandReply.error(code, message) }
     }
 
-    private func requiredUser(_ request: JSONObject) -> Result<String, Refusal> {
-        guard let value = request["user"] else { return .failure(Refusal("missing_field", "missing required field 'user'")) }
+    private func requiredUser(_ request: JSONObject) throws(Refusal) -> String {
+        guard let value = request["user"] else { throw Refusal("missing_field", "missing required field 'user'") }
         guard let user = value.stringValue, !user.isEmpty else {
-            return .failure(Refusal("wrong_type", "field 'user' must be a non-empty string, not \(value.typeName)"))
+            throw Refusal("wrong_type", "field 'user' must be a non-empty string, not \(value.typeName)")
         }
-        return .success(user)
+        return user
     }
 
     private func balance(_ request: JSONObject) async -> [UInt8] {
-        switch requiredUser(request) {
-        case .failure(let refusal): return refusal.reply
-        case .success(let user):
-            let points = await runtime.balance(of: user)
-            return ok { w in
-                w.member("user", user)
-                w.member("points", points)
-            }
+        let user: String
+        do { user = try requiredUser(request) } catch { return error.reply }
+        let points = await runtime.balance(of: user)
+        return ok { w in
+            w.member("user", user)
+            w.member("points", points)
         }
     }
 
     /// The user's ledger, oldest first (the newest `limit` entries, default 1000).
     private func ledger(_ request: JSONObject) async -> [UInt8] {
         let user: String
-        switch requiredUser(request) {
-        case .failure(let refusal): return refusal.reply
-        case .success(let found): user = found
-        }
+        do { user = try requiredUser(request) } catch { return error.reply }
         var limit = 1000
         if let value = request["limit"] {
             guard let n = value.int64Value, n >= 1, n <= 100_000 else {
@@ -259,6 +257,63 @@ struct CommandHandler: CommandHandling {
                 w.endObject()
             }
             w.endArray()
+        }
+    }
+
+    /// The offers valid now for a user: targeted at them, for their region, and general.
+    private func offers(_ request: JSONObject) async -> [UInt8] {
+        let user: String
+        do { user = try requiredUser(request) } catch { return error.reply }
+        let offers: [[UInt8]]
+        do {
+            offers = try await runtime.validOffers(for: user)
+        } catch {
+            return CommandReply.error("storage_failed", "cannot read offers: \(error)")
+        }
+        return ok { w in
+            w.member("user", user)
+            w.key("offers")
+            w.beginArray()
+            for members in offers {
+                w.beginObject()
+                w.raw(members)
+                w.endObject()
+            }
+            w.endArray()
+        }
+    }
+
+    /// What a rule file would do over recorded history (`rules`: the file's YAML text;
+    /// `since`: a duration back from now such as `30d`, or epoch milliseconds).
+    private func previewOffers(_ request: JSONObject) async -> [UInt8] {
+        guard let text = request["rules"]?.stringValue else {
+            return CommandReply.error("missing_field", "missing required field 'rules' (the YAML text of an offer rules file)")
+        }
+        let now = Clock.nowMillis()
+        var since = now - 30 * 86_400_000
+        if let value = request["since"] {
+            if let ms = value.int64Value {
+                since = ms
+            } else if let duration = value.stringValue.flatMap(YAMLMapping.parseDuration) {
+                since = now - duration
+            } else {
+                return CommandReply.error("wrong_type", "field 'since' must be a duration such as 30d or epoch milliseconds")
+            }
+        }
+        let rules: OfferRules
+        do {
+            rules = try OfferRules.parse(text, file: request["file"]?.stringValue ?? "<preview>")
+        } catch {
+            return CommandReply.error("invalid_definitions", "\(error)")
+        }
+        do {
+            let preview = try await runtime.previewOffers(rules, since: since, now: now)
+            return ok { w in
+                w.member("since", Int(since))
+                w.raw(preview.members)
+            }
+        } catch {
+            return CommandReply.error("storage_failed", "cannot replay the activity log: \(error)")
         }
     }
 

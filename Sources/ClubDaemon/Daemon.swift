@@ -53,7 +53,7 @@ public final class Daemon: Sendable {
         let context = ZMQContext()
         let runtime = try await PipelineRuntime(
             context: context, options: config.runtimeOptions, pipelines: programme.pipelines, bonusRules: programme.bonusRules,
-            training: programme.training, store: store, logger: logger)
+            training: programme.training, offerRules: programme.offerRules, store: store, logger: logger)
         let config = self.config
         let logger = self.logger
         let reload: @Sendable () async -> [UInt8] = {
@@ -183,8 +183,8 @@ public final class Daemon: Sendable {
         }
     }
 
-    /// Reloads pipelines and bonus rules. Everything is validated first; on any error the
-    /// running definitions all stay and the reply lists the errors.
+    /// Reloads pipelines, leaderboards, bonus and offer rules. Everything is validated first;
+    /// on any error the running definitions all stay and the reply lists the errors.
     static func reload(runtime: PipelineRuntime, config: ClubConfig, notifier: SystemdNotifier, logger: Logger) async -> [UInt8] {
         notifier.notify("RELOADING=1")
         defer { notifier.notify("READY=1") }
@@ -193,7 +193,8 @@ public final class Daemon: Sendable {
             let changes = await runtime.reload(programme.pipelines)
             await runtime.reloadBonusRules(programme.bonusRules)
             await runtime.reloadTraining(programme.training)
-            logger.info("pipelines and bonus rules reloaded", metadata: ["changes": "\(changes)"])
+            await runtime.reloadOffers(programme.offerRules)
+            logger.info("definitions reloaded", metadata: ["changes": "\(changes)", "summary": "\(programme.summary)"])
             var w = JSONWriter()
             w.beginObject()
             w.member("ok", true)
@@ -202,6 +203,7 @@ public final class Daemon: Sendable {
             for change in changes { w.value(change) }
             w.value("bonus rules: \(programme.bonusRules.rules.count)")
             w.value("leaderboards: \(programme.training.boards.count)")
+            w.value("offer rules: \(programme.offerRules.rules.count)")
             w.endArray()
             w.endObject()
             return w.bytes

@@ -77,14 +77,33 @@ public final class DaemonProcess: @unchecked Sendable {
         return ["--bonus-rules", file.path]
     }
 
+    /// Writes (or rewrites) offer rule files in a directory of the scratch directory.
+    /// - Returns: the flags that make `clubd` use them.
+    @discardableResult
+    public func writeOfferRules(_ files: [String: String]) throws -> [String] {
+        let folder = directory.appendingPathComponent("offers")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for (name, text) in files { try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        return ["--offer-rules", folder.path]
+    }
+
     /// Polls `health` until the bonus stage has applied the activity log up to `offset`.
     public func waitForBonus(offset: Int64, timeout: TimeInterval = 30) throws {
+        try waitFor("bonus_offset", offset, timeout: timeout)
+    }
+
+    /// Polls `health` until the offer stage has applied the activity log up to `offset`.
+    public func waitForOffers(offset: Int64, timeout: TimeInterval = 30) throws {
+        try waitFor("offers_offset", offset, timeout: timeout)
+    }
+
+    private func waitFor(_ field: String, _ offset: Int64, timeout: TimeInterval) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let done = try? request(["op": "health"], timeout: 1000)["bonus_offset"]?.int64Value, done >= offset { return }
+            if let done = try? request(["op": "health"], timeout: 1000)[field]?.int64Value, done >= offset { return }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        throw TestKitError("the bonus stage did not reach offset \(offset) within \(timeout) s")
+        throw TestKitError("health's \(field) did not reach \(offset) within \(timeout) s")
     }
 
     /// The daemon's SQLite file.

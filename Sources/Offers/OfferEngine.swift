@@ -59,9 +59,15 @@ public struct OfferEngine: Sendable {
     /// Whether any rule fires on events of `type`.
     public func fires(on type: String) -> Bool { byType[type] != nil }
 
+    /// Learns what `event` tells about its user, without applying the rules.
+    public mutating func learn(_ event: ActivityEvent) {
+        guard UserFacts.learns(from: event.type) else { return }
+        facts[event.user, default: UserFacts()].learn(event, sourcePriority: sourcePriority)
+    }
+
     /// Learns from `event` and issues what the rules say (at most one rule's offers).
     public mutating func apply(_ event: ActivityEvent, balance: Int? = nil) -> [IssuedOffer] {
-        facts[event.user, default: UserFacts()].learn(event, sourcePriority: sourcePriority)
+        learn(event)
         guard let candidates = byType[event.type] else { return [] }
         let facts = self.facts[event.user] ?? UserFacts()
         for rule in candidates {
@@ -81,15 +87,18 @@ public struct OfferEngine: Sendable {
         return []
     }
 
-    /// Issues the campaigns whose occurrences are due at `now` (each occurrence once; missed
-    /// ones while the daemon was down are issued late, once, with their own time).
-    public mutating func due(now: Int64) -> [IssuedOffer] {
+    /// Issues the campaigns whose occurrences are due at `now` (each occurrence once; of
+    /// those missed while the daemon was down, the latest is issued late, with its own time).
+    /// - Returns: the offers, and the occurrences handled per rule (to be stored with them).
+    public mutating func due(now: Int64) -> (offers: [IssuedOffer], occurrences: [String: Int64]) {
         var result: [IssuedOffer] = []
+        var occurrences: [String: Int64] = [:]
         for rule in rules.rules {
             guard case .schedule(let start, let every) = rule.trigger, now >= start else { continue }
             let latest = every.map { start + (now - start) / $0 * $0 } ?? start
             guard latest > lastOccurrence[rule.id] ?? .min else { continue }
             lastOccurrence[rule.id] = latest
+            occurrences[rule.id] = latest
             let audiences: [IssuedOffer.Audience]
             switch rule.audience {
             case .regions(let regions): audiences = regions.map { .region($0) }
@@ -97,7 +106,7 @@ public struct OfferEngine: Sendable {
             }
             result += issue(rule, to: audiences, trigger: "schedule:\(latest)", at: latest, userRegion: nil)
         }
-        return result
+        return (result, occurrences)
     }
 
     /// The offers of one rule firing, where caps allow them.

@@ -22,7 +22,9 @@ public struct OfferRuleFile: DefinitionFile, Sendable {
             root.fail("missing required key 'offers' (a list of offer rules)")
         }
         root.rejectUnknownKeys()
-        guard root.errors.isEmpty else { throw DefinitionErrors(root.errors) }
+        guard root.errors.isEmpty else {
+            throw DefinitionErrors(root.errors.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
+        }
         return OfferRuleFile(rules: rules)
     }
 }

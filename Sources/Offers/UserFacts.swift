@@ -13,6 +13,11 @@ public struct UserFacts: Sendable, Equatable, Codable {
 
     public init() {}
 
+    /// Whether events of `type` teach facts (others need not be read for them).
+    public static func learns(from type: String) -> Bool {
+        type == "profile" || type == "workout" || type == "record.personal"
+    }
+
     /// Learns from an activity event of this user.
     public mutating func learn(_ event: ActivityEvent, sourcePriority: [String]) {
         switch event.type {

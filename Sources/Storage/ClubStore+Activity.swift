@@ -128,13 +128,14 @@ extension ClubStore {
         try db.execute(sql: #"INSERT OR REPLACE INTO consumer_offset (name, "offset") VALUES (?, ?)"#, arguments: [name, offset])
     }
 
-    /// Deletes log entries received before `cutoff` that the ledger and every named consumer
-    /// have passed.
+    /// Deletes log entries received before `cutoff` that the ledger, the offer stage and every
+    /// named consumer have passed.
     /// - Returns: how many were deleted.
     public func pruneActivity(receivedBefore cutoff: Int64, consumers: [String]) async throws -> Int {
         let ledgerPosition = try await ledgerPosition()
+        let offersPosition = try await offersState().position
         return try await pool.write { db in
-            var passed = ledgerPosition
+            var passed = min(ledgerPosition, offersPosition)
             for name in consumers {
                 passed = min(passed, try Int64.fetchOne(db, sql: #"SELECT "offset" FROM consumer_offset WHERE name = ?"#, arguments: [name]) ?? 0)
             }

@@ -3,7 +3,9 @@ import GRDB
 
 /// The daemon's SQLite databases (WAL): the journal of acknowledged telemetry, snapshots of
 /// pipeline state, the history of closed windows and the Activity subsystem's event log in
-/// the main file; the points ledger and bonus accounts in a second file beside it.
+/// the main file; the points ledger and bonus accounts in a second file beside it, and the
+/// issued offers in a third: each consumer with its own file commits without waiting for the
+/// others' writers.
 ///
 /// Durability: `synchronous = FULL` in WAL mode, so a commit returns only after the WAL
 /// is fsynced; an acknowledged `submit` survives `kill -9` and power loss.
@@ -11,9 +13,11 @@ public final class ClubStore: Sendable {
     let pool: DatabasePool
     /// The points ledger, beside the main file (`clubd-ledger.sqlite` for `clubd.sqlite`).
     let ledgerPool: DatabasePool
+    /// Issued offers and what the offer stage knows of users (`clubd-offers.sqlite`).
+    let offersPool: DatabasePool
 
-    /// Opens (creating if needed) the database at `path` and the ledger beside it, and
-    /// migrates both.
+    /// Opens (creating if needed) the database at `path` and the ledger and offers files
+    /// beside it, and migrates them.
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
@@ -24,12 +28,17 @@ public final class ClubStore: Sendable {
         try Self.migrator.migrate(pool)
         ledgerPool = try DatabasePool(path: Self.ledgerPath(besides: path), configuration: configuration)
         try Self.ledgerMigrator.migrate(ledgerPool)
+        offersPool = try DatabasePool(path: Self.siblingPath(besides: path, part: "offers"), configuration: configuration)
+        try Self.offersMigrator.migrate(offersPool)
     }
 
     /// `dir/clubd.sqlite` → `dir/clubd-ledger.sqlite`.
-    public static func ledgerPath(besides path: String) -> String {
+    public static func ledgerPath(besides path: String) -> String { siblingPath(besides: path, part: "ledger") }
+
+    /// `dir/clubd.sqlite` → `dir/clubd-<part>.sqlite`.
+    static func siblingPath(besides path: String, part: String) -> String {
         let url = URL(fileURLWithPath: path)
-        return url.deletingPathExtension().path + "-ledger." + (url.pathExtension.isEmpty ? "sqlite" : url.pathExtension)
+        return url.deletingPathExtension().path + "-\(part)." + (url.pathExtension.isEmpty ? "sqlite" : url.pathExtension)
     }
 
     static var migrator: DatabaseMigrator {

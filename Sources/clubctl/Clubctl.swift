@@ -8,7 +8,7 @@ struct Clubctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clubctl",
         abstract: "Command-line client of the Interest Club daemon.",
-        subcommands: [Health.self, Send.self, Subscribe.self, Stats.self, Balance.self, Ledger.self, Leaderboard.self, Simulate.self])
+        subcommands: [Health.self, Send.self, Subscribe.self, Stats.self, Balance.self, Ledger.self, Leaderboard.self, Offers.self, Simulate.self])
 }
 
 /// Endpoints shared by the subcommands.
@@ -20,7 +20,8 @@ struct Endpoints: ParsableArguments {
     @Option(help: "Attempts before giving up.") var retries = 3
 
     /// A Lazy Pirate client of the command socket with these settings.
-    func client(context: ZMQContext = ZMQContext()) -> CommandClient {
-        CommandClient(context: context, endpoint: command, timeout: timeout, retries: retries)
+    /// - Parameter timeout: milliseconds, for requests known to take long (default: `--timeout`).
+    func client(context: ZMQContext = ZMQContext(), timeout: Int? = nil) -> CommandClient {
+        CommandClient(context: context, endpoint: command, timeout: max(timeout ?? 0, self.timeout), retries: retries)
     }
 }

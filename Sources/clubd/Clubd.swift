@@ -26,6 +26,7 @@ struct Clubd: AsyncParsableCommand {
     @Option(help: "Prometheus listener host:port, empty to disable (metrics.listen).") var metrics: String?
     @Option(help: "Log level (log.level).") var logLevel: String?
     @Option(help: "Bonus rules file; empty for the embedded programme (bonus.rules_file).") var bonusRules: String?
+    @Option(help: "Directory of offer rule *.yaml files; empty for none (offers.rules_dir).") var offerRules: String?
 
     func run() async throws {
         var settings: ClubConfig
@@ -39,6 +40,7 @@ struct Clubd: AsyncParsableCommand {
             if let metrics { settings.metricsListen = metrics }
             if let logLevel { settings.logLevel = logLevel }
             if let bonusRules { settings.bonusRulesFile = bonusRules }
+            if let offerRules { settings.offerRulesDirectory = offerRules }
             let programme = try settings.loadProgramme()
             if checkConfig {
                 print("configuration OK; \(programme.summary)")

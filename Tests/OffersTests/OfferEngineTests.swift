@@ -98,12 +98,12 @@ import Testing
             rules: try Self.rules(
                 Self.rule("weekly", "    schedule: {at: '2026-11-27T09:00:00Z', every: 7d}\n    audience: {regions: [RU-SPE]}")))
         let start: Int64 = 1_795_770_000_000  // 2026-11-27T09:00:00Z
-        #expect(engine.due(now: start - 1).isEmpty)
-        #expect(engine.due(now: start).map(\.issuedAt) == [start])
-        #expect(engine.due(now: start + Self.day).isEmpty)
+        #expect(engine.due(now: start - 1).offers.isEmpty)
+        #expect(engine.due(now: start).offers.map(\.issuedAt) == [start])
+        #expect(engine.due(now: start + Self.day).offers.isEmpty)
         // Down for three weeks: the latest occurrence is issued once, late.
-        #expect(engine.due(now: start + 22 * Self.day).map(\.issuedAt) == [start + 21 * Self.day])
-        #expect(engine.due(now: start + 22 * Self.day).isEmpty)
+        #expect(engine.due(now: start + 22 * Self.day).offers.map(\.issuedAt) == [start + 21 * Self.day])
+        #expect(engine.due(now: start + 22 * Self.day).offers.isEmpty)
     }
 
     @Test func restoredCountersContinue() throws {

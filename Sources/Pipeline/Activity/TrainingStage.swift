@@ -13,6 +13,10 @@ import Training
 /// Its state and log offset are committed together, at most once a minute and at shutdown;
 /// after a crash it re-applies the events after the committed offset, which gives the same
 /// state (the state is a pure function of the log).
+///
+/// Its outcomes become activity events for the offer and bonus rules: `training.compared`
+/// for each comparison and `leaderboard.final` for each entry of a final board. Their ids
+/// follow from what they describe, so a replay raises duplicates, not new events.
 actor TrainingStage: LogConsumer {
     static let consumerName = "training"
     private let executor = DispatchQueueExecutor(label: "clubd-training")
@@ -21,6 +25,7 @@ actor TrainingStage: LogConsumer {
     private let store: ClubStore
     private let publisher: Publisher
     private let logger: Logger
+    private let raise: @Sendable ([ClubStore.ActivityRecord]) async throws -> Void
     private var config: TrainingConfig
     private var state = TrainingState()
     private var offset: Int64 = 0
@@ -42,8 +47,13 @@ actor TrainingStage: LogConsumer {
         var finalized: Set<TrainingState.BoardKey>
     }
 
-    init(store: ClubStore, config: TrainingConfig, publisher: Publisher, logger: Logger) async throws {
+    /// - Parameter raise: appends activity events to the log.
+    init(
+        store: ClubStore, config: TrainingConfig, publisher: Publisher, logger: Logger,
+        raise: @escaping @Sendable ([ClubStore.ActivityRecord]) async throws -> Void
+    ) async throws {
         self.store = store
+        self.raise = raise
         self.config = config
         index = LeaderboardIndex(config: config)
         self.publisher = publisher
@@ -70,7 +80,9 @@ actor TrainingStage: LogConsumer {
             // Small batches: queries get the actor between them.
             while case let records = try await store.activity(after: offset, limit: 200), let last = records.last {
                 var messages: [Publisher.Message] = []
-                for record in records { apply(record, messages: &messages) }
+                var raised: [ClubStore.ActivityRecord] = []
+                for record in records { apply(record, messages: &messages, raised: &raised) }
+                if !raised.isEmpty { try await raise(raised) }
                 offset = last.offset
                 refreshIndex()
                 if !messages.isEmpty { await publisher.publish(messages) }
@@ -88,7 +100,7 @@ actor TrainingStage: LogConsumer {
         do { try await commit() } catch { logger.error("training state not saved", metadata: ["error": "\(error)"]) }
     }
 
-    private func apply(_ record: ClubStore.ActivityRecord, messages: inout [Publisher.Message]) {
+    private func apply(_ record: ClubStore.ActivityRecord, messages: inout [Publisher.Message], raised: inout [ClubStore.ActivityRecord]) {
         guard record.type == "workout" || record.type == "profile" || record.type == config.sessionEventType,
             case .object(let body) = try? JSONValue.parse(record.body)
         else { return }
@@ -97,12 +109,12 @@ actor TrainingStage: LogConsumer {
             return
         }
         if record.type == config.sessionEventType {
-            if let workout = Workout.fromSession(body, offset: record.offset) { add(workout, messages: &messages) }
+            if let workout = Workout.fromSession(body, offset: record.offset) { add(workout, messages: &messages, raised: &raised) }
             return
         }
         switch Workout.from(body, offset: record.offset) {
         case .success(let workout):
-            add(workout, messages: &messages)
+            add(workout, messages: &messages, raised: &raised)
         case .failure(let error):
             var w = JSONWriter()
             w.member("code", error.reason.code)
@@ -113,14 +125,32 @@ actor TrainingStage: LogConsumer {
         }
     }
 
-    private func add(_ workout: Workout, messages: inout [Publisher.Message]) {
+    private func add(_ workout: Workout, messages: inout [Publisher.Message], raised: inout [ClubStore.ActivityRecord]) {
         let applied = state.apply(workout, config: config)
         dirty.formUnion(applied.boards)
-        messages += applied.comparisons.map(Self.message)
+        for comparison in applied.comparisons {
+            var w = JSONWriter()
+            Self.write(comparison, into: &w)
+            messages.append(Publisher.Message(topic: "comparison.\(comparison.workout.user)", members: w.bytes))
+            let id = "compared:\(comparison.workout.id):\(comparison.band):\(comparison.scope)"
+            raised.append(Self.activity("training.compared", id: id, user: comparison.workout.user, at: comparison.workout.end, members: w.bytes))
+        }
     }
 
-    private static func message(_ c: Comparison) -> Publisher.Message {
-        var w = JSONWriter()
+    /// An activity event of `type` whose other fields are `members`.
+    private static func activity(_ type: String, id: String, user: String, at: Int64, members: [UInt8]) -> ClubStore.ActivityRecord {
+        var w = JSONWriter(capacity: members.count + 96)
+        w.beginObject()
+        w.member("type", type)
+        w.member("id", id)
+        w.member("ts", Int(at))
+        w.raw(members)  // members of the object, already serialized
+        w.endObject()
+        return ClubStore.ActivityRecord(id: id, type: type, user: user, at: at, body: w.bytes)
+    }
+
+    /// The members of a `comparison.<user>` payload.
+    private static func write(_ c: Comparison, into w: inout JSONWriter) {
         func seconds(_ key: String, _ value: Double?) {
             w.key(key)
             if let value { w.value((value * 1000).rounded() / 1000) } else { w.null() }
@@ -141,7 +171,6 @@ actor TrainingStage: LogConsumer {
         w.member("exact", c.exact)
         seconds("personal_best_s", c.personalBestSeconds)
         seconds("difference_s", c.personalBestSeconds.map { c.seconds - $0 })
-        return Publisher.Message(topic: "comparison.\(c.workout.user)", members: w.bytes)
     }
 
     /// Milliseconds between two commits of the state.
@@ -175,6 +204,7 @@ actor TrainingStage: LogConsumer {
     private func publishDue(force: Bool = false) async {
         let now = Clock.nowMillis()
         var messages: [Publisher.Message] = []
+        var raised: [ClubStore.ActivityRecord] = []
         var boards: Set<String> = []
         for key in dirty.sorted() {
             guard force || now - (lastPublishedAt[key.board] ?? .min / 2) >= config.publishIntervalMillis else { continue }
@@ -191,9 +221,32 @@ actor TrainingStage: LogConsumer {
                 key.period != currentPeriod[key.board], !dirty.contains(key)
             else { continue }
             messages.append(message(spec, key, standings, final: true))
+            raised += Self.placements(spec, key, standings, at: now)
             finalized.insert(key)
         }
+        if !raised.isEmpty {
+            do { try await raise(raised) } catch { logger.error("cannot raise final placements", metadata: ["error": "\(error)"]) }
+        }
         if !messages.isEmpty { await publisher.publish(messages) }
+    }
+
+    /// A `leaderboard.final` activity event per entry of a final board.
+    private static func placements(
+        _ spec: LeaderboardSpec, _ key: TrainingState.BoardKey, _ standings: Standings, at now: Int64
+    ) -> [ClubStore.ActivityRecord] {
+        standings.top(spec.size).enumerated().map { index, entry in
+            var w = JSONWriter()
+            w.member("user", entry.user)
+            w.member("board", spec.id)
+            w.member("metric", spec.metric.rawValue)
+            w.member("period", key.period)
+            w.member("scope", key.scope)
+            w.member("rank", index + 1)
+            w.member("value", (entry.value * 1000).rounded() / 1000)
+            w.member("ranked", standings.count)
+            let id = "final:\(spec.id):\(key.period):\(key.scope):\(index + 1)"
+            return activity("leaderboard.final", id: id, user: entry.user, at: now, members: w.bytes)
+        }
     }
 
     private func message(_ spec: LeaderboardSpec, _ key: TrainingState.BoardKey, _ standings: Standings, final: Bool) -> Publisher.Message {

@@ -4,6 +4,7 @@ import Foundation
 import JSON
 import Logging
 import Metrics
+import Offers
 import Storage
 import Training
 import ZMQ
@@ -11,7 +12,8 @@ import ZMQ
 /// Runs the pipelines: one consumer loop takes decoded ingest batches, submitted samples,
 /// snapshot and reload requests from the inbox in order, fans samples out to the window
 /// stages, publishes what they produce and records closed windows. Other events go to the
-/// activity log, which the bonus stage and the activity feed consume at their own pace.
+/// activity log, which the bonus, training and offer stages and the activity feed consume
+/// at their own pace.
 ///
 /// Because a single loop applies everything, a snapshot always sits between two batches
 /// and includes exactly the journal entries processed before it.
@@ -39,8 +41,9 @@ public actor PipelineRuntime {
     private let bonus: BonusStage
     private let feed: ActivityFeed
     private let training: TrainingStage
+    private let offers: OfferStage
     /// One signal per log consumer, notified when the log grows.
-    private let logSignals = (bonus: LogSignal(), feed: LogSignal(), training: LogSignal())
+    private let logSignals: LogSignals
     private var consumerTasks: [Task<Void, Never>] = []
     private let logger: Logger
     /// Highest journal entry such that it and all before it have been processed.
@@ -67,7 +70,7 @@ public actor PipelineRuntime {
     /// - Throws: when a socket cannot bind or the snapshot cannot be read.
     public init(
         context: ZMQContext, options: Options, pipelines: [PipelineDefinition], bonusRules: BonusRules,
-        training: TrainingConfig, store: ClubStore, logger: Logger
+        training: TrainingConfig, offerRules: OfferRules, store: ClubStore, logger: Logger
     ) async throws {
         self.decoder = EventDecoder(limits: options.limits)
         self.store = store
@@ -87,9 +90,20 @@ public actor PipelineRuntime {
         self.stages = stages
         recordStage = try RecordStage(distances: training.recordDistances, snapshot: snapshot?.parts["records"])
         journalPosition = snapshot?.journalPosition ?? 0
-        bonus = try await BonusStage(store: store, rules: bonusRules, publisher: publisher, logger: logger)
+        let bonus = try await BonusStage(store: store, rules: bonusRules, publisher: publisher, logger: logger)
+        self.bonus = bonus
         feed = try await ActivityFeed(store: store, publisher: publisher, logger: logger)
-        self.training = try await TrainingStage(store: store, config: training, publisher: publisher, logger: logger)
+        let signals = LogSignals()
+        logSignals = signals
+        self.training = try await TrainingStage(
+            store: store, config: training, publisher: publisher, logger: logger,
+            raise: { records in
+                _ = try await store.appendActivity(records, receivedAt: Clock.nowMillis())
+                signals.notifyAll()
+            })
+        offers = try await OfferStage(
+            store: store, rules: offerRules, sourcePriority: training.sourcePriority, publisher: publisher, logger: logger,
+            balance: { await bonus.balance(of: $0) })
 
         receiver = try IngestReceiver(
             context: context,
@@ -132,18 +146,18 @@ public actor PipelineRuntime {
             markJournaled(entry.seq)
         }
         if !entries.isEmpty { logger.info("journal replayed", metadata: ["entries": "\(entries.count)"]) }
-        let (bonus, feed, training, signals) = (self.bonus, self.feed, self.training, logSignals)
+        let (bonus, feed, training, offers, signals) = (self.bonus, self.feed, self.training, self.offers, logSignals)
         consumerTasks = [
             Task { await bonus.run(signal: signals.bonus) },
             Task { await feed.run(signal: signals.feed) },
             Task { await training.run(signal: signals.training) },
+            Task { await offers.run(signal: signals.offers) },
             Task {
-                // Expiries, coalesced leaderboard publications and period ends fall due
-                // without new events: look a few times a second.
+                // Expiries, coalesced leaderboard publications, period ends and campaigns
+                // fall due without new events: look a few times a second.
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(250))
-                    signals.bonus.notify()
-                    signals.training.notify()
+                    signals.tick()
                 }
             },
         ]
@@ -188,11 +202,7 @@ public actor PipelineRuntime {
         }
     }
 
-    private nonisolated func notifyLogConsumers() {
-        logSignals.bonus.notify()
-        logSignals.feed.notify()
-        logSignals.training.notify()
-    }
+    private nonisolated func notifyLogConsumers() { logSignals.notifyAll() }
 
     static func record(_ event: ClubEvent, receivedAt: Int64) -> ClubStore.ActivityRecord {
         ClubStore.ActivityRecord(
@@ -326,6 +336,57 @@ public actor PipelineRuntime {
     /// Applies new leaderboard declarations to workouts not processed yet.
     public func reloadTraining(_ config: TrainingConfig) async { await training.reload(config) }
 
+    /// Applies new offer rules to events not processed yet.
+    public func reloadOffers(_ rules: OfferRules) async { await offers.reload(rules) }
+
+    /// The members of each offer valid now for `user`: targeted, for their region, general.
+    public func validOffers(for user: String) async throws -> [[UInt8]] {
+        try await store.validOffers(user: user, region: await offers.region(of: user), now: Clock.nowMillis())
+    }
+
+    /// Replays the activity log through `rules` without issuing anything: facts are learned
+    /// from every event the log still holds, rules are evaluated on events from `since` on,
+    /// and campaigns on their occurrences between `since` and `now`.
+    public nonisolated func previewOffers(_ rules: OfferRules, since: Int64, now: Int64) async throws -> OfferPreview {
+        var engine = OfferEngine(rules: rules, sourcePriority: offers.sourcePriority)
+        var preview = OfferPreview(rules: rules)
+        var offset: Int64 = 0
+        while case let records = try await store.activity(after: offset, limit: 1000), let last = records.last {
+            offset = last.offset
+            for record in records where UserFacts.learns(from: record.type) || engine.fires(on: record.type) {
+                guard case .object(let body) = try? JSONValue.parse(record.body) else { continue }
+                let event = ActivityEvent(offset: record.offset, id: record.id, type: record.type, user: record.user, at: record.at, body: body)
+                guard record.at >= since, record.at <= now else {
+                    engine.learn(event)
+                    continue
+                }
+                let balance = engine.readsBalance(record.type) ? await bonus.balance(of: record.user) : nil
+                preview.record(engine.apply(event, balance: balance))
+            }
+        }
+        for time in Self.occurrences(of: rules, from: since, to: now) { preview.record(engine.due(now: time).offers, events: 0) }
+        return preview
+    }
+
+    /// Every occurrence of the rules' schedules in `from...to`, in order.
+    private static func occurrences(of rules: OfferRules, from: Int64, to: Int64) -> [Int64] {
+        var times: Set<Int64> = []
+        for rule in rules.rules {
+            guard case .schedule(let start, let every) = rule.trigger else { continue }
+            var time = start
+            if let every, time < from { time += (from - time + every - 1) / every * every }
+            while time <= to, times.count < 100_000 {
+                if time >= from { times.insert(time) }
+                guard let every else { break }
+                time += every
+            }
+        }
+        return times.sorted()
+    }
+
+    /// The offer stage's committed log offset.
+    public func offersProgress() async -> Int64 { await offers.committedOffset }
+
     /// The members of a `leaderboard` reply, from the standings as of the training stage's
     /// last refresh.
     public nonisolated func leaderboard(
@@ -344,9 +405,7 @@ public actor PipelineRuntime {
 
     /// Stops the log consumers after their current round; call after ``run()`` returned.
     public func stopLogConsumers() async {
-        logSignals.bonus.finish()
-        logSignals.feed.finish()
-        logSignals.training.finish()
+        logSignals.finishAll()
         for task in consumerTasks.dropLast() { await task.value }
         consumerTasks.last?.cancel()
     }

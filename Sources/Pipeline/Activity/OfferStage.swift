@@ -1,0 +1,107 @@
+import Activity
+import Foundation
+import JSON
+import Logging
+import Metrics
+import Offers
+import Storage
+
+/// The offer actor: applies the marketers' rules to the activity log in order and issues
+/// offers, published on `offer.user.<user>`, `offer.region.<region>` and `offer.all`. The
+/// offers an event issued, the facts it taught and the log position commit in one
+/// transaction, so after a crash each event has its effect once and caps and budgets hold.
+/// Scheduled campaigns are issued when their time comes, each occurrence once.
+actor OfferStage: LogConsumer {
+    private let executor = DispatchQueueExecutor(label: "clubd-offers")
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    static let batchLimit = 500
+    private let store: ClubStore
+    private let publisher: Publisher
+    private let logger: Logger
+    private let balance: @Sendable (String) async -> Int
+    /// How copies of workouts from several sources count, for the users' facts.
+    nonisolated let sourcePriority: [String]
+    private var engine: OfferEngine
+    private var offset: Int64 = 0
+    private let issuedCounter = Counter(label: "clubd_offers_issued_total")
+
+    /// - Parameter balance: a user's bonus balance, for rules that read it.
+    init(
+        store: ClubStore, rules: OfferRules, sourcePriority: [String], publisher: Publisher, logger: Logger,
+        balance: @escaping @Sendable (String) async -> Int
+    ) async throws {
+        self.store = store
+        self.publisher = publisher
+        self.logger = logger
+        self.balance = balance
+        self.sourcePriority = sourcePriority
+        engine = OfferEngine(rules: rules, sourcePriority: sourcePriority)
+        try await restore()
+    }
+
+    private func restore() async throws {
+        let state = try await store.offersState()
+        var engine = OfferEngine(rules: engine.rules, sourcePriority: sourcePriority)
+        let decoder = JSONDecoder()
+        for (user, facts) in state.facts { engine.facts[user] = try decoder.decode(UserFacts.self, from: Data(facts)) }
+        engine.restore(try await store.issuedOffers())
+        for (rule, time) in state.occurrences { engine.restoreOccurrence(rule: rule, at: time) }
+        self.engine = engine
+        offset = state.position
+    }
+
+    /// Replaces the rules; events from the current offset on are judged by them.
+    func reload(_ rules: OfferRules) { engine.reload(rules) }
+
+    /// The region the stage knows for `user`.
+    func region(of user: String) -> String? { engine.facts[user]?.region }
+
+    /// The last log offset whose effects are committed.
+    var committedOffset: Int64 { offset }
+
+    func drain() async {
+        do {
+            while case let records = try await store.activity(after: offset, limit: Self.batchLimit), let last = records.last {
+                try await apply(records, upTo: last.offset)
+            }
+            try await issueDueCampaigns()
+        } catch {
+            logger.error("offer processing failed; state reloaded from the store", metadata: ["error": "\(error)"])
+            try? await restore()
+        }
+    }
+
+    private func apply(_ records: [ClubStore.ActivityRecord], upTo newOffset: Int64) async throws {
+        var offers: [IssuedOffer] = []
+        var learned: Set<String> = []
+        for record in records {
+            guard UserFacts.learns(from: record.type) || engine.fires(on: record.type),
+                case .object(let body) = try? JSONValue.parse(record.body)
+            else { continue }
+            let event = ActivityEvent(offset: record.offset, id: record.id, type: record.type, user: record.user, at: record.at, body: body)
+            let balance = engine.readsBalance(record.type) ? await balance(record.user) : nil
+            offers += engine.apply(event, balance: balance)
+            if UserFacts.learns(from: record.type) { learned.insert(record.user) }
+        }
+        let encoder = JSONEncoder()
+        var facts: [String: [UInt8]] = [:]
+        for user in learned { facts[user] = [UInt8](try encoder.encode(engine.facts[user])) }
+        try await store.commitOffers(position: newOffset, offers: offers, facts: facts, occurrences: [:])
+        offset = newOffset
+        await publish(offers)
+    }
+
+    private func issueDueCampaigns() async throws {
+        let (offers, occurrences) = engine.due(now: Clock.nowMillis())
+        guard !occurrences.isEmpty else { return }
+        try await store.commitOffers(position: nil, offers: offers, facts: [:], occurrences: occurrences)
+        await publish(offers)
+    }
+
+    private func publish(_ offers: [IssuedOffer]) async {
+        guard !offers.isEmpty else { return }
+        issuedCounter.increment(by: Int64(offers.count))
+        await publisher.publish(offers.map { Publisher.Message(topic: $0.audience.topic, members: $0.members) })
+    }
+}

@@ -1,0 +1,194 @@
+import ClubTestKit
+import Foundation
+import JSON
+import Testing
+
+/// The Offers subsystem through a real clubd: rule files, the offer stage on the activity
+/// log, `offer.*` topics, the `offers` and `offers.preview` ops, caps, budgets, restarts.
+@Suite(.serialized) struct OffersEndToEndTests {
+    static let now = Int64(Date().timeIntervalSince1970 * 1000)
+    static let hour: Int64 = 3_600_000
+
+    static let rules = """
+        offers:
+          - id: long-run
+            title: Long run
+            on: workout
+            when: "event.distance_m >= 10000 and event.sport == 'run'"
+            offer: {text: "10% off gels", discount_percent: 10, categories: [nutrition], valid_for: 7d}
+            audience: user
+            caps: {once_per: 30d}
+            priority: 10
+          - id: any-workout
+            title: Any workout
+            on: workout
+            offer: {text: "5% off", discount_percent: 5, valid_for: 7d}
+            audience: user
+            caps: {once_per: 30d, budget: 2}
+            priority: 1
+          - id: spb-groups
+            title: Groups in Saint Petersburg
+            on: group.joined
+            offer: {text: "300 off in SPb stores", discount_amount: 300, valid_for: 7d}
+            audience: {regions: [RU-SPE]}
+          - id: everyone
+            title: Competition week
+            on: competition.finished
+            offer: {text: "15% off for everyone", discount_percent: 15, valid_for: 7d}
+            audience: everyone
+          - id: short-lived
+            title: Gone soon
+            on: discussion.posted
+            offer: {text: "one minute only", discount_percent: 1, valid_for: 1m}
+            audience: user
+        """
+
+    static func workout(_ id: String, _ user: String, km: Double, at start: Int64 = now - 2 * hour) -> JSONValue {
+        try! JSONValue.parse(
+            #"{"type":"workout","id":"\#(id)","user":"\#(user)","source":"device","sport":"run","start":\#(start),"ts":\#(start + 1_800_000),"duration_s":1800,"distance_m":\#(km * 1000)}"#)
+    }
+
+    static func event(_ type: String, _ id: String, _ user: String, ts: Int64 = now - 60_000, _ extra: String = "") -> JSONValue {
+        try! JSONValue.parse(#"{"type":"\#(type)","id":"\#(id)","user":"\#(user)","ts":\#(ts)\#(extra)}"#)
+    }
+
+    static func submit(_ daemon: DaemonProcess, _ events: [JSONValue]) throws -> Int64 {
+        let reply = try daemon.request(["op": "submit", "events": .array(events)])
+        #expect(reply["ok"] == true, "\(reply.jsonText)")
+        return try daemon.request(["op": "health"])["bonus_offset"].flatMap(\.int64Value) ?? 0
+    }
+
+    static func offers(_ daemon: DaemonProcess, _ user: String) throws -> [JSONValue] {
+        try daemon.request(["op": "offers", "user": .string(user)])["offers"]?.arrayValue ?? []
+    }
+
+    static func rulesOf(_ offers: [JSONValue]) -> [String] { offers.compactMap { $0["rule"]?.stringValue }.sorted() }
+
+    @Test func targetedRegionalAndGeneralOffersArePublishedAndListed() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start(extraArguments: try daemon.writeOfferRules(["club.yaml": Self.rules]))
+        let topic = try daemon.subscriber("offer.")
+        let reply = try daemon.request([
+            "op": "submit",
+            "events": [
+                Self.event("profile", "p1", "ann", #","region":"RU-SPE""#), Self.event("profile", "p2", "bob", #","region":"RU-MOW""#),
+                Self.workout("w1", "ann", km: 12),  // long-run beats any-workout (priority)
+                Self.workout("w2", "bob", km: 3),  // only any-workout
+                Self.event("group.joined", "g1", "bob"),  // a regional offer for RU-SPE, whoever joined
+                Self.event("competition.finished", "c1", "bob"),  // everyone
+                Self.event("discussion.posted", "d1", "ann", ts: Self.now - 5 * 60_000),  // issued, but expired already
+            ],
+        ])
+        #expect(reply["accepted"] == 7)
+        try daemon.waitForOffers(offset: 7)
+        let published = try topic.receive(count: 5)
+        #expect(published.map(\.topic).sorted() == [
+            "offer.all", "offer.region.RU-SPE", "offer.user.ann", "offer.user.ann", "offer.user.bob",
+        ])
+        let longRun = published.first { $0.payload["rule"] == "long-run" }?.payload
+        #expect(longRun?["discount_percent"] == 10 && longRun?["categories"] == ["nutrition"] && longRun?["trigger"] == "w1")
+        #expect(longRun?["valid_until"]?.int64Value == (Self.now - 2 * Self.hour + 1_800_000) + 7 * 24 * Self.hour)
+        #expect(published.allSatisfy { $0.payload["seq"] != nil && $0.payload["code"]?.stringValue?.isEmpty == false })
+
+        // Ann (RU-SPE): her targeted offer, her region's and everyone's; the expired one is not listed.
+        #expect(Self.rulesOf(try Self.offers(daemon, "ann")) == ["everyone", "long-run", "spb-groups"])
+        // Bob (RU-MOW): his own and everyone's, not Saint Petersburg's.
+        #expect(Self.rulesOf(try Self.offers(daemon, "bob")) == ["any-workout", "everyone"])
+        // A user the club has never seen still gets the general offers.
+        #expect(Self.rulesOf(try Self.offers(daemon, "zed")) == ["everyone"])
+        let missing = try daemon.request(["op": "offers"])
+        #expect(missing["error"]?["code"] == "missing_field")
+    }
+
+    @Test func capsAndBudgetsHoldExactlyThroughBurstsAndKills() throws {
+        let daemon = try DaemonProcess()
+        let flags = try daemon.writeOfferRules(["club.yaml": Self.rules])
+        try daemon.start(extraArguments: flags)
+        // Three hundred short workouts of one user at once, a minute apart: one offer.
+        let burst = (0..<300).map { Self.workout("b\($0)", "cat", km: 1, at: Self.now - 20 * Self.hour + Int64($0) * 120_000) }
+        _ = try daemon.request(["op": "submit", "events": .array(burst)])
+        try daemon.waitForOffers(offset: 300)
+        #expect(Self.rulesOf(try Self.offers(daemon, "cat")) == ["any-workout"])
+        daemon.kill()
+        try daemon.start(extraArguments: flags)
+        // After the kill: the budget of 2 allows one more user, then no one.
+        _ = try daemon.request(["op": "submit", "events": [Self.workout("x1", "dan", km: 1), Self.workout("x2", "eve", km: 1)]])
+        _ = try daemon.request(["op": "submit", "events": [Self.workout("b0", "cat", km: 1)]])  // a retry: a duplicate
+        try daemon.waitForOffers(offset: 302)
+        #expect(Self.rulesOf(try Self.offers(daemon, "dan")) == ["any-workout"])
+        #expect(Self.rulesOf(try Self.offers(daemon, "eve")) == [])
+        #expect(Self.rulesOf(try Self.offers(daemon, "cat")) == ["any-workout"])
+    }
+
+    @Test func campaignsDaemonOutcomesAndPreview() throws {
+        let campaign = """
+            offers:
+              - id: weekly
+                title: Weekly promo
+                schedule: {at: "\(ISO8601DateFormatter().string(from: Date(timeIntervalSinceNow: -3600)))", every: 7d}
+                offer: {text: "weekly", discount_percent: 5, valid_for: 2d}
+                audience: {regions: [RU-SPE]}
+              - id: compared
+                title: Compared
+                on: training.compared
+                when: "event.rank == 1 and event.band == '5k'"
+                offer: {text: "fastest", discount_percent: 20, valid_for: 7d}
+                audience: user
+            """
+        let daemon = try DaemonProcess()
+        let flags = try daemon.writeOfferRules(["campaign.yaml": campaign])
+        try daemon.start(extraArguments: flags)
+        let topic = try daemon.subscriber("offer.")
+        // The training stage compares a 5 km run with its cohort and raises training.compared.
+        _ = try daemon.request(["op": "submit", "events": [Self.workout("r1", "fay", km: 5.2)]])
+        let received = try topic.receive(count: 1)
+        #expect(received.first?.topic == "offer.user.fay")
+        #expect(received.first?.payload["trigger"]?.stringValue?.hasPrefix("compared:r1") == true)
+        // The campaign started an hour ago: issued at once, listed for Saint Petersburg, and
+        // not again after a restart.
+        #expect(try Self.offers(daemon, "nobody").isEmpty)  // no region: regional offers are not theirs
+        _ = try daemon.request(["op": "submit", "events": [Self.event("profile", "p-gus", "gus", #","region":"RU-SPE""#)]])
+        try daemon.waitForOffers(offset: 3)
+        #expect(Self.rulesOf(try Self.offers(daemon, "gus")) == ["weekly"])
+        daemon.terminate()
+        try daemon.start(extraArguments: flags)
+        #expect(Self.rulesOf(try Self.offers(daemon, "gus")) == ["weekly"])
+
+        // Preview another rule over the recorded history: counts, nothing issued.
+        let preview = try daemon.request([
+            "op": "offers.preview", "since": "1d",
+            "rules": .string(Self.rules),
+        ])
+        #expect(preview["ok"] == true, "\(preview.jsonText)")
+        #expect(preview["offers"] == 1 && preview["users"] == 1)  // fay's 5.2 km run: any-workout
+        #expect(preview["rules"]?.arrayValue?.first { $0["rule"] == "any-workout" }?["budget"] == 2)
+        #expect(Self.rulesOf(try Self.offers(daemon, "fay")) == ["compared"])
+        let broken = try daemon.request(["op": "offers.preview", "rules": "offers:\n  - id: x\n"])
+        #expect(broken["error"]?["code"] == "invalid_definitions")
+    }
+
+    @Test func reloadValidatesEveryFileAndKeepsTheRunningRules() throws {
+        let daemon = try DaemonProcess()
+        let flags = try daemon.writeOfferRules(["club.yaml": Self.rules])
+        try daemon.start(extraArguments: flags)
+        try daemon.writeOfferRules(["more.yaml": "offers:\n  - id: typo\n    title: T\n    on: workout\n    when: event.distanse_m > 1\n"])
+        let refused = try daemon.request(["op": "reload"])
+        #expect(refused["error"]?["code"] == "invalid_definitions")
+        let message = refused["error"]?["message"]?.stringValue ?? ""
+        #expect(message.contains("more.yaml:5:17: in the condition: 'workout' events have no field 'distanse_m'"), "\(message)")
+        _ = try daemon.request(["op": "submit", "events": [Self.workout("w1", "hal", km: 11)]])
+        try daemon.waitForOffers(offset: 1)
+        #expect(Self.rulesOf(try Self.offers(daemon, "hal")) == ["long-run"])  // the old rules run on
+        try daemon.writeOfferRules([
+            "more.yaml": """
+                offers:
+                  - {id: joined, title: J, on: group.joined, audience: user, offer: {text: hi, discount_percent: 3, valid_for: 1d}}
+                """
+        ])
+        let reloaded = try daemon.request(["op": "reload"])
+        #expect(reloaded["reloaded"]?.arrayValue?.contains("offer rules: 6") == true, "\(reloaded.jsonText)")
+        _ = try daemon.request(["op": "submit", "events": [Self.event("group.joined", "j1", "hal")]])
+        try daemon.waitForOffers(offset: 2)
+        #expect(Self.rulesOf(try Self.offers(daemon, "hal")) == ["joined", "long-run"])
+    }
+}
