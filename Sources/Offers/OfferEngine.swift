@@ -7,8 +7,18 @@ import JSON
 /// and a restarted engine rebuilds its counters from the issued offers.
 public struct OfferEngine: Sendable {
     public private(set) var rules: OfferRules
-    /// Event-triggered rules by event type, highest priority first.
-    private var byType: [String: [OfferRule]] = [:]
+    /// The rules one event type triggers, highest priority first, with their conditions.
+    private struct Trigger: Sendable {
+        var rules: [OfferRule] = []
+        var conditions = ConditionProgram()
+    }
+
+    /// Event-triggered rules by event type.
+    private var byType: [String: Trigger] = [:]
+    /// The event fields the conditions read.
+    private var slots = FieldSlots()
+    /// Event types some of whose rules read the user's bonus balance.
+    private var typesReadingBalance: Set<String> = []
     /// What the engine knows of each user.
     public var facts: [String: UserFacts] = [:]
     /// How workouts from several sources count (see `WorkoutBook`).
@@ -33,14 +43,20 @@ public struct OfferEngine: Sendable {
     }
 
     private mutating func index() {
-        byType = [:]
+        var ordered: [String: [OfferRule]] = [:]
         for rule in rules.rules {
             guard case .events(let types) = rule.trigger else { continue }
-            for type in types { byType[type, default: []].append(rule) }
+            for type in types { ordered[type, default: []].append(rule) }
         }
-        for type in byType.keys {
-            byType[type]!.sort { $0.priority != $1.priority ? $0.priority > $1.priority : $0.id < $1.id }
+        byType = [:]
+        slots = FieldSlots()
+        for (type, list) in ordered {
+            var trigger = Trigger()
+            trigger.rules = list.sorted { a, b in a.priority != b.priority ? a.priority > b.priority : a.id < b.id }
+            for rule in trigger.rules { trigger.conditions.append(rule.condition, calendar: rule.calendar, slots: &slots) }
+            byType[type] = trigger
         }
+        typesReadingBalance = Set(byType.filter { $0.value.rules.contains { $0.readsBalance } }.keys)
     }
 
     /// Counts offers issued before (restart): caps and budgets continue from them.
@@ -54,7 +70,7 @@ public struct OfferEngine: Sendable {
     }
 
     /// Whether some rule triggered by `type` reads the user's bonus balance.
-    public func readsBalance(_ type: String) -> Bool { byType[type]?.contains { $0.readsBalance } ?? false }
+    public func readsBalance(_ type: String) -> Bool { typesReadingBalance.contains(type) }
 
     /// Whether any rule fires on events of `type`.
     public func fires(on type: String) -> Bool { byType[type] != nil }
@@ -68,13 +84,14 @@ public struct OfferEngine: Sendable {
     /// Learns from `event` and issues what the rules say (at most one rule's offers).
     public mutating func apply(_ event: ActivityEvent, balance: Int? = nil) -> [IssuedOffer] {
         learn(event)
-        guard let candidates = byType[event.type] else { return [] }
+        guard let trigger = byType[event.type], let first = trigger.rules.first else { return [] }
         let facts = self.facts[event.user] ?? UserFacts()
-        for rule in candidates {
-            if let condition = rule.condition {
-                let context = EvaluationContext(event: event, facts: facts, balance: balance, calendar: rule.calendar)
-                guard condition.holds(in: context) else { continue }
-            }
+        var frame = EvaluationFrame(
+            EvaluationContext(event: event, facts: facts, balance: balance, calendar: first.calendar), slots: slots)
+        var next = 0
+        while let index = trigger.conditions.firstHolding(from: next, &frame) {
+            next = index + 1
+            let rule = trigger.rules[index]
             let audiences: [IssuedOffer.Audience]
             switch rule.audience {
             case .user: audiences = [.user(event.user)]

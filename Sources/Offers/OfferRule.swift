@@ -1,8 +1,9 @@
 import Activity
 
 /// One marketer's rule: when it fires, for whom, on which condition, what it offers, and
-/// how often and how many times it may.
-public struct OfferRule: Sendable {
+/// how often and how many times it may. A class: the engine walks many rules per event and
+/// must not copy them.
+public final class OfferRule: Sendable {
     public enum Trigger: Sendable, Equatable {
         /// Activity events of these types (daemon-raised ones included: `workout.finished`,
         /// `record.personal`, `training.compared`, `leaderboard.final`).
@@ -81,10 +82,11 @@ public struct OfferRule: Sendable {
         self.priority = priority
         self.calendar = calendar
         self.origin = origin
+        readsBalance = condition.map { $0.references(.user(.balance)) } ?? false
     }
 
     /// Whether the condition reads the user's bonus balance (the stage fetches it only then).
-    public var readsBalance: Bool { condition.map { $0.references(.user(.balance)) } ?? false }
+    public let readsBalance: Bool
 }
 
 extension Expression {

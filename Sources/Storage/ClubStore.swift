@@ -28,12 +28,15 @@ public final class ClubStore: Sendable {
         try Self.migrator.migrate(pool)
         ledgerPool = try DatabasePool(path: Self.ledgerPath(besides: path), configuration: configuration)
         try Self.ledgerMigrator.migrate(ledgerPool)
-        offersPool = try DatabasePool(path: Self.siblingPath(besides: path, part: "offers"), configuration: configuration)
+        offersPool = try DatabasePool(path: Self.offersPath(besides: path), configuration: configuration)
         try Self.offersMigrator.migrate(offersPool)
     }
 
     /// `dir/clubd.sqlite` → `dir/clubd-ledger.sqlite`.
     public static func ledgerPath(besides path: String) -> String { siblingPath(besides: path, part: "ledger") }
+
+    /// `dir/clubd.sqlite` → `dir/clubd-offers.sqlite`.
+    public static func offersPath(besides path: String) -> String { siblingPath(besides: path, part: "offers") }
 
     /// `dir/clubd.sqlite` → `dir/clubd-<part>.sqlite`.
     static func siblingPath(besides path: String, part: String) -> String {

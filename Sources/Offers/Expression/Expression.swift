@@ -54,6 +54,23 @@ public enum UserFact: String, Sendable, CaseIterable, Codable {
     /// The counted distance of the gear the triggering event names in `gear`.
     case gearDistance = "gear_distance_m"
 
+    /// Position in `allCases`.
+    var index: Int {
+        switch self {
+        case .region: return 0
+        case .interests: return 1
+        case .balance: return 2
+        case .distanceWeek: return 3
+        case .distanceMonth: return 4
+        case .distanceYear: return 5
+        case .distanceTotal: return 6
+        case .workoutsWeek: return 7
+        case .workoutsMonth: return 8
+        case .workoutsTotal: return 9
+        case .gearDistance: return 10
+        }
+    }
+
     var type: ValueType {
         switch self {
         case .region: return .string
