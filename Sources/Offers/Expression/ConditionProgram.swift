@@ -44,19 +44,6 @@ public struct EvaluationFrame {
         didSet { if calendar != oldValue { facts = Array(repeating: nil, count: UserFact.allCases.count) } }
     }
     private var facts: [Value?] = Array(repeating: nil, count: UserFact.allCases.count)
-    /// The evaluation stack, kept between conditions so that it is allocated once per event.
-    private var stack: [Value] = []
-
-    mutating func takeStack() -> [Value] {
-        var taken: [Value] = []
-        swap(&taken, &stack)
-        return taken
-    }
-
-    /// Gives the stack back, emptied by the evaluation that took it.
-    mutating func returnStack(_ used: inout [Value]) {
-        swap(&used, &stack)
-    }
 
     /// Reads the event's fields into their slots.
     public init(_ context: EvaluationContext, slots: FieldSlots) {
@@ -151,12 +138,14 @@ public struct ConditionProgram: Sendable {
 
     /// The index of the first condition from `start` on that holds, if any.
     public func firstHolding(from start: Int, _ frame: inout EvaluationFrame) -> Int? {
-        code.withUnsafeBufferPointer { code in
+        var stack: [Value] = []
+        stack.reserveCapacity(16)
+        return code.withUnsafeBufferPointer { code in
             for index in start..<ranges.count {
                 let range = ranges[index]
                 if range.isEmpty { return index }
                 if !oneCalendar { frame.calendar = calendars[index] }
-                if Self.run(UnsafeBufferPointer(rebasing: code[range]), &frame) == .bool(true) { return index }
+                if Self.run(UnsafeBufferPointer(rebasing: code[range]), &frame, &stack) == .bool(true) { return index }
             }
             return nil
         }
@@ -164,9 +153,10 @@ public struct ConditionProgram: Sendable {
 
     /// The value of condition `index`.
     public func value(of index: Int, _ frame: inout EvaluationFrame) -> Value {
-        code.withUnsafeBufferPointer { code in
+        var stack: [Value] = []
+        return code.withUnsafeBufferPointer { code in
             frame.calendar = calendars[index]
-            return Self.run(UnsafeBufferPointer(rebasing: code[ranges[index]]), &frame)
+            return Self.run(UnsafeBufferPointer(rebasing: code[ranges[index]]), &frame, &stack)
         }
     }
 
@@ -229,9 +219,9 @@ public struct ConditionProgram: Sendable {
         }
     }
 
-    private static func run(_ code: UnsafeBufferPointer<Instruction>, _ frame: inout EvaluationFrame) -> Value {
-        var stack = frame.takeStack()
-        defer { frame.returnStack(&stack) }
+    /// Runs one condition's code on `stack` (empty before, empty after: a condition leaves
+    /// exactly its value, which is popped and returned).
+    private static func run(_ code: UnsafeBufferPointer<Instruction>, _ frame: inout EvaluationFrame, _ stack: inout [Value]) -> Value {
         var pc = 0
         while pc < code.count {
             switch code[pc] {
