@@ -80,6 +80,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // Test helpers for definition files: located mistakes, mutated texts.
+        .target(name: "DefinitionTesting", dependencies: ["Definitions"]),
         // Helpers shared by tests and the benchmark: daemon processes, sockets, stream generators.
         .target(name: "ClubTestKit", dependencies: ["ZMQ", "JSON", "ClubDaemon", "Simulation"]),
 
@@ -87,9 +89,9 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Events"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "Storage", "ClubTestKit"]),
-        .testTarget(name: "ActivityTests", dependencies: ["Activity", "Definitions", "Events", "JSON"]),
-        .testTarget(name: "OffersTests", dependencies: ["Offers", "Activity", "Definitions", "JSON"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "DefinitionTesting", "Storage", "ClubTestKit"]),
+        .testTarget(name: "ActivityTests", dependencies: ["Activity", "Definitions", "DefinitionTesting", "Events", "JSON"]),
+        .testTarget(name: "OffersTests", dependencies: ["Offers", "Activity", "Definitions", "DefinitionTesting", "JSON"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Definitions", "JSON"]),
         .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "Activity", "clubd", "clubctl"]),
     ]

@@ -43,6 +43,16 @@ public final class DaemonProcess: @unchecked Sendable {
           - {id: out, kind: publish, from: w, topic: window}
         """
 
+    /// A session pipeline (30 s gap, no out-of-orderness delay) that raises each finished
+    /// session as a `workout.finished` activity event.
+    public static let sessionPipeline = """
+        name: sessions
+        stages:
+          - {id: in, kind: source}
+          - {id: w, kind: window, from: in, window: session, gap: 30s, allowed_lateness: 1m, out_of_orderness: 0s}
+          - {id: out, kind: publish, from: w, topic: window, activity: workout.finished}
+        """
+
     /// Starts `clubd` and waits until it answers `health`.
     public func start(extraArguments: [String] = []) throws {
         let process = Process()

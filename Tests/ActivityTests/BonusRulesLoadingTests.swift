@@ -1,4 +1,5 @@
 import Activity
+import DefinitionTesting
 import Definitions
 import Foundation
 import Testing
@@ -29,36 +30,14 @@ import Testing
         ("rules: [", "2:1", "invalid YAML"),
     ])
     func mistakesAreLocated(text: String, location: String, message: String) {
-        do {
-            _ = try BonusRules.parse(text, file: "bonus.yaml")
-            Issue.record("accepted: \(text)")
-        } catch let errors as DefinitionErrors {
-            let matching = errors.errors.first { $0.message.contains(message) }
-            #expect(matching != nil, "\(errors)")
-            if let matching { #expect("\(matching.line):\(matching.column)" == location, "\(errors)") }
-        } catch {
-            Issue.record("unexpected \(error)")
-        }
+        #expect(DefinitionTesting.location(of: message) { _ = try BonusRules.parse(text, file: "bonus.yaml") } == location)
     }
 
     /// Mutated rule files are either valid or refused with located errors; never a crash.
     @Test func fuzzedRuleFilesAreAcceptedOrRefusedWithALocation() {
-        let seed = Array(BonusRules.embeddedDefault.utf8)
-        let alphabet = Array("{}[]:,- \n#\"'abc019.&*!|>".utf8)
-        var rng = SystemRandomNumberGenerator()
-        for _ in 0..<1_000 {
-            var text = seed
-            for _ in 0..<Int.random(in: 1...4, using: &rng) {
-                let at = Int.random(in: 0..<text.count, using: &rng)
-                if Bool.random(using: &rng) { text[at] = alphabet.randomElement(using: &rng)! } else { text.remove(at: at) }
-            }
-            do {
-                _ = try BonusRules.parse(String(decoding: text, as: UTF8.self), file: "fuzz.yaml")
-            } catch let errors as DefinitionErrors {
-                #expect(!errors.errors.isEmpty && errors.errors.allSatisfy { $0.line >= 1 && $0.column >= 1 })
-            } catch {
-                Issue.record("unexpected error type \(error)")
-            }
+        for text in DefinitionTesting.mutations(of: BonusRules.embeddedDefault, count: 1_000) {
+            let errors = DefinitionTesting.errors { _ = try BonusRules.parse(text, file: "fuzz.yaml") }
+            #expect(errors.allSatisfy { $0.line >= 1 && $0.column >= 1 }, "\(errors)")
         }
     }
 }

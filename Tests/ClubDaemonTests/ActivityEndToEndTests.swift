@@ -124,13 +124,7 @@ import Testing
 
     @Test func finishedSessionsAreRaisedAsActivityEventsOnceAndEarnPoints() throws {
         let daemon = try DaemonProcess(pipelines: [
-            "sessions.yaml": """
-                name: sessions
-                stages:
-                  - {id: in, kind: source}
-                  - {id: w, kind: window, from: in, window: session, gap: 30s, allowed_lateness: 1m, out_of_orderness: 0s}
-                  - {id: out, kind: publish, from: w, topic: window, activity: workout.finished}
-                """
+            "sessions.yaml": DaemonProcess.sessionPipeline,
         ])
         let flags = try daemon.writeBonusRules(
             "rules:\n  - {id: tracked, on: workout.finished, when: {distance_m: {at_least: 1000}}, points: 7}\n")

@@ -167,6 +167,59 @@ import Testing
         #expect(broken["error"]?["code"] == "invalid_definitions")
     }
 
+    /// Window outcomes (a finished device session) and leaderboard outcomes (a final board)
+    /// trigger offers like any other activity event.
+    @Test func windowAndLeaderboardOutcomesTriggerOffers() throws {
+        let daemon = try DaemonProcess(pipelines: [
+            "sessions.yaml": DaemonProcess.sessionPipeline,
+            "boards.yaml": """
+                name: leaderboards
+                publish_interval: 100ms
+                leaderboards:
+                  - {id: daily-km, metric: distance, period: day, size: 3}
+                """,
+        ])
+        let flags = try daemon.writeOfferRules([
+            "outcomes.yaml": """
+                offers:
+                  - id: session-km
+                    title: A kilometre tracked
+                    on: workout.finished
+                    when: "event.distance_m >= 1000 and event.moving_time_s > 0"
+                    offer: {text: "tracked", discount_percent: 5, valid_for: 30d}
+                    audience: user
+                  - id: daily-winner
+                    title: Yesterday's winner
+                    on: leaderboard.final
+                    when: "event.board == 'daily-km' and event.rank == 1"
+                    offer: {text: "winner", discount_percent: 25, valid_for: 30d}
+                    audience: user
+                """
+        ])
+        try daemon.start(extraArguments: flags)
+        let topic = try daemon.subscriber("offer.user.")
+        let t0 = Self.now - Self.hour
+        func sample(_ user: String, _ ts: Int64, _ distance: Double) -> JSONValue {
+            try! JSONValue.parse(#"{"type":"telemetry","user":"\#(user)","device":"w","session":"s","ts":\#(ts),"distance_m":\#(distance)}"#)
+        }
+        // Ida runs 1.2 km, Jo 300 m; a later sample closes both sessions.
+        var events = (0...24).map { sample("ida", t0 + Int64($0) * 10_000, Double($0) * 50) }
+        events += (0...6).map { sample("jo", t0 + Int64($0) * 10_000, Double($0) * 50) }
+        events.append(sample("kim", t0 + 600_000, 0))
+        // Yesterday's daily board ended at midnight: its final standings are raised at once.
+        let yesterday = Self.now - 86_400_000 - Self.now % 86_400_000 + 8 * Self.hour
+        events += [Self.workout("y1", "jo", km: 8, at: yesterday), Self.workout("y2", "ida", km: 5, at: yesterday)]
+        _ = try daemon.request(["op": "submit", "events": .array(events)])
+        let offers = try topic.receive(count: 2)
+        #expect(offers.map(\.topic).sorted() == ["offer.user.ida", "offer.user.jo"], "\(offers.map(\.payload.jsonText))")
+        #expect(offers.first { $0.topic == "offer.user.ida" }?.payload["trigger"] == .string("sessions:ida:\(t0)"))
+        let yesterdayKey = ISO8601DateFormatter.string(
+            from: Date(timeIntervalSince1970: Double(yesterday) / 1000), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
+        #expect(offers.first { $0.topic == "offer.user.jo" }?.payload["trigger"] == .string("final:daily-km:\(yesterdayKey):all:1"))
+        #expect(Self.rulesOf(try Self.offers(daemon, "ida")) == ["session-km"])  // second on the board: no offer
+        #expect(Self.rulesOf(try Self.offers(daemon, "jo")) == ["daily-winner"])  // 300 m: not a tracked kilometre
+    }
+
     @Test func reloadValidatesEveryFileAndKeepsTheRunningRules() throws {
         let daemon = try DaemonProcess()
         let flags = try daemon.writeOfferRules(["club.yaml": Self.rules])

@@ -1,3 +1,4 @@
+import DefinitionTesting
 import Definitions
 import Foundation
 import Offers
@@ -96,24 +97,19 @@ import Testing
         ("time_zone: Moscow\noffers: []", "1:12", "unknown time zone"),
     ])
     func mistakesAreLocated(text: String, location: String, message: String) {
-        do {
-            _ = try OfferRules.parse(text, file: "offers.yaml")
-            Issue.record("accepted: \(text)")
-        } catch let errors as DefinitionErrors {
-            let matching = errors.errors.first { $0.message.contains(message) }
-            #expect(matching != nil, "\(errors)")
-            if let matching { #expect("\(matching.line):\(matching.column)" == location, "\(errors)") }
-            #expect(errors.errors.allSatisfy { $0.file == "offers.yaml" })
-        } catch {
-            Issue.record("unexpected \(error)")
+        #expect(DefinitionTesting.location(of: message) { _ = try OfferRules.parse(text, file: "offers.yaml") } == location)
+    }
+
+    /// Mutated rule files are either valid or refused with located errors; never a crash.
+    @Test func fuzzedRuleFilesAreAcceptedOrRefusedWithALocation() {
+        for text in DefinitionTesting.mutations(of: Self.valid, count: 1_000, edits: 6) {
+            let errors = DefinitionTesting.errors { _ = try OfferRules.parse(text, file: "f.yaml") }
+            #expect(errors.allSatisfy { $0.line >= 1 && $0.column >= 1 }, "\(errors)")
         }
     }
 
     @Test func conditionInQuotesIsLocatedInsideTheQuotes() {
         let text = Self.head + "    on: workout\n    when: 'event.sport == \"run\" and event.max_hr > \"high\"'\n" + Self.offer + "    audience: user\n"
-        #expect(throws: DefinitionErrors.self) { try OfferRules.parse(text, file: "f.yaml") }
-        do { _ = try OfferRules.parse(text, file: "f.yaml") } catch let e as DefinitionErrors {
-            #expect(e.errors.first.map { "\($0.line):\($0.column)" } == "5:50", "\(e)")
-        } catch {}
+        #expect(DefinitionTesting.location(of: "orders two numbers") { _ = try OfferRules.parse(text, file: "f.yaml") } == "5:50")
     }
 }

@@ -1,3 +1,4 @@
+import DefinitionTesting
 import Definitions
 import Pipeline
 import Telemetry
@@ -20,15 +21,8 @@ import Testing
         ("name: x\nstages:\n  - {id: in, kind: source}\n  - {id: w, kind: window, from: in, window: tumbling}\n", "f.yaml:", "no 'publish' stage"),
     ])
     func mistakesAreLocated(text: String, location: String, message: String) {
-        do {
-            _ = try PipelineLoader.load(files: [("f.yaml", text)])
-            Issue.record("accepted an invalid file")
-        } catch let errors as DefinitionErrors {
-            #expect(errors.description.contains(location), "\(errors)")
-            #expect(errors.description.contains(message), "\(errors)")
-        } catch {
-            Issue.record("unexpected \(error)")
-        }
+        let errors = DefinitionTesting.errors { _ = try PipelineLoader.load(files: [("f.yaml", text)]) }
+        #expect(errors.contains { $0.description.hasPrefix(location) && $0.message.contains(message) }, "\(errors)")
     }
 
     @Test func durationsParse() {
