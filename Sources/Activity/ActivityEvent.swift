@@ -1,7 +1,8 @@
 import JSON
 
 /// One entry of the activity log: an event accepted into the Activity subsystem's queue,
-/// at its offset. Offsets grow by one per accepted event and never repeat.
+/// at its offset. Offsets grow with every accepted event and never repeat (a refused
+/// duplicate may leave a gap).
 public struct ActivityEvent: Sendable, Equatable {
     public let offset: Int64
     public let id: String

@@ -60,7 +60,7 @@ extension ClubStore {
                 try db.execute(sql: "INSERT INTO journal (received_at, payload) VALUES (?, ?)", arguments: [receivedAt, Data(payload)])
                 seq = db.lastInsertedRowID
             }
-            return (seq, try Self.insert(events, receivedAt: receivedAt, db))
+            return (seq, try insert(events, receivedAt: receivedAt, db))
         }
     }
 
@@ -68,21 +68,32 @@ extension ClubStore {
     /// - Returns: per event, whether it was new.
     public func appendActivity(_ events: [ActivityRecord], receivedAt: Int64) async throws -> [Bool] {
         guard !events.isEmpty else { return [] }
-        return try await pool.write { db in try Self.insert(events, receivedAt: receivedAt, db) }
+        return try await pool.write { db in try insert(events, receivedAt: receivedAt, db) }
     }
 
-    private static func insert(_ events: [ActivityRecord], receivedAt: Int64, _ db: Database) throws -> [Bool] {
+    /// Inserts within the caller's transaction; once it commits, the new entries join the tail.
+    private func insert(_ events: [ActivityRecord], receivedAt: Int64, _ db: Database) throws -> [Bool] {
         let statement = try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO activity (id, type, user, at, received_at, body) VALUES (?, ?, ?, ?, ?, ?)")
-        return try events.map { e in
+        var appended: [ActivityRecord] = []
+        let inserted = try events.map { e in
             try statement.execute(arguments: [e.id, e.type, e.user, e.at, receivedAt, Data(e.body)])
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
+            appended.append(ActivityRecord(offset: db.lastInsertedRowID, id: e.id, type: e.type, user: e.user, at: e.at, body: e.body))
+            return true
         }
+        if !appended.isEmpty {
+            let (tail, committed) = (self.tail, appended)
+            db.afterNextTransaction { _ in tail.append(committed) }
+        }
+        return inserted
     }
 
-    /// Up to `limit` log entries after `offset`, in order.
+    /// Up to `limit` log entries after `offset`, in order: from the in-memory tail when it
+    /// holds them, else from SQLite.
     public func activity(after offset: Int64, limit: Int) async throws -> [ActivityRecord] {
-        try await pool.read { db in
+        if let recent = tail.read(after: offset, limit: limit) { return recent }
+        return try await pool.read { db in
             try Row.fetchAll(
                 db, sql: #"SELECT "offset", id, type, user, at, body FROM activity WHERE "offset" > ? ORDER BY "offset" LIMIT ?"#,
                 arguments: [offset, limit]
@@ -133,7 +144,7 @@ extension ClubStore {
     /// - Returns: how many were deleted.
     public func pruneActivity(receivedBefore cutoff: Int64, consumers: [String]) async throws -> Int {
         let ledgerPosition = try await ledgerPosition()
-        let offersPosition = try await offersState().position
+        let offersPosition = try await offersPosition()
         return try await pool.write { db in
             var passed = min(ledgerPosition, offersPosition)
             for name in consumers {

@@ -44,6 +44,13 @@ extension ClubStore {
         public var occurrences: [String: Int64]
     }
 
+    /// The activity log offset up to which the offer stage has committed its effects.
+    public func offersPosition() async throws -> Int64 {
+        try await offersPool.read { db in
+            try Int64.fetchOne(db, sql: #"SELECT "offset" FROM offers_position WHERE id = 1"#) ?? 0
+        }
+    }
+
     public func offersState() async throws -> OffersState {
         try await offersPool.read { db in
             var state = OffersState(

@@ -15,10 +15,13 @@ public final class ClubStore: Sendable {
     let ledgerPool: DatabasePool
     /// Issued offers and what the offer stage knows of users (`clubd-offers.sqlite`).
     let offersPool: DatabasePool
+    /// The newest activity log entries, for its consumers.
+    let tail: ActivityTail
 
     /// Opens (creating if needed) the database at `path` and the ledger and offers files
     /// beside it, and migrates them.
-    public init(path: String) throws {
+    /// - Parameter tailCapacity: newest activity log entries kept in memory for its consumers.
+    public init(path: String, tailCapacity: Int = 20_000) throws {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
@@ -26,6 +29,8 @@ public final class ClubStore: Sendable {
         configuration.busyMode = .timeout(5)
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+        let newest = try pool.read { db in try Int64.fetchOne(db, sql: #"SELECT MAX("offset") FROM activity"#) ?? 0 }
+        tail = ActivityTail(nextOffset: newest + 1, capacity: tailCapacity)
         ledgerPool = try DatabasePool(path: Self.ledgerPath(besides: path), configuration: configuration)
         try Self.ledgerMigrator.migrate(ledgerPool)
         offersPool = try DatabasePool(path: Self.offersPath(besides: path), configuration: configuration)

@@ -23,7 +23,11 @@ actor OfferStage: LogConsumer {
     /// How copies of workouts from several sources count, for the users' facts.
     nonisolated let sourcePriority: [String]
     private var engine: OfferEngine
+    /// Every event up to here has had its effects committed.
     private var offset: Int64 = 0
+    /// The position stored; events between it and `offset` had no effect (see ``apply``).
+    private var storedOffset: Int64 = 0
+    private var storedAt = Clock.nowMillis()
     private let issuedCounter = Counter(label: "clubd_offers_issued_total")
 
     /// - Parameter balance: a user's bonus balance, for rules that read it.
@@ -49,6 +53,7 @@ actor OfferStage: LogConsumer {
         for (rule, time) in state.occurrences { engine.restoreOccurrence(rule: rule, at: time) }
         self.engine = engine
         offset = state.position
+        storedOffset = offset
     }
 
     /// Replaces the rules; events from the current offset on are judged by them.
@@ -59,6 +64,15 @@ actor OfferStage: LogConsumer {
 
     /// The last log offset whose effects are committed.
     var committedOffset: Int64 { offset }
+
+    func close() async {
+        guard storedOffset != offset else { return }
+        do {
+            try await store.commitOffers(position: offset, offers: [], facts: [:], occurrences: [:])
+        } catch {
+            logger.error("offer stage position not saved", metadata: ["error": "\(error)"])
+        }
+    }
 
     func drain() async {
         do {
@@ -84,11 +98,21 @@ actor OfferStage: LogConsumer {
             offers += engine.apply(event, balance: balance)
             if UserFacts.learns(from: record.type) { learned.insert(record.user) }
         }
+        // Events without effect need no transaction of their own: their position is stored
+        // with the next effect, or within a second. Replayed after a crash, they have no
+        // effect again.
+        let now = Clock.nowMillis()
+        guard !offers.isEmpty || !learned.isEmpty || now - storedAt >= 1000 else {
+            offset = newOffset
+            return
+        }
         let encoder = JSONEncoder()
         var facts: [String: [UInt8]] = [:]
         for user in learned { facts[user] = [UInt8](try encoder.encode(engine.facts[user])) }
         try await store.commitOffers(position: newOffset, offers: offers, facts: facts, occurrences: [:])
         offset = newOffset
+        storedOffset = newOffset
+        storedAt = now
         await publish(offers)
     }
 
