@@ -39,6 +39,8 @@ let package = Package(
             dependencies: ["Events", "JSON", "Definitions", .product(name: "Histogram", package: "hdrhistogram-swift")]),
         // The Offers subsystem: marketers' rules, their condition language, caps and budgets. Pure.
         .target(name: "Offers", dependencies: ["Events", "JSON", "Definitions", "Activity", "Training"]),
+        // Workout files from other systems: FIT, GPX and TCX decoders, workouts from them. Pure.
+        .target(name: "Imports", dependencies: ["Events"]),
         // SQLite: journal of acknowledged events, snapshots, window history.
         .target(name: "Storage", dependencies: ["Activity", "Offers", .product(name: "GRDB", package: "GRDB.swift")]),
         // Declarative pipelines and the actor runtime that runs them between ZeroMQ sockets.
@@ -93,6 +95,7 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "DefinitionTesting", "Storage", "ClubTestKit"]),
         .testTarget(name: "ActivityTests", dependencies: ["Activity", "Definitions", "DefinitionTesting", "Events", "JSON"]),
         .testTarget(name: "OffersTests", dependencies: ["Offers", "Activity", "Definitions", "DefinitionTesting", "JSON"]),
+        .testTarget(name: "ImportsTests", dependencies: ["Imports"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Definitions", "JSON"]),
         .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "Activity", "clubd", "clubctl"]),
     ]
