@@ -42,12 +42,12 @@ let package = Package(
         // Workout files from other systems: FIT, GPX and TCX decoders, workouts from them. Pure.
         .target(name: "Imports", dependencies: ["Events"]),
         // SQLite: journal of acknowledged events, snapshots, window history.
-        .target(name: "Storage", dependencies: ["Activity", "Offers", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Storage", dependencies: ["Activity", "Offers", "Imports", .product(name: "GRDB", package: "GRDB.swift")]),
         // Declarative pipelines and the actor runtime that runs them between ZeroMQ sockets.
         .target(
             name: "Pipeline",
             dependencies: [
-                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity", "Training", "Offers",
+                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity", "Training", "Offers", "Imports",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "ClubDaemon",
             dependencies: [
-                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity", "Training", "Offers", "Pipeline",
+                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity", "Training", "Offers", "Imports", "Pipeline",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -16,9 +16,6 @@ struct CommandHandler: CommandHandling {
 
     static let version = "0.1.0"
 
-    /// Operations of the contract that later versions serve.
-    static let plannedOps: Set<String> = ["workouts", "import"]
-
     /// `leaderboard` queries read published standings: they are answered on the command
     /// thread itself, without a hop to another thread that a busy pipeline could delay.
     /// Only requests that name the op are parsed here: every other request is parsed once,
@@ -55,18 +52,18 @@ struct CommandHandler: CommandHandling {
         case "leaderboard": return leaderboard(object)
         case "ledger": return await ledger(object)
         case "offers": return await offers(object)
+        case "workouts": return await workouts(object)
+        case "import": return await importFile(object)
         case "offers.preview": return await previewOffers(object)
         case "reload": return await reloadPipelines()
         case "snapshot": return await snapshot()
-        case _ where Self.plannedOps.contains(op):
-            return CommandReply.error("unsupported_op", "'\(op)' is part of the contract but this daemon version does not serve it yet")
         default:
             return CommandReply.error(
-                "unknown_op", "unknown op '\(op.prefix(40))': expected health, submit, stats, balance, ledger, leaderboard, offers, offers.preview, reload or snapshot")
+                "unknown_op", "unknown op '\(op.prefix(40))': expected health, submit, stats, balance, ledger, leaderboard, workouts, import, offers, offers.preview, reload or snapshot")
         }
     }
 
-    private func ok(_ body: (inout JSONWriter) -> Void) -> [UInt8] {
+    func ok(_ body: (inout JSONWriter) -> Void) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
         w.member("ok", true)
@@ -79,6 +76,7 @@ struct CommandHandler: CommandHandling {
         let status = await runtime.status()
         let bonus = await runtime.bonusProgress()
         let offersOffset = await runtime.offersProgress()
+        let trainingOffset = await runtime.trainingProgress()
         let now = Clock.nowMillis()
         return ok { w in
             w.member("status", "ok")
@@ -97,6 +95,7 @@ struct CommandHandler: CommandHandling {
             w.member("bonus_offset", Int(bonus.offset))
             w.member("bonus_processed", bonus.processed)
             w.member("offers_offset", Int(offersOffset))
+            w.member("training_offset", Int(trainingOffset))
         }
     }
 
@@ -138,10 +137,10 @@ struct CommandHandler: CommandHandling {
         var acceptedCount = samples.count
         if !samples.isEmpty || !others.isEmpty {
             do {
-                let inserted = try await runtime.submit(samples, payload: journal.bytes, events: others, receivedAt: now)
-                let new = inserted.filter { $0 }.count
-                acceptedCount += new
-                duplicates += inserted.count - new
+                let appended = try await runtime.submit(samples, payload: journal.bytes, events: others, receivedAt: now)
+                acceptedCount += appended.filter { $0 == .new }.count
+                duplicates += appended.filter { $0 == .duplicate }.count
+                rejected += PipelineRuntime.refusals(appended, others)
             } catch is CancellationError {
                 return CommandReply.error("shutting_down", "the daemon is shutting down; retry after it restarts")
             } catch {
@@ -169,14 +168,8 @@ struct CommandHandler: CommandHandling {
     private func stats(_ request: JSONObject) async -> [UInt8] {
         let user: String
         do { user = try requiredUser(request) } catch { return error.reply }
-        var bounds: [Int64] = [Int64.min / 4, Int64.max / 4]
-        for (i, key) in ["from", "to"].enumerated() {
-            guard let value = request[key] else { continue }
-            guard let ms = value.int64Value else {
-                return CommandReply.error("wrong_type", "field '\(key)' must be integer epoch milliseconds")
-            }
-            bounds[i] = ms
-        }
+        let bounds: [Int64]
+        do { bounds = try timeBounds(request) } catch { return error.reply }
         let closed: [ClubStore.WindowRecord]
         do {
             closed = try await store.windows(user: user, from: bounds[0], to: bounds[1])
@@ -202,12 +195,23 @@ struct CommandHandler: CommandHandling {
     }
 
     /// An error reply, as a value a helper can return.
-    private struct Refusal: Error {
+    struct Refusal: Error {
         let reply: [UInt8]
         init(_ code: String, _ message: String) { reply = CommandReply.error(code, message) }
     }
 
-    private func requiredUser(_ request: JSONObject) throws(Refusal) -> String {
+    /// The request's optional `from` and `to` (epoch ms), unbounded where absent.
+    func timeBounds(_ request: JSONObject) throws(Refusal) -> [Int64] {
+        var bounds: [Int64] = [Int64.min / 4, Int64.max / 4]
+        for (i, key) in ["from", "to"].enumerated() {
+            guard let value = request[key] else { continue }
+            guard let ms = value.int64Value else { throw Refusal("wrong_type", "field '\(key)' must be integer epoch milliseconds") }
+            bounds[i] = ms
+        }
+        return bounds
+    }
+
+    func requiredUser(_ request: JSONObject) throws(Refusal) -> String {
         guard let value = request["user"] else { throw Refusal("missing_field", "missing required field 'user'") }
         guard let user = value.stringValue, !user.isEmpty else {
             throw Refusal("wrong_type", "field 'user' must be a non-empty string, not \(value.typeName)")

@@ -11,6 +11,8 @@ public struct ClubEvent: Sendable, Equatable {
     public let body: JSONObject
     /// The event's JSON exactly as received, for storing without writing it again.
     public let json: [UInt8]
+    /// Its position in the batch it came in, if it came in one.
+    public var index: Int?
 
     public init(type: String, id: String, user: String, ts: Int64?, body: JSONObject, json: [UInt8]) {
         self.type = type

@@ -31,7 +31,9 @@ extension EventDecoder {
         var tree = JSONReader(span, maxDepth: limits.maxDepth)
         guard case .object(let body) = try tree.readValue() else { return }
         switch validate(type: type, body: body, json: Array(span), now: now) {
-        case .success(let event): result.events.append(event)
+        case .success(var event):
+            event.index = index
+            result.events.append(event)
         case .failure(let error): refuse(error.reason, error.message)
         }
     }
@@ -54,6 +56,17 @@ extension EventDecoder {
                 return .failure(FieldError(.wrongType, "field '\(field)' must be a string, not \(value.typeName)"))
             }
             if let error = Self.checkID(text, field: field) { return .failure(error) }
+        }
+        if type == "connection" {
+            guard let system = body["system"]?.stringValue, !system.isEmpty, system.count <= 64 else {
+                return .failure(FieldError(.missingField, "a connection needs 'system': the external system's name, such as garmin"))
+            }
+            guard let state = body["state"]?.stringValue, state == "active" || state == "revoked" else {
+                return .failure(FieldError(.outOfRange, "a connection's 'state' must be 'active' or 'revoked'"))
+            }
+        }
+        if type == "workout", body["source"]?.stringValue?.isEmpty ?? true {
+            return .failure(FieldError(.missingField, "missing required field 'source' (device, or the external system's name)"))
         }
         var time: Int64?
         if let ts = body["ts"] {

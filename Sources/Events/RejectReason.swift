@@ -44,6 +44,8 @@ public struct RejectReason: Hashable, Sendable, CustomStringConvertible {
     public static let personalData = RejectReason("personal_data")
     /// The event type is not one the contract defines.
     public static let unsupportedType = RejectReason("unsupported_type")
+    /// A workout from an external system without the user's active connection to it.
+    public static let noConsent = RejectReason("no_consent")
     /// The event's window was closed for good (beyond the allowed lateness).
     public static let late = RejectReason("late")
 }

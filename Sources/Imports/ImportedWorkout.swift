@@ -94,6 +94,9 @@ public struct ImportedWorkout: Sendable, Equatable {
             elevationGain: climb([samples]), samples: samples)
     }
 
+    /// The great-circle distance between two samples, or nil without positions.
+    public static func distance(from a: TrackPoint, to b: TrackPoint) -> Double? { a.distance(to: b) }
+
     /// The haversine length of each segment, summed (no distance between segments).
     static func pathLength(_ segments: [[TrackPoint]]) -> Double {
         segments.reduce(0) { total, segment in

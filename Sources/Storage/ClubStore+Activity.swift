@@ -1,6 +1,7 @@
 import Activity
 import Foundation
 import GRDB
+import Imports
 
 /// The activity log: the ordered, de-duplicated event queue of the Activity subsystem, and
 /// the offsets of consumers that keep no state of their own here.
@@ -15,15 +16,29 @@ extension ClubStore {
         public let at: Int64
         /// The event's JSON as received.
         public let body: [UInt8]
+        /// What the event grants or needs of the user's consent (checked when it is appended).
+        public let consent: ConsentEffect?
 
-        public init(offset: Int64 = 0, id: String, type: String, user: String, at: Int64, body: [UInt8]) {
+        public init(
+            offset: Int64 = 0, id: String, type: String, user: String, at: Int64, body: [UInt8], consent: ConsentEffect? = nil
+        ) {
             self.offset = offset
             self.id = id
             self.type = type
             self.user = user
             self.at = at
             self.body = body
+            self.consent = consent
         }
+    }
+
+    /// What became of an event offered to the log.
+    public enum Appended: Sendable, Equatable {
+        case new
+        /// Its id is in the log already.
+        case duplicate
+        /// A workout from an external system without the user's active connection.
+        case refused(String)
     }
 
     static func registerActivityTables(_ migrator: inout DatabaseMigrator) {
@@ -46,13 +61,24 @@ extension ClubStore {
         migrator.registerMigration("v3-consumer-state") { db in
             try db.execute(sql: "CREATE TABLE consumer_state (name TEXT PRIMARY KEY, state BLOB NOT NULL)")
         }
+        migrator.registerMigration("v4-connections") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE connection (
+                        user TEXT NOT NULL,
+                        system TEXT NOT NULL,
+                        active INTEGER NOT NULL,
+                        "offset" INTEGER NOT NULL,
+                        PRIMARY KEY (user, system)) WITHOUT ROWID
+                    """)
+        }
     }
 
     /// Makes a `submit` durable in one transaction: its telemetry in the journal and its
     /// other events in the activity log, where an id already present is a duplicate.
-    /// - Returns: the journal entry (nil without telemetry) and, per event, whether it was new.
+    /// - Returns: the journal entry (nil without telemetry) and what became of each event.
     public func appendSubmission(journal payload: [UInt8]?, events: [ActivityRecord], receivedAt: Int64) async throws -> (
-        journalSeq: Int64?, inserted: [Bool]
+        journalSeq: Int64?, appended: [Appended]
     ) {
         try await pool.write { db in
             var seq: Int64?
@@ -65,28 +91,52 @@ extension ClubStore {
     }
 
     /// Appends events to the activity log (ingest: not acknowledged, so no journal).
-    /// - Returns: per event, whether it was new.
-    public func appendActivity(_ events: [ActivityRecord], receivedAt: Int64) async throws -> [Bool] {
+    /// - Returns: what became of each event.
+    public func appendActivity(_ events: [ActivityRecord], receivedAt: Int64) async throws -> [Appended] {
         guard !events.isEmpty else { return [] }
         return try await pool.write { db in try insert(events, receivedAt: receivedAt, db) }
     }
 
-    /// Inserts within the caller's transaction; once it commits, the new entries join the tail.
-    private func insert(_ events: [ActivityRecord], receivedAt: Int64, _ db: Database) throws -> [Bool] {
+    /// Inserts within the caller's transaction, in order, checking and applying consent; once
+    /// it commits, the new entries join the tail and the connections take effect.
+    private func insert(_ events: [ActivityRecord], receivedAt: Int64, _ db: Database) throws -> [Appended] {
         let statement = try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO activity (id, type, user, at, received_at, body) VALUES (?, ?, ?, ?, ?, ?)")
+        var consent = connections.withLock { $0 }
         var appended: [ActivityRecord] = []
-        let inserted = try events.map { e in
+        let outcomes = try events.map { e -> Appended in
+            if case .needs(let system) = e.consent, !consent.allows(user: e.user, source: system) {
+                return .refused("user '\(e.user)' has no active connection to '\(system)': a connection event with state 'active' must come first")
+            }
             try statement.execute(arguments: [e.id, e.type, e.user, e.at, receivedAt, Data(e.body)])
-            guard db.changesCount > 0 else { return false }
-            appended.append(ActivityRecord(offset: db.lastInsertedRowID, id: e.id, type: e.type, user: e.user, at: e.at, body: e.body))
-            return true
+            guard db.changesCount > 0 else { return .duplicate }
+            let offset = db.lastInsertedRowID
+            if case .connection(let system, let active) = e.consent {
+                consent.set(user: e.user, system: system, active: active)
+                try db.execute(
+                    sql: #"INSERT OR REPLACE INTO connection (user, system, active, "offset") VALUES (?, ?, ?, ?)"#,
+                    arguments: [e.user, system.lowercased(), active, offset])
+            }
+            appended.append(ActivityRecord(offset: offset, id: e.id, type: e.type, user: e.user, at: e.at, body: e.body))
+            return .new
         }
         if !appended.isEmpty {
-            let (tail, committed) = (self.tail, appended)
-            db.afterNextTransaction { _ in tail.append(committed) }
+            let (committed, granted) = (appended, consent)
+            db.afterNextTransaction { _ in
+                self.tail.append(committed)
+                self.connections.withLock { $0 = granted }
+            }
         }
-        return inserted
+        return outcomes
+    }
+
+    /// The connections recorded in the log, for the store's consent checks.
+    static func loadConnections(_ db: Database) throws -> Connections {
+        var connections = Connections()
+        for row in try Row.fetchAll(db, sql: "SELECT user, system, active FROM connection") {
+            connections.set(user: row[0], system: row[1], active: row[2])
+        }
+        return connections
     }
 
     /// Up to `limit` log entries after `offset`, in order: from the in-memory tail when it

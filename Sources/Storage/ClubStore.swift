@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import Imports
+import Synchronization
 
 /// The daemon's SQLite databases (WAL): the journal of acknowledged telemetry, snapshots of
 /// pipeline state, the history of closed windows and the Activity subsystem's event log in
@@ -17,6 +19,8 @@ public final class ClubStore: Sendable {
     let offersPool: DatabasePool
     /// The newest activity log entries, for its consumers.
     let tail: ActivityTail
+    /// The users' active connections to external systems, as the log has them.
+    let connections: Mutex<Connections>
 
     /// Opens (creating if needed) the database at `path` and the ledger and offers files
     /// beside it, and migrates them.
@@ -31,6 +35,7 @@ public final class ClubStore: Sendable {
         try Self.migrator.migrate(pool)
         let newest = try pool.read { db in try Int64.fetchOne(db, sql: #"SELECT MAX("offset") FROM activity"#) ?? 0 }
         tail = ActivityTail(nextOffset: newest + 1, capacity: tailCapacity)
+        connections = Mutex(try pool.read(Self.loadConnections))
         ledgerPool = try DatabasePool(path: Self.ledgerPath(besides: path), configuration: configuration)
         try Self.ledgerMigrator.migrate(ledgerPool)
         offersPool = try DatabasePool(path: Self.offersPath(besides: path), configuration: configuration)

@@ -11,7 +11,7 @@ public struct TrainingConfig: Sendable, Equatable, DefinitionFile {
     /// The ISO calendar of `timeZone`, for period keys.
     public private(set) var calendar = Period.calendar(in: TimeZone(identifier: "UTC")!)
     /// Sources in the order in which one copy of an activity beats another.
-    public var sourcePriority = ["device", "telemetry", "garmin", "polar", "suunto", "coros", "apple", "strava"]
+    public var sourcePriority = ["device", "garmin", "polar", "suunto", "coros", "apple", "strava", "telemetry"]
     /// Activity event type of finished telemetry sessions (the sessions pipeline raises it).
     public var sessionEventType = "workout.finished"
     /// Least time between two publications of one board's standings.

@@ -17,6 +17,10 @@ public struct Workout: Sendable, Equatable, Codable {
     public let elevationGain: Double
     /// The equipment used (a shoe, a bike), as the source names it.
     public let gear: String?
+    public let averageHeartRate: Double?
+    public let maxHeartRate: Double?
+    /// Samples recorded, when the source says (imported files, device sessions).
+    public let samples: Int?
     /// Offset of the event in the activity log: which of two copies arrived first.
     public let offset: Int64
 
@@ -24,7 +28,8 @@ public struct Workout: Sendable, Equatable, Codable {
 
     public init(
         id: String, user: String, source: String, sport: String, start: Int64, durationMillis: Int64, distance: Double = 0,
-        movingMillis: Int64? = nil, elevationGain: Double = 0, gear: String? = nil, offset: Int64 = 0
+        movingMillis: Int64? = nil, elevationGain: Double = 0, gear: String? = nil, averageHeartRate: Double? = nil,
+        maxHeartRate: Double? = nil, samples: Int? = nil, offset: Int64 = 0
     ) {
         self.id = id
         self.user = user
@@ -36,12 +41,17 @@ public struct Workout: Sendable, Equatable, Codable {
         self.movingMillis = movingMillis ?? durationMillis
         self.elevationGain = elevationGain
         self.gear = gear
+        self.averageHeartRate = averageHeartRate
+        self.maxHeartRate = maxHeartRate
+        self.samples = samples
         self.offset = offset
     }
 
-    /// Reads a `workout` event's fields.
+    /// Reads a `workout` event's fields, or the Strava activity it carries under `activity`
+    /// (see ``fromStrava(_:offset:)``).
     /// - Returns: the workout, or why the event is not a usable workout.
     public static func from(_ body: JSONObject, offset: Int64) -> Result<Workout, FieldError> {
+        if case .object(let activity)? = body["activity"] { return fromStrava(body, activity: activity, offset: offset) }
         func text(_ key: String) -> String? { body[key]?.stringValue }
         guard let id = text("id"), let user = text("user") else { return .failure(FieldError(.missingField, "missing 'id' or 'user'")) }
         guard let source = text("source"), !source.isEmpty else { return .failure(FieldError(.missingField, "missing required field 'source'")) }
@@ -67,8 +77,34 @@ public struct Workout: Sendable, Equatable, Codable {
         return .success(
             Workout(
                 id: id, user: user, source: source, sport: sport, start: start, durationMillis: Int64(seconds * 1000),
-                distance: distance, movingMillis: moving, elevationGain: gain, gear: text("gear"), offset: offset))
+                distance: distance, movingMillis: moving, elevationGain: gain, gear: text("gear"),
+                averageHeartRate: body["avg_hr"]?.doubleValue, maxHeartRate: body["max_hr"]?.doubleValue,
+                samples: body["samples"]?.int64Value.map { Int($0) }, offset: offset))
     }
+
+    /// A workout event carrying a Strava activity as Strava's API and webhooks deliver it
+    /// (`{"type":"workout","id":…,"user":…,"source":"strava","activity":{…}}`): `start_date`,
+    /// `elapsed_time`, `moving_time`, `distance`, `total_elevation_gain`, `average_heartrate`,
+    /// `max_heartrate`, `sport_type` (or `type`) and `gear_id` map onto the contract's fields.
+    static func fromStrava(_ body: JSONObject, activity: JSONObject, offset: Int64) -> Result<Workout, FieldError> {
+        var mapped = body
+        mapped["activity"] = nil
+        let sport = (activity["sport_type"] ?? activity["type"])?.stringValue ?? "other"
+        let fields: [(String, JSONValue?)] = [
+            ("start", activity["start_date"]), ("duration_s", activity["elapsed_time"]), ("moving_time_s", activity["moving_time"]),
+            ("distance_m", activity["distance"]), ("elevation_gain_m", activity["total_elevation_gain"]),
+            ("avg_hr", activity["average_heartrate"]), ("max_hr", activity["max_heartrate"]), ("gear", activity["gear_id"]),
+            ("sport", .string(stravaSports[sport] ?? sport.lowercased())),
+        ]
+        for (key, value) in fields where mapped[key] == nil { mapped[key] = value }
+        return from(mapped, offset: offset)
+    }
+
+    /// Strava's `sport_type` names as the club names sports.
+    static let stravaSports = [
+        "Run": "run", "TrailRun": "run", "VirtualRun": "run", "Ride": "ride", "VirtualRide": "ride", "MountainBikeRide": "ride",
+        "GravelRide": "ride", "EBikeRide": "ride", "Walk": "walk", "Hike": "hike", "Swim": "swim", "Rowing": "row",
+    ]
 
     /// The source of workouts derived from device telemetry sessions.
     public static let telemetrySource = "telemetry"
@@ -83,6 +119,7 @@ public struct Workout: Sendable, Equatable, Codable {
             id: id, user: user, source: telemetrySource, sport: body["sport"]?.stringValue ?? "unknown", start: first,
             durationMillis: last - first, distance: body["distance_m"]?.doubleValue ?? 0,
             movingMillis: body["moving_time_s"]?.doubleValue.map { Int64($0 * 1000) },
-            elevationGain: body["elevation_gain_m"]?.doubleValue ?? 0, offset: offset)
+            elevationGain: body["elevation_gain_m"]?.doubleValue ?? 0, averageHeartRate: body["avg_hr"]?.doubleValue,
+            maxHeartRate: body["max_hr"]?.doubleValue, samples: body["samples"]?.int64Value.map { Int($0) }, offset: offset)
     }
 }

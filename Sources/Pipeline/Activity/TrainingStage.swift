@@ -29,6 +29,8 @@ actor TrainingStage: LogConsumer {
     private var config: TrainingConfig
     private var state = TrainingState()
     private var offset: Int64 = 0
+    /// The log offset up to which events are applied (committed later, see above).
+    var processedOffset: Int64 { offset }
     private var committedOffset: Int64 = 0
     private var committedAt = Clock.nowMillis()
     /// Standings changed since they were last published.
@@ -66,6 +68,14 @@ actor TrainingStage: LogConsumer {
             offset = saved.offset
             committedOffset = saved.offset
         }
+    }
+
+    /// A user's workouts starting in `from..<to`, in start order, and whether each counts
+    /// (a recognised copy of another does not).
+    func workouts(of user: String, from: Int64, to: Int64) -> [(workout: Workout, counted: Bool)] {
+        guard let book = state.books[user] else { return [] }
+        return book.workouts.filter { $0.start >= from && $0.start < to }.sorted { $0.start < $1.start }
+            .map { ($0, book.counted.contains($0.id)) }
     }
 
     /// New boards apply to workouts from the next event on; standings of removed boards stay

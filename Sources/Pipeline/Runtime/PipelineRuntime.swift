@@ -1,6 +1,7 @@
 import Activity
 import Events
 import Foundation
+import Imports
 import JSON
 import Logging
 import Metrics
@@ -190,12 +191,14 @@ public actor PipelineRuntime {
         }
     }
 
-    /// Appends ingested events to the activity log; a repeated id is counted as a duplicate.
+    /// Appends ingested events to the activity log; a repeated id is counted as a duplicate,
+    /// an external workout without consent is refused.
     private func appendActivity(_ events: [ClubEvent], receivedAt: Int64) async {
         guard !events.isEmpty else { return }
         do {
-            let inserted = try await store.appendActivity(events.map { Self.record($0, receivedAt: receivedAt) }, receivedAt: receivedAt)
-            duplicateCounter.increment(by: Int64(inserted.filter { !$0 }.count))
+            let appended = try await store.appendActivity(events.map { Self.record($0, receivedAt: receivedAt) }, receivedAt: receivedAt)
+            duplicateCounter.increment(by: Int64(appended.filter { $0 == .duplicate }.count))
+            await publishRejections(Self.refusals(appended, events), source: "ingest")
             notifyLogConsumers()
         } catch {
             logger.error("cannot append ingested events to the activity log", metadata: ["error": "\(error)"])
@@ -206,7 +209,30 @@ public actor PipelineRuntime {
 
     static func record(_ event: ClubEvent, receivedAt: Int64) -> ClubStore.ActivityRecord {
         ClubStore.ActivityRecord(
-            id: event.id, type: event.type, user: event.user, at: event.ts ?? receivedAt, body: event.json)
+            id: event.id, type: event.type, user: event.user, at: event.ts ?? receivedAt, body: event.json,
+            consent: consent(of: event))
+    }
+
+    /// A `connection` grants or revokes; a workout from an external system needs consent.
+    static func consent(of event: ClubEvent) -> ConsentEffect? {
+        switch event.type {
+        case "connection":
+            guard let system = event.body["system"]?.stringValue else { return nil }
+            return .connection(system: system, active: event.body["state"]?.stringValue == "active")
+        case "workout":
+            guard let source = event.body["source"]?.stringValue, !Connections.ownSources.contains(source) else { return nil }
+            return .needs(system: source)
+        default:
+            return nil
+        }
+    }
+
+    /// The `no_consent` rejections among the outcomes of `events`.
+    public static func refusals(_ outcomes: [ClubStore.Appended], _ events: [ClubEvent]) -> [Rejection] {
+        zip(outcomes, events).compactMap { outcome, event in
+            guard case .refused(let message) = outcome else { return nil }
+            return Rejection(.noConsent, message, index: event.index, excerpt: Rejection.excerpt(of: event.json))
+        }
     }
 
     /// Samples processed since start (replayed ones included).
@@ -314,17 +340,17 @@ public actor PipelineRuntime {
     /// Makes an acknowledged `submit` durable in one transaction (its telemetry in the
     /// journal, its other events in the activity log), then queues the samples.
     /// - Parameter payload: the samples as JSON, for replay from the journal.
-    /// - Returns: per event, whether it was new (false: a duplicate id).
+    /// - Returns: what became of each event (new, a duplicate id, refused without consent).
     /// - Throws: when the store fails, or `CancellationError` when the daemon is shutting down.
     public nonisolated func submit(
         _ samples: [TelemetrySample], payload: [UInt8], events: [ClubEvent], receivedAt: Int64
-    ) async throws -> [Bool] {
+    ) async throws -> [ClubStore.Appended] {
         let written = try await store.appendSubmission(
             journal: samples.isEmpty ? nil : payload, events: events.map { Self.record($0, receivedAt: receivedAt) },
             receivedAt: receivedAt)
-        if written.inserted.contains(true) { notifyLogConsumers() }
+        if written.appended.contains(.new) { notifyLogConsumers() }
         if let seq = written.journalSeq, !inbox.putUnbounded(.submitted(samples, journalSeq: seq)) { throw CancellationError() }
-        return written.inserted
+        return written.appended
     }
 
     /// A user's bonus points, as far as the bonus stage has processed the log.
@@ -335,6 +361,14 @@ public actor PipelineRuntime {
 
     /// Applies new leaderboard declarations to workouts not processed yet.
     public func reloadTraining(_ config: TrainingConfig) async { await training.reload(config) }
+
+    /// A user's workouts as far as the training stage has applied the log.
+    public func workouts(of user: String, from: Int64, to: Int64) async -> [(workout: Workout, counted: Bool)] {
+        await training.workouts(of: user, from: from, to: to)
+    }
+
+    /// How far the training stage has come: its log offset.
+    public func trainingProgress() async -> Int64 { await training.processedOffset }
 
     /// Applies new offer rules to events not processed yet.
     public func reloadOffers(_ rules: OfferRules) async { await offers.reload(rules) }
