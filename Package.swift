@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "DefinitionTesting", "Storage", "ClubTestKit"]),
         .testTarget(name: "ActivityTests", dependencies: ["Activity", "Definitions", "DefinitionTesting", "Events", "JSON"]),
         .testTarget(name: "OffersTests", dependencies: ["Offers", "Activity", "Definitions", "DefinitionTesting", "JSON"]),
-        .testTarget(name: "ImportsTests", dependencies: ["Imports"]),
+        .testTarget(name: "ImportsTests", dependencies: ["Imports", "ClubTestKit"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Definitions", "JSON"]),
         .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "Activity", "clubd", "clubctl"]),
     ]

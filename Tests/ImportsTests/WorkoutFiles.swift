@@ -1,19 +1,10 @@
-import Foundation
+import ClubTestKit
 import Testing
 
-/// The public sample workout files of `../shared/testdata/workouts` (see SOURCES.md there).
+/// The shared sample workout files, for the decoder tests.
 enum WorkoutFiles {
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().appendingPathComponent("../../../shared/testdata/workouts").standardized
-
-    static var available: Bool { FileManager.default.fileExists(atPath: directory.path) }
-
-    /// The bytes of `name` (such as `fit/sample-activity.fit`).
-    static func bytes(_ name: String) throws -> [UInt8] {
-        [UInt8](try Data(contentsOf: directory.appendingPathComponent(name)))
-    }
+    static func bytes(_ name: String) throws -> [UInt8] { try SampleWorkouts.bytes(name) }
 
     /// Skips a test when the shared test data is absent (it is present in CI).
-    static let condition = ConditionTrait.enabled(
-        if: available, "the sample workout files are in ../shared/testdata/workouts (absent here)")
+    static let condition = ConditionTrait.enabled(if: SampleWorkouts.available, Comment(rawValue: SampleWorkouts.absence))
 }
