@@ -32,6 +32,9 @@ public struct ClubConfig: Sendable, DefinitionFile {
     public var bonusRulesFile = ""
     /// Directory of offer rule files (*.yaml); empty runs no offer rules.
     public var offerRulesDirectory = ""
+    /// Folder of workout files to import (`<system>/<user>/<file>`); empty disables it.
+    public var importDropDirectory = ""
+    public var importScanIntervalMillis: Int64 = 5_000
     /// Activity log entries older than this, once every consumer has passed them, are deleted.
     public var activityRetentionMillis: Int64 = 90 * 86_400_000
 
@@ -114,6 +117,11 @@ public struct ClubConfig: Sendable, DefinitionFile {
         }
         if var m = root.nested("bonus") {
             c.bonusRulesFile = m.string("rules_file", default: c.bonusRulesFile) ?? ""
+            root.absorb(m)
+        }
+        if var m = root.nested("imports") {
+            c.importDropDirectory = m.string("drop_dir", default: c.importDropDirectory) ?? ""
+            c.importScanIntervalMillis = m.duration("scan_interval", default: c.importScanIntervalMillis, min: 100)
             root.absorb(m)
         }
         if var m = root.nested("offers") {

@@ -69,69 +69,11 @@ extension CommandHandler {
         else {
             return CommandReply.error("wrong_type", "field 'data_base64' must hold the file, base64-encoded")
         }
-        let file = [UInt8](data)
-        let imported: [ImportedWorkout]
-        do {
-            imported = try ImportedWorkout.decode(file, format: format)
-        } catch {
-            Counter(label: "clubd_imports_refused_total", dimensions: [("reason", error.code)]).increment()
-            return CommandReply.error(error.code, error.message)
+        let result = await WorkoutImporter(runtime: runtime).run(
+            user: user, system: system, format: format, file: [UInt8](data), sport: request["sport"]?.stringValue)
+        switch result {
+        case .failure(let error): return CommandReply.error(error.code, error.message)
+        case .success(let members): return ok { w in w.raw(members) }
         }
-        let now = Clock.nowMillis()
-        let fingerprint = WorkoutImport.fingerprint(user: user, file: file)
-        var events: [ClubEvent] = []
-        var samples: [TelemetrySample] = []
-        for (index, workout) in imported.enumerated() {
-            let id = "\(system):\(fingerprint)" + (imported.count > 1 ? "-\(index + 1)" : "")
-            let json = WorkoutImport.event(workout, id: id, user: user, system: system, format: format, sport: request["sport"]?.stringValue)
-            let decoded = runtime.decode(json, now: now)
-            guard let event = decoded.events.first else {
-                let reason = decoded.rejections.first
-                return CommandReply.error(reason?.reason.code ?? "invalid_file", reason?.message ?? "the file's workout is not valid")
-            }
-            events.append(event)
-            samples += WorkoutImport.samples(workout, id: id, user: user, system: system)
-        }
-        var journal = JSONWriter(capacity: 160 * samples.count)
-        journal.beginArray()
-        for sample in samples { sample.write(to: &journal) }
-        journal.endArray()
-        let appended: [ClubStore.Appended]
-        do {
-            appended = try await runtime.submit(samples, payload: journal.bytes, events: events, receivedAt: now)
-        } catch is CancellationError {
-            return CommandReply.error("shutting_down", "the daemon is shutting down; retry after it restarts")
-        } catch {
-            return CommandReply.error("storage_failed", "the import could not be made durable: \(error)")
-        }
-        if case .refused(let message) = appended.first {
-            await runtime.publishRejections(PipelineRuntime.refusals(appended, events), source: "import")
-            return CommandReply.error(RejectReason.noConsent.code, message)
-        }
-        let counted = await countedState(of: events.map(\.id), user: user)
-        return ok { w in
-            w.member("user", user)
-            w.member("samples", samples.count)
-            w.key("workouts")
-            w.beginArray()
-            for (event, outcome) in zip(events, appended) {
-                guard case .success(let workout) = Workout.from(event.body, offset: 0) else { continue }
-                var members = JSONWriter()
-                Self.write(workout, counted: counted[event.id], into: &members)
-                w.raw(members.bytes.dropLast() + Array(#","duplicate":\#(outcome == .duplicate)}"#.utf8))
-            }
-            w.endArray()
-        }
-    }
-
-    /// Whether the training stage counts each workout, waiting briefly for it to apply them.
-    private func countedState(of ids: [String], user: String) async -> [String: Bool] {
-        for _ in 0..<100 {
-            let known = await runtime.workouts(of: user, from: Int64.min / 4, to: Int64.max / 4)
-            let found = Dictionary(known.map { ($0.workout.id, $0.counted) }, uniquingKeysWith: { a, _ in a })
-            if ids.allSatisfy({ found[$0] != nil }) { return found }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return [:]
     }
 }

@@ -86,6 +86,16 @@ public final class Daemon: Sendable {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await Self.snapshotPeriodically(runtime, every: config.snapshotIntervalMillis, logger: logger) }
                 group.addTask { await Self.pruneActivityLog(store, keeping: config.activityRetentionMillis, logger: logger) }
+                if !config.importDropDirectory.isEmpty {
+                    let drop = DropFolder(
+                        folder: URL(fileURLWithPath: config.importDropDirectory), importer: WorkoutImporter(runtime: runtime), logger: logger)
+                    group.addTask {
+                        while !Task.isCancelled {
+                            await drop.scan()
+                            try? await Task.sleep(for: .milliseconds(config.importScanIntervalMillis))
+                        }
+                    }
+                }
                 if let interval = notifier.watchdogInterval {
                     group.addTask { await Self.pingWatchdog(runtime, every: interval, notifier: notifier) }
                 }

@@ -88,6 +88,38 @@ struct ImportsEndToEndTests {
         #expect(workouts.filter { $0["counted"] == true }.count == 1)
     }
 
+    @Test func theDropFolderImportsFilesAndSortsThemIntoDoneAndFailed() throws {
+        let daemon = try DaemonProcess()
+        let drop = daemon.directory.appendingPathComponent("drop")
+        let config = daemon.directory.appendingPathComponent("clubd.yaml")
+        try "imports: {drop_dir: \(drop.path), scan_interval: 100ms}\n".write(to: config, atomically: true, encoding: .utf8)
+        try daemon.start(extraArguments: ["--config", config.path])
+        _ = try daemon.request(["op": "submit", "events": [Self.connection("c1", "ann", "garmin", "active")]])
+        let files = [
+            ("garmin/ann/run.fit", "fit/garmin-fenix-5-run.fit"), ("garmin/ann/broken.fit", "fit/activity-filecrc.fit"),
+            ("garmin/bob/ride.gpx", "gpx/strava.gpx"),
+        ]
+        for (target, source) in files {
+            let url = drop.appendingPathComponent(target)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(try SampleWorkouts.bytes(source)).write(to: url)
+            // Settled: written "long ago", so the next scan takes it.
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -60)], ofItemAtPath: url.path)
+        }
+        let outcomes = ["done/garmin/ann/run.fit", "failed/garmin/ann/broken.fit.error", "failed/garmin/bob/ride.gpx.error"]
+        for _ in 0..<200 where !outcomes.allSatisfy({ FileManager.default.fileExists(atPath: drop.appendingPathComponent($0).path) }) {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        for outcome in outcomes { #expect(FileManager.default.fileExists(atPath: drop.appendingPathComponent(outcome).path), "\(outcome)") }
+        let crc = try String(contentsOf: drop.appendingPathComponent("failed/garmin/ann/broken.fit.error"), encoding: .utf8)
+        #expect(crc.hasPrefix("crc_mismatch:"))
+        let consent = try String(contentsOf: drop.appendingPathComponent("failed/garmin/bob/ride.gpx.error"), encoding: .utf8)
+        #expect(consent.hasPrefix("no_consent:"))
+        #expect(!FileManager.default.fileExists(atPath: drop.appendingPathComponent("garmin/ann/run.fit").path))
+        let workouts = try daemon.request(["op": "workouts", "user": "ann"])["workouts"]?.arrayValue ?? []
+        #expect(workouts.contains { $0["source"] == "garmin" && $0["distance_m"] == 157.56 })
+    }
+
     @Test func damagedAndHostileFilesAreRefusedAndTheDaemonCarriesOn() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
