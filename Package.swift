@@ -78,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "clubbench",
             dependencies: [
-                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Pipeline", "ClubClient", "ClubTestKit", "Simulation",
+                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Pipeline", "ClubClient", "ClubTestKit", "Simulation", "Imports",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
