@@ -76,4 +76,25 @@ extension CommandHandler {
         case .success(let members): return ok { w in w.raw(members) }
         }
     }
+
+    /// Deletes a user's workouts imported from `system` (typically after revoking the
+    /// connection): from the activity log, the leaderboards, the cohorts and the offer facts.
+    /// Points already awarded for them stay in the ledger.
+    func forgetImports(_ request: JSONObject) async -> [UInt8] {
+        let user: String
+        do { user = try requiredUser(request) } catch { return error.reply }
+        guard let system = request["system"]?.stringValue, !system.isEmpty, !Connections.ownSources.contains(system) else {
+            return CommandReply.error("missing_field", "field 'system' must name the external system whose imports are deleted")
+        }
+        do {
+            let deleted = try await runtime.forgetImports(user: user, system: system)
+            return ok { w in
+                w.member("user", user)
+                w.member("system", system)
+                w.member("deleted", deleted)
+            }
+        } catch {
+            return CommandReply.error("storage_failed", "cannot delete the imported workouts: \(error)")
+        }
+    }
 }

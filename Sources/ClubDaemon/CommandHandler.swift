@@ -54,12 +54,13 @@ struct CommandHandler: CommandHandling {
         case "offers": return await offers(object)
         case "workouts": return await workouts(object)
         case "import": return await importFile(object)
+        case "forget_imports": return await forgetImports(object)
         case "offers.preview": return await previewOffers(object)
         case "reload": return await reloadPipelines()
         case "snapshot": return await snapshot()
         default:
             return CommandReply.error(
-                "unknown_op", "unknown op '\(op.prefix(40))': expected health, submit, stats, balance, ledger, leaderboard, workouts, import, offers, offers.preview, reload or snapshot")
+                "unknown_op", "unknown op '\(op.prefix(40))': expected health, submit, stats, balance, ledger, leaderboard, workouts, import, forget_imports, offers, offers.preview, reload or snapshot")
         }
     }
 

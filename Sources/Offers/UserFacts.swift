@@ -15,7 +15,7 @@ public struct UserFacts: Sendable, Equatable, Codable {
 
     /// Whether events of `type` teach facts (others need not be read for them).
     public static func learns(from type: String) -> Bool {
-        type == "profile" || type == "workout" || type == "record.personal"
+        type == "profile" || type == "workout" || type == "record.personal" || type == "imports.deleted"
     }
 
     /// Learns from an activity event of this user.
@@ -27,6 +27,10 @@ public struct UserFacts: Sendable, Equatable, Codable {
         case "workout":
             if case .success(let workout) = Workout.from(event.body, offset: event.offset) {
                 _ = workouts.add(workout, priority: sourcePriority)
+            }
+        case "imports.deleted":
+            if let system = event.body["system"]?.stringValue {
+                _ = workouts.forgetImports(from: system, priority: sourcePriority)
             }
         case "record.personal":
             if let distance = event.body["distance_m"]?.doubleValue, let seconds = event.body["time_s"]?.doubleValue {

@@ -97,6 +97,22 @@ extension ClubStore {
         return try await pool.write { db in try insert(events, receivedAt: receivedAt, db) }
     }
 
+    /// Deletes a user's workout events from `system` from the log and appends `notice` (an
+    /// `imports.deleted` event telling the consumers to forget them), in one transaction.
+    /// - Returns: how many workout events were deleted.
+    public func forgetImports(user: String, system: String, notice: ActivityRecord, receivedAt: Int64) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM activity WHERE user = ? AND type = 'workout'
+                      AND lower(json_extract(CAST(body AS TEXT), '$.source')) = lower(?)
+                    """, arguments: [user, system])
+            let deleted = db.changesCount
+            _ = try insert([notice], receivedAt: receivedAt, db)
+            return deleted
+        }
+    }
+
     /// Inserts within the caller's transaction, in order, checking and applying consent; once
     /// it commits, the new entries join the tail and the connections take effect.
     private func insert(_ events: [ActivityRecord], receivedAt: Int64, _ db: Database) throws -> [Appended] {

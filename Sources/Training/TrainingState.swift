@@ -53,7 +53,17 @@ public struct TrainingState: Sendable, Equatable, Codable {
 
     /// Adds a workout, resolving duplicates, and updates every board and cohort it counts in.
     public mutating func apply(_ workout: Workout, config: TrainingConfig) -> Applied {
-        let change = books[workout.user, default: WorkoutBook()].add(workout, priority: config.sourcePriority)
+        apply(books[workout.user, default: WorkoutBook()].add(workout, priority: config.sourcePriority), config: config)
+    }
+
+    /// Forgets a user's workouts imported from `system` (the user deleted imported data): they
+    /// leave every board and cohort, and copies they hid may count instead.
+    public mutating func forgetImports(user: String, system: String, config: TrainingConfig) -> Applied {
+        guard books[user] != nil else { return Applied() }
+        return apply(books[user]!.forgetImports(from: system, priority: config.sourcePriority), config: config)
+    }
+
+    private mutating func apply(_ change: WorkoutBook.Change, config: TrainingConfig) -> Applied {
         var applied = Applied()
         for gone in change.noLongerCounted {
             // Whatever cohort it joined (the user's region may have changed since).

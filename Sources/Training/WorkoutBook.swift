@@ -34,6 +34,44 @@ public struct WorkoutBook: Sendable, Equatable, Codable {
                 frontier.append(other)
             }
         }
+        return settle(group, priority: priority)
+    }
+
+    /// Forgets the workouts imported from `system`, and the sessions derived from their
+    /// samples (telemetry workouts that are copies of them), settling the rest again.
+    public mutating func forgetImports(from system: String, priority: [String]) -> Change {
+        let imported = workouts.filter { $0.source == system }
+        let derived = workouts.filter { w in
+            w.source == Workout.telemetrySource && imported.contains { Self.sameActivity($0, w) }
+        }
+        let ids = Set((imported + derived).map(\.id))
+        return remove(where: { ids.contains($0.id) }, priority: priority)
+    }
+
+    /// Removes the workouts `shouldRemove` selects (the user deleted imported data) and
+    /// settles again the copies they overlapped: one of those may count now.
+    public mutating func remove(where shouldRemove: (Workout) -> Bool, priority: [String]) -> Change {
+        let removed = workouts.filter(shouldRemove)
+        guard !removed.isEmpty else { return Change() }
+        var change = Change()
+        for workout in removed where counted.remove(workout.id) != nil { change.noLongerCounted.append(workout) }
+        workouts.removeAll(where: shouldRemove)
+        var group: [Workout] = []
+        var frontier = removed
+        while let next = frontier.popLast() {
+            for other in workouts where !group.contains(where: { $0.id == other.id }) && Self.sameActivity(next, other) {
+                group.append(other)
+                frontier.append(other)
+            }
+        }
+        let settled = settle(group, priority: priority)
+        change.nowCounted += settled.nowCounted
+        change.noLongerCounted += settled.noLongerCounted
+        return change
+    }
+
+    /// Counts the members of a group of copies by precedence, none a copy of another counted.
+    private mutating func settle(_ group: [Workout], priority: [String]) -> Change {
         var chosen: [Workout] = []
         for candidate in group.sorted(by: { Self.precedes($0, $1, priority: priority) })
         where !chosen.contains(where: { Self.sameActivity($0, candidate) }) {

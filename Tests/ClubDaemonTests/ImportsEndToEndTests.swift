@@ -51,6 +51,16 @@ struct ImportsEndToEndTests {
         // What was imported before the revocation stays (see docs/imports.md).
         let listed = try daemon.request(["op": "workouts", "user": "ann"])["workouts"]?.arrayValue ?? []
         #expect(listed.contains { $0["source"] == "garmin" })
+        // The user asks to delete what was imported from Garmin: gone from their workouts.
+        let forgot = try daemon.request(["op": "forget_imports", "user": "ann", "system": "garmin"])
+        #expect(forgot["deleted"] == 1, "\(forgot.jsonText)")
+        var remaining: [JSONValue] = listed
+        for _ in 0..<100 where remaining.contains(where: { $0["source"] == "garmin" }) {
+            Thread.sleep(forTimeInterval: 0.02)
+            remaining = try daemon.request(["op": "workouts", "user": "ann"])["workouts"]?.arrayValue ?? []
+        }
+        #expect(!remaining.contains { $0["source"] == "garmin" })
+        #expect(!remaining.contains { $0["counted"] == true })  // nor the session its samples made
         // A restart keeps the consent state.
         daemon.kill()
         try daemon.start()

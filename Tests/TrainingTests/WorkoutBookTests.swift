@@ -22,6 +22,20 @@ import Testing
         #expect(book.counted == ["w"])
     }
 
+    /// Deleting a user's imports from one system: its workouts go, and a copy they hid counts.
+    @Test func removingTheCountedCopyLetsTheNextOneCount() {
+        var book = WorkoutBook()
+        let garmin = workout("g", "garmin", start: Self.t0, minutes: 31, offset: 1)
+        let strava = workout("s", "strava", start: Self.t0 + 60_000, minutes: 30, offset: 2)
+        let other = workout("o", "garmin", start: Self.t0 + 86_400_000, minutes: 20, offset: 3)
+        for w in [garmin, strava, other] { _ = book.add(w, priority: Self.priority) }
+        #expect(book.counted == ["g", "o"])
+        let change = book.remove(where: { $0.source == "garmin" }, priority: Self.priority)
+        #expect(Set(change.noLongerCounted.map(\.id)) == ["g", "o"] && change.nowCounted == [strava])
+        #expect(book.counted == ["s"] && book.workouts == [strava])
+        #expect(book.remove(where: { $0.source == "garmin" }, priority: Self.priority) == .init())
+    }
+
     @Test func sameSourcePriorityKeepsTheFirstArrival() {
         var book = WorkoutBook()
         _ = book.add(workout("a", "polar", start: Self.t0, minutes: 40, offset: 5), priority: Self.priority)

@@ -19,6 +19,8 @@ import Training
 /// follow from what they describe, so a replay raises duplicates, not new events.
 actor TrainingStage: LogConsumer {
     static let consumerName = "training"
+    /// The event by which a user's imported workouts from one system are forgotten.
+    static let importsDeleted = "imports.deleted"
     private let executor = DispatchQueueExecutor(label: "clubd-training")
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
@@ -111,11 +113,19 @@ actor TrainingStage: LogConsumer {
     }
 
     private func apply(_ record: ClubStore.ActivityRecord, messages: inout [Publisher.Message], raised: inout [ClubStore.ActivityRecord]) {
-        guard record.type == "workout" || record.type == "profile" || record.type == config.sessionEventType,
+        guard record.type == "workout" || record.type == "profile" || record.type == config.sessionEventType
+            || record.type == Self.importsDeleted,
             case .object(let body) = try? JSONValue.parse(record.body)
         else { return }
         if record.type == "profile" {
             state.apply(profile: body)
+            return
+        }
+        if record.type == Self.importsDeleted {
+            if let system = body["system"]?.stringValue {
+                let applied = state.forgetImports(user: record.user, system: system, config: config)
+                dirty.formUnion(applied.boards)
+            }
             return
         }
         if record.type == config.sessionEventType {

@@ -362,6 +362,25 @@ public actor PipelineRuntime {
     /// Applies new leaderboard declarations to workouts not processed yet.
     public func reloadTraining(_ config: TrainingConfig) async { await training.reload(config) }
 
+    /// Forgets a user's workouts imported from `system`: deleted from the activity log, and
+    /// an `imports.deleted` event makes the training and offer stages drop them.
+    /// - Returns: how many workout events were deleted from the log.
+    public nonisolated func forgetImports(user: String, system: String) async throws -> Int {
+        let now = Clock.nowMillis()
+        var w = JSONWriter()
+        w.beginObject()
+        w.member("type", "imports.deleted")
+        w.member("id", "forget:\(user):\(system):\(now)")
+        w.member("user", user)
+        w.member("system", system)
+        w.member("ts", Int(now))
+        w.endObject()
+        let notice = ClubStore.ActivityRecord(id: "forget:\(user):\(system):\(now)", type: "imports.deleted", user: user, at: now, body: w.bytes)
+        let deleted = try await store.forgetImports(user: user, system: system, notice: notice, receivedAt: now)
+        notifyLogConsumers()
+        return deleted
+    }
+
     /// A user's workouts as far as the training stage has applied the log.
     public func workouts(of user: String, from: Int64, to: Int64) async -> [(workout: Workout, counted: Bool)] {
         await training.workouts(of: user, from: from, to: to)
