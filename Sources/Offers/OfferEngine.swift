@@ -59,9 +59,23 @@ public struct OfferEngine: Sendable {
         typesReadingBalance = Set(byType.filter { $0.value.rules.contains { $0.readsBalance } }.keys)
     }
 
-    /// Counts offers issued before (restart): caps and budgets continue from them.
-    public mutating func restore(_ offers: [IssuedOffer]) {
-        for offer in offers { count(offer) }
+    /// What caps and budgets count, summarised from the offers issued before a restart.
+    public struct Counters: Sendable {
+        /// Offers per rule.
+        public var issued: [String: Int] = [:]
+        /// Offers per rule and region.
+        public var issuedInRegion: [String: [String: Int]] = [:]
+        /// The last offer's time per rule and audience.
+        public var lastIssued: [String: [IssuedOffer.Audience: Int64]] = [:]
+
+        public init() {}
+    }
+
+    /// Continues caps and budgets from the offers issued before (restart).
+    public mutating func restore(_ counters: Counters) {
+        issued = counters.issued
+        issuedInRegion = counters.issuedInRegion
+        lastIssued = counters.lastIssued
     }
 
     /// Restores a scheduled rule's last handled occurrence.

@@ -91,18 +91,23 @@ extension ClubStore {
         }
     }
 
-    /// Every issued offer, oldest first (without its published body): what caps and budgets
-    /// count after a restart.
-    public func issuedOffers() async throws -> [IssuedOffer] {
+    /// What caps and budgets count, summarised from every issued offer by SQLite.
+    public func offerCounters() async throws -> OfferEngine.Counters {
         try await offersPool.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT code, rule, audience, audience_key, region, trigger, issued_at, valid_until FROM offer ORDER BY issued_at"
-            ).compactMap { row in
-                guard let audience = IssuedOffer.Audience(kind: row["audience"], key: row["audience_key"]) else { return nil }
-                return IssuedOffer(
-                    code: row["code"], rule: row["rule"], audience: audience, region: row["region"], trigger: row["trigger"],
-                    issuedAt: row["issued_at"], validUntil: row["valid_until"], members: [])
+            var counters = OfferEngine.Counters()
+            for row in try Row.fetchAll(db, sql: "SELECT rule, COUNT(*) FROM offer GROUP BY rule") {
+                counters.issued[row[0]] = row[1]
             }
+            for row in try Row.fetchAll(db, sql: "SELECT rule, region, COUNT(*) FROM offer WHERE region != '' GROUP BY rule, region") {
+                counters.issuedInRegion[row[0], default: [:]][row[1]] = row[2]
+            }
+            for row in try Row.fetchAll(
+                db, sql: "SELECT rule, audience, audience_key, MAX(issued_at) FROM offer GROUP BY rule, audience, audience_key")
+            {
+                guard let audience = IssuedOffer.Audience(kind: row[1], key: row[2]) else { continue }
+                counters.lastIssued[row[0], default: [:]][audience] = row[3]
+            }
+            return counters
         }
     }
 

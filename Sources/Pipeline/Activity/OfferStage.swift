@@ -49,7 +49,7 @@ actor OfferStage: LogConsumer {
         var engine = OfferEngine(rules: engine.rules, sourcePriority: sourcePriority)
         let decoder = JSONDecoder()
         for (user, facts) in state.facts { engine.facts[user] = try decoder.decode(UserFacts.self, from: Data(facts)) }
-        engine.restore(try await store.issuedOffers())
+        engine.restore(try await store.offerCounters())
         for (rule, time) in state.occurrences { engine.restoreOccurrence(rule: rule, at: time) }
         self.engine = engine
         offset = state.position
