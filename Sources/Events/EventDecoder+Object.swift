@@ -1,6 +1,10 @@
 import JSON
 
 extension EventDecoder {
+    /// Activity types only the daemon raises (outcomes that rules reward): a client sending
+    /// one could award itself points or offers.
+    public static let daemonRaisedTypes: Set<String> = ["record.personal", "training.compared", "leaderboard.final", "imports.deleted"]
+
     /// Fields that identify a person. An event carrying one is refused whole.
     static let personalFields: Set<String> = [
         "name", "first_name", "last_name", "full_name", "email", "e-mail", "phone", "phone_number", "address",
@@ -46,6 +50,9 @@ extension EventDecoder {
                 FieldError(
                     .unsupportedType,
                     "unknown event type '\(type)': expected telemetry, workout, profile, connection or <area>.<action>"))
+        }
+        if Self.daemonRaisedTypes.contains(type) {
+            return .failure(FieldError(.unsupportedType, "'\(type)' events are raised by the daemon itself, not accepted from clients"))
         }
         if let field = body.keys.first(where: Self.personalFields.contains) {
             return .failure(FieldError(.personalData, "field '\(field)' is personal data; the club stores only opaque ids"))
