@@ -203,19 +203,21 @@ struct FITReader {
         switch definition.global {
         case 20: activity.records.append(record(definition, base: base, timestamp: timestamp))
         case 18: activity.sessions.append(session(definition, base: base, timestamp: timestamp))
-        case 19:
-            activity.laps += 1
-            noteTimestamp(definition, base: base)
         case 0: fileID(definition, base: base, into: &activity)
-        default: noteTimestamp(definition, base: base)
+        default:
+            if definition.global == 19 { activity.laps += 1 }
+            readFields(definition, base: base) { _, _, _ in }  // for its timestamp
         }
     }
 
-    /// Every message's timestamp (field 253) is the base of later compressed timestamps.
-    private mutating func noteTimestamp(_ definition: Definition, base: Int) {
+    /// Calls `body` with each field of a data message, its offset and a reader of its value,
+    /// after noting the message's timestamp (field 253): the base of later compressed ones.
+    private mutating func readFields(_ definition: Definition, base: Int, _ body: (Field, Int, FieldValues) -> Void) {
+        let values = FieldValues(bytes: bytes, bigEndian: definition.bigEndian)
         var offset = base
         for field in definition.fields {
-            if field.number == 253, let value = unsigned(field, at: offset, definition.bigEndian) { lastTimestamp = UInt32(truncatingIfNeeded: value) }
+            if field.number == 253, let value = values.unsigned(field, at: offset) { lastTimestamp = UInt32(truncatingIfNeeded: value) }
+            body(field, offset, values)
             offset += field.size
         }
     }
@@ -225,25 +227,21 @@ struct FITReader {
     private mutating func record(_ definition: Definition, base: Int, timestamp: UInt32?) -> TrackPoint {
         var r = TrackPoint()
         if let timestamp { r.time = Self.millis(UInt64(timestamp)) }
-        var offset = base
-        for field in definition.fields {
-            defer { offset += field.size }
+        readFields(definition, base: base) { field, offset, values in
+            // Read only the fields used: records are the bulk of a file.
+            var value: UInt64? { values.unsigned(field, at: offset) }
             switch field.number {
-            case 253:
-                if let v = unsigned(field, at: offset, definition.bigEndian) {
-                    lastTimestamp = UInt32(truncatingIfNeeded: v)
-                    r.time = Self.millis(v)
-                }
-            case 0: r.latitude = signed(field, at: offset, definition.bigEndian).map { Double($0) * 180 / 2_147_483_648 }
-            case 1: r.longitude = signed(field, at: offset, definition.bigEndian).map { Double($0) * 180 / 2_147_483_648 }
-            case 2: if r.altitude == nil { r.altitude = unsigned(field, at: offset, definition.bigEndian).map { Double($0) / 5 - 500 } }
-            case 78: r.altitude = unsigned(field, at: offset, definition.bigEndian).map { Double($0) / 5 - 500 } ?? r.altitude
-            case 3: r.heartRate = unsigned(field, at: offset, definition.bigEndian).map { Double($0) }
-            case 4: r.cadence = unsigned(field, at: offset, definition.bigEndian).map { Double($0) }
-            case 5: r.distance = unsigned(field, at: offset, definition.bigEndian).map { Double($0) / 100 }
-            case 6: if r.speed == nil { r.speed = unsigned(field, at: offset, definition.bigEndian).map { Double($0) / 1000 } }
-            case 73: r.speed = unsigned(field, at: offset, definition.bigEndian).map { Double($0) / 1000 } ?? r.speed
-            case 7: r.power = unsigned(field, at: offset, definition.bigEndian).map { Double($0) }
+            case 253: r.time = value.map(Self.millis) ?? r.time
+            case 0: r.latitude = values.signed(field, at: offset).map { Double($0) * 180 / 2_147_483_648 }
+            case 1: r.longitude = values.signed(field, at: offset).map { Double($0) * 180 / 2_147_483_648 }
+            case 2: if r.altitude == nil { r.altitude = value.map { Double($0) / 5 - 500 } }
+            case 78: r.altitude = value.map { Double($0) / 5 - 500 } ?? r.altitude
+            case 3: r.heartRate = value.map { Double($0) }
+            case 4: r.cadence = value.map { Double($0) }
+            case 5: r.distance = value.map { Double($0) / 100 }
+            case 6: if r.speed == nil { r.speed = value.map { Double($0) / 1000 } }
+            case 73: r.speed = value.map { Double($0) / 1000 } ?? r.speed
+            case 7: r.power = value.map { Double($0) }
             default: break
             }
         }
@@ -253,16 +251,10 @@ struct FITReader {
     private mutating func session(_ definition: Definition, base: Int, timestamp: UInt32?) -> FITSession {
         var s = FITSession()
         if let timestamp { s.end = Self.millis(UInt64(timestamp)) }
-        var offset = base
-        for field in definition.fields {
-            defer { offset += field.size }
-            let value = unsigned(field, at: offset, definition.bigEndian)
+        readFields(definition, base: base) { field, offset, values in
+            let value = values.unsigned(field, at: offset)
             switch field.number {
-            case 253:
-                if let value {
-                    lastTimestamp = UInt32(truncatingIfNeeded: value)
-                    s.end = Self.millis(value)
-                }
+            case 253: s.end = value.map(Self.millis) ?? s.end
             case 2: s.start = value.map(Self.millis)
             case 7: s.elapsed = value.map { Double($0) / 1000 }
             case 8: s.timer = value.map { Double($0) / 1000 }
@@ -278,10 +270,8 @@ struct FITReader {
     }
 
     private mutating func fileID(_ definition: Definition, base: Int, into activity: inout FITActivity) {
-        var offset = base
-        for field in definition.fields {
-            defer { offset += field.size }
-            let value = unsigned(field, at: offset, definition.bigEndian)
+        readFields(definition, base: base) { field, offset, values in
+            let value = values.unsigned(field, at: offset)
             switch field.number {
             case 0: activity.fileType = value.map { Int($0) }
             case 1: activity.manufacturer = value.map { Int($0) }
@@ -292,11 +282,15 @@ struct FITReader {
             }
         }
     }
+}
 
-    // MARK: Base types
+/// Reads the values of a data message's fields, in the byte order of its definition.
+struct FieldValues {
+    let bytes: UnsafeBufferPointer<UInt8>
+    let bigEndian: Bool
 
     /// The raw bits of a field's first element, or nil when it holds the type's invalid value.
-    private func raw(_ field: Field, at offset: Int, _ bigEndian: Bool) -> (bits: UInt64, width: Int)? {
+    private func raw(_ field: FITReader.Field, at offset: Int) -> (bits: UInt64, width: Int)? {
         let width: Int
         switch field.baseType & 0x1F {
         case 0, 1, 2, 10, 13: width = 1
@@ -323,13 +317,15 @@ struct FITReader {
         return bits == invalid ? nil : (bits, width)
     }
 
-    private func unsigned(_ field: Field, at offset: Int, _ bigEndian: Bool) -> UInt64? {
-        guard let (bits, _) = raw(field, at: offset, bigEndian), field.baseType & 0x1F != 8, field.baseType & 0x1F != 9 else { return nil }
+    /// An integer field's value (nil when invalid, or for floats).
+    func unsigned(_ field: FITReader.Field, at offset: Int) -> UInt64? {
+        guard let (bits, _) = raw(field, at: offset), field.baseType & 0x1F != 8, field.baseType & 0x1F != 9 else { return nil }
         return bits
     }
 
-    private func signed(_ field: Field, at offset: Int, _ bigEndian: Bool) -> Int64? {
-        guard let (bits, width) = raw(field, at: offset, bigEndian) else { return nil }
+    /// A signed integer field's value, sign-extended from its width.
+    func signed(_ field: FITReader.Field, at offset: Int) -> Int64? {
+        guard let (bits, width) = raw(field, at: offset) else { return nil }
         let shift = UInt64(64 - width * 8)
         return Int64(bitPattern: bits << shift) >> Int64(shift)
     }
