@@ -35,6 +35,22 @@ public struct OfferRules: Sendable {
 
     public init(_ rules: [OfferRule]) { self.rules = rules }
 
+    /// Every occurrence of the rules' schedules in `from...to`, in order (at most 100,000).
+    public func occurrences(from: Int64, to: Int64) -> [Int64] {
+        var times: Set<Int64> = []
+        for rule in rules {
+            guard case .schedule(let start, let every) = rule.trigger else { continue }
+            var time = start
+            if let every, time < from { time += (from - time + every - 1) / every * every }
+            while time <= to, times.count < 100_000 {
+                if time >= from { times.insert(time) }
+                guard let every else { break }
+                time += every
+            }
+        }
+        return times.sorted()
+    }
+
     /// Loads every `*.yaml` file of `directory` (none when it does not exist).
     /// - Throws: ``DefinitionErrors`` with every mistake of every file; nothing is returned then.
     public static func load(directory: String) throws -> OfferRules {

@@ -2,6 +2,7 @@ import Activity
 import Foundation
 import GRDB
 import Imports
+import JSON
 
 /// The activity log: the ordered, de-duplicated event queue of the Activity subsystem, and
 /// the offsets of consumers that keep no state of their own here.
@@ -219,5 +220,13 @@ extension ClubStore {
             try db.execute(sql: #"DELETE FROM activity WHERE received_at < ? AND "offset" <= ?"#, arguments: [cutoff, passed])
             return db.changesCount
         }
+    }
+}
+
+extension ClubStore.ActivityRecord {
+    /// The entry with its JSON read, for the rules; nil when the body is not an object.
+    public var event: ActivityEvent? {
+        guard case .object(let body) = try? JSONValue.parse(self.body) else { return nil }
+        return ActivityEvent(offset: offset, id: id, type: type, user: user, at: at, body: body)
     }
 }

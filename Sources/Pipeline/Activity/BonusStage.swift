@@ -76,8 +76,7 @@ actor BonusStage: LogConsumer {
         var changed: Set<String> = []
         var messages: [Publisher.Message] = []
         for record in records {
-            guard case .object(let body) = try? JSONValue.parse(record.body) else { continue }
-            let event = ActivityEvent(offset: record.offset, id: record.id, type: record.type, user: record.user, at: record.at, body: body)
+            guard let event = record.event else { continue }
             var account = accounts[record.user] ?? BonusAccount()
             let revision = account.revision
             let outcome = engine.apply(event, to: &account, now: now)

@@ -90,11 +90,7 @@ actor OfferStage: LogConsumer {
         var offers: [IssuedOffer] = []
         var learned: Set<String> = []
         for record in records {
-            guard UserFacts.learns(from: record.type) || engine.fires(on: record.type),
-                case .object(let body) = try? JSONValue.parse(record.body)
-            else { continue }
-            let event = ActivityEvent(offset: record.offset, id: record.id, type: record.type, user: record.user, at: record.at, body: body)
-            let balance = engine.readsBalance(record.type) ? await balance(record.user) : nil
+            guard let (event, balance) = await Self.input(record, for: engine, balance: balance) else { continue }
             offers += engine.apply(event, balance: balance)
             if UserFacts.learns(from: record.type) { learned.insert(record.user) }
         }
@@ -114,6 +110,38 @@ actor OfferStage: LogConsumer {
         storedOffset = newOffset
         storedAt = now
         await publish(offers)
+    }
+
+    /// A log entry as `engine` takes it: the event, with the user's bonus balance when a rule
+    /// reads it; nil when neither the rules nor the users' facts have a use for its type.
+    private static func input(
+        _ record: ClubStore.ActivityRecord, for engine: OfferEngine, balance: @Sendable (String) async -> Int
+    ) async -> (ActivityEvent, Int?)? {
+        guard UserFacts.learns(from: record.type) || engine.fires(on: record.type), let event = record.event else { return nil }
+        return (event, engine.readsBalance(record.type) ? await balance(record.user) : nil)
+    }
+
+    /// Replays the activity log through `rules` in a private engine, issuing nothing: facts
+    /// are learned from every event the log still holds, rules are evaluated on events from
+    /// `since` on, and campaigns on their occurrences between `since` and `now`.
+    nonisolated func preview(_ rules: OfferRules, since: Int64, now: Int64) async throws -> OfferPreview {
+        var engine = OfferEngine(rules: rules, sourcePriority: sourcePriority)
+        var preview = OfferPreview(rules: rules)
+        var offset: Int64 = 0
+        while case let records = try await store.activity(after: offset, limit: 1000), let last = records.last {
+            offset = last.offset
+            for record in records {
+                guard record.at >= since, record.at <= now else {
+                    if UserFacts.learns(from: record.type), let event = record.event { engine.learn(event) }
+                    continue
+                }
+                if let (event, balance) = await Self.input(record, for: engine, balance: balance) {
+                    preview.record(engine.apply(event, balance: balance))
+                }
+            }
+        }
+        for time in rules.occurrences(from: since, to: now) { preview.record(engine.due(now: time).offers, events: 0) }
+        return preview
     }
 
     private func issueDueCampaigns() async throws {

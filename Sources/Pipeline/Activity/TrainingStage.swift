@@ -115,7 +115,7 @@ actor TrainingStage: LogConsumer {
     private func apply(_ record: ClubStore.ActivityRecord, messages: inout [Publisher.Message], raised: inout [ClubStore.ActivityRecord]) {
         guard record.type == "workout" || record.type == "profile" || record.type == config.sessionEventType
             || record.type == Self.importsDeleted,
-            case .object(let body) = try? JSONValue.parse(record.body)
+            let body = record.event?.body
         else { return }
         if record.type == "profile" {
             state.apply(profile: body)

@@ -397,44 +397,9 @@ public actor PipelineRuntime {
         try await store.validOffers(user: user, region: await offers.region(of: user), now: Clock.nowMillis())
     }
 
-    /// Replays the activity log through `rules` without issuing anything: facts are learned
-    /// from every event the log still holds, rules are evaluated on events from `since` on,
-    /// and campaigns on their occurrences between `since` and `now`.
+    /// What `rules` would have issued over the recorded log since `since`; issues nothing.
     public nonisolated func previewOffers(_ rules: OfferRules, since: Int64, now: Int64) async throws -> OfferPreview {
-        var engine = OfferEngine(rules: rules, sourcePriority: offers.sourcePriority)
-        var preview = OfferPreview(rules: rules)
-        var offset: Int64 = 0
-        while case let records = try await store.activity(after: offset, limit: 1000), let last = records.last {
-            offset = last.offset
-            for record in records where UserFacts.learns(from: record.type) || engine.fires(on: record.type) {
-                guard case .object(let body) = try? JSONValue.parse(record.body) else { continue }
-                let event = ActivityEvent(offset: record.offset, id: record.id, type: record.type, user: record.user, at: record.at, body: body)
-                guard record.at >= since, record.at <= now else {
-                    engine.learn(event)
-                    continue
-                }
-                let balance = engine.readsBalance(record.type) ? await bonus.balance(of: record.user) : nil
-                preview.record(engine.apply(event, balance: balance))
-            }
-        }
-        for time in Self.occurrences(of: rules, from: since, to: now) { preview.record(engine.due(now: time).offers, events: 0) }
-        return preview
-    }
-
-    /// Every occurrence of the rules' schedules in `from...to`, in order.
-    private static func occurrences(of rules: OfferRules, from: Int64, to: Int64) -> [Int64] {
-        var times: Set<Int64> = []
-        for rule in rules.rules {
-            guard case .schedule(let start, let every) = rule.trigger else { continue }
-            var time = start
-            if let every, time < from { time += (from - time + every - 1) / every * every }
-            while time <= to, times.count < 100_000 {
-                if time >= from { times.insert(time) }
-                guard let every else { break }
-                time += every
-            }
-        }
-        return times.sorted()
+        try await offers.preview(rules, since: since, now: now)
     }
 
     /// The offer stage's committed log offset.
