@@ -27,7 +27,8 @@ extension CommandHandler {
         }
     }
 
-    static func write(_ workout: Workout, counted: Bool?, into w: inout JSONWriter) {
+    /// One workout as `workouts` lists it; `duplicate` is added for `import` replies.
+    static func write(_ workout: Workout, counted: Bool?, duplicate: Bool? = nil, into w: inout JSONWriter) {
         func optional(_ key: String, _ value: Double?) {
             w.key(key)
             if let value { w.value(value) } else { w.null() }
@@ -47,6 +48,7 @@ extension CommandHandler {
         if let samples = workout.samples { w.value(samples) } else { w.null() }
         w.key("counted")
         if let counted { w.value(counted) } else { w.null() }
+        if let duplicate { w.member("duplicate", duplicate) }
         w.endObject()
     }
 

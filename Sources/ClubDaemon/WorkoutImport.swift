@@ -47,7 +47,7 @@ enum WorkoutImport {
         var previous: TrackPoint?
         for point in workout.samples {
             defer { previous = point }
-            if let previous, let step = ImportedWorkout.distance(from: previous, to: point) { travelled += step }
+            if let previous, let step = previous.distance(to: point) { travelled += step }
             guard let time = point.time else { continue }
             result.append(
                 TelemetrySample(

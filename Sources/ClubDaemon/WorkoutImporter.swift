@@ -68,9 +68,7 @@ struct WorkoutImporter {
         w.beginArray()
         for (event, outcome) in zip(events, appended) {
             guard case .success(let workout) = Workout.from(event.body, offset: 0) else { continue }
-            var members = JSONWriter()
-            CommandHandler.write(workout, counted: counted[event.id], into: &members)
-            w.raw(members.bytes.dropLast() + Array(#","duplicate":\#(outcome == .duplicate)}"#.utf8))
+            CommandHandler.write(workout, counted: counted[event.id], duplicate: outcome == .duplicate, into: &w)
         }
         w.endArray()
         return .success(w.bytes)

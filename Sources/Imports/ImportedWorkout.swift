@@ -56,9 +56,6 @@ public struct ImportedWorkout: Sendable, Equatable {
         }
     }
 
-    /// The length of a GPX track (its segments' haversine lengths), timed or not.
-    public static func decodeLength(_ track: GPXDecoder.Track) -> Double { pathLength(track.segments) }
-
     static func fromGPX(_ track: GPXDecoder.Track) throws(ImportError) -> ImportedWorkout {
         var workout = try fromSamples(track.segments.flatMap { $0 }, sport: sportName(track.type))
         workout.distance = pathLength(track.segments)
@@ -93,9 +90,6 @@ public struct ImportedWorkout: Sendable, Equatable {
             distance: pathLength([samples]), averageHeartRate: average(heartRates), maxHeartRate: heartRates.max(),
             elevationGain: climb([samples]), samples: samples)
     }
-
-    /// The great-circle distance between two samples, or nil without positions.
-    public static func distance(from a: TrackPoint, to b: TrackPoint) -> Double? { a.distance(to: b) }
 
     /// The haversine length of each segment, summed (no distance between segments).
     static func pathLength(_ segments: [[TrackPoint]]) -> Double {

@@ -21,7 +21,7 @@ public struct TrackPoint: Sendable, Equatable {
 
     /// Great-circle distance to `other` in metres (haversine, mean Earth radius), or nil
     /// without positions.
-    func distance(to other: TrackPoint) -> Double? {
+    public func distance(to other: TrackPoint) -> Double? {
         guard let lat1 = latitude, let lon1 = longitude, let lat2 = other.latitude, let lon2 = other.longitude else { return nil }
         let radians = Double.pi / 180
         let a = pow(sin((lat2 - lat1) * radians / 2), 2) + cos(lat1 * radians) * cos(lat2 * radians) * pow(sin((lon2 - lon1) * radians / 2), 2)

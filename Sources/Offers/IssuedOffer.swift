@@ -71,7 +71,4 @@ public struct IssuedOffer: Sendable, Equatable {
         self.validUntil = validUntil
         self.members = members
     }
-
-    /// Whether the offer can be used at `now`.
-    public func isValid(at now: Int64) -> Bool { issuedAt <= now && now < validUntil }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import Imports
+@testable import Imports
 import Testing
 
 /// Real GPX and TCX files against the values gpxpy 1.6.2 (`length_2d`, points, time bounds)
@@ -39,7 +39,7 @@ import Testing
     func gpxLengthsMatchGpxpyEvenWithoutTimes(file: String, points: Int, length: Double) throws {
         let track = try GPXDecoder.decode(try WorkoutFiles.bytes("gpx/\(file)"))
         #expect(track.pointCount == points)
-        let distance = ImportedWorkout.decodeLength(track)
+        let distance = ImportedWorkout.pathLength(track.segments)
         #expect(abs(distance - length) / length < 0.005, "\(distance) vs \(length)")
     }
 

@@ -153,3 +153,18 @@ import Testing
         }
     }
 }
+
+extension Offers.Expression {
+    /// Evaluates the expression once, as the engine does: compiled into a program, fields read
+    /// into slots.
+    func evaluate(in context: EvaluationContext) -> Value {
+        var slots = FieldSlots()
+        var program = ConditionProgram()
+        program.append(self, calendar: context.calendar, slots: &slots)
+        var frame = EvaluationFrame(context, slots: slots)
+        return program.value(of: 0, &frame)
+    }
+
+    /// Whether the condition holds; a missing value makes it false.
+    func holds(in context: EvaluationContext) -> Bool { evaluate(in: context) == .bool(true) }
+}

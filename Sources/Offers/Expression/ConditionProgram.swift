@@ -371,18 +371,3 @@ public struct ConditionProgram: Sendable {
         }
     }
 }
-
-extension Expression {
-    /// Evaluates the expression once (rules are compiled once and evaluated many times
-    /// through a ``ConditionProgram``).
-    public func evaluate(in context: EvaluationContext) -> Value {
-        var slots = FieldSlots()
-        var program = ConditionProgram()
-        program.append(self, calendar: context.calendar, slots: &slots)
-        var frame = EvaluationFrame(context, slots: slots)
-        return program.value(of: 0, &frame)
-    }
-
-    /// Whether the condition holds; a missing value makes it false.
-    public func holds(in context: EvaluationContext) -> Bool { evaluate(in: context) == .bool(true) }
-}
