@@ -54,7 +54,7 @@ struct ImportsBench: ParsableCommand {
                 records += count
                 bytes += file.count
             }
-            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+            elapsed = start.elapsedSeconds
         } while elapsed < seconds
         if sink == 42 { print("") }  // keeps the work observable
         return Rate(megabytes: Double(bytes) / 1e6 / elapsed, records: Double(records) / elapsed)

@@ -86,7 +86,7 @@ struct OffersBench: ParsableCommand {
         let start = DispatchTime.now()
         let first = try daemon.request(["op": "health"])["offers_offset"]?.int64Value ?? 0
         try daemon.waitForOffers(offset: Int64(events), timeout: 600)
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        let seconds = start.elapsedSeconds
         return Double(Int64(events) - first) / seconds
     }
 

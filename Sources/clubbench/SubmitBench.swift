@@ -89,13 +89,13 @@ struct SubmitBench: ParsableCommand {
                         failures.withLock { $0.append("request \(index) failed") }
                         return
                     }
-                    mine.append(Self.seconds(since: sent) * 1000)
+                    mine.append(sent.elapsedSeconds * 1000)
                 }
                 latencies.withLock { $0 += mine }
             }.start()
         }
         group.wait()
-        let seconds = Self.seconds(since: start)
+        let seconds = start.elapsedSeconds
         if let failure = failures.withLock({ $0.first }) { throw ValidationError(failure) }
         let rtts = latencies.withLock { $0.sorted() }
         print(
@@ -103,7 +103,7 @@ struct SubmitBench: ParsableCommand {
                 format: "          round trip, batches of %d, %d client(s): p50 %.2f ms, p99 %.2f ms, max %.2f ms", batch, clients,
                 rtts[rtts.count / 2], rtts[rtts.count * 99 / 100], rtts.last!))
         try daemon.waitForBonus(offset: before + Int64(events.count), timeout: 600)
-        return (Double(events.count) / seconds, Double(events.count) / Self.seconds(since: start))
+        return (Double(events.count) / seconds, Double(events.count) / start.elapsedSeconds)
     }
 
     /// Requests per second of the cheapest operation, one client waiting for each reply.
@@ -111,7 +111,7 @@ struct SubmitBench: ParsableCommand {
         let client = CommandClient(context: ZMQContext(), endpoint: daemon.command, timeout: 10_000, retries: 1)
         let start = DispatchTime.now()
         for _ in 0..<count { _ = try client.request(["op": "health"]) }
-        return Double(count) / Self.seconds(since: start)
+        return Double(count) / start.elapsedSeconds
     }
 
     /// Replays the whole log through the bonus stage: the ledger and offsets are reset in
@@ -125,7 +125,7 @@ struct SubmitBench: ParsableCommand {
         let start = DispatchTime.now()
         try daemon.start(extraArguments: ["--log-level", "warning"])
         try daemon.waitForBonus(offset: Int64(events), timeout: 600)
-        return Double(events) / Self.seconds(since: start)
+        return Double(events) / start.elapsedSeconds
     }
 
     /// Inserts the same rows into a fresh WAL database with synchronous = FULL, one
@@ -148,10 +148,6 @@ struct SubmitBench: ParsableCommand {
                 }
             }
         }
-        return Double(events.count) / Self.seconds(since: start)
-    }
-
-    static func seconds(since start: DispatchTime) -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        return Double(events.count) / start.elapsedSeconds
     }
 }

@@ -71,7 +71,7 @@ struct TelemetryBench: ParsableCommand {
     }
 
     static func rate(_ count: Int, since start: DispatchTime) -> Double {
-        Double(count) / (Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+        Double(count) / start.elapsedSeconds
     }
 
     /// Frames per second a PULL thread receives when a PUSH sends them flat out.
@@ -97,7 +97,7 @@ struct TelemetryBench: ParsableCommand {
         let start = DispatchTime.now()
         for frame in frames { try push.send(frame) }
         done.wait()
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        let seconds = start.elapsedSeconds
         push.close()
         pull.close()
         return Double(frames.count) / seconds
@@ -166,7 +166,7 @@ enum DaemonRun {
             if let processed = reply["samples_processed"]?.int64Value, processed >= Int64(samples) { break }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        let seconds = start.elapsedSeconds
         finished.withLock { $0 = true }
         helper.wait()
         rss.sample()
