@@ -82,26 +82,11 @@ extension BonusRules: DefinitionFile {
     }
 
     private static func eventTypes(_ m: inout YAMLMapping) -> Set<String> {
-        guard let node = m.node("on") else {
-            m.fail("missing required key 'on' (an event type or a list of them)")
-            return []
+        let types = m.names("on", expected: "event types such as workout or session.attended") {
+            $0 == "workout" || EventDecoder.isActivityType($0)
         }
-        let names: [Node]
-        switch node {
-        case .scalar: names = [node]
-        case .sequence(let list): names = Array(list)
-        default: names = []
-        }
-        var types: Set<String> = []
-        for name in names {
-            guard let type = name.string, type == "workout" || EventDecoder.isActivityType(type) else {
-                m.fail("'on' must name event types such as workout or session.attended, not '\(name.string ?? "?")'", at: name)
-                continue
-            }
-            types.insert(type)
-        }
-        if names.isEmpty { m.fail("'on' must be an event type or a list of event types", at: node) }
-        return types
+        if types == nil { m.fail("missing required key 'on' (an event type or a list of them)") }
+        return Set(types ?? [])
     }
 
     private static func conditions(_ m: inout YAMLMapping) -> [Condition] {

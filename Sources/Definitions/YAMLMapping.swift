@@ -158,6 +158,29 @@ public struct YAMLMapping {
         return zone
     }
 
+    /// The names under `key` — one value or a list of them — in order and without repeats;
+    /// nil when the key is absent. An entry `valid` refuses is recorded as an error saying
+    /// that `key` must name `expected`.
+    public mutating func names(_ key: String, expected: String, valid: (String) -> Bool) -> [String]? {
+        guard let node = node(key) else { return nil }
+        let items: [Node]
+        switch node {
+        case .scalar: items = [node]
+        case .sequence(let list): items = Array(list)
+        default: items = []
+        }
+        if items.isEmpty { fail("'\(key)' must name \(expected): one, or a list of them", at: node) }
+        var names: [String] = []
+        for item in items {
+            guard let name = item.string, valid(name) else {
+                fail("'\(key)' must name \(expected), not '\(item.string ?? "?")'", at: item)
+                continue
+            }
+            if !names.contains(name) { names.append(name) }
+        }
+        return names
+    }
+
     /// The mappings of a list under `key`, or nil when the key is absent. A value that is not
     /// a list, or an element that is not a mapping, is recorded as an error naming `element`.
     /// Pass each one back to ``absorb(_:)``.

@@ -154,28 +154,9 @@ enum OfferRuleReader {
     }
 
     private static func eventTypes(_ m: inout YAMLMapping) -> [String]? {
-        guard let node = m.node("on") else { return nil }
-        let names: [Node]
-        switch node {
-        case .scalar: names = [node]
-        case .sequence(let list): names = Array(list)
-        default: names = []
+        m.names("on", expected: "activity event types such as workout, workout.finished or training.compared") {
+            ["workout", "profile", "connection"].contains($0) || EventDecoder.isActivityType($0)
         }
-        var types: [String] = []
-        for name in names {
-            guard let type = name.string, ["workout", "profile", "connection"].contains(type) || EventDecoder.isActivityType(type) else {
-                m.fail(
-                    "'on' must name activity event types such as workout, workout.finished or training.compared, not '\(name.string ?? "?")'",
-                    at: name)
-                continue
-            }
-            if !types.contains(type) { types.append(type) }
-        }
-        if names.isEmpty {
-            m.fail("'on' must be an event type or a list of event types", at: node)
-            return nil
-        }
-        return types.count == names.count ? types : nil
     }
 
     private static func audience(_ m: inout YAMLMapping) -> OfferRule.Audience? {
@@ -273,8 +254,8 @@ enum OfferRuleReader {
         case (false, true):
             effect.discountAmount = offer.double("discount_amount", default: 0, in: 0.01...1_000_000)
         }
-        effect.categories = words(&offer, "categories")
-        effect.skus = words(&offer, "skus")
+        effect.categories = offer.names("categories", expected: "product categories such as running-shoes") { !$0.isEmpty } ?? []
+        effect.skus = offer.names("skus", expected: "SKUs") { !$0.isEmpty } ?? []
         effect.validFor = offer.duration("valid_for", default: 0, min: 60_000)
         if !offer.has("valid_for") { offer.fail("missing required key 'valid_for' (how long an offer stays valid, e.g. 14d)") }
         let defaultPrefix = ruleID.uppercased().filter { $0.isLetter || $0.isNumber }
@@ -285,17 +266,6 @@ enum OfferRuleReader {
                 at: offer.node("code_prefix"))
         }
         return effect
-    }
-
-    private static func words(_ m: inout YAMLMapping, _ key: String) -> [String] {
-        guard let node = m.node(key) else { return [] }
-        guard case .sequence(let items) = node, case let values = items.compactMap(\.string), values.count == items.count,
-            values.allSatisfy({ !$0.isEmpty })
-        else {
-            m.fail("'\(key)' must be a list of names, e.g. [running-shoes]", at: node)
-            return []
-        }
-        return values
     }
 
     private static func caps(_ m: inout YAMLMapping, audience: OfferRule.Audience?) -> OfferRule.Caps? {

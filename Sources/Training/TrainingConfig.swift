@@ -50,9 +50,7 @@ public struct TrainingConfig: Sendable, Equatable, DefinitionFile {
         var c = TrainingConfig()
         _ = m.string("name")
         if let zone = m.timeZone("time_zone") { c.timeZone = zone }
-        if let node = m.node("source_priority") {
-            let sources = node.array().compactMap(\.string)
-            if sources.isEmpty || sources.count != node.array().count { m.fail("'source_priority' is a list of source names", at: node) }
+        if let sources = m.names("source_priority", expected: "sources such as device, garmin or telemetry", valid: { !$0.isEmpty }) {
             c.sourcePriority = sources
         }
         c.publishIntervalMillis = m.duration("publish_interval", default: c.publishIntervalMillis, min: 10)
