@@ -230,3 +230,19 @@ extension ClubStore.ActivityRecord {
         return ActivityEvent(offset: offset, id: id, type: type, user: user, at: at, body: body)
     }
 }
+
+extension ClubStore.ActivityRecord {
+    /// An event the daemon raises itself: `type`, `id` and `ts`, then `members` (already
+    /// serialized, the user among them). Its id follows from what it describes, so that
+    /// raising it again (a replay after a crash) makes a duplicate.
+    public static func raised(_ type: String, id: String, user: String, at: Int64, members: [UInt8]) -> Self {
+        var w = JSONWriter(capacity: members.count + 96)
+        w.beginObject()
+        w.member("type", type)
+        w.member("id", id)
+        w.member("ts", Int(at))
+        w.raw(members)  // members of the object, already serialized
+        w.endObject()
+        return Self(id: id, type: type, user: user, at: at, body: w.bytes)
+    }
+}

@@ -153,20 +153,8 @@ actor TrainingStage: LogConsumer {
             Self.write(comparison, into: &w)
             messages.append(Publisher.Message(topic: "comparison.\(comparison.workout.user)", members: w.bytes))
             let id = "compared:\(comparison.workout.id):\(comparison.band):\(comparison.scope)"
-            raised.append(Self.activity("training.compared", id: id, user: comparison.workout.user, at: comparison.workout.end, members: w.bytes))
+            raised.append(.raised("training.compared", id: id, user: comparison.workout.user, at: comparison.workout.end, members: w.bytes))
         }
-    }
-
-    /// An activity event of `type` whose other fields are `members`.
-    private static func activity(_ type: String, id: String, user: String, at: Int64, members: [UInt8]) -> ClubStore.ActivityRecord {
-        var w = JSONWriter(capacity: members.count + 96)
-        w.beginObject()
-        w.member("type", type)
-        w.member("id", id)
-        w.member("ts", Int(at))
-        w.raw(members)  // members of the object, already serialized
-        w.endObject()
-        return ClubStore.ActivityRecord(id: id, type: type, user: user, at: at, body: w.bytes)
     }
 
     /// The members of a `comparison.<user>` payload.
@@ -265,7 +253,7 @@ actor TrainingStage: LogConsumer {
             w.member("value", (entry.value * 1000).rounded() / 1000)
             w.member("ranked", standings.count)
             let id = "final:\(spec.id):\(key.period):\(key.scope):\(index + 1)"
-            return activity("leaderboard.final", id: id, user: entry.user, at: now, members: w.bytes)
+            return .raised("leaderboard.final", id: id, user: entry.user, at: now, members: w.bytes)
         }
     }
 

@@ -368,14 +368,10 @@ public actor PipelineRuntime {
     public nonisolated func forgetImports(user: String, system: String) async throws -> Int {
         let now = Clock.nowMillis()
         var w = JSONWriter()
-        w.beginObject()
-        w.member("type", "imports.deleted")
-        w.member("id", "forget:\(user):\(system):\(now)")
         w.member("user", user)
         w.member("system", system)
-        w.member("ts", Int(now))
-        w.endObject()
-        let notice = ClubStore.ActivityRecord(id: "forget:\(user):\(system):\(now)", type: "imports.deleted", user: user, at: now, body: w.bytes)
+        let notice = ClubStore.ActivityRecord.raised(
+            "imports.deleted", id: "forget:\(user):\(system):\(now)", user: user, at: now, members: w.bytes)
         let deleted = try await store.forgetImports(user: user, system: system, notice: notice, receivedAt: now)
         notifyLogConsumers()
         return deleted

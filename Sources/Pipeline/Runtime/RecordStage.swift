@@ -23,19 +23,14 @@ actor RecordStage {
         tracker.process(samples).map { record in
             let id = "pr:\(record.user):\(record.device):\(record.session):\(Int(record.distance))"
             var w = JSONWriter()
-            w.beginObject()
-            w.member("type", "record.personal")
-            w.member("id", id)
             w.member("user", record.user)
-            w.member("ts", Int(record.endedAt))
             w.member("device", record.device)
             w.member("session", record.session)
             w.member("distance_m", record.distance)
             w.member("time_s", Double(record.millis) / 1000)
             w.key("previous_s")
             if let previous = record.previousMillis { w.value(Double(previous) / 1000) } else { w.null() }
-            w.endObject()
-            return ClubStore.ActivityRecord(id: id, type: "record.personal", user: record.user, at: record.endedAt, body: w.bytes)
+            return .raised("record.personal", id: id, user: record.user, at: record.endedAt, members: w.bytes)
         }
     }
 

@@ -57,13 +57,7 @@ actor WindowStage {
     /// A final window result as an activity event. Its id is derived from the window, so the
     /// same window raised again (a replay after a crash) is a duplicate in the log.
     private func activityEvent(_ type: String, _ window: WindowResult, members: [UInt8]) -> ClubStore.ActivityRecord {
-        let id = "\(definition.name):\(window.user):\(window.start)"
-        var w = JSONWriter(capacity: members.count + 96)
-        w.member("type", type)
-        w.member("id", id)
-        w.member("ts", Int(window.end))
-        return ClubStore.ActivityRecord(
-            id: id, type: type, user: window.user, at: window.end, body: [UInt8(ascii: "{")] + w.bytes + [UInt8(ascii: ",")] + members + [UInt8(ascii: "}")])
+        .raised(type, id: "\(definition.name):\(window.user):\(window.start)", user: window.user, at: window.end, members: members)
     }
 
     /// Open and correctable windows of `user`, shaped like recorded results.
