@@ -90,8 +90,8 @@ actor OfferStage: LogConsumer {
         var offers: [IssuedOffer] = []
         var learned: Set<String> = []
         for record in records {
-            guard let (event, balance) = await Self.input(record, for: engine, balance: balance) else { continue }
-            offers += engine.apply(event, balance: balance)
+            guard let event = Self.event(record, for: engine) else { continue }
+            offers += engine.apply(event, balance: engine.readsBalance(event.type) ? await balance(event.user) : nil)
             if UserFacts.learns(from: record.type) { learned.insert(record.user) }
         }
         // Events without effect need no transaction of their own: their position is stored
@@ -112,13 +112,12 @@ actor OfferStage: LogConsumer {
         await publish(offers)
     }
 
-    /// A log entry as `engine` takes it: the event, with the user's bonus balance when a rule
-    /// reads it; nil when neither the rules nor the users' facts have a use for its type.
-    private static func input(
-        _ record: ClubStore.ActivityRecord, for engine: OfferEngine, balance: @Sendable (String) async -> Int
-    ) async -> (ActivityEvent, Int?)? {
-        guard UserFacts.learns(from: record.type) || engine.fires(on: record.type), let event = record.event else { return nil }
-        return (event, engine.readsBalance(record.type) ? await balance(record.user) : nil)
+    /// A log entry as `engine` takes it; nil when neither the rules nor the users' facts have
+    /// a use for its type (it is then not even parsed). Synchronous: the stage's loop must not
+    /// leave its thread per entry.
+    private static func event(_ record: ClubStore.ActivityRecord, for engine: OfferEngine) -> ActivityEvent? {
+        guard UserFacts.learns(from: record.type) || engine.fires(on: record.type) else { return nil }
+        return record.event
     }
 
     /// Replays the activity log through `rules` in a private engine, issuing nothing: facts
@@ -135,8 +134,8 @@ actor OfferStage: LogConsumer {
                     if UserFacts.learns(from: record.type), let event = record.event { engine.learn(event) }
                     continue
                 }
-                if let (event, balance) = await Self.input(record, for: engine, balance: balance) {
-                    preview.record(engine.apply(event, balance: balance))
+                if let event = Self.event(record, for: engine) {
+                    preview.record(engine.apply(event, balance: engine.readsBalance(event.type) ? await balance(event.user) : nil))
                 }
             }
         }
