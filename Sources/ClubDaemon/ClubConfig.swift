@@ -12,6 +12,8 @@ public struct ClubConfig: Sendable, DefinitionFile {
     public var ingestEndpoint = "tcp://127.0.0.1:7001"
     public var commandEndpoint = "tcp://127.0.0.1:7002"
     public var publishEndpoint = "tcp://127.0.0.1:7003"
+    /// `SCHED_FIFO` priority of the command socket's threads (1…99); 0 keeps normal scheduling.
+    public var commandRealtimePriority = 10
     /// Largest frame accepted on ingest and command; larger ones are refused with `frame_too_large`.
     public var maxFrameBytes = 1 << 20
     /// Largest message libzmq accepts at all (ZMQ_MAXMSGSIZE); a larger one drops the connection.
@@ -95,6 +97,7 @@ public struct ClubConfig: Sendable, DefinitionFile {
         }
         if var m = root.nested("command") {
             c.commandEndpoint = endpoint(&m, "endpoint", c.commandEndpoint)
+            c.commandRealtimePriority = m.int("realtime_priority", default: c.commandRealtimePriority, in: 0...99)
             root.absorb(m)
         }
         if var m = root.nested("publish") {

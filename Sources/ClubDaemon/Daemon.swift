@@ -63,8 +63,8 @@ public final class Daemon: Sendable {
             runtime: runtime, store: store, startedAt: Clock.nowMillis(),
             reloadPipelines: reload)
         let commands = try CommandServer(
-            context: context, endpoint: config.commandEndpoint, maxMessageBytes: config.maxMessageBytes,
-            maxRequestBytes: config.maxFrameBytes, handler: handler, logger: logger)
+            endpoint: config.commandEndpoint, maxMessageBytes: config.maxMessageBytes, maxRequestBytes: config.maxFrameBytes,
+            realtimePriority: commandPriority(), handler: handler, logger: logger)
         var metrics: MetricsServer?
         if !config.metricsListen.isEmpty {
             metrics = try MetricsServer(listen: config.metricsListen, registry: Self.registry, logger: logger)
@@ -138,6 +138,19 @@ public final class Daemon: Sendable {
         metrics?.stop()
         await runtime.close()
         _ = await background.result
+    }
+
+    /// The real-time priority of the command socket's threads, when configured and allowed.
+    private func commandPriority() -> Int32? {
+        let priority = Int32(config.commandRealtimePriority)
+        guard priority > 0 else { return nil }
+        guard RealtimeScheduling.isPermitted(priority: priority) else {
+            logger.notice(
+                "command socket keeps normal scheduling: real-time priority refused (needs CAP_SYS_NICE or LimitRTPRIO)",
+                metadata: ["priority": "\(priority)"])
+            return nil
+        }
+        return priority
     }
 
     /// Asks ``run(handleSignals:onReady:)`` to shut down.

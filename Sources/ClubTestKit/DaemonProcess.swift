@@ -140,6 +140,20 @@ public final class DaemonProcess: @unchecked Sendable {
         self.process = nil
     }
 
+    /// Runs `clubd --check-config` with `arguments`.
+    /// - Returns: the exit status and what it wrote to standard error.
+    public static func checkConfig(_ arguments: [String]) throws -> (status: Int32, errors: String) {
+        let process = Process()
+        process.executableURL = productsDirectory.appendingPathComponent("clubd")
+        process.arguments = ["--check-config"] + arguments
+        let pipe = Pipe()
+        process.standardError = pipe
+        try process.run()
+        let errors = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, errors)
+    }
+
     deinit {
         if let process, process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(at: directory)

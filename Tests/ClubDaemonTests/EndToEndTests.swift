@@ -228,15 +228,8 @@ import Testing
 
     @Test func checkConfigReportsFileLineAndExitsNonZero() throws {
         let daemon = try DaemonProcess(pipelines: ["bad.yaml": "name: bad\nstages:\n  - {id: in, kind: sorce}\n"])
-        let process = Process()
-        process.executableURL = DaemonProcess.productsDirectory.appendingPathComponent("clubd")
-        process.arguments = ["--check-config", "--pipelines", daemon.directory.appendingPathComponent("Pipelines").path]
-        let pipe = Pipe()
-        process.standardError = pipe
-        try process.run()
-        process.waitUntilExit()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 78)
+        let (status, output) = try DaemonProcess.checkConfig(["--pipelines", daemon.directory.appendingPathComponent("Pipelines").path])
+        #expect(status == 78)
         #expect(output.contains("bad.yaml:3:"))
         #expect(output.contains("unknown stage kind 'sorce'"))
     }

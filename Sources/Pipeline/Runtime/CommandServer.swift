@@ -17,7 +17,7 @@ extension CommandHandling {
     public func handleAtOnce(request: [UInt8]) -> [UInt8]? { nil }
 }
 
-/// Owns the ROUTER command socket on a dedicated thread.
+/// Owns the ROUTER command socket on a dedicated thread, with a ZeroMQ context of its own.
 ///
 /// Requests are handled concurrently as tasks; their replies come back through an inproc
 /// PULL socket that the same thread polls, because only that thread may touch the ROUTER.
@@ -25,6 +25,9 @@ extension CommandHandling {
 public final class CommandServer: @unchecked Sendable {
     // @unchecked: `router` and `replies` are used only by the server thread after `start()`;
     // `replySender` is guarded by `sendLock`; `stopRequested` by `lock`.
+    /// The command socket's own context, so that its I/O thread can be scheduled apart.
+    private let context: ZMQContext
+    private let realtimePriority: Int32?
     private let router: ZMQSocket
     private let replies: ZMQSocket
     private let replySender: ZMQSocket
@@ -42,10 +45,16 @@ public final class CommandServer: @unchecked Sendable {
     /// Where requests are handled: off the cooperative pool, which the pipeline keeps busy.
     private let executor = DispatchTaskExecutor(label: "clubd-commands")
 
+    /// - Parameter realtimePriority: serve under `SCHED_FIFO` at this priority — the server
+    ///   thread and the I/O thread of the socket's own ZeroMQ context — so that answers do not
+    ///   wait behind bulk work for a core; nil keeps normal scheduling. Pass it only when
+    ///   ``RealtimeScheduling/isPermitted(priority:)`` says yes.
     public init(
-        context: ZMQContext, endpoint: String, maxMessageBytes: Int, maxRequestBytes: Int, handler: any CommandHandling,
+        endpoint: String, maxMessageBytes: Int, maxRequestBytes: Int, realtimePriority: Int32?, handler: any CommandHandling,
         logger: Logger
     ) throws {
+        context = ZMQContext(realtimePriority: realtimePriority)
+        self.realtimePriority = realtimePriority
         router = try ZMQSocket(context: context, type: .router)
         try router.set(.maxMessageSize, maxMessageBytes)
         try router.set(.linger, 500)
@@ -81,6 +90,7 @@ public final class CommandServer: @unchecked Sendable {
             router.close()
             finished.signal()
         }
+        if let realtimePriority { RealtimeScheduling.applyToCurrentThread(priority: realtimePriority) }
         var poller = ZMQPoller(reading: [router, replies])
         while !lock.withLock({ stopRequested }) {
             do {
