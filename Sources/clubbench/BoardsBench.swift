@@ -10,7 +10,8 @@ import ZMQ
 
 /// The cost of leaderboards: the same stream — telemetry, with one finished workout per ten
 /// samples — through the foundation's pipeline alone, and with 12 boards ranking the
-/// workouts, in the same run; and the `leaderboard` query latency while the second one runs.
+/// workouts, in the same run; and the `leaderboard` query latency while the second one runs
+/// (see ``QueryLatency``).
 struct BoardsBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "boards", abstract: "Throughput with 12 leaderboards beside the pipeline without them; query latency.")
@@ -68,25 +69,12 @@ struct BoardsBench: ParsableCommand {
         var withRates: [Double] = []
         var without: (rate: Double, rss: RSSTracker)!
         var with: (rate: Double, rss: RSSTracker)!
-        let latencies = Mutex<[Double]>([])
-        let ranked = Mutex(0)
+        let queries = try QueryLatency()
         for round in 1...rounds {
             without = try DaemonRun.measure(frames, pipelines: minute, samples: events)
             withoutRates.append(without.rate)
             with = try DaemonRun.measure(frames, pipelines: minute.merging(["boards.yaml": Self.boards]) { $1 }, samples: events) { daemon, done in
-                let client = CommandClient(context: ZMQContext(), endpoint: daemon.command, timeout: 10_000, retries: 1)
-                var mine: [Double] = []
-                var n = 0
-                while !done() {
-                    let board = ["week-distance", "day-distance", "week-workouts", "best-5k"][n % 4]
-                    let start = DispatchTime.now()
-                    let reply = try? client.request(["op": "leaderboard", "board": .string(board), "user": .string("u\(n % 1000)")])
-                    mine.append(start.elapsedSeconds * 1000)
-                    if board == "week-distance", let count = reply?["ranked"]?.int64Value { ranked.withLock { $0 = Int(count) } }
-                    n += 1
-                    Thread.sleep(forTimeInterval: 0.005)
-                }
-                latencies.withLock { $0 += mine }
+                queries.run(daemon: daemon.command, done: done)
             }
             withRates.append(with.rate)
             print(String(format: "round %d   without boards %10.0f events/s, with 12 boards %10.0f events/s", round, without.rate, with.rate))
@@ -96,14 +84,10 @@ struct BoardsBench: ParsableCommand {
         print(String(format: "clubd     with 12 boards ranking the workouts:       %10.0f events/s", median(withRates)))
         let ratio = median(withRates) / median(withoutRates)
         print(String(format: "ratio     with / without = %.3f  (boards cost %.1f %%)", ratio, (1 - ratio) * 100))
-        let sorted = latencies.withLock { $0.sorted() }
-        if !sorted.isEmpty {
-            print(
-                String(
-                    format: "query     leaderboard under load: %d queries, p50 %.2f ms, p99 %.2f ms, max %.2f ms", sorted.count,
-                    sorted[sorted.count / 2], sorted[sorted.count * 99 / 100], sorted.last!))
-        }
-        print("boards    users ranked on week-distance when the last query ran: \(ranked.withLock { $0 })")
+        queries.stop()
+        queries.report().forEach { print($0) }
+        if !queries.realtimePermitted { print("query     real-time client skipped: real-time scheduling is refused here") }
+        print("boards    users ranked on week-distance when the last query ran: \(queries.lastRanked)")
         print("RSS MiB   without boards peak \(without.rss.peak / 1024), with boards peak \(with.rss.peak / 1024)")
     }
 }
