@@ -2,15 +2,15 @@
 ///
 /// Order: the better value first; on equal values the user who reached it first (the end
 /// of the workout that brought the value), then the user id.
-public struct Standings: Sendable, Equatable, Codable {
+public struct Standings: Sendable {
     /// One ranked line.
-    public struct Entry: Sendable, Equatable, Codable {
+    public struct Entry: Sendable, Equatable {
         public let user: String
         public let value: Double
         public let reachedAt: Int64
     }
 
-    struct Contribution: Sendable, Equatable, Codable {
+    struct Contribution: Sendable, Equatable {
         let value: Double
         let at: Int64
     }
@@ -39,6 +39,9 @@ public struct Standings: Sendable, Equatable, Codable {
     /// The whole ranking, best first.
     public var ranking: [Entry] { Array(chunks.joined()) }
 
+    /// The workouts that contribute, of every user.
+    var workouts: some Sequence<String> { contributions.values.lazy.flatMap(\.keys) }
+
     /// The best `n` entries.
     public func top(_ n: Int) -> [Entry] { Array(chunks.joined().prefix(n)) }
 
@@ -53,17 +56,20 @@ public struct Standings: Sendable, Equatable, Codable {
             return
         }
         contributions[user] = mine
-        // Sum in a fixed order, so the value never depends on dictionary order.
-        let ordered = mine.sorted { $0.key < $1.key }.map(\.value)
-        let entry: Entry
-        if sums {
-            entry = Entry(user: user, value: ordered.reduce(0) { $0 + $1.value }, reachedAt: ordered.map(\.at).max()!)
-        } else {
-            let best = ordered.min { ($0.value, $0.at) < ($1.value, $1.at) }!
-            entry = Entry(user: user, value: best.value, reachedAt: best.at)
-        }
+        let entry = entry(of: user, mine)
         entries[user] = entry
         insert(entry)
+    }
+
+    /// A user's line: the sum of the contributions or the best one.
+    private func entry(of user: String, _ mine: [String: Contribution]) -> Entry {
+        // Sum in a fixed order, so the value never depends on dictionary order.
+        let ordered = mine.sorted { $0.key < $1.key }.map(\.value)
+        if sums {
+            return Entry(user: user, value: ordered.reduce(0) { $0 + $1.value }, reachedAt: ordered.map(\.at).max()!)
+        }
+        let best = ordered.min { ($0.value, $0.at) < ($1.value, $1.at) }!
+        return Entry(user: user, value: best.value, reachedAt: best.at)
     }
 
     /// 1-based rank and the entry of `user`, if ranked.
@@ -120,5 +126,92 @@ public struct Standings: Sendable, Equatable, Codable {
         chunks[chunk].remove(at: index)
         if chunks[chunk].isEmpty { chunks.remove(at: chunk) }
         count -= 1
+    }
+}
+
+/// Equal when the contributions are: the ranking follows from them (its chunk boundaries
+/// depend on the order of insertions and are not compared).
+extension Standings: Equatable {
+    public static func == (a: Standings, b: Standings) -> Bool {
+        a.ascending == b.ascending && a.sums == b.sums && a.contributions == b.contributions
+    }
+}
+
+/// Only the contributions are stored, as parallel arrays (a few values each, where the
+/// ranking, the entries and nested objects took about ten times the bytes and encoding
+/// time); the ranking is rebuilt in one sort on decoding.
+extension Standings: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case ascending, sums, users, counts, workouts, values, at
+        /// The format before 2026-11-27: nested objects, `{user: {workout: {value, at}}}`.
+        case contributions
+    }
+
+    private struct StoredContribution: Decodable {
+        let value: Double
+        let at: Int64
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var users: [String] = []
+        var counts: [Int] = []
+        var workouts: [String] = []
+        var values: [Double] = []
+        var at: [Int64] = []
+        users.reserveCapacity(contributions.count)
+        for (user, mine) in contributions.sorted(by: { $0.key < $1.key }) {
+            users.append(user)
+            counts.append(mine.count)
+            for (workout, contribution) in mine.sorted(by: { $0.key < $1.key }) {
+                workouts.append(workout)
+                values.append(contribution.value)
+                at.append(contribution.at)
+            }
+        }
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(ascending, forKey: .ascending)
+        try container.encode(sums, forKey: .sums)
+        try container.encode(users, forKey: .users)
+        try container.encode(counts, forKey: .counts)
+        try container.encode(workouts, forKey: .workouts)
+        try container.encode(values, forKey: .values)
+        try container.encode(at, forKey: .at)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(ascending: try container.decode(Bool.self, forKey: .ascending), sums: try container.decode(Bool.self, forKey: .sums))
+        if let nested = try container.decodeIfPresent([String: [String: StoredContribution]].self, forKey: .contributions) {
+            contributions = nested.mapValues { $0.mapValues { Contribution(value: $0.value, at: $0.at) } }
+            for (user, mine) in contributions { entries[user] = entry(of: user, mine) }
+            rank()
+            return
+        }
+        let users = try container.decode([String].self, forKey: .users)
+        let counts = try container.decode([Int].self, forKey: .counts)
+        let workouts = try container.decode([String].self, forKey: .workouts)
+        let values = try container.decode([Double].self, forKey: .values)
+        let at = try container.decode([Int64].self, forKey: .at)
+        guard users.count == counts.count, counts.allSatisfy({ $0 > 0 }), counts.reduce(0, +) == workouts.count,
+            values.count == workouts.count, at.count == workouts.count
+        else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "standings arrays of unequal lengths"))
+        }
+        var next = 0
+        for (user, count) in zip(users, counts) {
+            var mine: [String: Contribution] = [:]
+            for i in next..<next + count { mine[workouts[i]] = Contribution(value: values[i], at: at[i]) }
+            next += count
+            contributions[user] = mine
+            entries[user] = entry(of: user, mine)
+        }
+        rank()
+    }
+
+    /// Ranks every entry at once, in full chunks.
+    private mutating func rank() {
+        let ranking = entries.values.sorted(by: precedes)
+        chunks = stride(from: 0, to: ranking.count, by: Self.chunkSize).map { Array(ranking[$0..<min($0 + Self.chunkSize, ranking.count)]) }
+        count = ranking.count
     }
 }

@@ -30,10 +30,34 @@ public struct TrainingState: Sendable, Equatable, Codable {
     public private(set) var standings: [BoardKey: Standings] = [:]
     /// Comparison cohorts by `sport|band|scope`.
     public private(set) var cohorts: [String: Cohort] = [:]
-    /// Where each counted workout was entered, so that it leaves exactly those standings.
-    private var placements: [String: [BoardKey]] = [:]
+    /// Where each counted workout was entered, so that it leaves exactly those standings:
+    /// the standings' contributions indexed by workout, rebuilt from them on decoding.
+    private var placements: [String: Set<BoardKey>] = [:]
 
     public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case books, profiles, standings, cohorts
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        books = try container.decode([String: WorkoutBook].self, forKey: .books)
+        profiles = try container.decode([String: Profile].self, forKey: .profiles)
+        standings = try container.decode([BoardKey: Standings].self, forKey: .standings)
+        cohorts = try container.decode([String: Cohort].self, forKey: .cohorts)
+        for (key, board) in standings {
+            for workout in board.workouts { placements[workout, default: []].insert(key) }
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(books, forKey: .books)
+        try container.encode(profiles, forKey: .profiles)
+        try container.encode(standings, forKey: .standings)
+        try container.encode(cohorts, forKey: .cohorts)
+    }
 
     /// Records a profile; later workouts of the user are placed in its region's boards.
     public mutating func apply(profile body: JSONObject) {
@@ -119,7 +143,7 @@ public struct TrainingState: Sendable, Equatable, Codable {
             }
         }
         for counted in change.nowCounted {
-            var keys: [BoardKey] = []
+            var keys: Set<BoardKey> = []
             for board in boards {
                 guard let value = board.contribution(of: counted),
                     let scope = board.scopeKey(user: counted.user, region: profiles[counted.user]?.region)
@@ -127,10 +151,10 @@ public struct TrainingState: Sendable, Equatable, Codable {
                 let key = BoardKey(board: board.id, period: board.period.key(of: counted.start, calendar: calendar), scope: scope)
                 standings[key, default: Standings(ascending: board.ascending, sums: board.metric != .bestTime)]
                     .set(user: counted.user, workout: counted.id, value: value, at: counted.end)
-                keys.append(key)
+                keys.insert(key)
                 touched.insert(key)
             }
-            placements[counted.id] = keys
+            if !keys.isEmpty { placements[counted.id] = keys }
         }
         return touched
     }

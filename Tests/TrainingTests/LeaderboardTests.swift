@@ -36,6 +36,40 @@ import Testing
         #expect(s.rank(of: "d") == nil && s.count == 3)
     }
 
+    /// Standings are stored as their contributions only; decoding ranks them again — in full
+    /// chunks, which later changes keep working on — and reads the older nested format.
+    @Test(arguments: [true, false])
+    func standingsSurviveEncodingAndKeepRanking(sums: Bool) throws {
+        var s = Standings(ascending: !sums, sums: sums)
+        var rng = SystemRandomNumberGenerator()
+        for n in 0..<5_000 {
+            let user = "u\(Int.random(in: 0..<1_500, using: &rng))"
+            s.set(user: user, workout: "w\(n)", value: Double(Int.random(in: 0..<50, using: &rng)), at: Int64.random(in: 0..<1_000, using: &rng))
+            if n % 7 == 0 { s.set(user: user, workout: "w\(n)", value: nil, at: 0) }
+        }
+        var decoded = try JSONDecoder().decode(Standings.self, from: JSONEncoder().encode(s))
+        #expect(decoded == s)
+        #expect(decoded.ranking == s.ranking)
+        #expect(decoded.count == s.count)
+        #expect(decoded.rank(of: "u7")?.rank == s.rank(of: "u7")?.rank)
+        for n in 0..<2_000 {
+            let user = "u\(Int.random(in: 0..<1_500, using: &rng))"
+            let value = n % 3 == 0 ? nil : Double(Int.random(in: 0..<50, using: &rng))
+            s.set(user: user, workout: "x\(n % 300)", value: value, at: Int64(n))
+            decoded.set(user: user, workout: "x\(n % 300)", value: value, at: Int64(n))
+        }
+        #expect(decoded.ranking == s.ranking)
+        #expect(decoded.rank(of: "u9")?.rank == s.rank(of: "u9")?.rank)
+    }
+
+    @Test func standingsReadTheNestedFormatAndRefuseUnequalArrays() throws {
+        let nested = #"{"ascending":false,"sums":true,"count":2,"chunks":[],"entries":{},"contributions":{"a":{"a1":{"value":3,"at":5},"a2":{"value":4,"at":9}},"b":{"b1":{"value":8,"at":2}}}}"#
+        let old = try JSONDecoder().decode(Standings.self, from: Data(nested.utf8))
+        #expect(old.ranking == [.init(user: "b", value: 8, reachedAt: 2), .init(user: "a", value: 7, reachedAt: 9)])
+        let broken = #"{"ascending":false,"sums":true,"users":["a"],"counts":[2],"workouts":["a1"],"values":[1],"at":[1]}"#
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(Standings.self, from: Data(broken.utf8)) }
+    }
+
     @Test func bestTimesRankAscendingAndKeepTheBestCopy() {
         var s = Standings(ascending: true, sums: false)
         s.set(user: "a", workout: "a1", value: 1500, at: 1)

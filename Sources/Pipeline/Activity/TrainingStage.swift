@@ -199,7 +199,9 @@ actor TrainingStage: LogConsumer {
         // Encode a copy off the actor, so that queries are not held up by a large state.
         let persisted = Persisted(state: state, finalized: finalized)
         let position = offset
+        let started = Clock.nowMillis()
         let blob = try await Task.detached { try JSONEncoder().encode(persisted) }.value
+        logger.debug("training state encoded", metadata: ["bytes": "\(blob.count)", "ms": "\(Clock.nowMillis() - started)"])
         try await store.commitConsumer(Self.consumerName, offset: position, state: [UInt8](blob))
         committedOffset = position
         committedAt = Clock.nowMillis()
