@@ -44,12 +44,12 @@ public struct EffortTracker: Sendable, Equatable, Codable {
 
     public let distances: [Double]
     public let idleMillis: Int64
-    private var sessions: [SessionKey: Session] = [:]
+    var sessions: [SessionKey: Session] = [:]
     /// Per user, the best time per distance over all finished sessions.
-    private var personalBests: [String: [Int64?]] = [:]
-    private var maxTs = Int64.min
+    var personalBests: [String: [Int64?]] = [:]
+    var maxTs = Int64.min
     /// Event time of the last look for ended sessions.
-    private var sweptAt = Int64.min
+    var sweptAt = Int64.min
 
     public init(distances: [Double], idleMillis: Int64 = 120_000) {
         self.distances = distances.sorted()

@@ -45,14 +45,34 @@ import Testing
         #expect(record?.millis == 160_000 && record?.previousMillis == 200_000)
     }
 
-    @Test func trackerSurvivesEncodingMidSession() throws {
-        var tracker = EffortTracker(distances: [1000])
-        let run = session(Array(repeating: 5, count: 20))
-        _ = tracker.process(Array(run.prefix(10)))
-        var restored = try JSONDecoder().decode(EffortTracker.self, from: JSONEncoder().encode(tracker))
+    /// Snapshots mid-session, with finished sessions' personal bests and open sessions of
+    /// several users, restore to an equal tracker that sets the same records.
+    @Test func trackerSurvivesASnapshotMidSession() throws {
+        var tracker = EffortTracker(distances: [2000, 1000])
+        let done = session(Array(repeating: 5, count: 50), user: "a")
+        _ = tracker.process(done + [closer(at: done.last!.ts + 130_000)])
+        let from = done.last!.ts + 200_000
+        let runs = (0..<3).map { session(Array(repeating: 5.5 + Double($0), count: 50), user: ["a", "b", "c"][$0], from: from) }
+        for run in runs { _ = tracker.process(Array(run.prefix(25))) }
+        let bytes = tracker.snapshot()
+        var restored = try EffortTracker(snapshot: bytes)
         #expect(restored == tracker)
-        let a = tracker.process(Array(run.dropFirst(10)) + [closer(at: run.last!.ts + 130_000)])
-        let b = restored.process(Array(run.dropFirst(10)) + [closer(at: run.last!.ts + 130_000)])
-        #expect(a == b && a.count == 1)
+        #expect(restored.snapshot().count == bytes.count)
+        let rest = runs.flatMap { $0.dropFirst(25) } + [closer(at: runs[0].last!.ts + 130_000)]
+        let a = tracker.process(rest)
+        let b = restored.process(rest)
+        #expect(a == b && a.count == 6)
+        #expect(a.first { $0.user == "a" && $0.distance == 1000 }?.previousMillis == 200_000)
+    }
+
+    @Test func aDamagedSnapshotIsRefusedAndTheJSONOfEarlierVersionsStillReads() throws {
+        var tracker = EffortTracker(distances: [1000])
+        _ = tracker.process(Array(session(Array(repeating: 5, count: 20)).prefix(10)))
+        let bytes = tracker.snapshot()
+        for length in 0..<bytes.count {
+            #expect(throws: StateReader.Corrupt.self) { try EffortTracker(snapshot: Array(bytes.prefix(length))) }
+        }
+        #expect(throws: StateReader.Corrupt.self) { try EffortTracker(snapshot: bytes + [0]) }
+        #expect(try JSONDecoder().decode(EffortTracker.self, from: JSONEncoder().encode(tracker)) == tracker)
     }
 }

@@ -301,7 +301,7 @@ public actor PipelineRuntime {
 
     private func takeSnapshot() async throws -> ClubStore.Snapshot {
         let start = DispatchTime.now()
-        var parts: [String: [UInt8]] = ["publisher": await publisher.snapshot(), "records": try await recordStage.snapshot()]
+        var parts: [String: [UInt8]] = ["publisher": await publisher.snapshot(), "records": await recordStage.snapshot()]
         for stage in stages {
             parts["stage.\(stage.definition.name)"] = Self.snapshotPrefix(of: stage.definition) + (await stage.snapshot())
         }

@@ -10,8 +10,10 @@ actor RecordStage {
     private var tracker: EffortTracker
 
     init(distances: [Double], snapshot: [UInt8]?) throws {
-        if let snapshot {
-            tracker = try JSONDecoder().decode(EffortTracker.self, from: Data(snapshot))
+        if let snapshot, snapshot.first == UInt8(ascii: "{") {
+            tracker = try JSONDecoder().decode(EffortTracker.self, from: Data(snapshot))  // written before 2026-11-27
+        } else if let snapshot {
+            tracker = try EffortTracker(snapshot: snapshot)
         } else {
             tracker = EffortTracker(distances: distances)
         }
@@ -34,5 +36,5 @@ actor RecordStage {
         }
     }
 
-    func snapshot() throws -> [UInt8] { [UInt8](try JSONEncoder().encode(tracker)) }
+    func snapshot() -> [UInt8] { tracker.snapshot() }
 }
