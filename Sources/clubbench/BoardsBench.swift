@@ -67,8 +67,8 @@ struct BoardsBench: ParsableCommand {
         let minute = ["minute.yaml": PipelineLoader.embeddedDefault]
         var withoutRates: [Double] = []
         var withRates: [Double] = []
-        var without: (rate: Double, rss: RSSTracker)!
-        var with: (rate: Double, rss: RSSTracker)!
+        var without: DaemonRun.Result!
+        var with: DaemonRun.Result!
         let queries = try QueryLatency()
         for round in 1...rounds {
             without = try DaemonRun.measure(frames, pipelines: minute, samples: events)
@@ -88,6 +88,7 @@ struct BoardsBench: ParsableCommand {
         queries.report().forEach { print($0) }
         if !queries.realtimePermitted { print("query     real-time client skipped: real-time scheduling is refused here") }
         print("boards    users ranked on week-distance when the last query ran: \(queries.lastRanked)")
+        print("snapshot  after the last round: without boards \(without.snapshot), with boards \(with.snapshot)")
         print("RSS MiB   without boards peak \(without.rss.peak / 1024), with boards peak \(with.rss.peak / 1024)")
     }
 }

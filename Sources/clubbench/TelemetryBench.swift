@@ -38,9 +38,11 @@ struct TelemetryBench: ParsableCommand {
         let raw = try rawPushPull(frames)
         print(String(format: "baseline  raw PUSH→PULL (tcp loopback, batch drain): %10.0f frames/s", raw))
 
-        let (daemon, rss) = try DaemonRun.measure(frames, pipelines: ["minute.yaml": PipelineLoader.embeddedDefault])
+        let run = try DaemonRun.measure(frames, pipelines: ["minute.yaml": PipelineLoader.embeddedDefault])
+        let (daemon, rss) = (run.rate, run.rss)
         print(String(format: "clubd     decode → window → publish:               %10.0f events/s", daemon))
         print(String(format: "ratio     clubd / raw = %.3f", daemon / raw))
+        print("snapshot  of the state after the run: \(run.snapshot)")
         print("clubd RSS MiB at each tenth of the run and at the end: \(rss.samples.map { String($0 / 1024) }.joined(separator: " ")); peak \(rss.peak / 1024)")
     }
 
@@ -122,12 +124,12 @@ extension FleetSimulator.Options {
 enum DaemonRun {
     /// Telemetry samples per second from the first frame sent until `health` reports all
     /// `samples` processed (every frame, by default); the daemon's resident memory is sampled
-    /// ten times along the way.
+    /// ten times along the way, and a snapshot is timed at the end.
     /// `alongside` runs on another thread while the frames are sent, until they are.
     static func measure(
         _ frames: [[UInt8]], pipelines: [String: String], samples: Int? = nil,
         alongside: (@Sendable (DaemonProcess, _ done: @Sendable () -> Bool) -> Void)? = nil
-    ) throws -> (rate: Double, rss: RSSTracker) {
+    ) throws -> Result {
         let samples = samples ?? frames.count
         let daemon = try DaemonProcess(pipelines: pipelines)
         try daemon.start(extraArguments: ["--log-level", "warning"])
@@ -172,7 +174,25 @@ enum DaemonRun {
         helper.wait()
         rss.sample()
         rss.recordPeak()
-        return (Double(samples) / seconds, rss)
+        let snapshotStart = DispatchTime.now()
+        let snapshot = try daemon.request(["op": "snapshot"], timeout: 120_000)
+        let snapshotTaken = Snapshot(millis: snapshotStart.elapsedSeconds * 1000, bytes: Int(snapshot["bytes"]?.int64Value ?? 0))
+        return Result(rate: Double(samples) / seconds, rss: rss, snapshot: snapshotTaken)
+    }
+
+    /// What one run measured.
+    struct Result {
+        var rate: Double
+        var rss: RSSTracker
+        /// The `snapshot` op after the stream: the pipeline loop stops for this long every
+        /// `state.snapshot_interval`.
+        var snapshot: Snapshot
+    }
+
+    struct Snapshot: CustomStringConvertible {
+        var millis: Double
+        var bytes: Int
+        var description: String { String(format: "%.0f ms, %.1f MB", millis, Double(bytes) / 1e6) }
     }
 }
 
