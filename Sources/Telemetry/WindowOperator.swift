@@ -8,7 +8,7 @@ import Events
 /// the allowed lateness (corrections are emitted as updates), then is dropped; a sample for
 /// a dropped window is late. Everything depends on event time only, so the same input
 /// gives the same output, across restarts too.
-public struct WindowOperator {
+public struct WindowOperator: Sendable {
     public let spec: WindowSpec
     var users: [String: UserWindows] = [:]
     var globalMaxTs: Int64 = UserWindows.never

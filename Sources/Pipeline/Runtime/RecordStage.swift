@@ -36,5 +36,6 @@ actor RecordStage {
         }
     }
 
-    func snapshot() -> [UInt8] { tracker.snapshot() }
+    /// The tracker as it is now: a copy-on-write value, encoded by the caller.
+    var state: EffortTracker { tracker }
 }

@@ -69,7 +69,8 @@ actor WindowStage {
         }
     }
 
-    func snapshot() -> [UInt8] { windows.snapshot() }
+    /// The operator as it is now: a copy-on-write value, encoded by the caller.
+    var state: WindowOperator { windows }
 
     var stateSize: (users: Int, windows: Int) { (windows.userCount, windows.openWindowCount) }
 }
