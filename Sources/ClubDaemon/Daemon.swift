@@ -62,9 +62,15 @@ public final class Daemon: Sendable {
         let handler = CommandHandler(
             runtime: runtime, store: store, startedAt: Clock.nowMillis(),
             reloadPipelines: reload)
+        let realtime = config.commandRealtimePriority > 0 ? Int32(config.commandRealtimePriority) : nil
         let commands = try CommandServer(
             endpoint: config.commandEndpoint, maxMessageBytes: config.maxMessageBytes, maxRequestBytes: config.maxFrameBytes,
-            realtimePriority: commandPriority(), handler: handler, logger: logger)
+            realtimePriority: realtime, handler: handler, logger: logger)
+        if let realtime, commands.realtimePriority == nil {
+            logger.notice(
+                "command socket keeps normal scheduling: real-time priority refused (needs CAP_SYS_NICE or LimitRTPRIO)",
+                metadata: ["priority": "\(realtime)"])
+        }
         var metrics: MetricsServer?
         if !config.metricsListen.isEmpty {
             metrics = try MetricsServer(listen: config.metricsListen, registry: Self.registry, logger: logger)
@@ -138,19 +144,6 @@ public final class Daemon: Sendable {
         metrics?.stop()
         await runtime.close()
         _ = await background.result
-    }
-
-    /// The real-time priority of the command socket's threads, when configured and allowed.
-    private func commandPriority() -> Int32? {
-        let priority = Int32(config.commandRealtimePriority)
-        guard priority > 0 else { return nil }
-        guard RealtimeScheduling.isPermitted(priority: priority) else {
-            logger.notice(
-                "command socket keeps normal scheduling: real-time priority refused (needs CAP_SYS_NICE or LimitRTPRIO)",
-                metadata: ["priority": "\(priority)"])
-            return nil
-        }
-        return priority
     }
 
     /// Asks ``run(handleSignals:onReady:)`` to shut down.

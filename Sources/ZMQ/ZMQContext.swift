@@ -10,16 +10,20 @@ import Glibc
 public final class ZMQContext: @unchecked Sendable {
     // Safe to share: every zmq_ctx_* function is thread-safe.
     let handle: UnsafeMutableRawPointer
+    /// The `SCHED_FIFO` priority of the I/O threads: as asked for, or nil when not asked for
+    /// or refused by the system.
+    public let realtimePriority: Int32?
 
     /// Creates a context.
     /// - Parameters:
     ///   - ioThreads: libzmq background I/O threads (1 handles ~1 GB/s).
-    ///   - realtimePriority: run the I/O threads under `SCHED_FIFO` at this priority. libzmq
-    ///     aborts the process when the system refuses, so pass it only when
-    ///     ``RealtimeScheduling/isPermitted(priority:)`` says yes.
-    public init(ioThreads: Int32 = 1, realtimePriority: Int32? = nil) {
+    ///   - realtimePriority: run the I/O threads under `SCHED_FIFO` at this priority, where the
+    ///     system allows it (see ``realtimePriority``).
+    public init(ioThreads: Int32 = 1, realtimePriority requested: Int32? = nil) {
         handle = zmq_ctx_new()
         zmq_ctx_set(handle, ZMQ_IO_THREADS, ioThreads)
+        // libzmq aborts the process when the system refuses its I/O thread the policy: ask first.
+        realtimePriority = requested.flatMap { RealtimeScheduling.isPermitted(priority: $0) ? $0 : nil }
         if let realtimePriority {
             zmq_ctx_set(handle, ZMQ_THREAD_SCHED_POLICY, Int32(SCHED_FIFO))
             zmq_ctx_set(handle, ZMQ_THREAD_PRIORITY, realtimePriority)

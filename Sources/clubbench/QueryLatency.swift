@@ -29,10 +29,10 @@ final class QueryLatency: Sendable {
     private let results = Mutex<[Bool: Series]>([:])
     private let ranked = Mutex(0)
     /// Whether real-time scheduling is allowed here; without it the real-time client is skipped.
-    let realtimePermitted = RealtimeScheduling.isPermitted(priority: realtimePriority)
+    var realtimePermitted: Bool { echoContext.realtimePriority != nil }
 
     init() throws {
-        echoContext = ZMQContext(realtimePriority: realtimePermitted ? Self.realtimePriority : nil)
+        echoContext = ZMQContext(realtimePriority: Self.realtimePriority)
         let router = try ZMQSocket(context: echoContext, type: .router)
         try router.bind("tcp://127.0.0.1:*")
         echoEndpoint = router.lastEndpoint

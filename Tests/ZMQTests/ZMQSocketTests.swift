@@ -16,6 +16,22 @@ import ZMQ
         #expect(frame.more == false)
     }
 
+    /// A priority the kernel refuses (SCHED_FIFO allows 1…99, to root too) leaves the context's
+    /// threads at normal scheduling instead of libzmq aborting the process; its sockets work.
+    @Test func aRefusedRealtimePriorityFallsBackToNormalScheduling() throws {
+        let refused = ZMQContext(realtimePriority: 100)
+        #expect(refused.realtimePriority == nil)
+        let pull = try ZMQSocket(context: refused, type: .pull)
+        try pull.bind("inproc://refused-realtime")
+        let push = try ZMQSocket(context: refused, type: .push)
+        try push.connect("inproc://refused-realtime")
+        try push.send(Array("still here".utf8))
+        try pull.set(.receiveTimeout, 2000)
+        #expect(try pull.receiveFrame()?.bytes == Array("still here".utf8))
+        let asked = ZMQContext(realtimePriority: 10)
+        #expect(asked.realtimePriority == (RealtimeScheduling.isPermitted(priority: 10) ? 10 : nil))
+    }
+
     @Test func multipartThroughRouterAndDealer() throws {
         let router = try ZMQSocket(context: context, type: .router)
         try router.bind("inproc://router-test")

@@ -27,7 +27,6 @@ public final class CommandServer: @unchecked Sendable {
     // `replySender` is guarded by `sendLock`; `stopRequested` by `lock`.
     /// The command socket's own context, so that its I/O thread can be scheduled apart.
     private let context: ZMQContext
-    private let realtimePriority: Int32?
     private let router: ZMQSocket
     private let replies: ZMQSocket
     private let replySender: ZMQSocket
@@ -47,14 +46,12 @@ public final class CommandServer: @unchecked Sendable {
 
     /// - Parameter realtimePriority: serve under `SCHED_FIFO` at this priority — the server
     ///   thread and the I/O thread of the socket's own ZeroMQ context — so that answers do not
-    ///   wait behind bulk work for a core; nil keeps normal scheduling. Pass it only when
-    ///   ``RealtimeScheduling/isPermitted(priority:)`` says yes.
+    ///   wait behind bulk work for a core, where the system allows it; nil keeps normal scheduling.
     public init(
         endpoint: String, maxMessageBytes: Int, maxRequestBytes: Int, realtimePriority: Int32?, handler: any CommandHandling,
         logger: Logger
     ) throws {
         context = ZMQContext(realtimePriority: realtimePriority)
-        self.realtimePriority = realtimePriority
         router = try ZMQSocket(context: context, type: .router)
         try router.set(.maxMessageSize, maxMessageBytes)
         try router.set(.linger, 500)
@@ -70,6 +67,9 @@ public final class CommandServer: @unchecked Sendable {
         self.maxRequestBytes = maxRequestBytes
         self.logger = logger
     }
+
+    /// The `SCHED_FIFO` priority the socket is served at: nil when not asked for or refused.
+    public var realtimePriority: Int32? { context.realtimePriority }
 
     public func start() {
         let thread = Thread { [self] in run() }
