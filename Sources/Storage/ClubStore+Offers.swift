@@ -46,16 +46,16 @@ extension ClubStore {
 
     /// The activity log offset up to which the offer stage has committed its effects.
     public func offersPosition() async throws -> Int64 {
-        try await offersPool.read { db in
-            try Int64.fetchOne(db, sql: #"SELECT "offset" FROM offers_position WHERE id = 1"#) ?? 0
-        }
+        try await offersPool.read(Self.offersPosition)
+    }
+
+    private static func offersPosition(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: #"SELECT "offset" FROM offers_position WHERE id = 1"#) ?? 0
     }
 
     public func offersState() async throws -> OffersState {
         try await offersPool.read { db in
-            var state = OffersState(
-                position: try Int64.fetchOne(db, sql: #"SELECT "offset" FROM offers_position WHERE id = 1"#) ?? 0, facts: [:],
-                occurrences: [:])
+            var state = OffersState(position: try Self.offersPosition(db), facts: [:], occurrences: [:])
             for row in try Row.fetchAll(db, sql: "SELECT user, state FROM offer_facts") {
                 state.facts[row["user"]] = [UInt8](row["state"] as Data)
             }
