@@ -312,15 +312,16 @@ public actor PipelineRuntime {
     /// are copy-on-write values, so capturing them costs next to nothing; encoding and saving
     /// them — seconds for 100,000 users — happen off the loop (``save(_:)``).
     private struct CapturedSnapshot: Sendable {
+        typealias Stage = (name: String, prefix: [UInt8], windows: WindowOperator)
         var publisher: [UInt8]
         var records: EffortTracker
-        var stages: [(name: String, prefix: [UInt8], windows: WindowOperator)]
+        var stages: [Stage]
         var journalPosition: Int64
         var takenAt: Int64
     }
 
     private func captureSnapshot() async -> CapturedSnapshot {
-        var stageStates: [(name: String, prefix: [UInt8], windows: WindowOperator)] = []
+        var stageStates: [CapturedSnapshot.Stage] = []
         for stage in stages {
             stageStates.append(("stage.\(stage.definition.name)", Self.snapshotPrefix(of: stage.definition), await stage.state))
         }
@@ -343,7 +344,7 @@ public actor PipelineRuntime {
     }
 
     private func noteSaved(_ snapshot: ClubStore.Snapshot) {
-        lastSnapshotAt = max(lastSnapshotAt, snapshot.takenAt)
+        lastSnapshotAt = snapshot.takenAt
     }
 
     private func replace(_ definitions: [PipelineDefinition]) async -> [String] {
