@@ -78,6 +78,7 @@ struct CommandHandler: CommandHandling {
         let bonus = await runtime.bonusProgress()
         let offersOffset = await runtime.offersProgress()
         let trainingOffset = await runtime.trainingProgress()
+        let stages = await runtime.stageStatuses()
         let now = Clock.nowMillis()
         return ok { w in
             w.member("status", "ok")
@@ -97,6 +98,20 @@ struct CommandHandler: CommandHandling {
             w.member("bonus_processed", bonus.processed)
             w.member("offers_offset", Int(offersOffset))
             w.member("training_offset", Int(trainingOffset))
+            w.key("stages")
+            w.beginObject()
+            for (name, stage) in stages {
+                w.key(name)
+                w.beginObject()
+                w.member("offset", Int(stage.offset))
+                w.member("lag", Int(stage.lag))
+                w.member("state", stage.state.rawValue)
+                w.key("last_error")
+                if let error = stage.lastError { w.value(error) } else { w.null() }
+                w.member("failures", stage.failures)
+                w.endObject()
+            }
+            w.endObject()
         }
     }
 

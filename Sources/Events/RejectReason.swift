@@ -46,6 +46,9 @@ public struct RejectReason: Hashable, Sendable, CustomStringConvertible {
     public static let unsupportedType = RejectReason("unsupported_type")
     /// A workout from an external system without the user's active connection to it.
     public static let noConsent = RejectReason("no_consent")
+    /// The store could not make the event durable (a full disk, a failing device); it was
+    /// not taken. Ingest senders see it on `rejected`, `submit` clients in the reply.
+    public static let storageFailed = RejectReason("storage_failed")
     /// The event's window was closed for good (beyond the allowed lateness).
     public static let late = RejectReason("late")
 }

@@ -10,6 +10,8 @@ final class ActivityTail: Sendable {
         var head = 0
         /// Every committed entry with this offset or above is in `records[head...]`.
         var coveredFrom: Int64
+        /// The newest committed entry's offset.
+        var newest: Int64
     }
 
     private let state: Mutex<State>
@@ -17,7 +19,7 @@ final class ActivityTail: Sendable {
 
     /// - Parameter nextOffset: above the newest entry in the log when the store opened.
     init(nextOffset: Int64, capacity: Int) {
-        state = Mutex(State(coveredFrom: nextOffset))
+        state = Mutex(State(coveredFrom: nextOffset, newest: nextOffset - 1))
         self.capacity = capacity
     }
 
@@ -26,6 +28,7 @@ final class ActivityTail: Sendable {
         guard !committed.isEmpty else { return }
         state.withLock { s in
             s.records += committed
+            s.newest = max(s.newest, committed[committed.count - 1].offset)
             let excess = s.records.count - s.head - capacity
             if excess > 0 {
                 s.coveredFrom = s.records[s.head + excess - 1].offset + 1
@@ -37,6 +40,9 @@ final class ActivityTail: Sendable {
             }
         }
     }
+
+    /// The newest committed entry's offset (0 for an empty log).
+    var newest: Int64 { state.withLock { $0.newest } }
 
     /// Up to `limit` entries after `offset`, or nil when the tail does not hold all of them.
     func read(after offset: Int64, limit: Int) -> [ClubStore.ActivityRecord]? {

@@ -171,6 +171,9 @@ extension ClubStore {
         }
     }
 
+    /// The offset of the newest committed log entry (0 for an empty log).
+    public var newestActivityOffset: Int64 { tail.newest }
+
     /// Where consumer `name` stopped: every entry up to it has taken effect.
     public func consumerOffset(_ name: String) async throws -> Int64 {
         try await pool.read { db in

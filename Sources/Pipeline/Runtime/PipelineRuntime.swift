@@ -46,7 +46,19 @@ public actor PipelineRuntime {
     private let offers: OfferStage
     /// One signal per log consumer, notified when the log grows.
     private let logSignals: LogSignals
+    /// The log consumers' runners, in start order: bonus, feed, training, offers.
+    private let runners: [StageRunner]
     private var consumerTasks: [Task<Void, Never>] = []
+    /// Closed windows and raised events the store refused; written before the next batch's.
+    private var pendingWindows: [ClubStore.WindowRecord] = []
+    private var pendingRaised: [ClubStore.ActivityRecord] = []
+    private var writingPending = false
+    /// The telemetry stage's own status (the pipeline loop), reported beside the log consumers.
+    private var telemetryError: String?
+    private var telemetryFailures = 0
+    /// Most closed windows and raised events held while the store refuses them; beyond, the
+    /// oldest are dropped and counted (`clubd_pending_dropped_total`).
+    static let pendingLimit = 200_000
     private let logger: Logger
     /// Highest journal entry such that it and all before it have been processed.
     private var journalPosition: Int64 = 0
@@ -106,9 +118,16 @@ public actor PipelineRuntime {
                 _ = try await store.appendActivity(records, receivedAt: Clock.nowMillis())
                 signals.notifyAll()
             })
-        offers = try await OfferStage(
+        let offers = try await OfferStage(
             store: store, rules: offerRules, sourcePriority: training.sourcePriority, publisher: publisher, logger: logger,
             balance: { await bonus.balance(of: $0) })
+        self.offers = offers
+        runners = [
+            await StageRunner(consumer: bonus, log: store, signal: signals.bonus, logger: logger),
+            await StageRunner(consumer: feed, log: store, signal: signals.feed, logger: logger),
+            await StageRunner(consumer: self.training, log: store, signal: signals.training, logger: logger),
+            await StageRunner(consumer: offers, log: store, signal: signals.offers, logger: logger),
+        ]
 
         receiver = try IngestReceiver(
             context: context,
@@ -151,18 +170,15 @@ public actor PipelineRuntime {
             markJournaled(entry.seq)
         }
         if !entries.isEmpty { logger.info("journal replayed", metadata: ["entries": "\(entries.count)"]) }
-        let (bonus, feed, training, offers, signals) = (self.bonus, self.feed, self.training, self.offers, logSignals)
-        consumerTasks = [
-            Task { await bonus.run(signal: signals.bonus) },
-            Task { await feed.run(signal: signals.feed) },
-            Task { await training.run(signal: signals.training) },
-            Task { await offers.run(signal: signals.offers) },
+        let signals = logSignals
+        consumerTasks = runners.map { runner in Task { await runner.run() } } + [
             Task {
                 // Expiries, coalesced leaderboard publications, period ends and campaigns
                 // fall due without new events: look a few times a second.
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(250))
                     signals.tick()
+                    await self.retryPending()
                 }
             },
         ]
@@ -210,7 +226,12 @@ public actor PipelineRuntime {
             await publishRejections(Self.refusals(appended, events), source: "ingest")
             notifyLogConsumers()
         } catch {
+            // Not acknowledged, so not kept: the senders learn it on `rejected`.
             logger.error("cannot append ingested events to the activity log", metadata: ["error": "\(error)"])
+            let message = "the store could not make the event durable: \(error)"
+            await publishRejections(
+                events.map { Rejection(.storageFailed, message, index: $0.index, excerpt: Rejection.excerpt(of: $0.json)) },
+                source: "ingest")
         }
     }
 
@@ -270,19 +291,50 @@ public actor PipelineRuntime {
         }
         if !records.isEmpty { windowsCounter.increment(by: Int64(records.count)) }
         if !messages.isEmpty { await publisher.publish(messages) }
+        pendingWindows += records
+        pendingRaised += activity
+        await writePending()
+    }
+
+    /// Writes closed windows and raised events, keeping what the store refuses for the next
+    /// batch or tick. Only a refusal that lasts for `pendingLimit` items loses the oldest.
+    private func writePending() async {
+        // One writer at a time: the loop and the ticker may both get here across an await.
+        guard !writingPending, !pendingWindows.isEmpty || !pendingRaised.isEmpty else { return }
+        writingPending = true
+        defer { writingPending = false }
         do {
-            try await store.record(records)
-        } catch {
-            logger.error("cannot record closed windows", metadata: ["error": "\(error)"])
-        }
-        if !activity.isEmpty {
-            do {
-                _ = try await store.appendActivity(activity, receivedAt: Clock.nowMillis())
-                notifyLogConsumers()
-            } catch {
-                logger.error("cannot raise window activity events", metadata: ["error": "\(error)"])
+            if !pendingWindows.isEmpty {
+                try await store.record(pendingWindows)
+                pendingWindows = []
             }
+            if !pendingRaised.isEmpty {
+                _ = try await store.appendActivity(pendingRaised, receivedAt: Clock.nowMillis())
+                pendingRaised = []
+                notifyLogConsumers()
+            }
+            if telemetryError != nil {
+                logger.notice("stage recovered", metadata: ["stage": "telemetry"])
+                telemetryError = nil
+            }
+        } catch {
+            if telemetryError == nil {
+                logger.error("cannot record closed windows or raise their events; kept to retry", metadata: ["error": "\(error)"])
+            }
+            telemetryError = "\(error)"
+            telemetryFailures += 1
+            for excess in [pendingWindows.count - Self.pendingLimit, pendingRaised.count - Self.pendingLimit] where excess > 0 {
+                Counter(label: "clubd_pending_dropped_total").increment(by: Int64(excess))
+            }
+            if pendingWindows.count > Self.pendingLimit { pendingWindows.removeFirst(pendingWindows.count - Self.pendingLimit) }
+            if pendingRaised.count > Self.pendingLimit { pendingRaised.removeFirst(pendingRaised.count - Self.pendingLimit) }
         }
+    }
+
+    /// Retries what the store refused while no batch arrives (the runtime's ticker calls it).
+    private func retryPending() async {
+        guard telemetryError != nil else { return }
+        await writePending()
     }
 
     private func markJournaled(_ seq: Int64) {
@@ -417,7 +469,7 @@ public actor PipelineRuntime {
     }
 
     /// How far the training stage has come: its log offset.
-    public func trainingProgress() async -> Int64 { await training.processedOffset }
+    public func trainingProgress() async -> Int64 { await training.offset }
 
     /// Applies new offer rules to events not processed yet.
     public func reloadOffers(_ rules: OfferRules) async { await offers.reload(rules) }
@@ -433,7 +485,7 @@ public actor PipelineRuntime {
     }
 
     /// The offer stage's committed log offset.
-    public func offersProgress() async -> Int64 { await offers.committedOffset }
+    public func offersProgress() async -> Int64 { await offers.offset }
 
     /// The members of a `leaderboard` reply, from the standings as of the training stage's
     /// last refresh.
@@ -445,11 +497,19 @@ public actor PipelineRuntime {
 
     /// How far the bonus stage has come: its committed log offset and events applied since start.
     public func bonusProgress() async -> (offset: Int64, processed: Int) {
-        (await bonus.committedOffset, await bonus.processed)
+        (await bonus.offset, await bonus.processed)
     }
 
     /// Names under which the activity log's consumers other than the ledger commit their offsets.
     public static let logConsumers = [ActivityFeed.consumerName, TrainingStage.consumerName]
+
+    /// Every stage's state: the log consumers and the telemetry pipelines' loop.
+    public func stageStatuses() async -> [(name: String, status: StageStatus)] {
+        let telemetry = StageStatus(
+            offset: journalPosition, lag: Int64(inbox.depth), state: telemetryError == nil ? .running : .retrying,
+            lastError: telemetryError, failures: telemetryFailures, lastActiveAt: lastProgressAt)
+        return [("telemetry", telemetry)] + runners.map { ($0.name, $0.status) }
+    }
 
     /// Stops the log consumers after their current round; call after ``run()`` returned.
     public func stopLogConsumers() async {

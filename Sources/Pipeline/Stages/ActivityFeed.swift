@@ -9,10 +9,12 @@ import Storage
 /// of events (subscribers see the repeated offsets) but never skips one.
 actor ActivityFeed: LogConsumer {
     static let consumerName = "activity-feed"
+    nonisolated var name: String { Self.consumerName }
+    nonisolated let batchLimit = 1000
     private let store: ClubStore
     private let publisher: Publisher
     private let logger: Logger
-    private var offset: Int64
+    private(set) var offset: Int64
     private var committed: Int64
     private var committedAt = Clock.nowMillis()
 
@@ -24,21 +26,18 @@ actor ActivityFeed: LogConsumer {
         committed = offset
     }
 
-    func drain() async {
-        do {
-            while case let records = try await store.activity(after: offset, limit: 1000), let last = records.last {
-                await publisher.publish(records.map(Self.message))
-                offset = last.offset
-            }
-            if Clock.nowMillis() - committedAt >= 1000 { try await commit() }
-        } catch {
-            logger.error("activity feed stalled", metadata: ["error": "\(error)"])
-        }
+    /// Publishes; the offset is committed by ``due()``. What is published stays published,
+    /// so a failed commit needs no recovery: the next one stores the offset.
+    func apply(_ records: [ClubStore.ActivityRecord], upTo newOffset: Int64) async throws {
+        await publisher.publish(records.map(Self.message))
+        offset = newOffset
     }
 
-    func close() async {
-        do { try await commit() } catch { logger.error("activity feed offset not saved", metadata: ["error": "\(error)"]) }
+    func due() async throws {
+        if Clock.nowMillis() - committedAt >= 1000 { try await commit() }
     }
+
+    func close() async throws { try await commit() }
 
     private func commit() async throws {
         guard offset != committed else { return }

@@ -19,6 +19,9 @@ import Training
 /// follow from what they describe, so a replay raises duplicates, not new events.
 actor TrainingStage: LogConsumer {
     static let consumerName = "training"
+    nonisolated var name: String { Self.consumerName }
+    /// Small batches: queries get the actor between them.
+    nonisolated let batchLimit = 200
     /// The event by which a user's imported workouts from one system are forgotten.
     static let importsDeleted = "imports.deleted"
     private let executor = DispatchQueueExecutor(label: "clubd-training")
@@ -30,9 +33,13 @@ actor TrainingStage: LogConsumer {
     private let raise: @Sendable ([ClubStore.ActivityRecord]) async throws -> Void
     private var config: TrainingConfig
     private var state = TrainingState()
-    private var offset: Int64 = 0
     /// The log offset up to which events are applied (committed later, see above).
-    var processedOffset: Int64 { offset }
+    private(set) var offset: Int64 = 0
+    /// Events raised and messages produced by applied entries, not yet handed on: raising
+    /// them failed (the store refused a write). They go first at the next step, before any
+    /// commit, so no raised event is lost and none is raised twice.
+    private var pendingRaised: [ClubStore.ActivityRecord] = []
+    private var pendingMessages: [Publisher.Message] = []
     private var committedOffset: Int64 = 0
     private var committedAt = Clock.nowMillis()
     /// Standings changed since they were last published.
@@ -87,29 +94,43 @@ actor TrainingStage: LogConsumer {
         index.update(config: config, standings: state.standings)
     }
 
-    func drain() async {
-        do {
-            // Small batches: queries get the actor between them.
-            while case let records = try await store.activity(after: offset, limit: 200), let last = records.last {
-                var messages: [Publisher.Message] = []
-                var raised: [ClubStore.ActivityRecord] = []
-                for record in records { apply(record, messages: &messages, raised: &raised) }
-                if !raised.isEmpty { try await raise(raised) }
-                offset = last.offset
-                refreshIndex()
-                if !messages.isEmpty { await publisher.publish(messages) }
-            }
-            refreshIndex()
-            await publishDue()
-            if Clock.nowMillis() - committedAt >= Self.commitInterval { try await commit() }
-        } catch {
-            logger.error("training stage stalled", metadata: ["error": "\(error)"])
+    func apply(_ records: [ClubStore.ActivityRecord], upTo newOffset: Int64) async throws {
+        var messages: [Publisher.Message] = []
+        var raised: [ClubStore.ActivityRecord] = []
+        for record in records { apply(record, messages: &messages, raised: &raised) }
+        offset = newOffset
+        pendingRaised += raised
+        pendingMessages += messages
+        try await handOn()
+        refreshIndex()
+    }
+
+    /// Raises the pending events, then publishes the pending messages.
+    private func handOn() async throws {
+        if !pendingRaised.isEmpty {
+            try await raise(pendingRaised)
+            pendingRaised = []
+        }
+        if !pendingMessages.isEmpty {
+            let messages = pendingMessages
+            pendingMessages = []
+            await publisher.publish(messages)
         }
     }
 
-    func close() async {
-        await publishDue(force: true)
-        do { try await commit() } catch { logger.error("training state not saved", metadata: ["error": "\(error)"]) }
+    /// Entries applied stay applied (the state is a pure function of the log): what a failed
+    /// step left to do is handing on what they produced.
+    func recover() async throws { try await handOn() }
+
+    func due() async throws {
+        refreshIndex()
+        try await publishDue()
+        if Clock.nowMillis() - committedAt >= Self.commitInterval { try await commit() }
+    }
+
+    func close() async throws {
+        try await publishDue(force: true)
+        try await commit()
     }
 
     private func apply(_ record: ClubStore.ActivityRecord, messages: inout [Publisher.Message], raised: inout [ClubStore.ActivityRecord]) {
@@ -195,6 +216,8 @@ actor TrainingStage: LogConsumer {
     }
 
     private func commit() async throws {
+        // Raised events first: once the offset is committed, a restart would not raise them again.
+        try await handOn()
         guard offset != committedOffset else { return }
         // Encode a copy off the actor, so that queries are not held up by a large state.
         let persisted = Persisted(state: state, finalized: finalized)
@@ -211,7 +234,7 @@ actor TrainingStage: LogConsumer {
 
     /// Publishes changed standings whose board's interval has passed, and the final board of
     /// every period that has ended.
-    private func publishDue(force: Bool = false) async {
+    private func publishDue(force: Bool = false) async throws {
         let now = Clock.nowMillis()
         var messages: [Publisher.Message] = []
         var raised: [ClubStore.ActivityRecord] = []
@@ -234,10 +257,9 @@ actor TrainingStage: LogConsumer {
             raised += Self.placements(spec, key, standings, at: now)
             finalized.insert(key)
         }
-        if !raised.isEmpty {
-            do { try await raise(raised) } catch { logger.error("cannot raise final placements", metadata: ["error": "\(error)"]) }
-        }
-        if !messages.isEmpty { await publisher.publish(messages) }
+        pendingRaised += raised
+        pendingMessages += messages
+        try await handOn()
     }
 
     /// A `leaderboard.final` activity event per entry of a final board.

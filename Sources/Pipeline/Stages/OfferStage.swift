@@ -12,10 +12,11 @@ import Storage
 /// transaction, so after a crash each event has its effect once and caps and budgets hold.
 /// Scheduled campaigns are issued when their time comes, each occurrence once.
 actor OfferStage: LogConsumer {
+    nonisolated let name = "offers"
     private let executor = DispatchQueueExecutor(label: "clubd-offers")
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
-    static let batchLimit = 500
+    nonisolated let batchLimit = 500
     private let store: ClubStore
     private let publisher: Publisher
     private let logger: Logger
@@ -24,7 +25,7 @@ actor OfferStage: LogConsumer {
     nonisolated let sourcePriority: [String]
     private var engine: OfferEngine
     /// Every event up to here has had its effects committed.
-    private var offset: Int64 = 0
+    private(set) var offset: Int64 = 0
     /// The position stored; events between it and `offset` had no effect (see ``apply``).
     private var storedOffset: Int64 = 0
     private var storedAt = Clock.nowMillis()
@@ -62,31 +63,18 @@ actor OfferStage: LogConsumer {
     /// The region the stage knows for `user`.
     func region(of user: String) -> String? { engine.facts[user]?.region }
 
-    /// The last log offset whose effects are committed.
-    var committedOffset: Int64 { offset }
 
-    func close() async {
+    func close() async throws {
         guard storedOffset != offset else { return }
-        do {
-            try await store.commitOffers(position: offset, offers: [], facts: [:], occurrences: [:])
-        } catch {
-            logger.error("offer stage position not saved", metadata: ["error": "\(error)"])
-        }
+        try await store.commitOffers(position: offset, offers: [], facts: [:], occurrences: [:])
     }
 
-    func drain() async {
-        do {
-            while case let records = try await store.activity(after: offset, limit: Self.batchLimit), let last = records.last {
-                try await apply(records, upTo: last.offset)
-            }
-            try await issueDueCampaigns()
-        } catch {
-            logger.error("offer processing failed; state reloaded from the store", metadata: ["error": "\(error)"])
-            try? await restore()
-        }
-    }
+    /// Drops what was applied but not committed: facts, counters and position as stored.
+    func recover() async throws { try await restore() }
 
-    private func apply(_ records: [ClubStore.ActivityRecord], upTo newOffset: Int64) async throws {
+    func due() async throws { try await issueDueCampaigns() }
+
+    func apply(_ records: [ClubStore.ActivityRecord], upTo newOffset: Int64) async throws {
         var offers: [IssuedOffer] = []
         var learned: Set<String> = []
         for record in records {

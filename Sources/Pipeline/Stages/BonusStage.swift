@@ -12,18 +12,19 @@ import Storage
 /// It runs on its own thread: catching up on a long log is CPU work that must not hold
 /// one of the cooperative pool's few threads while `submit` requests wait for them.
 actor BonusStage: LogConsumer {
+    nonisolated let name = "bonus"
     private let executor = DispatchQueueExecutor(label: "clubd-bonus")
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// Events per transaction: large enough to share an fsync among many, small enough that
     /// a `submit` never waits long for the writer.
-    static let batchLimit = 250
-    private let store: ClubStore
+    nonisolated let batchLimit = 250
+    private let store: any BonusStore
     private let publisher: Publisher
     private let logger: Logger
     private var engine: BonusEngine
     private var accounts: [String: BonusAccount] = [:]
-    private var offset: Int64 = 0
+    private(set) var offset: Int64 = 0
     /// No account has points expiring before this time.
     private var nextSweep = Int64.min
     private let entriesCounter = Counter(label: "clubd_bonus_entries_total")
@@ -32,13 +33,16 @@ actor BonusStage: LogConsumer {
     /// Events applied since start.
     private(set) var processed = 0
 
-    init(store: ClubStore, rules: BonusRules, publisher: Publisher, logger: Logger) async throws {
+    init(store: any BonusStore, rules: BonusRules, publisher: Publisher, logger: Logger) async throws {
         self.store = store
         self.publisher = publisher
         self.logger = logger
         engine = BonusEngine(rules: rules)
         try await restore()
     }
+
+    /// Drops what was applied but not committed: the accounts and offset as the store has them.
+    func recover() async throws { try await restore() }
 
     private func restore() async throws {
         offset = try await store.ledgerPosition()
@@ -55,22 +59,11 @@ actor BonusStage: LogConsumer {
     /// A user's points now (0 for a user never seen).
     func balance(of user: String) -> Int { accounts[user]?.balance ?? 0 }
 
-    /// The last log offset whose effects are committed.
-    var committedOffset: Int64 { offset }
 
-    func drain() async {
-        do {
-            while case let records = try await store.activity(after: offset, limit: Self.batchLimit), let last = records.last {
-                try await apply(records, upTo: last.offset)
-            }
-            try await apply([], upTo: offset)  // expiries due with no new event
-        } catch {
-            logger.error("bonus processing failed; state reloaded from the store", metadata: ["error": "\(error)"])
-            try? await restore()
-        }
-    }
+    /// Expiries due with no new event.
+    func due() async throws { try await apply([], upTo: offset) }
 
-    private func apply(_ records: [ClubStore.ActivityRecord], upTo newOffset: Int64) async throws {
+    func apply(_ records: [ClubStore.ActivityRecord], upTo newOffset: Int64) async throws {
         let now = Clock.nowMillis()
         var entries: [LedgerEntry] = []
         var changed: Set<String> = []

@@ -1,0 +1,49 @@
+import Logging
+import Storage
+
+/// What every consumer of the activity log reads: the entries after an offset, and how far
+/// the log reaches (for its lag).
+public protocol ActivityLogReading: Sendable {
+    /// Up to `limit` log entries after `offset`, in order.
+    /// - Throws: when the store cannot be read.
+    func activity(after offset: Int64, limit: Int) async throws -> [ClubStore.ActivityRecord]
+    /// The offset of the newest committed entry (0 for an empty log).
+    var newestActivityOffset: Int64 { get }
+}
+
+extension ClubStore: ActivityLogReading {}
+
+/// A stage that reads the activity log: each step drains the entries after its offset,
+/// applies them, commits their effects with the new offset and publishes. ``StageRunner``
+/// drives every consumer the same way — when to drain, how to retry after a storage error,
+/// how to report itself, when to stop — so a consumer implements only its own steps.
+///
+/// The contract a consumer keeps: ``apply(_:upTo:)`` either commits all of its effects
+/// together with `upTo` or throws, and after a throw ``recover()`` makes the consumer's
+/// in-memory state match what it committed, so the retry neither skips nor repeats an entry.
+protocol LogConsumer: Actor {
+    /// The stage's name in `health`, metrics and logs.
+    nonisolated var name: String { get }
+    /// Log entries read per step.
+    nonisolated var batchLimit: Int { get }
+    /// Every entry up to here has been applied.
+    var offset: Int64 { get }
+    /// Applies `records` (entries after ``offset``, in order), commits their effects with
+    /// the offset `upTo` and publishes what they produced.
+    /// - Throws: when the effects cannot be committed; nothing of them is then committed.
+    func apply(_ records: [ClubStore.ActivityRecord], upTo: Int64) async throws
+    /// Work that falls due without new entries: expiries, campaigns, coalesced publications,
+    /// periodic commits. Called after every drain.
+    func due() async throws
+    /// After a failed step: drops what was applied but not committed (reloading from the
+    /// store) or finishes what was committed but not handed on.
+    func recover() async throws
+    /// The last commit before the daemon stops (a consumer that commits lazily saves here).
+    func close() async throws
+}
+
+extension LogConsumer {
+    func due() async throws {}
+    func recover() async throws {}
+    func close() async throws {}
+}

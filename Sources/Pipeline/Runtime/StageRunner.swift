@@ -1,0 +1,161 @@
+import Logging
+import Metrics
+import Synchronization
+
+/// How a stage is doing, as `health` reports it under `stages`.
+public struct StageStatus: Sendable, Equatable {
+    /// `running` (working or waiting for work), `retrying` (its last step failed; it retries
+    /// with back-off) or `stopped` (the daemon is shutting down).
+    public enum State: String, Sendable {
+        case running, retrying, stopped
+    }
+
+    /// Every log entry up to here has been applied.
+    public var offset: Int64
+    /// Log entries after ``offset``.
+    public var lag: Int64
+    public var state: State
+    /// The last failure, kept after the stage recovered (nil while it never failed).
+    public var lastError: String?
+    /// Failed steps since start.
+    public var failures: Int
+    /// When the stage last finished a step, retried or found nothing to do (epoch ms).
+    public var lastActiveAt: Int64
+}
+
+/// Drives one ``LogConsumer``: drains the log when signalled, retries a failed step with
+/// exponential back-off (never skipping or repeating an entry, never spinning), reports the
+/// stage's state, and stops when its signal finishes — at once when it is waiting to retry.
+///
+/// Written once for every consumer, so the bonus, training and offer stages and the activity
+/// feed share one failure policy: the lesson of a full disk, after which a stage that
+/// re-read its state and tried again at full speed never recovered and a shutdown hung.
+final class StageRunner: Sendable {
+    /// Back-off after a failed step: doubling from `initialBackoff` up to `maximumBackoff`.
+    struct Policy: Sendable {
+        var initialBackoff: Duration = .milliseconds(50)
+        var maximumBackoff: Duration = .seconds(2)
+        /// After a wake-up, how long appends may gather before the drain, so that under load
+        /// one transaction (one fsync) covers many events.
+        var coalescing: Duration = .milliseconds(20)
+    }
+
+    let name: String
+    private let consumer: any LogConsumer
+    private let log: any ActivityLogReading
+    private let signal: LogSignal
+    private let policy: Policy
+    private let logger: Logger
+    private let state: Mutex<StageStatus>
+    private let lagGauge: Gauge
+    private let stateGauge: Gauge
+    private let failureCounter: Counter
+
+    init(consumer: any LogConsumer, log: any ActivityLogReading, signal: LogSignal, policy: Policy = Policy(), logger: Logger) async {
+        name = consumer.name
+        self.consumer = consumer
+        self.log = log
+        self.signal = signal
+        self.policy = policy
+        self.logger = logger
+        let offset = await consumer.offset
+        state = Mutex(
+            StageStatus(
+                offset: offset, lag: max(0, log.newestActivityOffset - offset), state: .running, lastError: nil, failures: 0,
+                lastActiveAt: Clock.nowMillis()))
+        lagGauge = Gauge(label: "clubd_stage_lag", dimensions: [("stage", consumer.name)])
+        stateGauge = Gauge(label: "clubd_stage_retrying", dimensions: [("stage", consumer.name)])
+        failureCounter = Counter(label: "clubd_stage_failures_total", dimensions: [("stage", consumer.name)])
+    }
+
+    /// The stage's state now, its lag measured against the log's newest entry.
+    var status: StageStatus {
+        var s = state.withLock { $0 }
+        s.lag = max(0, log.newestActivityOffset - s.offset)
+        return s
+    }
+
+    /// Drains at start and after every wake-up until the signal finishes, then closes the
+    /// consumer. A failed step is retried after a back-off until it succeeds or the signal
+    /// finishes; while it fails the stage reports `retrying`.
+    func run() async {
+        var needsRecovery = false
+        var backoff = policy.initialBackoff
+        var wakeUps = signal.waits.makeAsyncIterator()
+        while true {
+            do {
+                if needsRecovery {
+                    try await consumer.recover()
+                    needsRecovery = false
+                }
+                try await drain()
+                if state.withLock({ $0.state }) == .retrying {
+                    logger.notice("stage recovered", metadata: ["stage": "\(name)"])
+                }
+                update { $0.state = .running }
+                backoff = policy.initialBackoff
+            } catch {
+                needsRecovery = true
+                let first = update { s in
+                    defer {
+                        s.state = .retrying
+                        s.lastError = "\(error)"
+                        s.failures += 1
+                    }
+                    return s.state != .retrying
+                }
+                failureCounter.increment()
+                if first {
+                    logger.error("stage step failed; retrying with back-off", metadata: ["stage": "\(name)", "error": "\(error)"])
+                }
+                guard await pause(backoff) else { break }
+                backoff = min(backoff * 2, policy.maximumBackoff)
+                continue
+            }
+            guard await wakeUps.next() != nil else { break }
+            try? await Task.sleep(for: policy.coalescing)
+        }
+        if !needsRecovery {
+            do { try await consumer.close() } catch {
+                logger.error("stage could not save its last state; it resumes from its last commit", metadata: ["stage": "\(name)", "error": "\(error)"])
+            }
+        }
+        update { $0.state = .stopped }
+    }
+
+    /// Everything after the consumer's offset, in steps of its batch limit, then its due work.
+    private func drain() async throws {
+        while case let records = try await log.activity(after: await consumer.offset, limit: consumer.batchLimit), let last = records.last {
+            try await consumer.apply(records, upTo: last.offset)
+            let offset = await consumer.offset
+            update { $0.offset = offset }
+        }
+        try await consumer.due()
+        let offset = await consumer.offset
+        update { $0.offset = offset }
+    }
+
+    /// Sleeps `duration` in short slices; false as soon as the signal finished (shutdown).
+    private func pause(_ duration: Duration) async -> Bool {
+        let slice = Duration.milliseconds(25)
+        var left = duration
+        while left > .zero {
+            if signal.isFinished { return false }
+            try? await Task.sleep(for: min(slice, left))
+            left -= slice
+        }
+        return !signal.isFinished
+    }
+
+    @discardableResult
+    private func update<T>(_ change: (inout StageStatus) -> T) -> T {
+        let (result, status) = state.withLock { s in
+            let result = change(&s)
+            s.lastActiveAt = Clock.nowMillis()
+            return (result, s)
+        }
+        lagGauge.record(max(0, log.newestActivityOffset - status.offset))
+        stateGauge.record(status.state == .retrying ? 1 : 0)
+        return result
+    }
+}
