@@ -81,42 +81,76 @@ extension ClubStore {
     public func appendSubmission(journal payload: [UInt8]?, events: [ActivityRecord], receivedAt: Int64) async throws -> (
         journalSeq: Int64?, appended: [Appended]
     ) {
-        try await pool.write { db in
+        try await appending { db in
             var seq: Int64?
             if let payload {
                 try db.execute(sql: "INSERT INTO journal (received_at, payload) VALUES (?, ?)", arguments: [receivedAt, Data(payload)])
                 seq = db.lastInsertedRowID
             }
-            return (seq, try insert(events, receivedAt: receivedAt, db))
+            let inserted = try self.insert(events, receivedAt: receivedAt, db)
+            return ((seq, inserted.outcomes), inserted.committed)
         }
+    }
+
+    /// Runs `body` in a transaction of the log's writer; once it has committed — and only
+    /// then — the new entries join the tail and the connections they changed take effect,
+    /// still on the writer, so in commit order.
+    ///
+    /// Not GRDB's `afterNextTransaction`: when COMMIT itself fails (`SQLITE_FULL` on a full
+    /// disk) that observer stays registered and fires at the next successful commit, which
+    /// put entries that were never committed into the tail, and their consumers booked them.
+    private func appending<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> (T, Committed)) async throws -> T {
+        try await pool.writeWithoutTransaction { db in
+            var result: (T, Committed)?
+            try db.inTransaction {
+                result = try body(db)
+                return .commit
+            }
+            let (value, committed) = result!
+            if !committed.records.isEmpty {
+                self.tail.append(committed.records)
+                self.connections.withLock { $0 = committed.connections }
+            }
+            return value
+        }
+    }
+
+    /// What an append transaction adds to the log: its new entries and the connections after it.
+    struct Committed {
+        var records: [ActivityRecord]
+        var connections: Connections
     }
 
     /// Appends events to the activity log (ingest: not acknowledged, so no journal).
     /// - Returns: what became of each event.
     public func appendActivity(_ events: [ActivityRecord], receivedAt: Int64) async throws -> [Appended] {
         guard !events.isEmpty else { return [] }
-        return try await pool.write { db in try insert(events, receivedAt: receivedAt, db) }
+        return try await appending { db in
+            let inserted = try self.insert(events, receivedAt: receivedAt, db)
+            return (inserted.outcomes, inserted.committed)
+        }
     }
 
     /// Deletes a user's workout events from `system` from the log and appends `notice` (an
     /// `imports.deleted` event telling the consumers to forget them), in one transaction.
     /// - Returns: how many workout events were deleted.
     public func forgetImports(user: String, system: String, notice: ActivityRecord, receivedAt: Int64) async throws -> Int {
-        try await pool.write { db in
+        try await appending { db in
             try db.execute(
                 sql: """
                     DELETE FROM activity WHERE user = ? AND type = 'workout'
                       AND lower(json_extract(CAST(body AS TEXT), '$.source')) = lower(?)
                     """, arguments: [user, system])
             let deleted = db.changesCount
-            _ = try insert([notice], receivedAt: receivedAt, db)
-            return deleted
+            return (deleted, try self.insert([notice], receivedAt: receivedAt, db).committed)
         }
     }
 
-    /// Inserts within the caller's transaction, in order, checking and applying consent; once
-    /// it commits, the new entries join the tail and the connections take effect.
-    private func insert(_ events: [ActivityRecord], receivedAt: Int64, _ db: Database) throws -> [Appended] {
+    /// Inserts within the caller's transaction, in order, checking and applying consent.
+    /// - Returns: what became of each event, and what joins the tail once the caller commits.
+    private func insert(_ events: [ActivityRecord], receivedAt: Int64, _ db: Database) throws -> (
+        outcomes: [Appended], committed: Committed
+    ) {
         let statement = try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO activity (id, type, user, at, received_at, body) VALUES (?, ?, ?, ?, ?, ?)")
         var consent = connections.withLock { $0 }
@@ -137,14 +171,7 @@ extension ClubStore {
             appended.append(ActivityRecord(offset: offset, id: e.id, type: e.type, user: e.user, at: e.at, body: e.body))
             return .new
         }
-        if !appended.isEmpty {
-            let (committed, granted) = (appended, consent)
-            db.afterNextTransaction { _ in
-                self.tail.append(committed)
-                self.connections.withLock { $0 = granted }
-            }
-        }
-        return outcomes
+        return (outcomes, Committed(records: appended, connections: consent))
     }
 
     /// The connections recorded in the log, for the store's consent checks.
