@@ -37,6 +37,10 @@ public struct ClubConfig: Sendable, DefinitionFile {
     /// Folder of workout files to import (`<system>/<user>/<file>`); empty disables it.
     public var importDropDirectory = ""
     public var importScanIntervalMillis: Int64 = 5_000
+    /// Largest workout file accepted by `import` and the drop folder.
+    public var maxImportFileBytes = 64 << 20
+    /// How long a shutdown may take before the process ends regardless.
+    public var shutdownTimeoutMillis: Int64 = 10_000
     /// Activity log entries older than this, once every consumer has passed them, are deleted.
     public var activityRetentionMillis: Int64 = 90 * 86_400_000
 
@@ -125,10 +129,15 @@ public struct ClubConfig: Sendable, DefinitionFile {
         if var m = root.nested("imports") {
             c.importDropDirectory = m.string("drop_dir", default: c.importDropDirectory) ?? ""
             c.importScanIntervalMillis = m.duration("scan_interval", default: c.importScanIntervalMillis, min: 100)
+            c.maxImportFileBytes = m.int("max_file_bytes", default: c.maxImportFileBytes, in: 1024...(512 << 20))
             root.absorb(m)
         }
         if var m = root.nested("offers") {
             c.offerRulesDirectory = m.string("rules_dir", default: c.offerRulesDirectory) ?? ""
+            root.absorb(m)
+        }
+        if var m = root.nested("shutdown") {
+            c.shutdownTimeoutMillis = m.duration("timeout", default: c.shutdownTimeoutMillis, min: 500)
             root.absorb(m)
         }
         if var m = root.nested("activity") {

@@ -12,7 +12,14 @@ struct CommandHandler: CommandHandling {
     let runtime: PipelineRuntime
     let store: ClubStore
     let startedAt: Int64
+    /// Largest request of any op but `import` (`ingest.max_frame_bytes`).
+    let maxRequestBytes: Int
+    /// Largest workout file `import` takes (`imports.max_file_bytes`).
+    let maxImportFileBytes: Int
     let reloadPipelines: @Sendable () async -> [UInt8]
+
+    /// Largest `import` request: the file in base64 and room for the other fields.
+    var maxImportRequestBytes: Int { (maxImportFileBytes + 2) / 3 * 4 + 64 << 10 }
 
     static let version = "0.1.0"
 
@@ -28,8 +35,22 @@ struct CommandHandler: CommandHandling {
     }
 
     private static let leaderboardOp = Array(#""leaderboard""#.utf8)
+    private static let importOp = Array(#""import""#.utf8)
+
+    /// Whether a request may be an `import` (its first 4 KiB name the op): the cheap test
+    /// before a large request is parsed; the parsed op decides.
+    static func mayBeImport(_ request: [UInt8]) -> Bool {
+        request.prefix(4096).firstRange(of: importOp) != nil || request.suffix(4096).firstRange(of: importOp) != nil
+    }
 
     func handle(request: [UInt8]) async -> [UInt8] {
+        // Only `import` carries a file; every other request keeps the frame limit, checked
+        // before parsing so that a large request of another op costs nothing.
+        if request.count > maxRequestBytes && (request.count > maxImportRequestBytes || !Self.mayBeImport(request)) {
+            return CommandReply.error(
+                "frame_too_large",
+                "request of \(request.count) bytes exceeds the limit of \(maxRequestBytes) (import takes files up to \(maxImportFileBytes) bytes, imports.max_file_bytes)")
+        }
         let parsed: CommandRequest?
         do {
             parsed = try CommandRequest.parse(request, maxDepth: 64)
@@ -43,6 +64,9 @@ struct CommandHandler: CommandHandling {
         guard let opValue = object["op"] else { return CommandReply.error("missing_field", "missing required field 'op'") }
         guard let op = opValue.stringValue else {
             return CommandReply.error("wrong_type", "field 'op' must be a string, not \(opValue.typeName)")
+        }
+        if request.count > maxRequestBytes && op != "import" {
+            return CommandReply.error("frame_too_large", "request of \(request.count) bytes exceeds the limit of \(maxRequestBytes)")
         }
         switch op {
         case "health": return await health()

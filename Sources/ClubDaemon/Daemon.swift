@@ -5,27 +5,24 @@ import Logging
 import Metrics
 import Pipeline
 import Prometheus
+import ServiceLifecycle
 import Storage
 import Synchronization
 import ZMQ
 
-/// The club daemon: binds the sockets, restores state, runs the pipelines, snapshots
-/// periodically, reloads on SIGHUP and shuts down cleanly on SIGTERM/SIGINT.
+/// The club daemon: binds the sockets, restores state, then runs every part as a service of
+/// one `ServiceGroup` until SIGTERM or SIGINT: periodic snapshots, log pruning, the drop
+/// folder, reload on SIGHUP, systemd notify and watchdog, the metrics endpoint.
 ///
-/// Shutdown order: stop ingest → drain the pipeline → final snapshot → stop the command
-/// socket → close the publisher. Ingest stops first, the store is written last.
+/// Services start in this order and shut down in the reverse one, each after the one before
+/// has finished: the shutdown deadline is armed, systemd hears STOPPING, ingest stops taking
+/// frames, the command socket stops, the pipeline loop processes what it received and takes
+/// the final snapshot, the log's consumers finish their round, and the publish socket closes
+/// last. The whole shutdown is bounded by `shutdown.timeout`, even while a stage is retrying.
 public final class Daemon: Sendable {
-    /// Endpoints actually bound, for tests that bind wildcard ports.
-    public struct Endpoints: Sendable {
-        public let ingest: String
-        public let command: String
-        public let publish: String
-    }
-
     private let config: ClubConfig
     private let logger: Logger
-    private let stopRequest = Mutex<CheckedContinuation<Void, Never>?>(nil)
-    private let stopped = Mutex(false)
+    private let group = Mutex<ServiceGroup?>(nil)
 
     /// The Prometheus registry shared by every daemon of this process (metrics can be
     /// bootstrapped only once).
@@ -40,11 +37,9 @@ public final class Daemon: Sendable {
         self.logger = logger
     }
 
-    /// Runs until ``stop()`` or a termination signal.
-    /// - Parameters:
-    ///   - handleSignals: install SIGTERM/SIGINT/SIGHUP handlers (the executable does; tests don't).
-    ///   - onReady: called once sockets are bound and state is restored.
-    public func run(handleSignals: Bool = true, onReady: @Sendable (Endpoints) -> Void = { _ in }) async throws {
+    /// Runs until SIGTERM, SIGINT or ``stop()``.
+    /// - Throws: when a socket cannot bind, the state cannot be restored or a service fails.
+    public func run() async throws {
         _ = Self.registry
         let notifier = SystemdNotifier()
         let programme = try config.loadProgramme()
@@ -60,142 +55,102 @@ public final class Daemon: Sendable {
             await Self.reload(runtime: runtime, config: config, notifier: notifier, logger: logger)
         }
         let handler = CommandHandler(
-            runtime: runtime, store: store, startedAt: Clock.nowMillis(),
+            runtime: runtime, store: store, startedAt: Clock.nowMillis(), maxRequestBytes: config.maxFrameBytes,
+            maxImportFileBytes: config.maxImportFileBytes,
             reloadPipelines: reload)
         let realtime = config.commandRealtimePriority > 0 ? Int32(config.commandRealtimePriority) : nil
         let commands = try CommandServer(
-            endpoint: config.commandEndpoint, maxMessageBytes: config.maxMessageBytes, maxRequestBytes: config.maxFrameBytes,
+            endpoint: config.commandEndpoint, maxMessageBytes: max(config.maxMessageBytes, handler.maxImportRequestBytes),
             realtimePriority: realtime, handler: handler, logger: logger)
         if let realtime, commands.realtimePriority == nil {
             logger.notice(
                 "command socket keeps normal scheduling: real-time priority refused (needs CAP_SYS_NICE or LimitRTPRIO)",
                 metadata: ["priority": "\(realtime)"])
         }
-        var metrics: MetricsServer?
-        if !config.metricsListen.isEmpty {
-            metrics = try MetricsServer(listen: config.metricsListen, registry: Self.registry, logger: logger)
-            metrics?.start()
-        }
-        try await runtime.start()
-        commands.start()
-        let loop = Task { await runtime.run() }
-        let signals = handleSignals ? SignalWatcher(signals: [SIGTERM, SIGINT, SIGHUP]) : nil
-        let endpoints = Endpoints(ingest: runtime.ingestEndpoint, command: commands.boundEndpoint, publish: runtime.publishEndpoint)
-        logger.info(
-            "clubd ready",
-            metadata: ["ingest": "\(endpoints.ingest)", "command": "\(endpoints.command)", "publish": "\(endpoints.publish)",
-                "programme": "\(programme.summary)"])
-        notifier.notify("READY=1\nSTATUS=serving")
-        onReady(endpoints)
+        let metrics = config.metricsListen.isEmpty
+            ? nil : try MetricsServer(listen: config.metricsListen, registry: Self.registry, logger: logger)
+        try await runtime.replayJournal()
 
-        let background = Task {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await Self.snapshotPeriodically(runtime, every: config.snapshotIntervalMillis, logger: logger) }
-                group.addTask { await Self.pruneActivityLog(store, keeping: config.activityRetentionMillis, logger: logger) }
-                if !config.importDropDirectory.isEmpty {
-                    let drop = DropFolder(
-                        folder: URL(fileURLWithPath: config.importDropDirectory), importer: WorkoutImporter(runtime: runtime), logger: logger)
-                    group.addTask {
-                        while !Task.isCancelled {
-                            await drop.scan()
-                            try? await Task.sleep(for: .milliseconds(config.importScanIntervalMillis))
-                        }
-                    }
+        var services: [any Service] = [
+            StartStopService("publisher", start: {}, stop: { await runtime.close() }),
+            StartStopService("log stages", start: { await runtime.startLogConsumers() }, stop: { await runtime.stopLogConsumers() }),
+            PipelineLoopService(runtime: runtime, logger: logger),
+            PeriodicService("snapshots", every: .milliseconds(config.snapshotIntervalMillis)) {
+                do { try await runtime.snapshot() } catch is CancellationError {} catch {
+                    logger.error("snapshot failed", metadata: ["error": "\(error)"])
                 }
-                if let interval = notifier.watchdogInterval {
-                    group.addTask { await Self.pingWatchdog(runtime, every: interval, notifier: notifier) }
-                }
-                if let signals {
-                    group.addTask {
-                        for await signal in signals.stream {
-                            if signal == SIGHUP {
-                                _ = await reload()
-                            } else {
-                                logger.info("shutting down", metadata: ["signal": "\(signal)"])
-                                self.stop()
-                            }
-                        }
-                    }
-                }
-            }
+            },
+            PeriodicService("activity log pruning", every: .seconds(3600), immediately: true) {
+                await Self.pruneActivityLog(store, keeping: config.activityRetentionMillis, logger: logger)
+            },
+            StartStopService("command socket", start: { commands.start() }, stop: { commands.stop() }),
+        ]
+        if let metrics {
+            services.append(StartStopService("metrics", start: { metrics.start() }, stop: { metrics.stop() }))
         }
-        await withCheckedContinuation { continuation in
-            let alreadyStopped = stopped.withLock { stopped in
-                if stopped { return true }
-                stopRequest.withLock { $0 = continuation }
-                return false
-            }
-            if alreadyStopped { continuation.resume() }
+        if !config.importDropDirectory.isEmpty {
+            let drop = DropFolder(
+                folder: URL(fileURLWithPath: config.importDropDirectory), importer: WorkoutImporter(runtime: runtime), logger: logger)
+            services.append(PeriodicService("drop folder", every: .milliseconds(config.importScanIntervalMillis), immediately: true) {
+                await drop.scan()
+            })
         }
-
-        notifier.notify("STOPPING=1")
-        runtime.stopIngest()
-        await loop.value
-        await runtime.stopLogConsumers()
-        background.cancel()
-        signals?.cancel()
-        do {
-            let snapshot = try await runtime.finalSnapshot()
-            logger.info("final snapshot saved", metadata: ["bytes": "\(snapshot.byteCount)"])
-        } catch {
-            logger.error("final snapshot failed", metadata: ["error": "\(error)"])
+        if let interval = notifier.watchdogInterval {
+            services.append(PeriodicService("systemd watchdog", every: interval, immediately: true) {
+                await Self.pingWatchdog(runtime, interval: interval, notifier: notifier)
+            })
         }
-        commands.stop()
-        metrics?.stop()
-        await runtime.close()
-        _ = await background.result
+        services += [
+            ReloadOnHangupService { _ = await reload() },
+            StartStopService("ingest", start: { runtime.startReceiving() }, stop: { runtime.stopReceiving() }),
+            StartStopService(
+                "systemd notify",
+                start: {
+                    logger.info(
+                        "clubd ready",
+                        metadata: ["ingest": "\(runtime.ingestEndpoint)", "command": "\(commands.boundEndpoint)",
+                            "publish": "\(runtime.publishEndpoint)", "programme": "\(programme.summary)"])
+                    notifier.notify("READY=1\nSTATUS=serving")
+                },
+                stop: {
+                    logger.info("shutting down")
+                    notifier.notify("STOPPING=1")
+                }),
+            ShutdownDeadlineService(timeout: .milliseconds(config.shutdownTimeoutMillis), logger: logger),
+        ]
+        var configuration = ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // The deadline service ends the process at the full timeout; the group gives up
+        // waiting a little before, so that an orderly end is tried first.
+        configuration.maximumGracefulShutdownDuration = .milliseconds(max(config.shutdownTimeoutMillis * 8 / 10, 100))
+        configuration.maximumCancellationDuration = .milliseconds(max(config.shutdownTimeoutMillis / 10, 100))
+        let serviceGroup = ServiceGroup(configuration: configuration)
+        group.withLock { $0 = serviceGroup }
+        try await serviceGroup.run()
     }
 
-    /// Asks ``run(handleSignals:onReady:)`` to shut down.
+    /// Asks ``run()`` to shut down, as SIGTERM does.
     public func stop() {
-        let continuation = stopped.withLock { stopped -> CheckedContinuation<Void, Never>? in
-            stopped = true
-            return stopRequest.withLock { c in
-                defer { c = nil }
-                return c
-            }
-        }
-        continuation?.resume()
+        let serviceGroup = group.withLock { $0 }
+        Task { await serviceGroup?.triggerGracefulShutdown() }
     }
 
-    private static func snapshotPeriodically(_ runtime: PipelineRuntime, every millis: Int64, logger: Logger) async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(millis))
-            if Task.isCancelled { return }
-            do {
-                try await runtime.snapshot()
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.error("snapshot failed", metadata: ["error": "\(error)"])
-            }
-        }
+    /// Pings the systemd watchdog only while the pipeline loop and every stage make progress
+    /// or are idle (``PipelineRuntime/isLive(within:)``); a stuck one stops the pings and
+    /// systemd restarts the daemon.
+    private static func pingWatchdog(_ runtime: PipelineRuntime, interval: Duration, notifier: SystemdNotifier) async {
+        if await runtime.isLive(within: interval * 2) { notifier.notify("WATCHDOG=1") }
     }
 
-    /// Pings the systemd watchdog only while the pipeline loop makes progress or is idle
-    /// with an empty inbox; a stuck loop stops the pings and systemd restarts the daemon.
-    private static func pingWatchdog(_ runtime: PipelineRuntime, every interval: Duration, notifier: SystemdNotifier) async {
-        while !Task.isCancelled {
-            let status = await runtime.status()
-            let progressAge = Clock.nowMillis() - (await runtime.lastProgressAt)
-            if status.inboxDepth == 0 || progressAge < 2 * interval.components.seconds * 1000 {
-                notifier.notify("WATCHDOG=1")
-            }
-            try? await Task.sleep(for: interval)
-        }
-    }
-
-    /// Deletes activity log entries past the retention that every consumer has passed, hourly.
+    /// Deletes activity log entries past the retention that every consumer has passed.
     private static func pruneActivityLog(_ store: ClubStore, keeping retention: Int64, logger: Logger) async {
-        while !Task.isCancelled {
-            do {
-                let deleted = try await store.pruneActivity(
-                    receivedBefore: Clock.nowMillis() - retention, consumers: PipelineRuntime.logConsumers)
-                if deleted > 0 { logger.info("activity log pruned", metadata: ["deleted": "\(deleted)"]) }
-            } catch {
-                logger.error("activity log pruning failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: .seconds(3600))
+        do {
+            let deleted = try await store.pruneActivity(
+                receivedBefore: Clock.nowMillis() - retention, consumers: PipelineRuntime.logConsumers)
+            if deleted > 0 { logger.info("activity log pruned", metadata: ["deleted": "\(deleted)"]) }
+        } catch {
+            logger.error("activity log pruning failed", metadata: ["error": "\(error)"])
         }
     }
 
@@ -226,6 +181,33 @@ public final class Daemon: Sendable {
         } catch {
             logger.error("reload refused; the running definitions stay", metadata: ["errors": "\(error)"])
             return CommandReply.error("invalid_definitions", "\(error)")
+        }
+    }
+}
+
+/// The pipeline loop as a service: runs until its turn in the shutdown closes the inbox, then
+/// takes the final snapshot of the telemetry state.
+struct PipelineLoopService: Service, CustomStringConvertible {
+    let description = "pipeline loop"
+    let runtime: PipelineRuntime
+    let logger: Logger
+
+    func run() async throws {
+        // Its turn in the shutdown closes the inbox; so does a cancelled group.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await runtime.run()
+            } onGracefulShutdown: {
+                runtime.closeInbox()
+            }
+        } onCancel: {
+            runtime.closeInbox()
+        }
+        do {
+            let snapshot = try await runtime.finalSnapshot()
+            logger.info("final snapshot saved", metadata: ["bytes": "\(snapshot.byteCount)"])
+        } catch {
+            logger.error("final snapshot failed", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -242,7 +242,7 @@ struct StorageFaultTests {
         #expect((try Self.stages(daemon)["bonus"]?["failures"]?.int64Value ?? 0) > 0)
     }
 
-    @Test(.disabled("shutdown.timeout comes with the service group")) func sigtermWhileTheBonusStageRetriesExitsWithinTheBoundAndLosesNothing() throws {
+    @Test func sigtermWhileTheBonusStageRetriesExitsWithinTheBoundAndLosesNothing() throws {
         let fixture = try LedgerFixture()
         let daemon = fixture.daemon
         let config = daemon.directory.appendingPathComponent("clubd.yaml")

@@ -4,7 +4,9 @@ import Logging
 import Synchronization
 import ZMQ
 
-/// Answers one command request (the body frame) with the reply body.
+/// Answers one command request (the body frame) with the reply body. The handler applies
+/// the request size limits (they differ by operation); the server only refuses what exceeds
+/// the socket's message limit.
 public protocol CommandHandling: Sendable {
     func handle(request: [UInt8]) async -> [UInt8]
     /// The reply to a request that can be answered at once without waiting for anything
@@ -35,7 +37,6 @@ public final class CommandServer: @unchecked Sendable {
     private var stopRequested = false
     private let finished = DispatchSemaphore(value: 0)
     private let handler: any CommandHandling
-    private let maxRequestBytes: Int
     private let logger: Logger
     /// The endpoint actually bound.
     public let boundEndpoint: String
@@ -44,12 +45,14 @@ public final class CommandServer: @unchecked Sendable {
     /// Where requests are handled: off the cooperative pool, which the pipeline keeps busy.
     private let executor = DispatchTaskExecutor(label: "clubd-commands")
 
-    /// - Parameter realtimePriority: serve under `SCHED_FIFO` at this priority — the server
-    ///   thread and the I/O thread of the socket's own ZeroMQ context — so that answers do not
-    ///   wait behind bulk work for a core, where the system allows it; nil keeps normal scheduling.
+    /// - Parameters:
+    ///   - maxMessageBytes: the largest message libzmq takes at all (ZMQ_MAXMSGSIZE); a larger
+    ///     one drops the connection.
+    ///   - realtimePriority: serve under `SCHED_FIFO` at this priority — the server thread and
+    ///     the I/O thread of the socket's own ZeroMQ context — so that answers do not wait
+    ///     behind bulk work for a core, where the system allows it; nil keeps normal scheduling.
     public init(
-        endpoint: String, maxMessageBytes: Int, maxRequestBytes: Int, realtimePriority: Int32?, handler: any CommandHandling,
-        logger: Logger
+        endpoint: String, maxMessageBytes: Int, realtimePriority: Int32?, handler: any CommandHandling, logger: Logger
     ) throws {
         context = ZMQContext(realtimePriority: realtimePriority)
         router = try ZMQSocket(context: context, type: .router)
@@ -64,7 +67,6 @@ public final class CommandServer: @unchecked Sendable {
         try replySender.set(.sendHighWaterMark, 0)
         try replySender.connect(name)
         self.handler = handler
-        self.maxRequestBytes = maxRequestBytes
         self.logger = logger
     }
 
@@ -118,18 +120,15 @@ public final class CommandServer: @unchecked Sendable {
         let delimited = frames.count >= 3 && frames[1].isEmpty
         let envelope = delimited ? [identity, []] : [identity]
         let body = Array(frames.dropFirst(envelope.count))
-        if body.count == 1, body[0].count <= maxRequestBytes, let reply = handler.handleAtOnce(request: body[0]) {
+        if body.count == 1, let reply = handler.handleAtOnce(request: body[0]) {
             _ = try? router.send(frames: envelope + [reply], wait: false)
             return
         }
         let handler = self.handler
-        let maxRequestBytes = self.maxRequestBytes
         Task(executorPreference: executor) {
             let reply: [UInt8]
             if body.count != 1 {
                 reply = CommandReply.error("bad_request", "a request is one frame holding a JSON object")
-            } else if body[0].count > maxRequestBytes {
-                reply = CommandReply.error("frame_too_large", "request of \(body[0].count) bytes exceeds the limit of \(maxRequestBytes)")
             } else {
                 reply = await handler.handle(request: body[0])
             }

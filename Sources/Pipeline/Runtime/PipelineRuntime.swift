@@ -159,9 +159,8 @@ public actor PipelineRuntime {
         return try WindowStage(definition: definition, snapshot: Array(saved.dropFirst(prefix.count)))
     }
 
-    /// Replays journal entries newer than the snapshot, then starts receiving. Call once,
-    /// then run ``run()``.
-    public func start() async throws {
+    /// Replays journal entries newer than the snapshot. Call once, before ``run()``.
+    public func replayJournal() async throws {
         let entries = try await store.journal(after: journalPosition)
         for entry in entries {
             var decoded = DecodedEvents()
@@ -170,6 +169,11 @@ public actor PipelineRuntime {
             markJournaled(entry.seq)
         }
         if !entries.isEmpty { logger.info("journal replayed", metadata: ["entries": "\(entries.count)"]) }
+    }
+
+    /// Starts the log consumers (each on its own runner) and the ticker that wakes them for
+    /// work falling due without new events; ``stopLogConsumers()`` ends them.
+    public func startLogConsumers() {
         let signals = logSignals
         consumerTasks = runners.map { runner in Task { await runner.run() } } + [
             Task {
@@ -182,10 +186,19 @@ public actor PipelineRuntime {
                 }
             },
         ]
-        receiver.start()
     }
 
-    /// The consumer loop; returns after ``stopIngest()`` once everything received is processed.
+    /// Starts taking ingest frames.
+    public nonisolated func startReceiving() { receiver.start() }
+
+    /// Stops taking ingest frames; frames already received stay in the inbox for ``run()``.
+    public nonisolated func stopReceiving() { receiver.stop() }
+
+    /// Ends ``run()`` once it has processed everything already in the inbox; later
+    /// submits are answered `shutting_down`.
+    public nonisolated func closeInbox() { inbox.close() }
+
+    /// The consumer loop; returns after ``closeInbox()`` once everything received is processed.
     public func run() async {
         while let item = await inbox.next() {
             switch item {
@@ -503,6 +516,21 @@ public actor PipelineRuntime {
     /// Names under which the activity log's consumers other than the ledger commit their offsets.
     public static let logConsumers = [ActivityFeed.consumerName, TrainingStage.consumerName]
 
+    /// Whether every part makes progress or has nothing to do, for the systemd watchdog: the
+    /// pipeline loop finished an item within `window` or its inbox is empty, and each log
+    /// consumer is caught up or was active (a step, or a retry) within `window`. A stage that
+    /// retries after a storage error counts as live: it resumes by itself, a restart would not
+    /// help; a stage stuck inside a step does not.
+    public func isLive(within window: Duration) -> Bool {
+        let millis = window.components.seconds * 1000 + window.components.attoseconds / 1_000_000_000_000_000
+        let now = Clock.nowMillis()
+        guard inbox.depth == 0 || now - lastProgressAt < millis else { return false }
+        return runners.allSatisfy { runner in
+            let status = runner.status
+            return status.lag == 0 || now - status.lastActiveAt < millis
+        }
+    }
+
     /// Every stage's state: the log consumers and the telemetry pipelines' loop.
     public func stageStatuses() async -> [(name: String, status: StageStatus)] {
         let telemetry = StageStatus(
@@ -533,13 +561,6 @@ public actor PipelineRuntime {
         await withCheckedContinuation { continuation in
             if !inbox.putUnbounded(.reload(definitions, continuation)) { continuation.resume(returning: ["shutting down"]) }
         }
-    }
-
-    /// Stops taking ingest frames; the loop of ``run()`` ends once it has processed what
-    /// was already received.
-    public nonisolated func stopIngest() {
-        receiver.stop()
-        inbox.close()
     }
 
     /// The snapshot taken at shutdown, once ``run()`` has returned and nothing else runs.
