@@ -100,6 +100,6 @@ let package = Package(
         .testTarget(name: "OffersTests", dependencies: ["Offers", "Activity", "Definitions", "DefinitionTesting", "JSON"]),
         .testTarget(name: "ImportsTests", dependencies: ["Imports", "ClubTestKit"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Definitions", "JSON"]),
-        .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "Activity", "ZMQ", "clubd", "clubctl"]),
+        .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "Activity", "Imports", "ZMQ", "clubd", "clubctl"]),
     ]
 )

@@ -71,7 +71,7 @@ extension CommandHandler {
         else {
             return CommandReply.error("wrong_type", "field 'data_base64' must hold the file, base64-encoded")
         }
-        let result = await WorkoutImporter(runtime: runtime).run(
+        let result = await WorkoutImporter(runtime: runtime, maxFileBytes: maxImportFileBytes).run(
             user: user, system: system, format: format, file: [UInt8](data), sport: request["sport"]?.stringValue)
         switch result {
         case .failure(let error): return CommandReply.error(error.code, error.message)

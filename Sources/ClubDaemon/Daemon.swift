@@ -90,7 +90,7 @@ public final class Daemon: Sendable {
         }
         if !config.importDropDirectory.isEmpty {
             let drop = DropFolder(
-                folder: URL(fileURLWithPath: config.importDropDirectory), importer: WorkoutImporter(runtime: runtime), logger: logger)
+                folder: URL(fileURLWithPath: config.importDropDirectory), importer: WorkoutImporter(runtime: runtime, maxFileBytes: config.maxImportFileBytes), logger: logger)
             services.append(PeriodicService("drop folder", every: .milliseconds(config.importScanIntervalMillis), immediately: true) {
                 await drop.scan()
             })

@@ -12,6 +12,8 @@ import Training
 /// op and the drop folder.
 struct WorkoutImporter {
     let runtime: PipelineRuntime
+    /// Largest file taken (`imports.max_file_bytes`).
+    let maxFileBytes: Int
 
     /// - Returns: the members of the reply (`user`, `samples`, `workouts`), or why not.
     func run(user: String, system: String, format: WorkoutFormat, file: [UInt8], sport: String?) async -> Result<[UInt8], ImportError> {
@@ -23,6 +25,10 @@ struct WorkoutImporter {
     }
 
     private func importing(user: String, system: String, format: WorkoutFormat, file: [UInt8], sport: String?) async -> Result<[UInt8], ImportError> {
+        guard file.count <= maxFileBytes else {
+            return .failure(
+                ImportError("file_too_large", "the file has \(file.count) bytes; imports.max_file_bytes allows \(maxFileBytes)"))
+        }
         let imported: [ImportedWorkout]
         do {
             imported = try ImportedWorkout.decode(file, format: format)
@@ -40,6 +46,11 @@ struct WorkoutImporter {
             guard let event = decoded.events.first else {
                 let reason = decoded.rejections.first
                 return .failure(ImportError(reason?.reason.code ?? "invalid_file", reason?.message ?? "the file's workout is not valid"))
+            }
+            // What the training stage would refuse is refused here, with its reason, rather
+            // than logged as durable and then left out of the user's workouts.
+            if case .failure(let error) = Workout.from(event.body, offset: 0) {
+                return .failure(ImportError(error.reason.code, "the file's workout is not plausible: \(error.message)"))
             }
             events.append(event)
             samples += WorkoutImport.samples(workout, id: id, user: user, system: system)

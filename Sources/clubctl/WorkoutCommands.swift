@@ -24,7 +24,8 @@ struct Import: ParsableCommand {
     @Option(help: "fit, gpx or tcx; by default from each file's extension.") var format: String?
 
     func run() throws {
-        let client = endpoints.client(timeout: 30_000)
+        // Long rides make files of tens of megabytes: decoding and storing them takes seconds.
+        let client = endpoints.client(timeout: 120_000)
         var failed = false
         for file in files {
             let kind = format ?? URL(fileURLWithPath: file).pathExtension.lowercased()
