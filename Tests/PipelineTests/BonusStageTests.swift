@@ -1,0 +1,173 @@
+import Activity
+import Foundation
+import Logging
+import Storage
+import Synchronization
+import Testing
+import ZMQ
+
+@testable import Pipeline
+
+/// The bonus stage and its runner against an in-memory store: a stage is testable without
+/// SQLite because it declares the store it needs (``BonusStore``). Commits can be made to
+/// fail, as a full disk does.
+final class MemoryBonusStore: BonusStore {
+    struct State {
+        var log: [ClubStore.ActivityRecord] = []
+        var position: Int64 = 0
+        var ledger: [LedgerEntry] = []
+        var accounts: [String: [UInt8]] = [:]
+        /// Lots in award order, as SQLite keeps them by row id.
+        var lots: [(user: String, lot: BonusAccount.Lot)] = []
+        var failing = false
+        var failedCommits = 0
+    }
+
+    let state = Mutex(State())
+
+    struct DiskFull: Error, CustomStringConvertible {
+        var description: String { "disk full (injected)" }
+    }
+
+    func append(_ records: [ClubStore.ActivityRecord]) {
+        state.withLock { s in
+            for r in records {
+                let offset = Int64(s.log.count + 1)
+                s.log.append(ClubStore.ActivityRecord(offset: offset, id: r.id, type: r.type, user: r.user, at: r.at, body: r.body))
+            }
+        }
+    }
+
+    func activity(after offset: Int64, limit: Int) async throws -> [ClubStore.ActivityRecord] {
+        state.withLock { s in Array(s.log.dropFirst(Int(offset)).prefix(limit)) }
+    }
+
+    var newestActivityOffset: Int64 { state.withLock { Int64($0.log.count) } }
+
+    func ledgerPosition() async throws -> Int64 { state.withLock { $0.position } }
+
+    func bonusAccounts() async throws -> [String: (state: [UInt8], lots: [BonusAccount.Lot])] {
+        state.withLock { s in
+            var result: [String: (state: [UInt8], lots: [BonusAccount.Lot])] = [:]
+            for (user, bytes) in s.accounts { result[user] = (bytes, s.lots.filter { $0.user == user }.map(\.lot)) }
+            return result
+        }
+    }
+
+    func commitBonus(
+        position: Int64, entries: [LedgerEntry], accounts: [String: [UInt8]],
+        lotChanges: [(user: String, change: BonusAccount.LotChange)]
+    ) async throws {
+        try state.withLock { s in
+            guard !s.failing else {
+                s.failedCommits += 1
+                throw DiskFull()
+            }
+            s.ledger += entries
+            for (user, bytes) in accounts { s.accounts[user] = bytes }
+            for (user, change) in lotChanges {
+                switch change {
+                case .write(let lot):
+                    if let i = s.lots.firstIndex(where: { $0.user == user && $0.lot.event == lot.event && $0.lot.rule == lot.rule }) {
+                        s.lots[i].lot = lot
+                    } else {
+                        s.lots.append((user, lot))
+                    }
+                case .delete(let event, let rule):
+                    s.lots.removeAll { $0.user == user && $0.lot.event == event && $0.lot.rule == rule }
+                }
+            }
+            s.position = position
+        }
+    }
+}
+
+@Suite struct BonusStageTests {
+    static let rules = try! BonusRules.parse(
+        """
+        rules:
+          - {id: visit, on: club.visited, points: 2}
+        """, file: "<test>")
+
+    static func visits(_ range: Range<Int>, users: Int = 7) -> [ClubStore.ActivityRecord] {
+        range.map { n in
+            let body = #"{"type":"club.visited","id":"v-\#(n)","user":"u-\#(n % users)","ts":1764000000000}"#
+            return ClubStore.ActivityRecord(id: "v-\(n)", type: "club.visited", user: "u-\(n % users)", at: 1_764_000_000_000, body: Array(body.utf8))
+        }
+    }
+
+    /// A publisher on an inproc endpoint of its own, for stages that publish.
+    static func publisher() throws -> Publisher {
+        try Publisher(context: ZMQContext(), endpoint: "inproc://bonus-stage-test-\(UUID().uuidString)", sendHighWaterMark: 0)
+    }
+
+    static func waitUntil(_ timeout: Duration = .seconds(10), _ condition: () async -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
+    @Test func everyEventIsBookedOnceAcrossFailedCommitsAndTheStageResumesByItself() async throws {
+        let store = MemoryBonusStore()
+        let stage = try await BonusStage(store: store, rules: Self.rules, publisher: try Self.publisher(), logger: Logger(label: "test"))
+        let signal = LogSignal()
+        let policy = StageRunner.Policy(initialBackoff: .milliseconds(5), maximumBackoff: .milliseconds(40), coalescing: .zero)
+        let runner = await StageRunner(consumer: stage, log: store, signal: signal, policy: policy, logger: Logger(label: "test"))
+        let running = Task { await runner.run() }
+
+        store.append(Self.visits(0..<300))
+        signal.notify()
+        #expect(await Self.waitUntil { runner.status.offset == 300 })
+        #expect(runner.status.state == .running && runner.status.lag == 0)
+
+        // The disk fills: commits fail, the stage retries with back-off and reports it.
+        store.state.withLock { $0.failing = true }
+        store.append(Self.visits(300..<1000))
+        signal.notify()
+        #expect(await Self.waitUntil { runner.status.state == .retrying })
+        try await Task.sleep(for: .milliseconds(300))
+        let failed = store.state.withLock { $0.failedCommits }
+        // Back-off doubling to 40 ms: about ten attempts in 300 ms, not thousands.
+        #expect(failed >= 2 && failed < 40, "\(failed) commits tried in 300 ms")
+        #expect(runner.status.offset == 300 && runner.status.lag == 700)
+        #expect(runner.status.lastError == "disk full (injected)")
+
+        // The disk is freed: caught up, with nothing booked twice and nothing skipped.
+        store.state.withLock { $0.failing = false }
+        #expect(await Self.waitUntil { runner.status.offset == 1000 })
+        #expect(runner.status.state == .running && runner.status.failures >= failed)
+        let ledger = store.state.withLock { $0.ledger }
+        #expect(ledger.count == 1000)
+        #expect(Set(ledger.map(\.event)).count == 1000)
+        for user in 0..<7 {
+            let expected = (0..<1000).filter { $0 % 7 == user }.count * 2
+            #expect(await stage.balance(of: "u-\(user)") == expected)
+        }
+
+        signal.finish()
+        await running.value
+        #expect(runner.status.state == .stopped)
+    }
+
+    @Test func aStageWaitingToRetryStopsAtOnceWhenTheDaemonStops() async throws {
+        let store = MemoryBonusStore()
+        store.state.withLock { $0.failing = true }
+        store.append(Self.visits(0..<10))
+        let stage = try await BonusStage(store: store, rules: Self.rules, publisher: try Self.publisher(), logger: Logger(label: "test"))
+        let signal = LogSignal()
+        // A long back-off: stopping must not wait for it.
+        let policy = StageRunner.Policy(initialBackoff: .seconds(30), maximumBackoff: .seconds(30), coalescing: .zero)
+        let runner = await StageRunner(consumer: stage, log: store, signal: signal, policy: policy, logger: Logger(label: "test"))
+        let running = Task { await runner.run() }
+        #expect(await Self.waitUntil { runner.status.state == .retrying })
+        let started = ContinuousClock.now
+        signal.finish()
+        await running.value
+        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(runner.status.state == .stopped && runner.status.offset == 0)
+        #expect(store.state.withLock { $0.ledger.isEmpty })
+    }
+}
