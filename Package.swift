@@ -26,29 +26,40 @@ let package = Package(
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         // A fast, fully validating JSON reader and a compact writer.
         .target(name: "JSON"),
-        // The contract's events: decoding, validation, time, reason codes. Pure.
-        .target(name: "Events", dependencies: ["JSON"]),
+        // What every subsystem shares: the activity event (one type for a log entry), event
+        // time, local calendars, reason codes. Pure.
+        .target(name: "ClubKernel", dependencies: ["JSON"]),
+        // The contract's events: decoding and validation of what devices and clients send. Pure.
+        .target(name: "Events", dependencies: ["ClubKernel", "JSON"]),
         // Event-time windows and aggregates of telemetry. Pure.
-        .target(name: "Telemetry", dependencies: ["Events", "JSON"]),
+        .target(name: "Telemetry", dependencies: ["ClubKernel", "Events", "JSON"]),
         // Configuration files: YAML read key by key with errors located at file:line:column.
         .target(name: "Definitions", dependencies: [.product(name: "Yams", package: "Yams")]),
-        // The Activity subsystem: bonus rules, the points engine, caps, streaks, expiry. Pure.
-        .target(name: "Activity", dependencies: ["Events", "JSON", "Definitions"]),
+        // The User subsystem: what the club knows of a member without personal data — consent
+        // to import from external systems (connections); devices and gear come here. Pure.
+        .target(name: "Users", dependencies: ["ClubKernel"]),
+        // The bonus programme of the Activity subsystem: rules, the points engine, caps, streaks,
+        // expiry. Pure.
+        .target(name: "Bonus", dependencies: ["ClubKernel", "Events", "JSON", "Definitions"]),
         // The Training subsystem: workouts and their duplicates, profiles, leaderboards. Pure.
         .target(
             name: "Training",
-            dependencies: ["Events", "JSON", "Definitions", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+            dependencies: ["ClubKernel", "Events", "JSON", "Definitions", .product(name: "Histogram", package: "hdrhistogram-swift")]),
         // The Offers subsystem: marketers' rules, their condition language, caps and budgets. Pure.
-        .target(name: "Offers", dependencies: ["Events", "JSON", "Definitions", "Activity", "Training"]),
+        .target(name: "Offers", dependencies: ["ClubKernel", "Events", "JSON", "Definitions", "Bonus", "Training"]),
         // Workout files from other systems: FIT, GPX and TCX decoders, workouts from them. Pure.
-        .target(name: "Imports", dependencies: ["Events"]),
-        // SQLite: journal of acknowledged events, snapshots, window history.
-        .target(name: "Storage", dependencies: ["Activity", "Offers", "Imports", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Imports", dependencies: ["ClubKernel", "Events"]),
+        // SQLite: the activity log, journal of acknowledged telemetry, snapshots, window history,
+        // ledger, offers — the store protocols the stages declare, implemented with GRDB.
+        .target(
+            name: "Storage",
+            dependencies: ["ClubKernel", "Users", "Bonus", "Offers", .product(name: "GRDB", package: "GRDB.swift")]),
         // Declarative pipelines and the actor runtime that runs them between ZeroMQ sockets.
         .target(
             name: "Pipeline",
             dependencies: [
-                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity", "Training", "Offers", "Imports",
+                "ZMQ", "JSON", "ClubKernel", "Events", "Telemetry", "Storage", "Definitions", "Users", "Bonus", "Training",
+                "Offers", "Imports",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -57,7 +68,8 @@ let package = Package(
         .target(
             name: "ClubDaemon",
             dependencies: [
-                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Definitions", "Activity", "Training", "Offers", "Imports", "Pipeline",
+                "ZMQ", "JSON", "ClubKernel", "Events", "Telemetry", "Storage", "Definitions", "Users", "Bonus", "Training", "Offers",
+                "Imports", "Pipeline",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -81,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "clubbench",
             dependencies: [
-                "ZMQ", "JSON", "Events", "Telemetry", "Storage", "Pipeline", "ClubClient", "ClubTestKit", "Simulation", "Imports",
+                "ZMQ", "JSON", "ClubKernel", "Events", "Telemetry", "Storage", "Pipeline", "ClubClient", "ClubTestKit", "Simulation", "Imports",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -92,14 +104,14 @@ let package = Package(
 
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
-        .testTarget(name: "EventsTests", dependencies: ["Events", "JSON"]),
-        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "Events"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "DefinitionTesting", "Storage", "Activity", "ZMQ", "ClubTestKit", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "ActivityTests", dependencies: ["Activity", "Definitions", "DefinitionTesting", "Events", "JSON"]),
-        .testTarget(name: "OffersTests", dependencies: ["Offers", "Activity", "Definitions", "DefinitionTesting", "JSON"]),
+        .testTarget(name: "EventsTests", dependencies: ["ClubKernel", "Events", "JSON"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["ClubKernel", "Telemetry", "Events"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "ClubKernel"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "DefinitionTesting", "Storage", "ClubKernel", "Bonus", "ZMQ", "ClubTestKit", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "BonusTests", dependencies: ["Bonus", "ClubKernel", "Definitions", "DefinitionTesting", "Events", "JSON"]),
+        .testTarget(name: "OffersTests", dependencies: ["Offers", "ClubKernel", "Bonus", "Definitions", "DefinitionTesting", "JSON"]),
         .testTarget(name: "ImportsTests", dependencies: ["Imports", "ClubTestKit"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Definitions", "JSON"]),
-        .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "Activity", "Imports", "ZMQ", "clubd", "clubctl"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ClubKernel", "Definitions", "JSON"]),
+        .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "ClubKernel", "Bonus", "Imports", "ZMQ", "clubd", "clubctl"]),
     ]
 )

@@ -1,4 +1,4 @@
-import Activity
+import Bonus
 import Definitions
 import Foundation
 import Offers

@@ -6,6 +6,7 @@ import Metrics
 import Pipeline
 import Storage
 import Training
+import Users
 
 /// The `workouts` and `import` operations: workouts as the Training subsystem counts them,
 /// and workout files from external systems, under the user's consent.

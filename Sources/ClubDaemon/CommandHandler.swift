@@ -1,6 +1,6 @@
-import Activity
-import Events
+import Bonus
 import Definitions
+import Events
 import JSON
 import Offers
 import Pipeline

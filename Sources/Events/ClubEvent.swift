@@ -1,3 +1,4 @@
+import ClubKernel
 import JSON
 
 /// A validated event other than telemetry: a `workout`, `profile`, `connection` or an

@@ -1,3 +1,4 @@
+import ClubKernel
 import JSON
 
 /// Turns ingest frames into validated events, refusing bad input with specific reasons.

@@ -1,3 +1,4 @@
+import ClubKernel
 import JSON
 
 /// The fields of one event object as read from the bytes, before validation.

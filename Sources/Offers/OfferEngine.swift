@@ -1,4 +1,5 @@
-import Activity
+import Bonus
+import ClubKernel
 import JSON
 
 /// Applies the offer rules to activity events and schedules: at most one offer per trigger

@@ -1,4 +1,5 @@
-import Activity
+import Bonus
+import ClubKernel
 
 /// One marketer's rule: when it fires, for whom, on which condition, what it offers, and
 /// how often and how many times it may. A class: the engine walks many rules per event and

@@ -1,8 +1,9 @@
-import Activity
+import Bonus
+import ClubKernel
 import Foundation
 import GRDB
-import Imports
 import JSON
+import Users
 
 /// The activity log: the ordered, de-duplicated event queue of the Activity subsystem, and
 /// the offsets of consumers that keep no state of their own here.

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
-import Imports
 import Synchronization
+import Users
 
 /// The daemon's SQLite databases (WAL): the journal of acknowledged telemetry, snapshots of
 /// pipeline state, the history of closed windows and the Activity subsystem's event log in

@@ -1,4 +1,4 @@
-import Activity
+import Bonus
 import ClubClient
 import ClubTestKit
 import Foundation

@@ -1,4 +1,4 @@
-import Activity
+import Bonus
 import Foundation
 import Logging
 import Storage
@@ -83,6 +83,10 @@ final class MemoryBonusStore: BonusStore {
 }
 
 @Suite struct BonusStageTests {
+    /// The tests' tasks run here, not on the cooperative pool: the end-to-end suites beside
+    /// them block its threads (two on this machine) while they wait for daemons.
+    static let executor = DispatchTaskExecutor(label: "bonus-stage-tests")
+
     static let rules = try! BonusRules.parse(
         """
         rules:
@@ -111,17 +115,21 @@ final class MemoryBonusStore: BonusStore {
     }
 
     @Test func everyEventIsBookedOnceAcrossFailedCommitsAndTheStageResumesByItself() async throws {
+        try await withTaskExecutorPreference(Self.executor) { try await bookingAcrossFailedCommits() }
+    }
+
+    private func bookingAcrossFailedCommits() async throws {
         let store = MemoryBonusStore()
         let stage = try await BonusStage(store: store, rules: Self.rules, publisher: try Self.publisher(), logger: Logger(label: "test"))
         let signal = LogSignal()
         let policy = StageRunner.Policy(initialBackoff: .milliseconds(5), maximumBackoff: .milliseconds(40), coalescing: .zero)
         let runner = await StageRunner(consumer: stage, log: store, signal: signal, policy: policy, logger: Logger(label: "test"))
-        let running = Task { await runner.run() }
+        let running = Task(executorPreference: Self.executor) { await runner.run() }
 
         store.append(Self.visits(0..<300))
         signal.notify()
-        #expect(await Self.waitUntil { runner.status.offset == 300 })
-        #expect(runner.status.state == .running && runner.status.lag == 0)
+        #expect(await Self.waitUntil { runner.status.offset == 300 && runner.status.state == .running })
+        #expect(runner.status.lag == 0)
 
         // The disk fills: commits fail, the stage retries with back-off and reports it.
         store.state.withLock { $0.failing = true }
@@ -137,8 +145,8 @@ final class MemoryBonusStore: BonusStore {
 
         // The disk is freed: caught up, with nothing booked twice and nothing skipped.
         store.state.withLock { $0.failing = false }
-        #expect(await Self.waitUntil { runner.status.offset == 1000 })
-        #expect(runner.status.state == .running && runner.status.failures >= failed)
+        #expect(await Self.waitUntil { runner.status.offset == 1000 && runner.status.state == .running })
+        #expect(runner.status.failures >= failed)
         let ledger = store.state.withLock { $0.ledger }
         #expect(ledger.count == 1000)
         #expect(Set(ledger.map(\.event)).count == 1000)
@@ -153,6 +161,10 @@ final class MemoryBonusStore: BonusStore {
     }
 
     @Test func aStageWaitingToRetryStopsAtOnceWhenTheDaemonStops() async throws {
+        try await withTaskExecutorPreference(Self.executor) { try await stoppingWhileWaitingToRetry() }
+    }
+
+    private func stoppingWhileWaitingToRetry() async throws {
         let store = MemoryBonusStore()
         store.state.withLock { $0.failing = true }
         store.append(Self.visits(0..<10))
@@ -161,7 +173,7 @@ final class MemoryBonusStore: BonusStore {
         // A long back-off: stopping must not wait for it.
         let policy = StageRunner.Policy(initialBackoff: .seconds(30), maximumBackoff: .seconds(30), coalescing: .zero)
         let runner = await StageRunner(consumer: stage, log: store, signal: signal, policy: policy, logger: Logger(label: "test"))
-        let running = Task { await runner.run() }
+        let running = Task(executorPreference: Self.executor) { await runner.run() }
         #expect(await Self.waitUntil { runner.status.state == .retrying })
         let started = ContinuousClock.now
         signal.finish()

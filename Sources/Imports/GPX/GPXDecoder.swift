@@ -1,3 +1,4 @@
+import ClubKernel
 import Events
 
 /// Decodes GPX 1.0 and 1.1 tracks: track segments of points with time, elevation and the

@@ -1,3 +1,4 @@
+import ClubKernel
 import Events
 
 /// Decodes Garmin Training Center (TCX) activities: laps with their totals, and trackpoints

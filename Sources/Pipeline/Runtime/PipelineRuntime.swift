@@ -1,4 +1,5 @@
-import Activity
+import Bonus
+import ClubKernel
 import Events
 import Foundation
 import Imports
@@ -9,6 +10,7 @@ import Offers
 import Storage
 import Telemetry
 import Training
+import Users
 import ZMQ
 
 /// Runs the pipelines: one consumer loop takes decoded ingest batches, submitted samples,

@@ -1,4 +1,5 @@
-import Activity
+import Bonus
+import ClubKernel
 import Foundation
 import JSON
 import Logging

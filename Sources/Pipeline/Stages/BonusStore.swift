@@ -1,4 +1,4 @@
-import Activity
+import Bonus
 import Storage
 
 /// What the bonus stage needs of storage: the activity log, and the ledger with the accounts

@@ -1,4 +1,4 @@
-import Activity
+import Bonus
 import DefinitionTesting
 import Definitions
 import Foundation

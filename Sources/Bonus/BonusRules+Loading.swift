@@ -1,3 +1,4 @@
+import ClubKernel
 import Definitions
 import Events
 import Foundation

@@ -1,3 +1,4 @@
+import ClubKernel
 /// Applies the bonus rules to activity events, one user account at a time. Pure and
 /// deterministic: the same events in the same order, at the same `now`, give the same
 /// ledger, which is what makes replay after a crash exact.

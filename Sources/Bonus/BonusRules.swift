@@ -1,3 +1,4 @@
+import ClubKernel
 import JSON
 
 /// The bonus programme: rules that turn activity events into points, with caps and expiry.
