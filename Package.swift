@@ -33,6 +33,9 @@ let package = Package(
         .target(name: "Events", dependencies: ["ClubKernel", "JSON"]),
         // Event-time windows and aggregates of telemetry. Pure.
         .target(name: "Telemetry", dependencies: ["ClubKernel", "Events", "JSON"]),
+        // The command socket's contract: op names, typed replies and error codes, written with the
+        // JSON writer and read back by clients; shared by clubd and clubctl.
+        .target(name: "ClubProtocol", dependencies: ["JSON"]),
         // Configuration files: YAML read key by key with errors located at file:line:column.
         .target(name: "Definitions", dependencies: [.product(name: "Yams", package: "Yams")]),
         // The User subsystem: what the club knows of a member without personal data — consent
@@ -58,8 +61,8 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "ZMQ", "JSON", "ClubKernel", "Events", "Telemetry", "Storage", "Definitions", "Users", "Bonus", "Training",
-                "Offers", "Imports",
+                "ZMQ", "JSON", "ClubKernel", "ClubProtocol", "Events", "Telemetry", "Storage", "Definitions", "Users", "Bonus",
+                "Training", "Offers", "Imports",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -68,8 +71,8 @@ let package = Package(
         .target(
             name: "ClubDaemon",
             dependencies: [
-                "ZMQ", "JSON", "ClubKernel", "Events", "Telemetry", "Storage", "Definitions", "Users", "Bonus", "Training", "Offers",
-                "Imports", "Pipeline",
+                "ZMQ", "JSON", "ClubKernel", "ClubProtocol", "Events", "Telemetry", "Storage", "Definitions", "Users", "Bonus",
+                "Training", "Offers", "Imports", "Pipeline",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -87,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "clubctl",
             dependencies: [
-                "ZMQ", "JSON", "ClubClient", "Simulation",
+                "ZMQ", "JSON", "ClubClient", "ClubProtocol", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -104,6 +107,7 @@ let package = Package(
 
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "ClubProtocolTests", dependencies: ["ClubProtocol", "JSON"]),
         .testTarget(name: "EventsTests", dependencies: ["ClubKernel", "Events", "JSON"]),
         .testTarget(name: "TelemetryTests", dependencies: ["ClubKernel", "Telemetry", "Events"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "ClubKernel"]),

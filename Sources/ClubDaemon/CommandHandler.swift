@@ -1,4 +1,4 @@
-import Bonus
+import ClubProtocol
 import Definitions
 import Events
 import JSON
@@ -6,8 +6,11 @@ import Offers
 import Pipeline
 import Storage
 
-/// Serves the command socket's operations: `health`, `submit`, `stats`, `balance`,
-/// `ledger`, `leaderboard`, `offers`, `offers.preview`, `reload` and `snapshot`. Every failure is `{"ok":false,"error":{"code","message"}}` with a stable code.
+/// Serves the command socket's operations (``Op``): a router to the handlers of each
+/// subsystem — here `health`, `submit`, `stats`, `reload` and `snapshot`; the Bonus, Training,
+/// Imports and Offers ops in `CommandHandler+<Subsystem>.swift`. Replies are the typed replies
+/// of `ClubProtocol` where one is defined; every failure is `{"ok":false,"error":{"code","message"}}`
+/// with a stable code.
 struct CommandHandler: CommandHandling {
     let runtime: PipelineRuntime
     let store: ClubStore
@@ -47,44 +50,43 @@ struct CommandHandler: CommandHandling {
         // Only `import` carries a file; every other request keeps the frame limit, checked
         // before parsing so that a large request of another op costs nothing.
         if request.count > maxRequestBytes && (request.count > maxImportRequestBytes || !Self.mayBeImport(request)) {
-            return CommandReply.error(
+            return CommandError(
                 "frame_too_large",
-                "request of \(request.count) bytes exceeds the limit of \(maxRequestBytes) (import takes files up to \(maxImportFileBytes) bytes, imports.max_file_bytes)")
+                "request of \(request.count) bytes exceeds the limit of \(maxRequestBytes) (import takes files up to \(maxImportFileBytes) bytes, imports.max_file_bytes)").reply
         }
         let parsed: CommandRequest?
         do {
             parsed = try CommandRequest.parse(request, maxDepth: 64)
         } catch {
-            return CommandReply.error("malformed_json", "the request is not JSON: \(error)")
+            return CommandError("malformed_json", "the request is not JSON: \(error)").reply
         }
         guard let parsed else {
-            return CommandReply.error("bad_request", "a request is a JSON object with an 'op' field")
+            return CommandError("bad_request", "a request is a JSON object with an 'op' field").reply
         }
         let object = parsed.fields
-        guard let opValue = object["op"] else { return CommandReply.error("missing_field", "missing required field 'op'") }
+        guard let opValue = object["op"] else { return CommandError("missing_field", "missing required field 'op'").reply }
         guard let op = opValue.stringValue else {
-            return CommandReply.error("wrong_type", "field 'op' must be a string, not \(opValue.typeName)")
+            return CommandError("wrong_type", "field 'op' must be a string, not \(opValue.typeName)").reply
         }
-        if request.count > maxRequestBytes && op != "import" {
-            return CommandReply.error("frame_too_large", "request of \(request.count) bytes exceeds the limit of \(maxRequestBytes)")
+        guard let known = Op(rawValue: op) else { return Op.unknown(op).reply }
+        if request.count > maxRequestBytes && known != .import {
+            return CommandError("frame_too_large", "request of \(request.count) bytes exceeds the limit of \(maxRequestBytes)").reply
         }
-        switch op {
-        case "health": return await health()
-        case "submit": return await submit(parsed.events)
-        case "stats": return await stats(object)
-        case "balance": return await balance(object)
-        case "leaderboard": return leaderboard(object)
-        case "ledger": return await ledger(object)
-        case "offers": return await offers(object)
-        case "workouts": return await workouts(object)
-        case "import": return await importFile(object)
-        case "forget_imports": return await forgetImports(object)
-        case "offers.preview": return await previewOffers(object)
-        case "reload": return await reloadPipelines()
-        case "snapshot": return await snapshot()
-        default:
-            return CommandReply.error(
-                "unknown_op", "unknown op '\(op.prefix(40))': expected health, submit, stats, balance, ledger, leaderboard, workouts, import, forget_imports, offers, offers.preview, reload or snapshot")
+        // The router: each subsystem's ops are answered by its own file of handlers.
+        switch known {
+        case .health: return await health()
+        case .submit: return await submit(parsed.events)
+        case .stats: return await stats(object)  // Telemetry
+        case .reload: return await reloadPipelines()
+        case .snapshot: return await snapshot()
+        case .balance: return await balance(object)  // Bonus: CommandHandler+Bonus.swift
+        case .ledger: return await ledger(object)
+        case .leaderboard: return leaderboard(object)  // Training: CommandHandler+Training.swift
+        case .workouts: return await workouts(object)
+        case .import: return await importFile(object)  // Imports: CommandHandler+Imports.swift
+        case .forgetImports: return await forgetImports(object)
+        case .offers: return await offers(object)  // Offers: CommandHandler+Offers.swift
+        case .offersPreview: return await previewOffers(object)
         }
     }
 
@@ -100,56 +102,32 @@ struct CommandHandler: CommandHandling {
     private func health() async -> [UInt8] {
         let status = await runtime.status()
         let bonus = await runtime.bonusProgress()
-        let offersOffset = await runtime.offersProgress()
-        let trainingOffset = await runtime.trainingProgress()
         let stages = await runtime.stageStatuses()
-        let now = Clock.nowMillis()
-        return ok { w in
-            w.member("status", "ok")
-            w.member("version", Self.version)
-            w.member("uptime_s", Double(now - startedAt) / 1000)
-            w.key("pipelines")
-            w.beginArray()
-            for name in status.pipelines { w.value(name) }
-            w.endArray()
-            w.member("users", status.users)
-            w.member("open_windows", status.openWindows)
-            w.member("inbox_depth", status.inboxDepth)
-            w.member("samples_processed", status.processed)
-            w.member("journal_position", Int(status.journalPosition))
-            w.member("last_snapshot_at", Int(status.lastSnapshotAt))
-            w.member("bonus_offset", Int(bonus.offset))
-            w.member("bonus_processed", bonus.processed)
-            w.member("offers_offset", Int(offersOffset))
-            w.member("training_offset", Int(trainingOffset))
-            w.key("stages")
-            w.beginObject()
-            for (name, stage) in stages {
-                w.key(name)
-                w.beginObject()
-                w.member("offset", Int(stage.offset))
-                w.member("lag", Int(stage.lag))
-                w.member("state", stage.state.rawValue)
-                w.key("last_error")
-                if let error = stage.lastError { w.value(error) } else { w.null() }
-                w.member("failures", stage.failures)
-                w.endObject()
+        return HealthReply(
+            version: Self.version, uptimeSeconds: Double(Clock.nowMillis() - startedAt) / 1000, pipelines: status.pipelines,
+            users: status.users, openWindows: status.openWindows, inboxDepth: status.inboxDepth, samplesProcessed: status.processed,
+            journalPosition: Int(status.journalPosition), lastSnapshotAt: Int(status.lastSnapshotAt), bonusOffset: Int(bonus.offset),
+            bonusProcessed: bonus.processed, offersOffset: Int(await runtime.offersProgress()),
+            trainingOffset: Int(await runtime.trainingProgress()),
+            stages: stages.map {
+                HealthReply.Stage(
+                    name: $0.name, offset: Int($0.status.offset), lag: Int($0.status.lag), state: $0.status.state.rawValue,
+                    lastError: $0.status.lastError, failures: $0.status.failures)
             }
-            w.endObject()
-        }
+        ).bytes
     }
 
     /// The reliable path: replies only after the accepted events are durable (fsynced).
     /// Events are decoded as one batch by the ingest decoder, straight from the request bytes.
     private func submit(_ eventsJSON: [UInt8]?) async -> [UInt8] {
-        guard let eventsJSON else { return CommandReply.error("missing_field", "missing required field 'events'") }
+        guard let eventsJSON else { return CommandError("missing_field", "missing required field 'events'").reply }
         guard eventsJSON.first == UInt8(ascii: "[") else {
-            return CommandReply.error("wrong_type", "field 'events' must be an array of events")
+            return CommandError("wrong_type", "field 'events' must be an array of events").reply
         }
         let now = Clock.nowMillis()
         let decoded = runtime.decode(eventsJSON, now: now)
         if let whole = decoded.rejections.first, whole.index == nil {
-            return CommandReply.error(whole.reason.code, whole.message)
+            return CommandError(whole.reason.code, whole.message).reply
         }
         var rejected = decoded.rejections
         var samples: [TelemetrySample] = []
@@ -182,27 +160,17 @@ struct CommandHandler: CommandHandling {
                 duplicates += appended.filter { $0 == .duplicate }.count
                 rejected += PipelineRuntime.refusals(appended, others)
             } catch is CancellationError {
-                return CommandReply.error("shutting_down", "the daemon is shutting down; retry after it restarts")
+                return CommandError.shuttingDown.reply
             } catch {
-                return CommandReply.error("storage_failed", "the events could not be made durable: \(error)")
+                return CommandError.storageFailed("the events could not be made durable", error).reply
             }
         }
         rejected.sort { ($0.index ?? 0) < ($1.index ?? 0) }
         await runtime.publishRejections(rejected, source: "submit")
-        return ok { w in
-            w.member("accepted", acceptedCount)
-            w.member("duplicates", duplicates)
-            w.key("rejected")
-            w.beginArray()
-            for r in rejected {
-                w.beginObject()
-                w.member("index", r.index ?? 0)
-                w.member("code", r.reason.code)
-                w.member("message", r.message)
-                w.endObject()
-            }
-            w.endArray()
-        }
+        return SubmitReply(
+            accepted: acceptedCount, duplicates: duplicates,
+            rejected: rejected.map { .init(index: $0.index ?? 0, code: $0.reason.code, message: $0.message) }
+        ).bytes
     }
 
     private func stats(_ request: JSONObject) async -> [UInt8] {
@@ -214,7 +182,7 @@ struct CommandHandler: CommandHandling {
         do {
             closed = try await store.windows(user: user, from: bounds[0], to: bounds[1])
         } catch {
-            return CommandReply.error("storage_failed", "cannot read window history: \(error)")
+            return CommandError("storage_failed", "cannot read window history: \(error)").reply
         }
         let open = await runtime.currentWindows(of: user)
         return ok { w in
@@ -234,163 +202,31 @@ struct CommandHandler: CommandHandling {
         }
     }
 
-    /// An error reply, as a value a helper can return.
-    struct Refusal: Error {
-        let reply: [UInt8]
-        init(_ code: String, _ message: String) { reply = CommandReply.error(code, message) }
-    }
-
     /// The request's optional `from` and `to` (epoch ms), unbounded where absent.
-    func timeBounds(_ request: JSONObject) throws(Refusal) -> [Int64] {
+    func timeBounds(_ request: JSONObject) throws(CommandError) -> [Int64] {
         var bounds: [Int64] = [Int64.min / 4, Int64.max / 4]
         for (i, key) in ["from", "to"].enumerated() {
             guard let value = request[key] else { continue }
-            guard let ms = value.int64Value else { throw Refusal("wrong_type", "field '\(key)' must be integer epoch milliseconds") }
+            guard let ms = value.int64Value else { throw CommandError("wrong_type", "field '\(key)' must be integer epoch milliseconds") }
             bounds[i] = ms
         }
         return bounds
     }
 
-    func requiredUser(_ request: JSONObject) throws(Refusal) -> String {
-        guard let value = request["user"] else { throw Refusal("missing_field", "missing required field 'user'") }
+    func requiredUser(_ request: JSONObject) throws(CommandError) -> String {
+        guard let value = request["user"] else { throw CommandError("missing_field", "missing required field 'user'") }
         guard let user = value.stringValue, !user.isEmpty else {
-            throw Refusal("wrong_type", "field 'user' must be a non-empty string, not \(value.typeName)")
+            throw CommandError("wrong_type", "field 'user' must be a non-empty string, not \(value.typeName)")
         }
         return user
-    }
-
-    private func balance(_ request: JSONObject) async -> [UInt8] {
-        let user: String
-        do { user = try requiredUser(request) } catch { return error.reply }
-        let points = await runtime.balance(of: user)
-        return ok { w in
-            w.member("user", user)
-            w.member("points", points)
-        }
-    }
-
-    /// The user's ledger, oldest first (the newest `limit` entries, default 1000).
-    private func ledger(_ request: JSONObject) async -> [UInt8] {
-        let user: String
-        do { user = try requiredUser(request) } catch { return error.reply }
-        var limit = 1000
-        if let value = request["limit"] {
-            guard let n = value.int64Value, n >= 1, n <= 100_000 else {
-                return CommandReply.error("wrong_type", "field 'limit' must be an integer in 1...100000")
-            }
-            limit = Int(n)
-        }
-        let entries: [LedgerEntry]
-        do {
-            entries = try await store.ledger(user: user, limit: limit)
-        } catch {
-            return CommandReply.error("storage_failed", "cannot read the ledger: \(error)")
-        }
-        return ok { w in
-            w.member("user", user)
-            w.key("entries")
-            w.beginArray()
-            for e in entries {
-                w.beginObject()
-                w.member("event", e.event)
-                w.member("points", e.points)
-                w.member("rule", e.rule)
-                w.member("at", Int(e.at))
-                w.member("kind", e.kind.rawValue)
-                w.member("balance", e.balance)
-                w.endObject()
-            }
-            w.endArray()
-        }
-    }
-
-    /// The offers valid now for a user: targeted at them, for their region, and general.
-    private func offers(_ request: JSONObject) async -> [UInt8] {
-        let user: String
-        do { user = try requiredUser(request) } catch { return error.reply }
-        let offers: [[UInt8]]
-        do {
-            offers = try await runtime.validOffers(for: user)
-        } catch {
-            return CommandReply.error("storage_failed", "cannot read offers: \(error)")
-        }
-        return ok { w in
-            w.member("user", user)
-            w.key("offers")
-            w.beginArray()
-            for members in offers {
-                w.beginObject()
-                w.raw(members)
-                w.endObject()
-            }
-            w.endArray()
-        }
-    }
-
-    /// What a rule file would do over recorded history (`rules`: the file's YAML text;
-    /// `since`: a duration back from now such as `30d`, or epoch milliseconds).
-    private func previewOffers(_ request: JSONObject) async -> [UInt8] {
-        guard let text = request["rules"]?.stringValue else {
-            return CommandReply.error("missing_field", "missing required field 'rules' (the YAML text of an offer rules file)")
-        }
-        let now = Clock.nowMillis()
-        var since = now - 30 * 86_400_000
-        if let value = request["since"] {
-            if let ms = value.int64Value {
-                since = ms
-            } else if let duration = value.stringValue.flatMap(YAMLMapping.parseDuration) {
-                since = now - duration
-            } else {
-                return CommandReply.error("wrong_type", "field 'since' must be a duration such as 30d or epoch milliseconds")
-            }
-        }
-        let rules: OfferRules
-        do {
-            rules = try OfferRules.parse(text, file: request["file"]?.stringValue ?? "<preview>")
-        } catch {
-            return CommandReply.error("invalid_definitions", "\(error)")
-        }
-        do {
-            let preview = try await runtime.previewOffers(rules, since: since, now: now)
-            return ok { w in
-                w.member("since", Int(since))
-                w.raw(preview.members)
-            }
-        } catch {
-            return CommandReply.error("storage_failed", "cannot replay the activity log: \(error)")
-        }
-    }
-
-    /// A board's top entries in a period (the current one unless `period` names another, such
-    /// as `2026-W48`), and with `user` that user's own rank and value.
-    private func leaderboard(_ request: JSONObject) -> [UInt8] {
-        var text: [String: String] = [:]
-        for key in ["board", "period", "region", "user"] {
-            guard let value = request[key] else { continue }
-            guard let string = value.stringValue, !string.isEmpty else {
-                return CommandReply.error("wrong_type", "field '\(key)' must be a non-empty string, not \(value.typeName)")
-            }
-            text[key] = string
-        }
-        guard let board = text["board"] else { return CommandReply.error("missing_field", "missing required field 'board'") }
-        do {
-            let members = try runtime.leaderboard(board: board, period: text["period"], scope: text["region"], user: text["user"])
-            return ok { w in w.raw(members) }
-        } catch {
-            return CommandReply.error(error.code, error.message)
-        }
     }
 
     private func snapshot() async -> [UInt8] {
         do {
             let taken = try await runtime.snapshot()
-            return ok { w in
-                w.member("taken_at", Int(taken.takenAt))
-                w.member("bytes", taken.byteCount)
-                w.member("journal_position", Int(taken.journalPosition))
-            }
+            return SnapshotReply(takenAt: Int(taken.takenAt), byteCount: taken.byteCount, journalPosition: Int(taken.journalPosition)).bytes
         } catch {
-            return CommandReply.error("snapshot_failed", "\(error)")
+            return CommandError("snapshot_failed", "\(error)").reply
         }
     }
 }

@@ -1,3 +1,4 @@
+import ClubProtocol
 import Dispatch
 import Foundation
 import JSON
@@ -180,7 +181,7 @@ public final class Daemon: Sendable {
             return w.bytes
         } catch {
             logger.error("reload refused; the running definitions stay", metadata: ["errors": "\(error)"])
-            return CommandReply.error("invalid_definitions", "\(error)")
+            return CommandError("invalid_definitions", "\(error)").reply
         }
     }
 }

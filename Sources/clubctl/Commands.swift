@@ -1,18 +1,33 @@
 import ArgumentParser
 import ClubClient
+import ClubProtocol
 import Foundation
 import JSON
 import ZMQ
 
 struct Health: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Ask the daemon whether it is healthy.")
+    static let configuration = CommandConfiguration(
+        abstract: "Ask the daemon whether it is healthy: its figures, and each stage's offset, lag and state.",
+        discussion: "A stage 'retrying' cannot write to storage (a full disk): it resumes by itself when the fault clears.")
     @OptionGroup var endpoints: Endpoints
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let client = endpoints.client()
-        let reply = try client.request(["op": "health"])
-        print(reply.jsonText)
-        if reply["ok"] != .bool(true) { throw ExitCode.failure }
+        let reply = try endpoints.client().request(["op": .string(Op.health.rawValue)])
+        try output.show(reply, as: HealthReply.self) { h in
+            var stages = Table("STAGE", "OFFSET", "LAG", "STATE", "FAILURES", "LAST ERROR")
+            for s in h.stages {
+                stages.add(s.name, Format.count(s.offset), Format.count(s.lag), s.state, Format.count(s.failures), s.lastError ?? "-")
+            }
+            return """
+                clubd \(h.version): \(h.status), up \(Format.duration(h.uptimeSeconds))
+                pipelines: \(h.pipelines.joined(separator: ", "))
+                users \(Format.count(h.users)), open windows \(Format.count(h.openWindows)), inbox \(h.inboxDepth), \
+                samples \(Format.count(h.samplesProcessed)), journal \(h.journalPosition), last snapshot \(Format.time(h.lastSnapshotAt))
+
+                \(stages.text)
+                """
+        }
     }
 }
 
@@ -35,21 +50,34 @@ struct Stats: ParsableCommand {
 struct Balance: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a user's bonus points.")
     @OptionGroup var endpoints: Endpoints
+    @OptionGroup var output: OutputOptions
     @Argument(help: "The user id.") var user: String
 
     func run() throws {
-        print(try endpoints.client().request(["op": "balance", "user": .string(user)]).jsonText)
+        let reply = try endpoints.client().request(["op": .string(Op.balance.rawValue), "user": .string(user)])
+        try output.show(reply, as: BalanceReply.self) { "\($0.user): \(Format.count($0.points)) points" }
     }
 }
 
 struct Ledger: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a user's points ledger, oldest entry first.")
     @OptionGroup var endpoints: Endpoints
+    @OptionGroup var output: OutputOptions
     @Argument(help: "The user id.") var user: String
     @Option(help: "How many of the newest entries.") var limit = 1000
 
     func run() throws {
-        print(try endpoints.client().request(["op": "ledger", "user": .string(user), "limit": .number(Double(limit))]).jsonText)
+        let reply = try endpoints.client().request([
+            "op": .string(Op.ledger.rawValue), "user": .string(user), "limit": .number(Double(limit)),
+        ])
+        try output.show(reply, as: LedgerReply.self) { ledger in
+            guard !ledger.entries.isEmpty else { return "\(ledger.user): no entries" }
+            var table = Table("BOOKED", "KIND", "POINTS", "BALANCE", "RULE", "EVENT")
+            for e in ledger.entries {
+                table.add(Format.time(e.at), e.kind, (e.points > 0 ? "+" : "") + Format.count(e.points), Format.count(e.balance), e.rule, e.event)
+            }
+            return table.text
+        }
     }
 }
 

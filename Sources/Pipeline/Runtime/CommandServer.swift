@@ -1,3 +1,4 @@
+import ClubProtocol
 import Foundation
 import JSON
 import Logging
@@ -128,7 +129,7 @@ public final class CommandServer: @unchecked Sendable {
         Task(executorPreference: executor) {
             let reply: [UInt8]
             if body.count != 1 {
-                reply = CommandReply.error("bad_request", "a request is one frame holding a JSON object")
+                reply = CommandError("bad_request", "a request is one frame holding a JSON object").reply
             } else {
                 reply = await handler.handle(request: body[0])
             }
@@ -138,24 +139,6 @@ public final class CommandServer: @unchecked Sendable {
 
     private func send(_ frames: [[UInt8]]) {
         sendLock.withLock { _ = try? replySender.send(frames: frames) }
-    }
-}
-
-
-/// Builders for the contract's reply objects.
-public enum CommandReply {
-    /// `{"ok":false,"error":{"code":...,"message":...}}`
-    public static func error(_ code: String, _ message: String) -> [UInt8] {
-        var w = JSONWriter()
-        w.beginObject()
-        w.member("ok", false)
-        w.key("error")
-        w.beginObject()
-        w.member("code", code)
-        w.member("message", message)
-        w.endObject()
-        w.endObject()
-        return w.bytes
     }
 }
 

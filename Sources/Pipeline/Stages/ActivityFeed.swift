@@ -11,14 +11,14 @@ actor ActivityFeed: LogConsumer {
     static let consumerName = "activity-feed"
     nonisolated var name: String { Self.consumerName }
     nonisolated let batchLimit = 1000
-    private let store: ClubStore
+    private let store: any ConsumerOffsetStore
     private let publisher: Publisher
     private let logger: Logger
     private(set) var offset: Int64
     private var committed: Int64
     private var committedAt = Clock.nowMillis()
 
-    init(store: ClubStore, publisher: Publisher, logger: Logger) async throws {
+    init(store: any ConsumerOffsetStore, publisher: Publisher, logger: Logger) async throws {
         self.store = store
         self.publisher = publisher
         self.logger = logger

@@ -18,7 +18,7 @@ actor OfferStage: LogConsumer {
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     nonisolated let batchLimit = 500
-    private let store: ClubStore
+    private let store: any OfferStore
     private let publisher: Publisher
     private let logger: Logger
     private let balance: @Sendable (String) async -> Int
@@ -34,7 +34,7 @@ actor OfferStage: LogConsumer {
 
     /// - Parameter balance: a user's bonus balance, for rules that read it.
     init(
-        store: ClubStore, rules: OfferRules, sourcePriority: [String], publisher: Publisher, logger: Logger,
+        store: any OfferStore, rules: OfferRules, sourcePriority: [String], publisher: Publisher, logger: Logger,
         balance: @escaping @Sendable (String) async -> Int
     ) async throws {
         self.store = store

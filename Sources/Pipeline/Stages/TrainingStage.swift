@@ -27,7 +27,7 @@ actor TrainingStage: LogConsumer {
     private let executor = DispatchQueueExecutor(label: "clubd-training")
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
-    private let store: ClubStore
+    private let store: any ConsumerStateStore
     private let publisher: Publisher
     private let logger: Logger
     private let raise: @Sendable ([ClubStore.ActivityRecord]) async throws -> Void
@@ -60,7 +60,7 @@ actor TrainingStage: LogConsumer {
 
     /// - Parameter raise: appends activity events to the log.
     init(
-        store: ClubStore, config: TrainingConfig, publisher: Publisher, logger: Logger,
+        store: any ConsumerStateStore, config: TrainingConfig, publisher: Publisher, logger: Logger,
         raise: @escaping @Sendable ([ClubStore.ActivityRecord]) async throws -> Void
     ) async throws {
         self.store = store

@@ -1,3 +1,4 @@
+import ClubProtocol
 import Events
 import Foundation
 import Imports
@@ -62,20 +63,20 @@ extension CommandHandler {
         guard let system = request["system"]?.stringValue, !system.isEmpty, system.count <= 64,
             !Connections.ownSources.contains(system)
         else {
-            return CommandReply.error("missing_field", "field 'system' must name the external system, such as garmin or strava")
+            return CommandError("missing_field", "field 'system' must name the external system, such as garmin or strava").reply
         }
         guard let format = request["format"]?.stringValue.flatMap(WorkoutFormat.init(rawValue:)) else {
-            return CommandReply.error("wrong_type", "field 'format' must be fit, gpx or tcx")
+            return CommandError("wrong_type", "field 'format' must be fit, gpx or tcx").reply
         }
         guard let text = request["data_base64"]?.stringValue, let data = Data(base64Encoded: text, options: .ignoreUnknownCharacters),
             !data.isEmpty
         else {
-            return CommandReply.error("wrong_type", "field 'data_base64' must hold the file, base64-encoded")
+            return CommandError("wrong_type", "field 'data_base64' must hold the file, base64-encoded").reply
         }
         let result = await WorkoutImporter(runtime: runtime, maxFileBytes: maxImportFileBytes).run(
             user: user, system: system, format: format, file: [UInt8](data), sport: request["sport"]?.stringValue)
         switch result {
-        case .failure(let error): return CommandReply.error(error.code, error.message)
+        case .failure(let error): return CommandError(error.code, error.message).reply
         case .success(let members): return ok { w in w.raw(members) }
         }
     }
@@ -87,7 +88,7 @@ extension CommandHandler {
         let user: String
         do { user = try requiredUser(request) } catch { return error.reply }
         guard let system = request["system"]?.stringValue, !system.isEmpty, !Connections.ownSources.contains(system) else {
-            return CommandReply.error("missing_field", "field 'system' must name the external system whose imports are deleted")
+            return CommandError("missing_field", "field 'system' must name the external system whose imports are deleted").reply
         }
         do {
             let deleted = try await runtime.forgetImports(user: user, system: system)
@@ -97,7 +98,7 @@ extension CommandHandler {
                 w.member("deleted", deleted)
             }
         } catch {
-            return CommandReply.error("storage_failed", "cannot delete the imported workouts: \(error)")
+            return CommandError("storage_failed", "cannot delete the imported workouts: \(error)").reply
         }
     }
 }

@@ -1,0 +1,119 @@
+import JSON
+
+/// The `health` reply: the contract's `status`, `version`, `uptime_s`, and how far each part
+/// has come — the pipelines' figures and, per stage, its offset, lag and state.
+public struct HealthReply: Reply, Equatable {
+    /// One stage as `health` reports it under `stages`.
+    public struct Stage: Sendable, Equatable {
+        public var name: String
+        public var offset: Int
+        public var lag: Int
+        /// `running`, `retrying` or `stopped`.
+        public var state: String
+        public var lastError: String?
+        public var failures: Int
+
+        public init(name: String, offset: Int, lag: Int, state: String, lastError: String?, failures: Int) {
+            self.name = name
+            self.offset = offset
+            self.lag = lag
+            self.state = state
+            self.lastError = lastError
+            self.failures = failures
+        }
+    }
+
+    public var status = "ok"
+    public var version: String
+    public var uptimeSeconds: Double
+    public var pipelines: [String]
+    public var users: Int
+    public var openWindows: Int
+    public var inboxDepth: Int
+    public var samplesProcessed: Int
+    public var journalPosition: Int
+    public var lastSnapshotAt: Int
+    public var bonusOffset: Int
+    public var bonusProcessed: Int
+    public var offersOffset: Int
+    public var trainingOffset: Int
+    public var stages: [Stage]
+
+    public init(
+        version: String, uptimeSeconds: Double, pipelines: [String], users: Int, openWindows: Int, inboxDepth: Int,
+        samplesProcessed: Int, journalPosition: Int, lastSnapshotAt: Int, bonusOffset: Int, bonusProcessed: Int, offersOffset: Int,
+        trainingOffset: Int, stages: [Stage]
+    ) {
+        self.version = version
+        self.uptimeSeconds = uptimeSeconds
+        self.pipelines = pipelines
+        self.users = users
+        self.openWindows = openWindows
+        self.inboxDepth = inboxDepth
+        self.samplesProcessed = samplesProcessed
+        self.journalPosition = journalPosition
+        self.lastSnapshotAt = lastSnapshotAt
+        self.bonusOffset = bonusOffset
+        self.bonusProcessed = bonusProcessed
+        self.offersOffset = offersOffset
+        self.trainingOffset = trainingOffset
+        self.stages = stages
+    }
+
+    public func writeMembers(into w: inout JSONWriter) {
+        w.member("status", status)
+        w.member("version", version)
+        w.member("uptime_s", uptimeSeconds)
+        w.member("pipelines", pipelines)
+        w.member("users", users)
+        w.member("open_windows", openWindows)
+        w.member("inbox_depth", inboxDepth)
+        w.member("samples_processed", samplesProcessed)
+        w.member("journal_position", journalPosition)
+        w.member("last_snapshot_at", lastSnapshotAt)
+        w.member("bonus_offset", bonusOffset)
+        w.member("bonus_processed", bonusProcessed)
+        w.member("offers_offset", offersOffset)
+        w.member("training_offset", trainingOffset)
+        w.key("stages")
+        w.beginObject()
+        for stage in stages {
+            w.key(stage.name)
+            w.beginObject()
+            w.member("offset", stage.offset)
+            w.member("lag", stage.lag)
+            w.member("state", stage.state)
+            w.key("last_error")
+            if let error = stage.lastError { w.value(error) } else { w.null() }
+            w.member("failures", stage.failures)
+            w.endObject()
+        }
+        w.endObject()
+    }
+
+    public init(reply: JSONValue) throws(CommandError) {
+        let r = ReplyReader(value: reply)
+        status = try r.string("status")
+        version = try r.string("version")
+        uptimeSeconds = try r.double("uptime_s")
+        pipelines = try r.array("pipelines").compactMap(\.stringValue)
+        users = try r.int("users")
+        openWindows = try r.int("open_windows")
+        inboxDepth = try r.int("inbox_depth")
+        samplesProcessed = try r.int("samples_processed")
+        journalPosition = try r.int("journal_position")
+        lastSnapshotAt = try r.int("last_snapshot_at")
+        bonusOffset = try r.int("bonus_offset")
+        bonusProcessed = try r.int("bonus_processed")
+        offersOffset = try r.int("offers_offset")
+        trainingOffset = try r.int("training_offset")
+        stages = []
+        for (name, value) in try r.object("stages").members {
+            let s = ReplyReader(value: value)
+            stages.append(
+                Stage(
+                    name: name, offset: try s.int("offset"), lag: try s.int("lag"), state: try s.string("state"),
+                    lastError: s.optionalString("last_error"), failures: try s.int("failures")))
+        }
+    }
+}

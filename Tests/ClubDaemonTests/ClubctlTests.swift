@@ -1,0 +1,58 @@
+import ClubTestKit
+import Foundation
+import JSON
+import Testing
+
+/// `clubctl` against a real daemon: readable tables for people, the exact JSON with `--json`,
+/// errors on standard error with a failing exit status.
+@Suite(.serialized) struct ClubctlTests {
+    static func clubctl(_ arguments: [String], daemon: DaemonProcess) throws -> (status: Int32, output: String, errors: String) {
+        let process = Process()
+        process.executableURL = DaemonProcess.productsDirectory.appendingPathComponent("clubctl")
+        process.arguments = arguments + ["--command", daemon.command]
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let out = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let err = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, out, err)
+    }
+
+    @Test func healthBalanceAndLedgerAreTablesForPeopleAndJSONForScripts() throws {
+        let daemon = try DaemonProcess()
+        let flags = try daemon.writeBonusRules("rules:\n  - {id: visit, on: club.visited, points: 5}\n")
+        try daemon.start(extraArguments: flags)
+        let events = (1...3).map { n in try! JSONValue.parse(#"{"type":"club.visited","id":"v\#(n)","user":"u-1"}"#) }
+        #expect(try daemon.request(["op": "submit", "events": .array(events)])["accepted"] == 3)
+        try daemon.waitForBonus(offset: 3)
+
+        let health = try Self.clubctl(["health"], daemon: daemon)
+        #expect(health.status == 0, "\(health.errors)")
+        #expect(health.output.hasPrefix("clubd 0.1.0: ok, up "), "\(health.output)")
+        let lines = health.output.split(separator: "\n")
+        let header = try #require(lines.firstIndex { $0.hasPrefix("STAGE") })
+        let stages = lines[(header + 1)...].map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+        #expect(stages.map { String($0[0]) } == ["telemetry", "bonus", "activity-feed", "training", "offers"])
+        let bonus = try #require(stages.first { $0[0] == "bonus" })
+        #expect(bonus[1] == "3" && bonus[2] == "0" && bonus[3] == "running")
+
+        let json = try Self.clubctl(["health", "--json"], daemon: daemon)
+        let parsed = try JSONValue.parse(Array(json.output.utf8))
+        #expect(parsed["ok"] == .bool(true) && parsed["stages"]?["bonus"]?["offset"] == 3)
+
+        let balance = try Self.clubctl(["balance", "u-1"], daemon: daemon)
+        #expect(balance.output == "u-1: 15 points\n")
+        let ledger = try Self.clubctl(["ledger", "u-1"], daemon: daemon)
+        let rows = ledger.output.split(separator: "\n")
+        #expect(rows.count == 4 && rows[0].hasPrefix("BOOKED"), "\(ledger.output)")
+        #expect(rows.last?.contains("+5") == true && rows.last?.contains("15") == true && rows.last?.hasSuffix("v3") == true)
+
+        let refused = try Self.clubctl(["ledger", ""], daemon: daemon)
+        #expect(refused.status != 0)
+        #expect(refused.errors.hasPrefix("error wrong_type: "), "\(refused.errors)")
+        #expect(refused.output.isEmpty)
+    }
+}

@@ -1,0 +1,59 @@
+import ClubProtocol
+import JSON
+import Testing
+
+/// The typed replies write what the contract names and read back what they wrote; a reply
+/// missing a field is refused naming it.
+@Suite struct ReplyTests {
+    static func parsed(_ bytes: [UInt8]) throws -> JSONValue { try JSONValue.parse(bytes) }
+
+    @Test func healthWritesTheContractsFieldsAndEveryStage() throws {
+        let health = HealthReply(
+            version: "0.1.0", uptimeSeconds: 12.5, pipelines: ["minute"], users: 3, openWindows: 4, inboxDepth: 0,
+            samplesProcessed: 1000, journalPosition: 7, lastSnapshotAt: 1_764_000_000_000, bonusOffset: 40, bonusProcessed: 40,
+            offersOffset: 38, trainingOffset: 40,
+            stages: [
+                .init(name: "telemetry", offset: 7, lag: 0, state: "running", lastError: nil, failures: 0),
+                .init(name: "bonus", offset: 40, lag: 12, state: "retrying", lastError: "disk full", failures: 3),
+            ])
+        let json = try Self.parsed(health.bytes)
+        #expect(json["ok"] == .bool(true) && json["status"] == "ok" && json["version"] == "0.1.0" && json["uptime_s"] == 12.5)
+        #expect(json["stages"]?["bonus"]?["state"] == "retrying" && json["stages"]?["bonus"]?["last_error"] == "disk full")
+        #expect(json["stages"]?["telemetry"]?["last_error"] == .null)
+        // Stages keep their order.
+        #expect(json["stages"]?.objectValue?.keys == ["telemetry", "bonus"])
+        #expect(try HealthReply(reply: json) == health)
+    }
+
+    @Test func bonusSubmitAndSnapshotRepliesRoundTrip() throws {
+        let ledger = LedgerReply(
+            user: "u-1",
+            entries: [
+                .init(event: "w1", points: 10, rule: "workout", at: 1_764_000_000_000, kind: "award", balance: 10),
+                .init(event: "p1", points: -4, rule: "spend", at: 1_764_000_100_000, kind: "spend", balance: 6),
+            ])
+        #expect(try LedgerReply(reply: Self.parsed(ledger.bytes)) == ledger)
+        let balance = BalanceReply(user: "u-1", points: 6)
+        #expect(try BalanceReply(reply: Self.parsed(balance.bytes)) == balance)
+        let submit = SubmitReply(accepted: 2, duplicates: 1, rejected: [.init(index: 3, code: "unsupported_type", message: "no")])
+        #expect(try SubmitReply(reply: Self.parsed(submit.bytes)) == submit)
+        let snapshot = SnapshotReply(takenAt: 5, byteCount: 539, journalPosition: 2)
+        let json = try Self.parsed(snapshot.bytes)
+        #expect(json["bytes"] == 539)
+        #expect(try SnapshotReply(reply: json) == snapshot)
+    }
+
+    @Test func errorsAreTheContractsShapeAndRepliesMissingAFieldAreRefused() throws {
+        let error = CommandError("storage_failed", "the events could not be made durable: disk full")
+        let json = try Self.parsed(error.reply)
+        #expect(json["ok"] == .bool(false) && json["error"]?["code"] == "storage_failed")
+        #expect(CommandError(reply: json) == error)
+        #expect(CommandError(reply: try Self.parsed(BalanceReply(user: "u", points: 1).bytes)) == nil)
+        #expect(throws: CommandError("bad_reply", "the reply's field 'points' is not an integer")) {
+            try BalanceReply(reply: try Self.parsed(Array(#"{"ok":true,"user":"u","points":"many"}"#.utf8)))
+        }
+        #expect(Op.unknown("fly").code == "unknown_op")
+        #expect(Op.unknown("fly").message.contains("offers.preview"))
+        #expect(Op(rawValue: "forget_imports") == .forgetImports)
+    }
+}
