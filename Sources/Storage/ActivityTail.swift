@@ -1,3 +1,4 @@
+import ClubKernel
 import Synchronization
 
 /// The newest entries of the activity log, kept in memory as they are committed. The log's
@@ -6,7 +7,7 @@ import Synchronization
 final class ActivityTail: Sendable {
     private struct State {
         /// Committed entries in offset order; those before `head` are dropped.
-        var records: [ClubStore.ActivityRecord] = []
+        var records: [ActivityEvent] = []
         var head = 0
         /// Every committed entry with this offset or above is in `records[head...]`.
         var coveredFrom: Int64
@@ -24,7 +25,7 @@ final class ActivityTail: Sendable {
     }
 
     /// Adds entries just committed, in commit order.
-    func append(_ committed: [ClubStore.ActivityRecord]) {
+    func append(_ committed: [ActivityEvent]) {
         guard !committed.isEmpty else { return }
         state.withLock { s in
             s.records += committed
@@ -45,7 +46,7 @@ final class ActivityTail: Sendable {
     var newest: Int64 { state.withLock { $0.newest } }
 
     /// Up to `limit` entries after `offset`, or nil when the tail does not hold all of them.
-    func read(after offset: Int64, limit: Int) -> [ClubStore.ActivityRecord]? {
+    func read(after offset: Int64, limit: Int) -> [ActivityEvent]? {
         state.withLock { s in
             guard offset + 1 >= s.coveredFrom else { return nil }
             var low = s.head

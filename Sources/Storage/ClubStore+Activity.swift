@@ -8,32 +8,6 @@ import Users
 /// The activity log: the ordered, de-duplicated event queue of the Activity subsystem, and
 /// the offsets of consumers that keep no state of their own here.
 extension ClubStore {
-    /// An event for the activity log, or one read back from it.
-    public struct ActivityRecord: Sendable, Equatable {
-        /// Assigned by the log; 0 before the event is appended.
-        public let offset: Int64
-        public let id: String
-        public let type: String
-        public let user: String
-        public let at: Int64
-        /// The event's JSON as received.
-        public let body: [UInt8]
-        /// What the event grants or needs of the user's consent (checked when it is appended).
-        public let consent: ConsentEffect?
-
-        public init(
-            offset: Int64 = 0, id: String, type: String, user: String, at: Int64, body: [UInt8], consent: ConsentEffect? = nil
-        ) {
-            self.offset = offset
-            self.id = id
-            self.type = type
-            self.user = user
-            self.at = at
-            self.body = body
-            self.consent = consent
-        }
-    }
-
     /// What became of an event offered to the log.
     public enum Appended: Sendable, Equatable {
         case new
@@ -79,7 +53,7 @@ extension ClubStore {
     /// Makes a `submit` durable in one transaction: its telemetry in the journal and its
     /// other events in the activity log, where an id already present is a duplicate.
     /// - Returns: the journal entry (nil without telemetry) and what became of each event.
-    public func appendSubmission(journal payload: [UInt8]?, events: [ActivityRecord], receivedAt: Int64) async throws -> (
+    public func appendSubmission(journal payload: [UInt8]?, events: [ActivityEvent], receivedAt: Int64) async throws -> (
         journalSeq: Int64?, appended: [Appended]
     ) {
         try await appending { db in
@@ -118,13 +92,13 @@ extension ClubStore {
 
     /// What an append transaction adds to the log: its new entries and the connections after it.
     struct Committed {
-        var records: [ActivityRecord]
+        var records: [ActivityEvent]
         var connections: Connections
     }
 
     /// Appends events to the activity log (ingest: not acknowledged, so no journal).
     /// - Returns: what became of each event.
-    public func appendActivity(_ events: [ActivityRecord], receivedAt: Int64) async throws -> [Appended] {
+    public func appendActivity(_ events: [ActivityEvent], receivedAt: Int64) async throws -> [Appended] {
         guard !events.isEmpty else { return [] }
         return try await appending { db in
             let inserted = try self.insert(events, receivedAt: receivedAt, db)
@@ -135,7 +109,7 @@ extension ClubStore {
     /// Deletes a user's workout events from `system` from the log and appends `notice` (an
     /// `imports.deleted` event telling the consumers to forget them), in one transaction.
     /// - Returns: how many workout events were deleted.
-    public func forgetImports(user: String, system: String, notice: ActivityRecord, receivedAt: Int64) async throws -> Int {
+    public func forgetImports(user: String, system: String, notice: ActivityEvent, receivedAt: Int64) async throws -> Int {
         try await appending { db in
             try db.execute(
                 sql: """
@@ -149,18 +123,18 @@ extension ClubStore {
 
     /// Inserts within the caller's transaction, in order, checking and applying consent.
     /// - Returns: what became of each event, and what joins the tail once the caller commits.
-    private func insert(_ events: [ActivityRecord], receivedAt: Int64, _ db: Database) throws -> (
+    private func insert(_ events: [ActivityEvent], receivedAt: Int64, _ db: Database) throws -> (
         outcomes: [Appended], committed: Committed
     ) {
         let statement = try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO activity (id, type, user, at, received_at, body) VALUES (?, ?, ?, ?, ?, ?)")
         var consent = connections.withLock { $0 }
-        var appended: [ActivityRecord] = []
+        var appended: [ActivityEvent] = []
         let outcomes = try events.map { e -> Appended in
             if case .needs(let system) = e.consent, !consent.allows(user: e.user, source: system) {
                 return .refused("user '\(e.user)' has no active connection to '\(system)': a connection event with state 'active' must come first")
             }
-            try statement.execute(arguments: [e.id, e.type, e.user, e.at, receivedAt, Data(e.body)])
+            try statement.execute(arguments: [e.id, e.type, e.user, e.at, receivedAt, Data(e.json)])
             guard db.changesCount > 0 else { return .duplicate }
             let offset = db.lastInsertedRowID
             if case .connection(let system, let active) = e.consent {
@@ -169,7 +143,7 @@ extension ClubStore {
                     sql: #"INSERT OR REPLACE INTO connection (user, system, active, "offset") VALUES (?, ?, ?, ?)"#,
                     arguments: [e.user, system.lowercased(), active, offset])
             }
-            appended.append(ActivityRecord(offset: offset, id: e.id, type: e.type, user: e.user, at: e.at, body: e.body))
+            appended.append(e.appended(at: offset))
             return .new
         }
         return (outcomes, Committed(records: appended, connections: consent))
@@ -186,7 +160,7 @@ extension ClubStore {
 
     /// Up to `limit` log entries after `offset`, in order: from the in-memory tail when it
     /// holds them, else from SQLite.
-    public func activity(after offset: Int64, limit: Int) async throws -> [ActivityRecord] {
+    public func activity(after offset: Int64, limit: Int) async throws -> [ActivityEvent] {
         if let recent = tail.read(after: offset, limit: limit) { return recent }
         return try await pool.read { db in
             try Row.fetchAll(
@@ -194,7 +168,7 @@ extension ClubStore {
                 arguments: [offset, limit]
             ).map {
                 // Columns by position: looking them up by name costs more than the rest of the read.
-                ActivityRecord(offset: $0[0], id: $0[1], type: $0[2], user: $0[3], at: $0[4], body: [UInt8]($0[5] as Data))
+                ActivityEvent(offset: $0[0], id: $0[1], type: $0[2], user: $0[3], at: $0[4], json: [UInt8]($0[5] as Data))
             }
         }
     }
@@ -251,29 +225,5 @@ extension ClubStore {
             try db.execute(sql: #"DELETE FROM activity WHERE received_at < ? AND "offset" <= ?"#, arguments: [cutoff, passed])
             return db.changesCount
         }
-    }
-}
-
-extension ClubStore.ActivityRecord {
-    /// The entry with its JSON read, for the rules; nil when the body is not an object.
-    public var event: ActivityEvent? {
-        guard case .object(let body) = try? JSONValue.parse(self.body) else { return nil }
-        return ActivityEvent(offset: offset, id: id, type: type, user: user, at: at, body: body)
-    }
-}
-
-extension ClubStore.ActivityRecord {
-    /// An event the daemon raises itself: `type`, `id` and `ts`, then `members` (already
-    /// serialized, the user among them). Its id follows from what it describes, so that
-    /// raising it again (a replay after a crash) makes a duplicate.
-    public static func raised(_ type: String, id: String, user: String, at: Int64, members: [UInt8]) -> Self {
-        var w = JSONWriter(capacity: members.count + 96)
-        w.beginObject()
-        w.member("type", type)
-        w.member("id", id)
-        w.member("ts", Int(at))
-        w.raw(members)  // members of the object, already serialized
-        w.endObject()
-        return Self(id: id, type: type, user: user, at: at, body: w.bytes)
     }
 }

@@ -23,11 +23,3 @@ public struct Connections: Sendable, Equatable {
         Self.ownSources.contains(source) || active.contains(Key(user: user, system: source.lowercased()))
     }
 }
-
-/// What an activity event means for consent, worked out when it is decoded.
-public enum ConsentEffect: Sendable, Equatable {
-    /// A `connection` event: the user's connection to `system` becomes active or revoked.
-    case connection(system: String, active: Bool)
-    /// A workout from an external system: accepted only while the connection is active.
-    case needs(system: String)
-}

@@ -7,13 +7,14 @@ import Testing
 import ZMQ
 
 @testable import Pipeline
+import ClubKernel
 
 /// The bonus stage and its runner against an in-memory store: a stage is testable without
 /// SQLite because it declares the store it needs (``BonusStore``). Commits can be made to
 /// fail, as a full disk does.
 final class MemoryBonusStore: BonusStore {
     struct State {
-        var log: [ClubStore.ActivityRecord] = []
+        var log: [ActivityEvent] = []
         var position: Int64 = 0
         var ledger: [LedgerEntry] = []
         var accounts: [String: [UInt8]] = [:]
@@ -29,16 +30,16 @@ final class MemoryBonusStore: BonusStore {
         var description: String { "disk full (injected)" }
     }
 
-    func append(_ records: [ClubStore.ActivityRecord]) {
+    func append(_ records: [ActivityEvent]) {
         state.withLock { s in
             for r in records {
                 let offset = Int64(s.log.count + 1)
-                s.log.append(ClubStore.ActivityRecord(offset: offset, id: r.id, type: r.type, user: r.user, at: r.at, body: r.body))
+                s.log.append(ActivityEvent(offset: offset, id: r.id, type: r.type, user: r.user, at: r.at, json: r.json))
             }
         }
     }
 
-    func activity(after offset: Int64, limit: Int) async throws -> [ClubStore.ActivityRecord] {
+    func activity(after offset: Int64, limit: Int) async throws -> [ActivityEvent] {
         state.withLock { s in Array(s.log.dropFirst(Int(offset)).prefix(limit)) }
     }
 
@@ -93,10 +94,10 @@ final class MemoryBonusStore: BonusStore {
           - {id: visit, on: club.visited, points: 2}
         """, file: "<test>")
 
-    static func visits(_ range: Range<Int>, users: Int = 7) -> [ClubStore.ActivityRecord] {
+    static func visits(_ range: Range<Int>, users: Int = 7) -> [ActivityEvent] {
         range.map { n in
             let body = #"{"type":"club.visited","id":"v-\#(n)","user":"u-\#(n % users)","ts":1764000000000}"#
-            return ClubStore.ActivityRecord(id: "v-\(n)", type: "club.visited", user: "u-\(n % users)", at: 1_764_000_000_000, body: Array(body.utf8))
+            return ActivityEvent(id: "v-\(n)", type: "club.visited", user: "u-\(n % users)", at: 1_764_000_000_000, json: Array(body.utf8))
         }
     }
 

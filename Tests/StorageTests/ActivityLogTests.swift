@@ -1,11 +1,12 @@
+import ClubKernel
 import Foundation
 import Storage
 import Testing
 
 @Suite struct ActivityLogTests {
-    static func record(_ n: Int) -> ClubStore.ActivityRecord {
-        ClubStore.ActivityRecord(
-            id: "e\(n)", type: "group.joined", user: "u\(n % 7)", at: Int64(n), body: Array(#"{"type":"group.joined","id":"e\#(n)"}"#.utf8))
+    static func record(_ n: Int) -> ActivityEvent {
+        ActivityEvent(
+            id: "e\(n)", type: "group.joined", user: "u\(n % 7)", at: Int64(n), json: Array(#"{"type":"group.joined","id":"e\#(n)"}"#.utf8))
     }
 
     /// Reads served by the in-memory tail (with evictions and duplicates in between) equal

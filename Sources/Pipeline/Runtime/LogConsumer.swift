@@ -1,3 +1,4 @@
+import ClubKernel
 import Logging
 import Storage
 
@@ -6,7 +7,7 @@ import Storage
 public protocol ActivityLogReading: Sendable {
     /// Up to `limit` log entries after `offset`, in order.
     /// - Throws: when the store cannot be read.
-    func activity(after offset: Int64, limit: Int) async throws -> [ClubStore.ActivityRecord]
+    func activity(after offset: Int64, limit: Int) async throws -> [ActivityEvent]
     /// The offset of the newest committed entry (0 for an empty log).
     var newestActivityOffset: Int64 { get }
 }
@@ -31,7 +32,7 @@ protocol LogConsumer: Actor {
     /// Applies `records` (entries after ``offset``, in order), commits their effects with
     /// the offset `upTo` and publishes what they produced.
     /// - Throws: when the effects cannot be committed; nothing of them is then committed.
-    func apply(_ records: [ClubStore.ActivityRecord], upTo: Int64) async throws
+    func apply(_ records: [ActivityEvent], upTo: Int64) async throws
     /// Work that falls due without new entries: expiries, campaigns, coalesced publications,
     /// periodic commits. Called after every drain.
     func due() async throws

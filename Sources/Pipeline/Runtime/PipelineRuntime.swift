@@ -53,7 +53,7 @@ public actor PipelineRuntime {
     private var consumerTasks: [Task<Void, Never>] = []
     /// Closed windows and raised events the store refused; written before the next batch's.
     private var pendingWindows: [ClubStore.WindowRecord] = []
-    private var pendingRaised: [ClubStore.ActivityRecord] = []
+    private var pendingRaised: [ActivityEvent] = []
     private var writingPending = false
     /// The telemetry stage's own status (the pipeline loop), reported beside the log consumers.
     private var telemetryError: String?
@@ -252,9 +252,9 @@ public actor PipelineRuntime {
 
     private nonisolated func notifyLogConsumers() { logSignals.notifyAll() }
 
-    static func record(_ event: ClubEvent, receivedAt: Int64) -> ClubStore.ActivityRecord {
-        ClubStore.ActivityRecord(
-            id: event.id, type: event.type, user: event.user, at: event.ts ?? receivedAt, body: event.json,
+    static func record(_ event: ClubEvent, receivedAt: Int64) -> ActivityEvent {
+        ActivityEvent(
+            id: event.id, type: event.type, user: event.user, at: event.ts ?? receivedAt, json: event.json, body: event.body,
             consent: consent(of: event))
     }
 
@@ -471,7 +471,7 @@ public actor PipelineRuntime {
         var w = JSONWriter()
         w.member("user", user)
         w.member("system", system)
-        let notice = ClubStore.ActivityRecord.raised(
+        let notice = ActivityEvent.raised(
             "imports.deleted", id: "forget:\(user):\(system):\(now)", user: user, at: now, members: w.bytes)
         let deleted = try await store.forgetImports(user: user, system: system, notice: notice, receivedAt: now)
         notifyLogConsumers()

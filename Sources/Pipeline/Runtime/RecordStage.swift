@@ -1,3 +1,4 @@
+import ClubKernel
 import Events
 import Foundation
 import JSON
@@ -21,7 +22,7 @@ actor RecordStage {
 
     /// The records set by sessions that ended, as activity log entries. Their ids follow
     /// from the session and the distance, so a replay raises duplicates, not new records.
-    func handle(_ samples: [TelemetrySample]) -> [ClubStore.ActivityRecord] {
+    func handle(_ samples: [TelemetrySample]) -> [ActivityEvent] {
         tracker.process(samples).map { record in
             let id = "pr:\(record.user):\(record.device):\(record.session):\(Int(record.distance))"
             var w = JSONWriter()

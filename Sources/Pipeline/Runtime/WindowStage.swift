@@ -14,7 +14,7 @@ actor WindowStage {
         var messages: [Publisher.Message] = []
         var records: [ClubStore.WindowRecord] = []
         /// Final window results raised as activity events (see ``PipelineDefinition/activityType``).
-        var activity: [ClubStore.ActivityRecord] = []
+        var activity: [ActivityEvent] = []
         var late = 0
         var duplicates = 0
     }
@@ -57,7 +57,7 @@ actor WindowStage {
 
     /// A final window result as an activity event. Its id is derived from the window, so the
     /// same window raised again (a replay after a crash) is a duplicate in the log.
-    private func activityEvent(_ type: String, _ window: WindowResult, members: [UInt8]) -> ClubStore.ActivityRecord {
+    private func activityEvent(_ type: String, _ window: WindowResult, members: [UInt8]) -> ActivityEvent {
         .raised(type, id: "\(definition.name):\(window.user):\(window.start)", user: window.user, at: window.end, members: members)
     }
 

@@ -1,3 +1,4 @@
+import ClubKernel
 import Foundation
 import JSON
 import Logging
@@ -28,7 +29,7 @@ actor ActivityFeed: LogConsumer {
 
     /// Publishes; the offset is committed by ``due()``. What is published stays published,
     /// so a failed commit needs no recovery: the next one stores the offset.
-    func apply(_ records: [ClubStore.ActivityRecord], upTo newOffset: Int64) async throws {
+    func apply(_ records: [ActivityEvent], upTo newOffset: Int64) async throws {
         await publisher.publish(records.map(Self.message))
         offset = newOffset
     }
@@ -46,11 +47,11 @@ actor ActivityFeed: LogConsumer {
         committedAt = Clock.nowMillis()
     }
 
-    private static func message(_ record: ClubStore.ActivityRecord) -> Publisher.Message {
-        var w = JSONWriter(capacity: record.body.count + 64)
+    private static func message(_ record: ActivityEvent) -> Publisher.Message {
+        var w = JSONWriter(capacity: record.json.count + 64)
         w.member("offset", Int(record.offset))
         w.key("event")
-        w.raw(record.body)
+        w.raw(record.json)
         return Publisher.Message(topic: "activity.\(record.type)", members: w.bytes)
     }
 }

@@ -64,20 +64,19 @@ actor BonusStage: LogConsumer {
     /// Expiries due with no new event.
     func due() async throws { try await apply([], upTo: offset) }
 
-    func apply(_ records: [ClubStore.ActivityRecord], upTo newOffset: Int64) async throws {
+    func apply(_ records: [ActivityEvent], upTo newOffset: Int64) async throws {
         let now = Clock.nowMillis()
         var entries: [LedgerEntry] = []
         var changed: Set<String> = []
         var messages: [Publisher.Message] = []
-        for record in records {
-            guard let event = record.event else { continue }
-            var account = accounts[record.user] ?? BonusAccount()
+        for event in records {
+            var account = accounts[event.user] ?? BonusAccount()
             let revision = account.revision
             let outcome = engine.apply(event, to: &account, now: now)
             entries += outcome.entries
             if account.revision != revision {
-                accounts[record.user] = account
-                changed.insert(record.user)
+                accounts[event.user] = account
+                changed.insert(event.user)
                 nextSweep = min(nextSweep, account.nextExpiry ?? .max)
             }
             if let refusal = outcome.refusal {

@@ -75,7 +75,7 @@ actor OfferStage: LogConsumer {
 
     func due() async throws { try await issueDueCampaigns() }
 
-    func apply(_ records: [ClubStore.ActivityRecord], upTo newOffset: Int64) async throws {
+    func apply(_ records: [ActivityEvent], upTo newOffset: Int64) async throws {
         var offers: [IssuedOffer] = []
         var learned: Set<String> = []
         for record in records {
@@ -104,9 +104,9 @@ actor OfferStage: LogConsumer {
     /// A log entry as `engine` takes it; nil when neither the rules nor the users' facts have
     /// a use for its type (it is then not even parsed). Synchronous: the stage's loop must not
     /// leave its thread per entry.
-    private static func event(_ record: ClubStore.ActivityRecord, for engine: OfferEngine) -> ActivityEvent? {
+    private static func event(_ record: ActivityEvent, for engine: OfferEngine) -> ActivityEvent? {
         guard UserFacts.learns(from: record.type) || engine.fires(on: record.type) else { return nil }
-        return record.event
+        return record
     }
 
     /// Replays the activity log through `rules` in a private engine, issuing nothing: facts
@@ -120,7 +120,7 @@ actor OfferStage: LogConsumer {
             offset = last.offset
             for record in records {
                 guard record.at >= since, record.at <= now else {
-                    if UserFacts.learns(from: record.type), let event = record.event { engine.learn(event) }
+                    if UserFacts.learns(from: record.type) { engine.learn(record) }
                     continue
                 }
                 if let event = Self.event(record, for: engine) {

@@ -1,3 +1,4 @@
+import ClubKernel
 import Events
 import Foundation
 import JSON
@@ -30,7 +31,7 @@ actor TrainingStage: LogConsumer {
     private let store: any ConsumerStateStore
     private let publisher: Publisher
     private let logger: Logger
-    private let raise: @Sendable ([ClubStore.ActivityRecord]) async throws -> Void
+    private let raise: @Sendable ([ActivityEvent]) async throws -> Void
     private var config: TrainingConfig
     private var state = TrainingState()
     /// The log offset up to which events are applied (committed later, see above).
@@ -38,7 +39,7 @@ actor TrainingStage: LogConsumer {
     /// Events raised and messages produced by applied entries, not yet handed on: raising
     /// them failed (the store refused a write). They go first at the next step, before any
     /// commit, so no raised event is lost and none is raised twice.
-    private var pendingRaised: [ClubStore.ActivityRecord] = []
+    private var pendingRaised: [ActivityEvent] = []
     private var pendingMessages: [Publisher.Message] = []
     private var committedOffset: Int64 = 0
     private var committedAt = Clock.nowMillis()
@@ -61,7 +62,7 @@ actor TrainingStage: LogConsumer {
     /// - Parameter raise: appends activity events to the log.
     init(
         store: any ConsumerStateStore, config: TrainingConfig, publisher: Publisher, logger: Logger,
-        raise: @escaping @Sendable ([ClubStore.ActivityRecord]) async throws -> Void
+        raise: @escaping @Sendable ([ActivityEvent]) async throws -> Void
     ) async throws {
         self.store = store
         self.raise = raise
@@ -94,9 +95,9 @@ actor TrainingStage: LogConsumer {
         index.update(config: config, standings: state.standings)
     }
 
-    func apply(_ records: [ClubStore.ActivityRecord], upTo newOffset: Int64) async throws {
+    func apply(_ records: [ActivityEvent], upTo newOffset: Int64) async throws {
         var messages: [Publisher.Message] = []
-        var raised: [ClubStore.ActivityRecord] = []
+        var raised: [ActivityEvent] = []
         for record in records { apply(record, messages: &messages, raised: &raised) }
         offset = newOffset
         pendingRaised += raised
@@ -133,11 +134,11 @@ actor TrainingStage: LogConsumer {
         try await commit()
     }
 
-    private func apply(_ record: ClubStore.ActivityRecord, messages: inout [Publisher.Message], raised: inout [ClubStore.ActivityRecord]) {
+    private func apply(_ record: ActivityEvent, messages: inout [Publisher.Message], raised: inout [ActivityEvent]) {
         guard record.type == "workout" || record.type == "profile" || record.type == config.sessionEventType
-            || record.type == Self.importsDeleted,
-            let body = record.event?.body
+            || record.type == Self.importsDeleted
         else { return }
+        let body = record.body
         if record.type == "profile" {
             state.apply(profile: body)
             return
@@ -166,7 +167,7 @@ actor TrainingStage: LogConsumer {
         }
     }
 
-    private func add(_ workout: Workout, messages: inout [Publisher.Message], raised: inout [ClubStore.ActivityRecord]) {
+    private func add(_ workout: Workout, messages: inout [Publisher.Message], raised: inout [ActivityEvent]) {
         let applied = state.apply(workout, config: config)
         dirty.formUnion(applied.boards)
         for comparison in applied.comparisons {
@@ -237,7 +238,7 @@ actor TrainingStage: LogConsumer {
     private func publishDue(force: Bool = false) async throws {
         let now = Clock.nowMillis()
         var messages: [Publisher.Message] = []
-        var raised: [ClubStore.ActivityRecord] = []
+        var raised: [ActivityEvent] = []
         var boards: Set<String> = []
         for key in dirty.sorted() {
             guard force || now - (lastPublishedAt[key.board] ?? .min / 2) >= config.publishIntervalMillis else { continue }
@@ -265,7 +266,7 @@ actor TrainingStage: LogConsumer {
     /// A `leaderboard.final` activity event per entry of a final board.
     private static func placements(
         _ spec: LeaderboardSpec, _ key: TrainingState.BoardKey, _ standings: Standings, at now: Int64
-    ) -> [ClubStore.ActivityRecord] {
+    ) -> [ActivityEvent] {
         standings.top(spec.size).enumerated().map { index, entry in
             var w = JSONWriter()
             w.member("user", entry.user)
