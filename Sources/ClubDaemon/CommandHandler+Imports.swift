@@ -20,38 +20,16 @@ extension CommandHandler {
         let bounds: [Int64]
         do { bounds = try timeBounds(request) } catch { return error.reply }
         let list = await runtime.workouts(of: user, from: bounds[0], to: bounds[1])
-        return ok { w in
-            w.member("user", user)
-            w.key("workouts")
-            w.beginArray()
-            for (workout, counted) in list { Self.write(workout, counted: counted, into: &w) }
-            w.endArray()
-        }
+        return WorkoutsReply(user: user, workouts: list.map { Self.summary($0.workout, counted: $0.counted) }).bytes
     }
 
     /// One workout as `workouts` lists it; `duplicate` is added for `import` replies.
-    static func write(_ workout: Workout, counted: Bool?, duplicate: Bool? = nil, into w: inout JSONWriter) {
-        func optional(_ key: String, _ value: Double?) {
-            w.key(key)
-            if let value { w.value(value) } else { w.null() }
-        }
-        w.beginObject()
-        w.member("id", workout.id)
-        w.member("source", workout.source)
-        w.member("sport", workout.sport)
-        w.member("start", Int(workout.start))
-        w.member("duration_s", Double(workout.durationMillis) / 1000)
-        w.member("moving_time_s", Double(workout.movingMillis) / 1000)
-        w.member("distance_m", (workout.distance * 100).rounded() / 100)
-        optional("avg_hr", workout.averageHeartRate)
-        optional("max_hr", workout.maxHeartRate)
-        w.member("elevation_gain_m", (workout.elevationGain * 100).rounded() / 100)
-        w.key("samples")
-        if let samples = workout.samples { w.value(samples) } else { w.null() }
-        w.key("counted")
-        if let counted { w.value(counted) } else { w.null() }
-        if let duplicate { w.member("duplicate", duplicate) }
-        w.endObject()
+    static func summary(_ workout: Workout, counted: Bool?, duplicate: Bool? = nil) -> WorkoutSummary {
+        WorkoutSummary(
+            id: workout.id, source: workout.source, sport: workout.sport, start: Int(workout.start),
+            durationSeconds: Double(workout.durationMillis) / 1000, movingSeconds: Double(workout.movingMillis) / 1000,
+            distanceMeters: workout.distance, averageHeartRate: workout.averageHeartRate, maxHeartRate: workout.maxHeartRate,
+            elevationGainMeters: workout.elevationGain, samples: workout.samples, counted: counted, duplicate: duplicate)
     }
 
     /// Imports a FIT, GPX or TCX file (`data_base64`) for `user` from `system`: each workout
@@ -77,7 +55,7 @@ extension CommandHandler {
             user: user, system: system, format: format, file: [UInt8](data), sport: request["sport"]?.stringValue)
         switch result {
         case .failure(let error): return CommandError(error.code, error.message).reply
-        case .success(let members): return ok { w in w.raw(members) }
+        case .success(let reply): return reply.bytes
         }
     }
 
@@ -92,11 +70,7 @@ extension CommandHandler {
         }
         do {
             let deleted = try await runtime.forgetImports(user: user, system: system)
-            return ok { w in
-                w.member("user", user)
-                w.member("system", system)
-                w.member("deleted", deleted)
-            }
+            return ForgetImportsReply(user: user, system: system, deleted: deleted).bytes
         } catch {
             return CommandError("storage_failed", "cannot delete the imported workouts: \(error)").reply
         }

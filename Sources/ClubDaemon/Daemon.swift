@@ -167,18 +167,12 @@ public final class Daemon: Sendable {
             await runtime.reloadTraining(programme.training)
             await runtime.reloadOffers(programme.offerRules)
             logger.info("definitions reloaded", metadata: ["changes": "\(changes)", "summary": "\(programme.summary)"])
-            var w = JSONWriter()
-            w.beginObject()
-            w.member("ok", true)
-            w.key("reloaded")
-            w.beginArray()
-            for change in changes { w.value(change) }
-            w.value("bonus rules: \(programme.bonusRules.rules.count)")
-            w.value("leaderboards: \(programme.training.boards.count)")
-            w.value("offer rules: \(programme.offerRules.rules.count)")
-            w.endArray()
-            w.endObject()
-            return w.bytes
+            return ReloadReply(
+                reloaded: changes + [
+                    "bonus rules: \(programme.bonusRules.rules.count)", "leaderboards: \(programme.training.boards.count)",
+                    "offer rules: \(programme.offerRules.rules.count)",
+                ]
+            ).bytes
         } catch {
             logger.error("reload refused; the running definitions stay", metadata: ["errors": "\(error)"])
             return CommandError("invalid_definitions", "\(error)").reply

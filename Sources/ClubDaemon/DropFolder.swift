@@ -1,3 +1,4 @@
+import ClubProtocol
 import Foundation
 import Imports
 import Logging
@@ -33,7 +34,7 @@ struct DropFolder {
         }
     }
 
-    private func settle(_ file: URL, system: String, user: String, result: Result<[UInt8], ImportError>) {
+    private func settle(_ file: URL, system: String, user: String, result: Result<ImportReply, ImportError>) {
         let outcome: String
         var note: String?
         switch result {

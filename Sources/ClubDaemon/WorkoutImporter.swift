@@ -1,4 +1,5 @@
 import ClubKernel
+import ClubProtocol
 import Events
 import Imports
 import JSON
@@ -16,8 +17,8 @@ struct WorkoutImporter {
     /// Largest file taken (`imports.max_file_bytes`).
     let maxFileBytes: Int
 
-    /// - Returns: the members of the reply (`user`, `samples`, `workouts`), or why not.
-    func run(user: String, system: String, format: WorkoutFormat, file: [UInt8], sport: String?) async -> Result<[UInt8], ImportError> {
+    /// - Returns: the `import` reply, or why not.
+    func run(user: String, system: String, format: WorkoutFormat, file: [UInt8], sport: String?) async -> Result<ImportReply, ImportError> {
         let result = await importing(user: user, system: system, format: format, file: file, sport: sport)
         if case .failure(let error) = result {
             Counter(label: "clubd_imports_refused_total", dimensions: [("reason", error.code)]).increment()
@@ -25,7 +26,7 @@ struct WorkoutImporter {
         return result
     }
 
-    private func importing(user: String, system: String, format: WorkoutFormat, file: [UInt8], sport: String?) async -> Result<[UInt8], ImportError> {
+    private func importing(user: String, system: String, format: WorkoutFormat, file: [UInt8], sport: String?) async -> Result<ImportReply, ImportError> {
         guard file.count <= maxFileBytes else {
             return .failure(
                 ImportError("file_too_large", "the file has \(file.count) bytes; imports.max_file_bytes allows \(maxFileBytes)"))
@@ -73,17 +74,12 @@ struct WorkoutImporter {
             return .failure(ImportError(RejectReason.noConsent.code, message))
         }
         let counted = await countedState(of: events.map(\.id), user: user)
-        var w = JSONWriter()
-        w.member("user", user)
-        w.member("samples", samples.count)
-        w.key("workouts")
-        w.beginArray()
+        var workouts: [WorkoutSummary] = []
         for (event, outcome) in zip(events, appended) {
             guard case .success(let workout) = Workout.from(event.body, offset: 0) else { continue }
-            CommandHandler.write(workout, counted: counted[event.id], duplicate: outcome == .duplicate, into: &w)
+            workouts.append(CommandHandler.summary(workout, counted: counted[event.id], duplicate: outcome == .duplicate))
         }
-        w.endArray()
-        return .success(w.bytes)
+        return .success(ImportReply(user: user, samples: samples.count, workouts: workouts))
     }
 
     /// Whether the training stage counts each workout, waiting up to 2 s for it to apply them.

@@ -114,7 +114,12 @@ struct Send: ParsableCommand {
             let push = try ZMQSocket(context: context, type: .push)
             try push.set(.linger, 5000)
             try push.connect(endpoints.ingest)
-            for line in lines { try push.send(line) }
+            let progress = ProgressLine("pushing frames", total: lines.count)
+            for (n, line) in lines.enumerated() {
+                try push.send(line)
+                progress.update(n + 1)
+            }
+            progress.finish()
             push.close()
             print("pushed \(lines.count) frames")
             return
@@ -129,7 +134,10 @@ struct Send: ParsableCommand {
             }
             events += value.arrayValue ?? [value]
         }
+        let progress = ProgressLine("submitting events", total: events.count)
+        defer { progress.finish() }
         for start in stride(from: 0, to: events.count, by: max(1, batch)) {
+            progress.update(start)
             let chunk = Array(events[start..<min(events.count, start + batch)])
             let reply = try client.request(["op": "submit", "events": .array(chunk)])
             guard reply["ok"] == .bool(true) else { throw ClientError("submit refused: \(reply.jsonText)") }

@@ -80,3 +80,35 @@ enum Format {
         return n < 0 ? "-" + grouped : grouped
     }
 }
+
+/// A progress line for long commands, on standard error and only on a terminal: redrawn at most
+/// ten times a second, cleared at the end. Piped or redirected, it writes nothing.
+final class ProgressLine {
+    private let label: String
+    private let total: Int
+    private let began = Date()
+    private var drawnAt = Date.distantPast
+    private let enabled: Bool
+
+    init(_ label: String, total: Int, enabled: Bool = isatty(STDERR_FILENO) == 1) {
+        self.label = label
+        self.total = total
+        self.enabled = enabled
+    }
+
+    /// Shows that `done` of the total are done.
+    func update(_ done: Int) {
+        guard enabled, Date().timeIntervalSince(drawnAt) >= 0.1 else { return }
+        drawnAt = Date()
+        let seconds = max(Date().timeIntervalSince(began), 0.001)
+        let percent = total > 0 ? " (\(done * 100 / total)%)" : ""
+        let line = "\(label): \(Format.count(done))/\(Format.count(total))\(percent), \(Format.count(Int(Double(done) / seconds)))/s"
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+    }
+
+    /// Clears the line, so that the command's own output starts on a clean one.
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}

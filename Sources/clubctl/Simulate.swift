@@ -32,7 +32,9 @@ struct Simulate: ParsableCommand {
         try push.connect(endpoints.ingest)
         let began = Date()
         var sent = 0
+        let progress = ProgressLine("simulating samples", total: events)
         for i in 0..<events {
+            if i % 100 == 0 { progress.update(i) }
             for frame in fleet.nextFrames() {
                 try push.send(frame)
                 sent += 1
@@ -43,6 +45,7 @@ struct Simulate: ParsableCommand {
                 if wait > 0 { Thread.sleep(forTimeInterval: wait) }
             }
         }
+        progress.finish()
         for frame in fleet.flush() { try push.send(frame) }
         push.close()
         let seconds = Date().timeIntervalSince(began)

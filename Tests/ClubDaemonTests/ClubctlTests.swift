@@ -55,4 +55,28 @@ import Testing
         #expect(refused.errors.hasPrefix("error wrong_type: "), "\(refused.errors)")
         #expect(refused.output.isEmpty)
     }
+
+    @Test func importAndWorkoutsPrintOneLineAFileAndATable() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let connection = try JSONValue.parse(#"{"type":"connection","id":"c-1","user":"u-1","system":"garmin","state":"active"}"#)
+        #expect(try daemon.request(["op": "submit", "events": [connection]])["accepted"] == 1)
+        let file = daemon.directory.appendingPathComponent("ride.gpx")
+        try Data(LargeImportTests.gpx(bytes: 200_000)).write(to: file)
+
+        let imported = try Self.clubctl(["import", file.path, "--user", "u-1", "--system", "garmin"], daemon: daemon)
+        #expect(imported.status == 0, "\(imported.errors)")
+        #expect(imported.output.hasPrefix("\(file.path): ") && imported.output.contains(" km in "), "\(imported.output)")
+        #expect(imported.errors.isEmpty, "no progress line when standard error is not a terminal")
+        let again = try Self.clubctl(["import", file.path, "--user", "u-1", "--system", "garmin", "--json"], daemon: daemon)
+        #expect(try JSONValue.parse(Array(again.output.utf8))["workouts"]?.arrayValue?.first?["duplicate"] == .bool(true))
+
+        let workouts = try Self.clubctl(["workouts", "u-1"], daemon: daemon)
+        let rows = workouts.output.split(separator: "\n")
+        #expect(rows.count == 2 && rows[0].hasPrefix("START"), "\(workouts.output)")
+        #expect(rows[1].contains("garmin") && rows[1].contains("yes"))
+
+        let refused = try Self.clubctl(["import", file.path, "--user", "u-2", "--system", "garmin"], daemon: daemon)
+        #expect(refused.status != 0 && refused.errors.contains("error no_consent: "), "\(refused.errors)")
+    }
 }

@@ -56,4 +56,23 @@ import Testing
         #expect(Op.unknown("fly").message.contains("offers.preview"))
         #expect(Op(rawValue: "forget_imports") == .forgetImports)
     }
+
+    @Test func workoutImportForgetAndReloadRepliesRoundTrip() throws {
+        let workout = WorkoutSummary(
+            id: "garmin:1", source: "garmin", sport: "run", start: 1_764_000_000_000, durationSeconds: 1830, movingSeconds: 1800,
+            distanceMeters: 5012.25, averageHeartRate: 151, maxHeartRate: nil, elevationGainMeters: 42, samples: 1830, counted: true)
+        let workouts = WorkoutsReply(user: "u-17", workouts: [workout])
+        let json = try Self.parsed(workouts.bytes)
+        #expect(json["workouts"]?.arrayValue?.first?["max_hr"] == .null && json["workouts"]?.arrayValue?.first?["duplicate"] == nil)
+        #expect(try WorkoutsReply(reply: json) == workouts)
+        var copy = workout
+        copy.duplicate = true
+        copy.counted = nil
+        let imported = ImportReply(user: "u-17", samples: 1830, workouts: [copy])
+        #expect(try ImportReply(reply: Self.parsed(imported.bytes)) == imported)
+        let forgot = ForgetImportsReply(user: "u-17", system: "garmin", deleted: 3)
+        #expect(try ForgetImportsReply(reply: Self.parsed(forgot.bytes)) == forgot)
+        let reload = ReloadReply(reloaded: ["changed minute", "bonus rules: 9"])
+        #expect(try ReloadReply(reply: Self.parsed(reload.bytes)) == reload)
+    }
 }
