@@ -57,11 +57,24 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: ["ClubKernel", "Users", "Bonus", "Offers", .product(name: "GRDB", package: "GRDB.swift")]),
-        // Declarative pipelines and the actor runtime that runs them between ZeroMQ sockets.
+        // The runtime: threads and executors, the bounded inbox, the ingest receiver, the
+        // publisher, and the stage protocol with the runner that drives every log consumer.
+        .target(
+            name: "ClubRuntime",
+            dependencies: [
+                "ZMQ", "JSON", "ClubKernel", "Events", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]),
+        // The command transport: the ROUTER socket on its own thread, requests handed to a handler.
+        .target(
+            name: "CommandSocket",
+            dependencies: ["ZMQ", "JSON", "ClubProtocol", "ClubRuntime", .product(name: "Logging", package: "swift-log")]),
+        // The pipelines: their definitions, the stages (telemetry windows, records, bonus,
+        // training, offers, activity feed), the stores they declare, and the wiring of them.
         .target(
             name: "Pipeline",
             dependencies: [
-                "ZMQ", "JSON", "ClubKernel", "ClubProtocol", "Events", "Telemetry", "Storage", "Definitions", "Users", "Bonus",
+                "ZMQ", "JSON", "ClubKernel", "ClubRuntime", "Events", "Telemetry", "Storage", "Definitions", "Users", "Bonus",
                 "Training", "Offers", "Imports",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -71,8 +84,8 @@ let package = Package(
         .target(
             name: "ClubDaemon",
             dependencies: [
-                "ZMQ", "JSON", "ClubKernel", "ClubProtocol", "Events", "Telemetry", "Storage", "Definitions", "Users", "Bonus",
-                "Training", "Offers", "Imports", "Pipeline",
+                "ZMQ", "JSON", "ClubKernel", "ClubProtocol", "ClubRuntime", "CommandSocket", "Events", "Telemetry", "Storage",
+                "Definitions", "Users", "Bonus", "Training", "Offers", "Imports", "Pipeline",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -96,7 +109,8 @@ let package = Package(
         .executableTarget(
             name: "clubbench",
             dependencies: [
-                "ZMQ", "JSON", "ClubKernel", "Events", "Telemetry", "Storage", "Pipeline", "ClubClient", "ClubTestKit", "Simulation", "Imports",
+                "ZMQ", "JSON", "ClubKernel", "ClubRuntime", "Events", "Telemetry", "Storage", "Pipeline", "ClubClient", "ClubTestKit",
+                "Simulation", "Imports",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -108,10 +122,11 @@ let package = Package(
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "ClubProtocolTests", dependencies: ["ClubProtocol", "JSON"]),
+        .testTarget(name: "ClubKernelTests", dependencies: ["ClubKernel", "JSON"]),
         .testTarget(name: "EventsTests", dependencies: ["ClubKernel", "Events", "JSON"]),
         .testTarget(name: "TelemetryTests", dependencies: ["ClubKernel", "Telemetry", "Events"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "ClubKernel"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "DefinitionTesting", "Storage", "ClubKernel", "Bonus", "ZMQ", "ClubTestKit", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "DefinitionTesting", "Storage", "ClubKernel", "ClubRuntime", "Bonus", "ZMQ", "ClubTestKit", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "BonusTests", dependencies: ["Bonus", "ClubKernel", "Definitions", "DefinitionTesting", "Events", "JSON"]),
         .testTarget(name: "OffersTests", dependencies: ["Offers", "ClubKernel", "Bonus", "Definitions", "DefinitionTesting", "JSON"]),
         .testTarget(name: "ImportsTests", dependencies: ["Imports", "ClubTestKit"]),

@@ -1,5 +1,6 @@
 import ClubKernel
 import ClubProtocol
+import ClubRuntime
 import Definitions
 import JSON
 import Offers

@@ -1,4 +1,6 @@
 import ClubProtocol
+import ClubRuntime
+import CommandSocket
 import Definitions
 import Events
 import JSON

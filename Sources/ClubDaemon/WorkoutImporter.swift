@@ -1,5 +1,6 @@
 import ClubKernel
 import ClubProtocol
+import ClubRuntime
 import Events
 import Imports
 import JSON

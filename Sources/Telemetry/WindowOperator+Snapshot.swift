@@ -1,3 +1,4 @@
+import ClubKernel
 extension WindowOperator {
     /// Format version of ``snapshot()``.
     public static let snapshotVersion: Int64 = 3

@@ -1,12 +1,13 @@
 import ArgumentParser
+import ClubRuntime
 import ClubTestKit
 import Events
 import Foundation
 import JSON
 import Pipeline
 import Simulation
-import Telemetry
 import Synchronization
+import Telemetry
 import ZMQ
 
 /// Sustained telemetry throughput through decode → window → publish, beside a raw ZeroMQ

@@ -1,4 +1,6 @@
 import Bonus
+import ClubKernel
+import ClubRuntime
 import Foundation
 import Logging
 import Storage
@@ -7,7 +9,6 @@ import Testing
 import ZMQ
 
 @testable import Pipeline
-import ClubKernel
 
 /// The bonus stage and its runner against an in-memory store: a stage is testable without
 /// SQLite because it declares the store it needs (``BonusStore``). Commits can be made to

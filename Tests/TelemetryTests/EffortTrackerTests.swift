@@ -1,6 +1,8 @@
+import ClubKernel
 import Events
 import Foundation
 import Testing
+
 @testable import Telemetry
 
 @Suite struct EffortTrackerTests {

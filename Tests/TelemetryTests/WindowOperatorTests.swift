@@ -1,3 +1,4 @@
+import ClubKernel
 import Events
 import Telemetry
 import Testing

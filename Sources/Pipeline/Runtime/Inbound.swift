@@ -13,8 +13,3 @@ enum Inbound: Sendable {
     /// Replace the pipelines; resumed with a summary of what changed.
     case reload([PipelineDefinition], CheckedContinuation<[String], Never>)
 }
-
-/// Wall-clock time in epoch milliseconds.
-public enum Clock {
-    public static func nowMillis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
-}

@@ -1,5 +1,6 @@
 import Bonus
 import ClubKernel
+import ClubRuntime
 import Events
 import Foundation
 import Imports
@@ -38,7 +39,7 @@ public actor PipelineRuntime {
     private let decoder: EventDecoder
     private let store: ClubStore
     private let inbox: Inbox<Inbound>
-    private let receiver: IngestReceiver
+    private let receiver: IngestReceiver<Inbound>
     private let publisher: Publisher
     private var stages: [WindowStage]
     private let recordStage: RecordStage
@@ -136,7 +137,8 @@ public actor PipelineRuntime {
             options: .init(
                 endpoint: options.ingestEndpoint, receiveHighWaterMark: options.receiveHighWaterMark,
                 maxMessageBytes: options.maxMessageBytes),
-            decoder: decoder, inbox: inbox, logger: logger)
+            decoder: decoder, inbox: inbox, logger: logger,
+            batch: { decoded, frames, receivedAt in .ingested(decoded, frames: frames, receivedAt: receivedAt) })
         ingestEndpoint = receiver.boundEndpoint
         logger.info(
             "state restored",

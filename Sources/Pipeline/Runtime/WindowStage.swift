@@ -1,4 +1,5 @@
 import ClubKernel
+import ClubRuntime
 import Events
 import JSON
 import Storage

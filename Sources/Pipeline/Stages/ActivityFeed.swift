@@ -1,4 +1,5 @@
 import ClubKernel
+import ClubRuntime
 import Foundation
 import JSON
 import Logging

@@ -1,5 +1,6 @@
 import Bonus
 import ClubKernel
+import ClubRuntime
 import Foundation
 import JSON
 import Logging

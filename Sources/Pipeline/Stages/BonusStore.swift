@@ -1,4 +1,5 @@
 import Bonus
+import ClubRuntime
 import Storage
 
 /// What the bonus stage needs of storage: the activity log, and the ledger with the accounts

@@ -1,3 +1,4 @@
+import ClubRuntime
 import Foundation
 import JSON
 import Synchronization

@@ -1,3 +1,4 @@
+import ClubRuntime
 import Offers
 import Storage
 
@@ -29,4 +30,4 @@ protocol ConsumerOffsetStore: ActivityLogReading {
     func commitOffset(_ name: String, _ offset: Int64) async throws
 }
 
-extension ClubStore: OfferStore, ConsumerStateStore, ConsumerOffsetStore {}
+extension ClubStore: ActivityLogReading, OfferStore, ConsumerStateStore, ConsumerOffsetStore {}

@@ -1,27 +1,32 @@
+import ClubKernel
 import JSON
-import Telemetry
 import ZMQ
 
 /// Owns the PUB socket. Every message is `[topic, json]`; the JSON carries `topic`, a
 /// per-topic `seq` starting at 1 and the publication time `at` (epoch ms).
 ///
 /// Runs on its own serial executor, so the socket stays on one thread at a time.
-actor Publisher {
+public actor Publisher {
     /// One message to publish: the topic and the payload's other members, already
     /// serialized as `"key":value` pairs separated by commas (no braces).
-    struct Message: Sendable {
-        let topic: String
-        let members: [UInt8]
+    public struct Message: Sendable {
+        public let topic: String
+        public let members: [UInt8]
+
+        public init(topic: String, members: [UInt8]) {
+            self.topic = topic
+            self.members = members
+        }
     }
 
     private let executor = DispatchQueueExecutor(label: "clubd-publisher")
-    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     private let socket: ZMQSocket
     private var sequences: [String: Int] = [:]
-    let boundEndpoint: String
+    public nonisolated let boundEndpoint: String
 
-    init(context: ZMQContext, endpoint: String, sendHighWaterMark: Int) throws {
+    public init(context: ZMQContext, endpoint: String, sendHighWaterMark: Int) throws {
         socket = try ZMQSocket(context: context, type: .pub)
         try socket.set(.sendHighWaterMark, sendHighWaterMark)
         try socket.set(.linger, 200)
@@ -31,7 +36,7 @@ actor Publisher {
 
     /// Publishes messages in order. A slow subscriber loses messages at its high-water
     /// mark (ZeroMQ PUB semantics) and sees the gap in `seq`.
-    func publish(_ batch: [Message]) {
+    public func publish(_ batch: [Message]) {
         let at = Clock.nowMillis()
         for message in batch {
             let seq = (sequences[message.topic] ?? 0) + 1
@@ -59,10 +64,10 @@ actor Publisher {
         }
     }
 
-    func close() { socket.close() }
+    public func close() { socket.close() }
 
     /// The per-topic counters, so a restart continues each topic's `seq`.
-    func snapshot() -> [UInt8] {
+    public func snapshot() -> [UInt8] {
         var w = StateWriter()
         w.write(sequences.count)
         for (topic, seq) in sequences.sorted(by: { $0.key < $1.key }) {
@@ -72,7 +77,7 @@ actor Publisher {
         return w.bytes
     }
 
-    func restore(_ bytes: [UInt8]) throws {
+    public func restore(_ bytes: [UInt8]) throws {
         var r = StateReader(bytes)
         var restored: [String: Int] = [:]
         for _ in 0..<(try r.readInt()) { restored[try r.readString()] = try r.readInt() }

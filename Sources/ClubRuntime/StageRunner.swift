@@ -21,6 +21,15 @@ public struct StageStatus: Sendable, Equatable {
     public var failures: Int
     /// When the stage last finished a step, retried or found nothing to do (epoch ms).
     public var lastActiveAt: Int64
+
+    public init(offset: Int64, lag: Int64, state: State, lastError: String?, failures: Int, lastActiveAt: Int64) {
+        self.offset = offset
+        self.lag = lag
+        self.state = state
+        self.lastError = lastError
+        self.failures = failures
+        self.lastActiveAt = lastActiveAt
+    }
 }
 
 /// Drives one ``LogConsumer``: drains the log when signalled, retries a failed step with
@@ -30,17 +39,23 @@ public struct StageStatus: Sendable, Equatable {
 /// Written once for every consumer, so the bonus, training and offer stages and the activity
 /// feed share one failure policy: the lesson of a full disk, after which a stage that
 /// re-read its state and tried again at full speed never recovered and a shutdown hung.
-final class StageRunner: Sendable {
+public final class StageRunner: Sendable {
     /// Back-off after a failed step: doubling from `initialBackoff` up to `maximumBackoff`.
-    struct Policy: Sendable {
-        var initialBackoff: Duration = .milliseconds(50)
-        var maximumBackoff: Duration = .seconds(2)
+    public struct Policy: Sendable {
+        public var initialBackoff: Duration = .milliseconds(50)
+        public var maximumBackoff: Duration = .seconds(2)
         /// After a wake-up, how long appends may gather before the drain, so that under load
         /// one transaction (one fsync) covers many events.
-        var coalescing: Duration = .milliseconds(20)
+        public var coalescing: Duration = .milliseconds(20)
+
+        public init(initialBackoff: Duration = .milliseconds(50), maximumBackoff: Duration = .seconds(2), coalescing: Duration = .milliseconds(20)) {
+            self.initialBackoff = initialBackoff
+            self.maximumBackoff = maximumBackoff
+            self.coalescing = coalescing
+        }
     }
 
-    let name: String
+    public let name: String
     private let consumer: any LogConsumer
     private let log: any ActivityLogReading
     private let signal: LogSignal
@@ -51,7 +66,7 @@ final class StageRunner: Sendable {
     private let stateGauge: Gauge
     private let failureCounter: Counter
 
-    init(consumer: any LogConsumer, log: any ActivityLogReading, signal: LogSignal, policy: Policy = Policy(), logger: Logger) async {
+    public init(consumer: any LogConsumer, log: any ActivityLogReading, signal: LogSignal, policy: Policy = Policy(), logger: Logger) async {
         name = consumer.name
         self.consumer = consumer
         self.log = log
@@ -69,7 +84,7 @@ final class StageRunner: Sendable {
     }
 
     /// The stage's state now, its lag measured against the log's newest entry.
-    var status: StageStatus {
+    public var status: StageStatus {
         var s = state.withLock { $0 }
         s.lag = max(0, log.newestActivityOffset - s.offset)
         return s
@@ -78,7 +93,7 @@ final class StageRunner: Sendable {
     /// Drains at start and after every wake-up until the signal finishes, then closes the
     /// consumer. A failed step is retried after a back-off until it succeeds or the signal
     /// finishes; while it fails the stage reports `retrying`.
-    func run() async {
+    public func run() async {
         var needsRecovery = false
         var backoff = policy.initialBackoff
         var wakeUps = signal.waits.makeAsyncIterator()

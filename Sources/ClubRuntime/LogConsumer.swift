@@ -1,6 +1,5 @@
 import ClubKernel
 import Logging
-import Storage
 
 /// What every consumer of the activity log reads: the entries after an offset, and how far
 /// the log reaches (for its lag).
@@ -12,8 +11,6 @@ public protocol ActivityLogReading: Sendable {
     var newestActivityOffset: Int64 { get }
 }
 
-extension ClubStore: ActivityLogReading {}
-
 /// A stage that reads the activity log: each step drains the entries after its offset,
 /// applies them, commits their effects with the new offset and publishes. ``StageRunner``
 /// drives every consumer the same way — when to drain, how to retry after a storage error,
@@ -22,7 +19,7 @@ extension ClubStore: ActivityLogReading {}
 /// The contract a consumer keeps: ``apply(_:upTo:)`` either commits all of its effects
 /// together with `upTo` or throws, and after a throw ``recover()`` makes the consumer's
 /// in-memory state match what it committed, so the retry neither skips nor repeats an entry.
-protocol LogConsumer: Actor {
+public protocol LogConsumer: Actor {
     /// The stage's name in `health`, metrics and logs.
     nonisolated var name: String { get }
     /// Log entries read per step.
@@ -44,7 +41,7 @@ protocol LogConsumer: Actor {
 }
 
 extension LogConsumer {
-    func due() async throws {}
-    func recover() async throws {}
-    func close() async throws {}
+    public func due() async throws {}
+    public func recover() async throws {}
+    public func close() async throws {}
 }

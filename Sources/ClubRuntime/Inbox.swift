@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Items from the command socket and the daemon itself skip the bound (``putUnbounded(_:)``):
 /// they are few, and their callers run on the cooperative pool, which must never block.
-final class Inbox<Item: Sendable>: @unchecked Sendable {
+public final class Inbox<Item: Sendable>: @unchecked Sendable {
     // @unchecked: every field is guarded by `condition`.
     private let condition = NSCondition()
     private var items: [Item] = []
@@ -15,12 +15,12 @@ final class Inbox<Item: Sendable>: @unchecked Sendable {
     private var closed = false
     private let capacity: Int
 
-    init(capacity: Int) {
+    public init(capacity: Int) {
         self.capacity = capacity
     }
 
     /// Items waiting.
-    var depth: Int {
+    public var depth: Int {
         condition.lock()
         defer { condition.unlock() }
         return items.count - head
@@ -29,7 +29,7 @@ final class Inbox<Item: Sendable>: @unchecked Sendable {
     /// Adds an item, blocking the calling thread while the inbox is full.
     /// - Returns: false when the inbox is closed and the item was not taken.
     @discardableResult
-    func put(_ item: Item) -> Bool {
+    public func put(_ item: Item) -> Bool {
         condition.lock()
         while !closed && items.count - head >= capacity { condition.wait() }
         return deliverLocked(item)
@@ -37,7 +37,7 @@ final class Inbox<Item: Sendable>: @unchecked Sendable {
 
     /// Adds an item without waiting for room. Never call ``put(_:)`` from the cooperative pool.
     @discardableResult
-    func putUnbounded(_ item: Item) -> Bool {
+    public func putUnbounded(_ item: Item) -> Bool {
         condition.lock()
         return deliverLocked(item)
     }
@@ -59,7 +59,7 @@ final class Inbox<Item: Sendable>: @unchecked Sendable {
     }
 
     /// The next item, or nil once the inbox is closed and empty. One consumer only.
-    func next() async -> Item? {
+    public func next() async -> Item? {
         await withCheckedContinuation { continuation in
             condition.lock()
             if head < items.count {
@@ -83,7 +83,7 @@ final class Inbox<Item: Sendable>: @unchecked Sendable {
     }
 
     /// Refuses new items; items already in are still delivered, then `next()` returns nil.
-    func close() {
+    public func close() {
         condition.lock()
         closed = true
         let waiter = self.waiter

@@ -5,20 +5,29 @@ import Logging
 import ZMQ
 
 /// Owns the ingest PULL socket on a dedicated thread: blocks for the first frame, drains
-/// the rest without waiting, decodes the batch and hands it to the pipeline. Decoding here
-/// overlaps with the consumer loop's window work on the other core.
-final class IngestReceiver: @unchecked Sendable {
+/// the rest without waiting, decodes the batch and hands it to the pipeline's inbox as an
+/// `Item` (`batch(decoded, frames, receivedAt)`). Decoding here overlaps with the consumer
+/// loop's window work on the other core.
+public final class IngestReceiver<Item: Sendable>: @unchecked Sendable {
     // @unchecked: `socket` is used only by the receiving thread after `start()`;
     // `stopRequested` is guarded by `lock`.
-    struct Options: Sendable {
-        var endpoint: String
-        var receiveHighWaterMark: Int
-        var maxMessageBytes: Int
-        var batchFrames: Int = 1024
+    public struct Options: Sendable {
+        public var endpoint: String
+        public var receiveHighWaterMark: Int
+        public var maxMessageBytes: Int
+        public var batchFrames: Int = 1024
+
+        public init(endpoint: String, receiveHighWaterMark: Int, maxMessageBytes: Int, batchFrames: Int = 1024) {
+            self.endpoint = endpoint
+            self.receiveHighWaterMark = receiveHighWaterMark
+            self.maxMessageBytes = maxMessageBytes
+            self.batchFrames = batchFrames
+        }
     }
 
     private let socket: ZMQSocket
-    private let inbox: Inbox<Inbound>
+    private let inbox: Inbox<Item>
+    private let batch: @Sendable (DecodedEvents, Int, Int64) -> Item
     private let decoder: EventDecoder
     private let batchFrames: Int
     private let lock = NSLock()
@@ -26,10 +35,14 @@ final class IngestReceiver: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let logger: Logger
     /// The endpoint actually bound (a wildcard port resolved).
-    let boundEndpoint: String
+    public let boundEndpoint: String
 
     /// Binds the socket; throws when the endpoint is taken or invalid.
-    init(context: ZMQContext, options: Options, decoder: EventDecoder, inbox: Inbox<Inbound>, logger: Logger) throws {
+    /// - Parameter batch: the inbox item for a decoded batch of `frames` frames received at a time.
+    public init(
+        context: ZMQContext, options: Options, decoder: EventDecoder, inbox: Inbox<Item>, logger: Logger,
+        batch: @escaping @Sendable (DecodedEvents, Int, Int64) -> Item
+    ) throws {
         socket = try ZMQSocket(context: context, type: .pull)
         try socket.set(.receiveHighWaterMark, options.receiveHighWaterMark)
         try socket.set(.maxMessageSize, options.maxMessageBytes)
@@ -38,12 +51,13 @@ final class IngestReceiver: @unchecked Sendable {
         try socket.bind(options.endpoint)
         boundEndpoint = socket.lastEndpoint
         self.inbox = inbox
+        self.batch = batch
         self.decoder = decoder
         self.batchFrames = options.batchFrames
         self.logger = logger
     }
 
-    func start() {
+    public func start() {
         let thread = Thread { [self] in run() }
         thread.name = "clubd-ingest"
         thread.start()
@@ -51,7 +65,7 @@ final class IngestReceiver: @unchecked Sendable {
 
     /// Stops receiving and waits for the thread to close the socket. Frames already
     /// handed over are still processed; frames still queued in ZeroMQ are not taken.
-    func stop() {
+    public func stop() {
         lock.withLock { stopRequested = true }
         finished.wait()
     }
@@ -100,7 +114,7 @@ final class IngestReceiver: @unchecked Sendable {
                 guard try receiveEvent(wait: true, receivedAt: &receivedAt, into: &decoded) else { continue }
                 var frames = 1
                 while frames < batchFrames, try receiveEvent(wait: false, receivedAt: &receivedAt, into: &decoded) { frames += 1 }
-                if !inbox.put(.ingested(decoded, frames: frames, receivedAt: receivedAt!)) { return }
+                if !inbox.put(batch(decoded, frames, receivedAt!)) { return }
             } catch let error as ZMQError where error.contextTerminated {
                 return
             } catch {

@@ -31,10 +31,13 @@ public struct StateReader {
     public struct Corrupt: Error, CustomStringConvertible {
         public let offset: Int
         public var description: String { "snapshot is corrupt at byte \(offset)" }
+
+        public init(offset: Int) { self.offset = offset }
     }
 
     let bytes: [UInt8]
-    var offset = 0
+    /// Where the next read starts.
+    public private(set) var offset = 0
 
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
 

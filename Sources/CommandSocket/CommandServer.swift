@@ -1,4 +1,5 @@
 import ClubProtocol
+import ClubRuntime
 import Foundation
 import JSON
 import Logging
