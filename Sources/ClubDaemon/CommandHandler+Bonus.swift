@@ -4,26 +4,16 @@ import JSON
 
 /// The Bonus subsystem's ops: `balance` and `ledger`.
 extension CommandHandler {
-    func balance(_ request: JSONObject) async -> [UInt8] {
-        let user: String
-        do { user = try requiredUser(request) } catch { return error.reply }
-        return BalanceReply(user: user, points: await runtime.balance(of: user)).bytes
+    func balance(_ request: BalanceRequest) async -> [UInt8] {
+        BalanceReply(user: request.user, points: await runtime.balance(of: request.user)).bytes
     }
 
     /// The user's ledger, oldest first (the newest `limit` entries, default 1000).
-    func ledger(_ request: JSONObject) async -> [UInt8] {
-        let user: String
-        do { user = try requiredUser(request) } catch { return error.reply }
-        var limit = 1000
-        if let value = request["limit"] {
-            guard let n = value.int64Value, n >= 1, n <= 100_000 else {
-                return CommandError("wrong_type", "field 'limit' must be an integer in 1...100000").reply
-            }
-            limit = Int(n)
-        }
+    func ledger(_ request: LedgerRequest) async -> [UInt8] {
+        let user = request.user
         let entries: [LedgerEntry]
         do {
-            entries = try await store.ledger(user: user, limit: limit)
+            entries = try await store.ledger(user: user, limit: request.limit)
         } catch {
             return CommandError("storage_failed", "cannot read the ledger: \(error)").reply
         }

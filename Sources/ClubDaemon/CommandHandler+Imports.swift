@@ -14,12 +14,10 @@ import Users
 extension CommandHandler {
     /// A user's workouts in `[from, to)` (default: all), with `counted` false for a
     /// recognised copy of another.
-    func workouts(_ request: JSONObject) async -> [UInt8] {
-        let user: String
-        do { user = try requiredUser(request) } catch { return error.reply }
-        let bounds: [Int64]
-        do { bounds = try timeBounds(request) } catch { return error.reply }
-        let list = await runtime.workouts(of: user, from: bounds[0], to: bounds[1])
+    func workouts(_ request: WorkoutsRequest) async -> [UInt8] {
+        let user = request.range.user
+        let bounds = request.range.bounds
+        let list = await runtime.workouts(of: user, from: bounds.from, to: bounds.to)
         return WorkoutsReply(user: user, workouts: list.map { Self.summary($0.workout, counted: $0.counted) }).bytes
     }
 
@@ -35,24 +33,18 @@ extension CommandHandler {
     /// Imports a FIT, GPX or TCX file (`data_base64`) for `user` from `system`: each workout
     /// in it becomes a `workout` event (durable, deduplicated, under consent) and its samples
     /// telemetry of device `system`, session = the workout id.
-    func importFile(_ request: JSONObject) async -> [UInt8] {
-        let user: String
-        do { user = try requiredUser(request) } catch { return error.reply }
-        guard let system = request["system"]?.stringValue, !system.isEmpty, system.count <= 64,
-            !Connections.ownSources.contains(system)
-        else {
+    func importFile(_ request: ImportRequest) async -> [UInt8] {
+        guard !Connections.ownSources.contains(request.system) else {
             return CommandError("missing_field", "field 'system' must name the external system, such as garmin or strava").reply
         }
-        guard let format = request["format"]?.stringValue.flatMap(WorkoutFormat.init(rawValue:)) else {
+        guard let format = WorkoutFormat(rawValue: request.format) else {
             return CommandError("wrong_type", "field 'format' must be fit, gpx or tcx").reply
         }
-        guard let text = request["data_base64"]?.stringValue, let data = Data(base64Encoded: text, options: .ignoreUnknownCharacters),
-            !data.isEmpty
-        else {
+        guard let data = Data(base64Encoded: request.dataBase64, options: .ignoreUnknownCharacters), !data.isEmpty else {
             return CommandError("wrong_type", "field 'data_base64' must hold the file, base64-encoded").reply
         }
         let result = await WorkoutImporter(runtime: runtime, maxFileBytes: maxImportFileBytes).run(
-            user: user, system: system, format: format, file: [UInt8](data), sport: request["sport"]?.stringValue)
+            user: request.user, system: request.system, format: format, file: [UInt8](data), sport: request.sport)
         switch result {
         case .failure(let error): return CommandError(error.code, error.message).reply
         case .success(let reply): return reply.bytes
@@ -62,10 +54,9 @@ extension CommandHandler {
     /// Deletes a user's workouts imported from `system` (typically after revoking the
     /// connection): from the activity log, the leaderboards, the cohorts and the offer facts.
     /// Points already awarded for them stay in the ledger.
-    func forgetImports(_ request: JSONObject) async -> [UInt8] {
-        let user: String
-        do { user = try requiredUser(request) } catch { return error.reply }
-        guard let system = request["system"]?.stringValue, !system.isEmpty, !Connections.ownSources.contains(system) else {
+    func forgetImports(_ request: ForgetImportsRequest) async -> [UInt8] {
+        let (user, system) = (request.user, request.system)
+        guard !Connections.ownSources.contains(system) else {
             return CommandError("missing_field", "field 'system' must name the external system whose imports are deleted").reply
         }
         do {

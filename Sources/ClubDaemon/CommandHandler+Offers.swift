@@ -9,9 +9,8 @@ import Pipeline
 /// The Offers subsystem's ops: `offers` and `offers.preview`.
 extension CommandHandler {
     /// The offers valid now for a user: targeted at them, for their region, and general.
-    func offers(_ request: JSONObject) async -> [UInt8] {
-        let user: String
-        do { user = try requiredUser(request) } catch { return error.reply }
+    func offers(_ request: OffersRequest) async -> [UInt8] {
+        let user = request.user
         let offers: [[UInt8]]
         do {
             offers = try await runtime.validOffers(for: user)

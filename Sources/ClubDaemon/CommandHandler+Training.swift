@@ -8,18 +8,11 @@ import Pipeline
 extension CommandHandler {
     /// A board's top entries in a period (the current one unless `period` names another, such
     /// as `2026-W48`), and with `user` that user's own rank and value.
-    func leaderboard(_ request: JSONObject) -> [UInt8] {
-        var text: [String: String] = [:]
-        for key in ["board", "period", "region", "user"] {
-            guard let value = request[key] else { continue }
-            guard let string = value.stringValue, !string.isEmpty else {
-                return CommandError("wrong_type", "field '\(key)' must be a non-empty string, not \(value.typeName)").reply
-            }
-            text[key] = string
-        }
-        guard let board = text["board"] else { return CommandError("missing_field", "missing required field 'board'").reply }
+    func leaderboard(_ object: JSONObject) -> [UInt8] {
+        let request: LeaderboardRequest
+        do { request = try LeaderboardRequest(request: object) } catch { return error.reply }
         do {
-            let members = try runtime.leaderboard(board: board, period: text["period"], scope: text["region"], user: text["user"])
+            let members = try runtime.leaderboard(board: request.board, period: request.period, scope: request.region, user: request.user)
             return ok { w in w.raw(members) }
         } catch {
             return CommandError(error.code, error.message).reply

@@ -78,18 +78,26 @@ struct CommandHandler: CommandHandling {
         switch known {
         case .health: return await health()
         case .submit: return await submit(parsed.events)
-        case .stats: return await stats(object)  // Telemetry
+        case .stats: return await answer(StatsRequest.self, object, stats)  // Telemetry
         case .reload: return await reloadPipelines()
         case .snapshot: return await snapshot()
-        case .balance: return await balance(object)  // Bonus: CommandHandler+Bonus.swift
-        case .ledger: return await ledger(object)
+        case .balance: return await answer(BalanceRequest.self, object, balance)  // Bonus: CommandHandler+Bonus.swift
+        case .ledger: return await answer(LedgerRequest.self, object, ledger)
         case .leaderboard: return leaderboard(object)  // Training: CommandHandler+Training.swift
-        case .workouts: return await workouts(object)
-        case .import: return await importFile(object)  // Imports: CommandHandler+Imports.swift
-        case .forgetImports: return await forgetImports(object)
-        case .offers: return await offers(object)  // Offers: CommandHandler+Offers.swift
+        case .workouts: return await answer(WorkoutsRequest.self, object, workouts)
+        case .import: return await answer(ImportRequest.self, object, importFile)  // Imports: CommandHandler+Imports.swift
+        case .forgetImports: return await answer(ForgetImportsRequest.self, object, forgetImports)
+        case .offers: return await answer(OffersRequest.self, object, offers)  // Offers: CommandHandler+Offers.swift
         case .offersPreview: return await previewOffers(object)
         }
+    }
+
+    /// Reads the typed request (the contract's validation, in `ClubProtocol`) and hands it to
+    /// its handler, or answers the refusal.
+    private func answer<R: Request>(_ type: R.Type, _ object: JSONObject, _ handle: (R) async -> [UInt8]) async -> [UInt8] {
+        let request: R
+        do { request = try R(request: object) } catch { return error.reply }
+        return await handle(request)
     }
 
     func ok(_ body: (inout JSONWriter) -> Void) -> [UInt8] {
@@ -175,14 +183,12 @@ struct CommandHandler: CommandHandling {
         ).bytes
     }
 
-    private func stats(_ request: JSONObject) async -> [UInt8] {
-        let user: String
-        do { user = try requiredUser(request) } catch { return error.reply }
-        let bounds: [Int64]
-        do { bounds = try timeBounds(request) } catch { return error.reply }
+    private func stats(_ request: StatsRequest) async -> [UInt8] {
+        let user = request.range.user
+        let bounds = request.range.bounds
         let closed: [ClubStore.WindowRecord]
         do {
-            closed = try await store.windows(user: user, from: bounds[0], to: bounds[1])
+            closed = try await store.windows(user: user, from: bounds.from, to: bounds.to)
         } catch {
             return CommandError("storage_failed", "cannot read window history: \(error)").reply
         }
@@ -202,25 +208,6 @@ struct CommandHandler: CommandHandling {
             }
             w.endArray()
         }
-    }
-
-    /// The request's optional `from` and `to` (epoch ms), unbounded where absent.
-    func timeBounds(_ request: JSONObject) throws(CommandError) -> [Int64] {
-        var bounds: [Int64] = [Int64.min / 4, Int64.max / 4]
-        for (i, key) in ["from", "to"].enumerated() {
-            guard let value = request[key] else { continue }
-            guard let ms = value.int64Value else { throw CommandError("wrong_type", "field '\(key)' must be integer epoch milliseconds") }
-            bounds[i] = ms
-        }
-        return bounds
-    }
-
-    func requiredUser(_ request: JSONObject) throws(CommandError) -> String {
-        guard let value = request["user"] else { throw CommandError("missing_field", "missing required field 'user'") }
-        guard let user = value.stringValue, !user.isEmpty else {
-            throw CommandError("wrong_type", "field 'user' must be a non-empty string, not \(value.typeName)")
-        }
-        return user
     }
 
     private func snapshot() async -> [UInt8] {

@@ -13,7 +13,7 @@ struct Health: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let reply = try endpoints.client().request(["op": .string(Op.health.rawValue)])
+        let reply = try endpoints.client().request(HealthRequest().bytes)
         try output.show(reply, as: HealthReply.self) { h in
             var stages = Table("STAGE", "OFFSET", "LAG", "STATE", "FAILURES", "LAST ERROR")
             for s in h.stages {
@@ -39,11 +39,8 @@ struct Stats: ParsableCommand {
     @Option(help: "To, epoch ms.") var to: Int?
 
     func run() throws {
-        let client = endpoints.client()
-        var request: JSONObject = JSONObject([("op", "stats"), ("user", .string(user))])
-        if let from { request["from"] = .number(Double(from)) }
-        if let to { request["to"] = .number(Double(to)) }
-        print(try client.request(.object(request)).jsonText)
+        let request = StatsRequest(user: user, from: from.map(Int64.init), to: to.map(Int64.init))
+        print(try endpoints.client().request(request.bytes).jsonText)
     }
 }
 
@@ -54,7 +51,7 @@ struct Balance: ParsableCommand {
     @Argument(help: "The user id.") var user: String
 
     func run() throws {
-        let reply = try endpoints.client().request(["op": .string(Op.balance.rawValue), "user": .string(user)])
+        let reply = try endpoints.client().request(BalanceRequest(user: user).bytes)
         try output.show(reply, as: BalanceReply.self) { "\($0.user): \(Format.count($0.points)) points" }
     }
 }
@@ -67,9 +64,7 @@ struct Ledger: ParsableCommand {
     @Option(help: "How many of the newest entries.") var limit = 1000
 
     func run() throws {
-        let reply = try endpoints.client().request([
-            "op": .string(Op.ledger.rawValue), "user": .string(user), "limit": .number(Double(limit)),
-        ])
+        let reply = try endpoints.client().request(LedgerRequest(user: user, limit: limit).bytes)
         try output.show(reply, as: LedgerReply.self) { ledger in
             guard !ledger.entries.isEmpty else { return "\(ledger.user): no entries" }
             var table = Table("BOOKED", "KIND", "POINTS", "BALANCE", "RULE", "EVENT")
@@ -90,11 +85,8 @@ struct Leaderboard: ParsableCommand {
     @Option(help: "Also show this user's rank and value.") var user: String?
 
     func run() throws {
-        var request = JSONObject([("op", "leaderboard"), ("board", .string(board))])
-        if let period { request["period"] = .string(period) }
-        if let region { request["region"] = .string(region) }
-        if let user { request["user"] = .string(user) }
-        print(try endpoints.client().request(.object(request)).jsonText)
+        let request = LeaderboardRequest(board: board, period: period, region: region, user: user)
+        print(try endpoints.client().request(request.bytes).jsonText)
     }
 }
 

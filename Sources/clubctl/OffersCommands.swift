@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClubClient
+import ClubProtocol
 import Foundation
 import JSON
 
@@ -14,7 +15,7 @@ struct Offers: ParsableCommand {
         @Argument(help: "The user id.") var user: String
 
         func run() throws {
-            print(try endpoints.client().request(["op": "offers", "user": .string(user)]).jsonText)
+            print(try endpoints.client().request(OffersRequest(user: user).bytes).jsonText)
         }
     }
 

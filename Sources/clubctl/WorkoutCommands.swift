@@ -11,7 +11,7 @@ struct Workouts: ParsableCommand {
     @Argument(help: "The user id.") var user: String
 
     func run() throws {
-        let reply = try endpoints.client().request(["op": .string(Op.workouts.rawValue), "user": .string(user)])
+        let reply = try endpoints.client().request(WorkoutsRequest(user: user).bytes)
         try output.show(reply, as: WorkoutsReply.self) { list in
             guard !list.workouts.isEmpty else { return "\(list.user): no workouts" }
             var table = Table("START", "SPORT", "SOURCE", "KM", "TIME", "AVG HR", "COUNTED", "ID")
@@ -45,10 +45,8 @@ struct Import: ParsableCommand {
             progress.update(n)
             let kind = format ?? URL(fileURLWithPath: file).pathExtension.lowercased()
             let data = try Data(contentsOf: URL(fileURLWithPath: file))
-            let reply = try client.request([
-                "op": "import", "user": .string(user), "system": .string(system), "format": .string(kind),
-                "data_base64": .string(data.base64EncodedString()),
-            ])
+            let request = ImportRequest(user: user, system: system, format: kind, dataBase64: data.base64EncodedString())
+            let reply = try client.request(request.bytes)
             progress.finish()
             failed = failed || reply["ok"] != .bool(true)
             if json {

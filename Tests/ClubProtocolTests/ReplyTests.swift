@@ -76,3 +76,39 @@ import Testing
         #expect(try ReloadReply(reply: Self.parsed(reload.bytes)) == reload)
     }
 }
+
+/// Requests write what the daemon reads back, and the daemon's reading refuses a wrong field
+/// with the contract's codes.
+@Suite struct RequestTests {
+    static func object(_ bytes: [UInt8]) throws -> JSONObject { try #require(try JSONValue.parse(bytes).objectValue) }
+
+    @Test func requestsRoundTripThroughTheirJSON() throws {
+        let ledger = LedgerRequest(user: "u-1", limit: 20)
+        let parsed = try Self.object(ledger.bytes)
+        #expect(parsed["op"] == "ledger")
+        #expect(try LedgerRequest(request: parsed) == ledger)
+        let board = LeaderboardRequest(board: "weekly-distance", period: "2026-W48", user: "u-2")
+        #expect(try LeaderboardRequest(request: Self.object(board.bytes)) == board)
+        let stats = StatsRequest(user: "u-3", from: 10)
+        #expect(try StatsRequest(request: Self.object(stats.bytes)) == stats)
+        #expect(stats.range.bounds.from == 10 && stats.range.bounds.to > 1 << 60)
+        let file = ImportRequest(user: "u-4", system: "garmin", format: "gpx", dataBase64: "PGdweC8+", sport: "ride")
+        #expect(try ImportRequest(request: Self.object(file.bytes)) == file)
+        #expect(try ForgetImportsRequest(request: Self.object(ForgetImportsRequest(user: "u", system: "strava").bytes)).system == "strava")
+        #expect(try Self.object(HealthRequest().bytes).keys == ["op"])
+    }
+
+    @Test func wrongFieldsAreRefusedNamingTheField() throws {
+        #expect(throws: CommandError.missingField("user")) { try BalanceRequest(request: Self.object(Array(#"{"op":"balance"}"#.utf8))) }
+        #expect(throws: CommandError.wrongType("field 'user' must be a non-empty string, not number")) {
+            try BalanceRequest(request: Self.object(Array(#"{"op":"balance","user":7}"#.utf8)))
+        }
+        #expect(throws: CommandError.wrongType("field 'limit' must be an integer in 1...100000")) {
+            try LedgerRequest(request: Self.object(Array(#"{"op":"ledger","user":"u","limit":0}"#.utf8)))
+        }
+        #expect(throws: CommandError.wrongType("field 'from' must be integer epoch milliseconds")) {
+            try WorkoutsRequest(request: Self.object(Array(#"{"op":"workouts","user":"u","from":"yesterday"}"#.utf8)))
+        }
+        #expect(throws: CommandError.self) { try ImportRequest(request: Self.object(Array(#"{"op":"import","user":"u","system":"garmin"}"#.utf8))) }
+    }
+}
