@@ -74,8 +74,8 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "ZMQ", "JSON", "ClubKernel", "ClubRuntime", "Events", "Telemetry", "Storage", "Definitions", "Users", "Bonus",
-                "Training", "Offers", "Imports",
+                "ZMQ", "JSON", "ClubKernel", "ClubProtocol", "ClubRuntime", "Events", "Telemetry", "Storage", "Definitions", "Users",
+                "Bonus", "Training", "Offers", "Imports",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -17,48 +17,32 @@ extension CommandHandler {
         } catch {
             return CommandError("storage_failed", "cannot read offers: \(error)").reply
         }
-        return ok { w in
-            w.member("user", user)
-            w.key("offers")
-            w.beginArray()
-            for members in offers {
-                w.beginObject()
-                w.raw(members)
-                w.endObject()
-            }
-            w.endArray()
-        }
+        return OffersReply(user: user, offers: offers.map(RawObject.init(members:))).bytes
     }
 
     /// What a rule file would do over recorded history (`rules`: the file's YAML text;
     /// `since`: a duration back from now such as `30d`, or epoch milliseconds).
-    func previewOffers(_ request: JSONObject) async -> [UInt8] {
-        guard let text = request["rules"]?.stringValue else {
-            return CommandError("missing_field", "missing required field 'rules' (the YAML text of an offer rules file)").reply
-        }
+    func previewOffers(_ request: OffersPreviewRequest) async -> [UInt8] {
         let now = Clock.nowMillis()
         var since = now - 30 * 86_400_000
-        if let value = request["since"] {
-            if let ms = value.int64Value {
-                since = ms
-            } else if let duration = value.stringValue.flatMap(YAMLMapping.parseDuration) {
-                since = now - duration
-            } else {
+        switch request.since {
+        case nil: break
+        case .millis(let ms): since = ms
+        case .ago(let text):
+            guard let duration = YAMLMapping.parseDuration(text) else {
                 return CommandError("wrong_type", "field 'since' must be a duration such as 30d or epoch milliseconds").reply
             }
+            since = now - duration
         }
         let rules: OfferRules
         do {
-            rules = try OfferRules.parse(text, file: request["file"]?.stringValue ?? "<preview>")
+            rules = try OfferRules.parse(request.rules, file: request.file ?? "<preview>")
         } catch {
             return CommandError("invalid_definitions", "\(error)").reply
         }
         do {
             let preview = try await runtime.previewOffers(rules, since: since, now: now)
-            return ok { w in
-                w.member("since", Int(since))
-                w.raw(preview.members)
-            }
+            return OffersPreviewReply(since: Int(since), preview: RawObject(members: preview.members)).bytes
         } catch {
             return CommandError("storage_failed", "cannot replay the activity log: \(error)").reply
         }

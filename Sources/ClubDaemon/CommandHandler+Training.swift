@@ -12,8 +12,7 @@ extension CommandHandler {
         let request: LeaderboardRequest
         do { request = try LeaderboardRequest(request: object) } catch { return error.reply }
         do {
-            let members = try runtime.leaderboard(board: request.board, period: request.period, scope: request.region, user: request.user)
-            return ok { w in w.raw(members) }
+            return try runtime.leaderboard(board: request.board, period: request.period, scope: request.region, user: request.user).bytes
         } catch {
             return CommandError(error.code, error.message).reply
         }

@@ -88,7 +88,7 @@ struct CommandHandler: CommandHandling {
         case .import: return await answer(ImportRequest.self, object, importFile)  // Imports: CommandHandler+Imports.swift
         case .forgetImports: return await answer(ForgetImportsRequest.self, object, forgetImports)
         case .offers: return await answer(OffersRequest.self, object, offers)  // Offers: CommandHandler+Offers.swift
-        case .offersPreview: return await previewOffers(object)
+        case .offersPreview: return await answer(OffersPreviewRequest.self, object, previewOffers)
         }
     }
 
@@ -193,21 +193,10 @@ struct CommandHandler: CommandHandling {
             return CommandError("storage_failed", "cannot read window history: \(error)").reply
         }
         let open = await runtime.currentWindows(of: user)
-        return ok { w in
-            w.member("user", user)
-            w.key("windows")
-            w.beginArray()
-            var closedKeys: Set<String> = []
-            for record in closed {
-                closedKeys.insert("\(record.pipeline)@\(record.start)")
-                w.raw([UInt8(ascii: "{")] + record.result + [UInt8(ascii: "}")])
-            }
-            // A closed window still correctable is both recorded and held: list it once.
-            for record in open where !closedKeys.contains("\(record.pipeline)@\(record.start)") {
-                w.raw([UInt8(ascii: "{")] + record.result + [UInt8(ascii: "}")])
-            }
-            w.endArray()
-        }
+        let closedKeys = Set(closed.map { "\($0.pipeline)@\($0.start)" })
+        // A closed window still correctable is both recorded and held: list it once.
+        let held = open.filter { !closedKeys.contains("\($0.pipeline)@\($0.start)") }
+        return StatsReply(user: user, windows: (closed + held).map { RawObject(members: $0.result) }).bytes
     }
 
     private func snapshot() async -> [UInt8] {

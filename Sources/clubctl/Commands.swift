@@ -83,11 +83,29 @@ struct Leaderboard: ParsableCommand {
     @Option(help: "A period key such as 2026-W48, 2026-11 or 2026-11-27; the current period by default.") var period: String?
     @Option(help: "The region, for boards ranked per region.") var region: String?
     @Option(help: "Also show this user's rank and value.") var user: String?
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let request = LeaderboardRequest(board: board, period: period, region: region, user: user)
-        print(try endpoints.client().request(request.bytes).jsonText)
+        let reply = try endpoints.client().request(request.bytes)
+        try output.show(reply, as: LeaderboardReply.self) { board in
+            var lines = ["\(board.board) (\(board.metric)), \(board.period), \(board.scope): \(Format.count(board.ranked)) ranked"]
+            if !board.entries.isEmpty {
+                var table = Table("RANK", "VALUE", "USER")
+                for e in board.entries { table.add(String(e.rank), Self.value(e.value), e.user) }
+                lines.append(table.text)
+            }
+            switch board.own {
+            case nil: break
+            case .unranked: lines.append("\(user ?? ""): not ranked")
+            case .ranked(let e): lines.append("\(e.user): rank \(e.rank), \(Self.value(e.value))")
+            }
+            return lines.joined(separator: "\n")
+        }
     }
+
+    /// A board value: whole numbers without decimals, others to a thousandth.
+    static func value(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(format: "%.3f", v) }
 }
 
 struct Send: ParsableCommand {
@@ -131,7 +149,7 @@ struct Send: ParsableCommand {
         for start in stride(from: 0, to: events.count, by: max(1, batch)) {
             progress.update(start)
             let chunk = Array(events[start..<min(events.count, start + batch)])
-            let reply = try client.request(["op": "submit", "events": .array(chunk)])
+            let reply = try client.request(SubmitRequest(events: chunk).bytes)
             guard reply["ok"] == .bool(true) else { throw ClientError("submit refused: \(reply.jsonText)") }
             accepted += reply["accepted"]?.int64Value.map(Int.init) ?? 0
             duplicates += reply["duplicates"]?.int64Value.map(Int.init) ?? 0

@@ -29,8 +29,8 @@ struct Offers: ParsableCommand {
 
         func run() throws {
             let text = try String(contentsOfFile: ruleFile, encoding: .utf8)
-            let request: JSONValue = ["op": "offers.preview", "rules": .string(text), "since": .string(since), "file": .string(ruleFile)]
-            let reply = try endpoints.client(timeout: 60_000).request(request)
+            let request = OffersPreviewRequest(rules: text, since: .ago(since), file: ruleFile)
+            let reply = try endpoints.client(timeout: 60_000).request(request.bytes)
             guard reply["ok"] == .bool(true) else {
                 FileHandle.standardError.write(Data("\(reply["error"]?["message"]?.stringValue ?? reply.jsonText)\n".utf8))
                 throw ExitCode.failure

@@ -112,3 +112,51 @@ import Testing
         #expect(throws: CommandError.self) { try ImportRequest(request: Self.object(Array(#"{"op":"import","user":"u","system":"garmin"}"#.utf8))) }
     }
 }
+
+/// The query replies: typed boards, and payloads other parts of the contract define carried
+/// as they were written.
+@Suite struct QueryReplyTests {
+    static func parsed(_ bytes: [UInt8]) throws -> JSONValue { try JSONValue.parse(bytes) }
+
+    @Test func leaderboardsRoundTripWithAndWithoutTheUsersLine() throws {
+        var board = LeaderboardReply(
+            board: "weekly-distance", metric: "distance", period: "2026-W48", scope: "all", ranked: 2,
+            entries: [.init(rank: 1, user: "u-1", value: 42.195), .init(rank: 2, user: "u-2", value: 10)])
+        var json = try Self.parsed(board.bytes)
+        #expect(json["user"] == nil && json["entries"]?.arrayValue?.count == 2)
+        #expect(try LeaderboardReply(reply: json) == board)
+        board.own = .unranked
+        json = try Self.parsed(board.bytes)
+        #expect(json["user"] == .null)
+        #expect(try LeaderboardReply(reply: json) == board)
+        board.own = .ranked(.init(rank: 2, user: "u-2", value: 10))
+        #expect(try LeaderboardReply(reply: Self.parsed(board.bytes)) == board)
+    }
+
+    @Test func payloadsOfOtherPartsAreCarriedAsWritten() throws {
+        let window = RawObject(members: Array(#""topic":"window.u-1","samples":60"#.utf8))
+        let stats = StatsReply(user: "u-1", windows: [window])
+        let json = try Self.parsed(stats.bytes)
+        #expect(json["windows"]?.arrayValue?.first?["samples"] == 60)
+        #expect(try StatsReply(reply: json) == stats)
+        #expect(window.value["topic"] == "window.u-1")
+        let offers = OffersReply(user: "u-1", offers: [RawObject(members: Array(#""rule":"gels-10k""#.utf8))])
+        #expect(try OffersReply(reply: Self.parsed(offers.bytes)) == offers)
+        let preview = OffersPreviewReply(since: 5, preview: RawObject(members: Array(#""offers":3,"users":2"#.utf8)))
+        #expect(try OffersPreviewReply(reply: Self.parsed(preview.bytes)) == preview)
+    }
+
+    @Test func submitAndPreviewRequestsRoundTrip() throws {
+        let submit = SubmitRequest(events: [["type": "club.visited", "id": "v1", "user": "u-1"]])
+        let object = try #require(try Self.parsed(submit.bytes).objectValue)
+        #expect(object["events"]?.arrayValue?.count == 1)
+        #expect(try SubmitRequest(request: object) == submit)
+        #expect(throws: CommandError.wrongType("field 'events' must be an array of events")) {
+            try SubmitRequest(request: JSONObject([("events", .string("v1"))]))
+        }
+        for since in [OffersPreviewRequest.Since.ago("30d"), .millis(1_764_000_000_000)] {
+            let preview = OffersPreviewRequest(rules: "rules: []", since: since, file: "a.yaml")
+            #expect(try OffersPreviewRequest(request: #require(try Self.parsed(preview.bytes).objectValue)) == preview)
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import Bonus
 import ClubKernel
+import ClubProtocol
 import ClubRuntime
 import Events
 import Foundation
@@ -504,11 +505,10 @@ public actor PipelineRuntime {
     /// The offer stage's committed log offset.
     public func offersProgress() async -> Int64 { await offers.offset }
 
-    /// The members of a `leaderboard` reply, from the standings as of the training stage's
-    /// last refresh.
+    /// The `leaderboard` reply, from the standings as of the training stage's last refresh.
     public nonisolated func leaderboard(
         board: String, period: String?, scope: String?, user: String?
-    ) throws(LeaderboardQueryError) -> [UInt8] {
+    ) throws(LeaderboardQueryError) -> LeaderboardReply {
         try training.index.query(board: board, period: period, scope: scope, user: user)
     }
 

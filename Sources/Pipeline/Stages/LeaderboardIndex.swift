@@ -1,3 +1,4 @@
+import ClubProtocol
 import ClubRuntime
 import Foundation
 import JSON
@@ -28,9 +29,9 @@ final class LeaderboardIndex: Sendable {
         }
     }
 
-    /// The reply members of a `leaderboard` query: the top N of the board in the period (the
-    /// current one by default) and scope, and `user`'s own line when asked.
-    func query(board: String, period: String?, scope: String?, user: String?) throws(LeaderboardQueryError) -> [UInt8] {
+    /// The reply to a `leaderboard` query: the top N of the board in the period (the current
+    /// one by default) and scope, and `user`'s own line when asked.
+    func query(board: String, period: String?, scope: String?, user: String?) throws(LeaderboardQueryError) -> LeaderboardReply {
         try current.withLock { current throws(LeaderboardQueryError) in
             try Self.answer(current.config, current.standings, board: board, period: period, scope: scope, user: user)
         }
@@ -39,7 +40,7 @@ final class LeaderboardIndex: Sendable {
     private static func answer(
         _ config: TrainingConfig, _ all: [TrainingState.BoardKey: Standings], board: String, period: String?, scope: String?,
         user: String?
-    ) throws(LeaderboardQueryError) -> [UInt8] {
+    ) throws(LeaderboardQueryError) -> LeaderboardReply {
         guard let spec = config.boards.first(where: { $0.id == board }) else {
             throw LeaderboardQueryError(
                 code: "unknown_board", message: "no leaderboard '\(board)'; declared: \(config.boards.map(\.id).joined(separator: ", "))")
@@ -56,20 +57,15 @@ final class LeaderboardIndex: Sendable {
         }
         let key = TrainingState.BoardKey(board: board, period: periodKey, scope: scopeKey)
         let standings = all[key] ?? Standings(ascending: spec.ascending, sums: spec.metric != .bestTime)
-        var w = JSONWriter()
-        TrainingStage.write(spec, key, standings.top(spec.size), size: standings.count, into: &w)
+        var reply = LeaderboardReply(
+            board: spec.id, metric: spec.metric.rawValue, period: key.period, scope: key.scope, ranked: standings.count,
+            entries: standings.top(spec.size).enumerated().map { index, entry in
+                .init(rank: index + 1, user: entry.user, value: TrainingStage.published(entry.value))
+            })
         if let user {
-            w.key("user")
-            if let own = standings.rank(of: user) {
-                w.beginObject()
-                w.member("user", user)
-                w.member("rank", own.rank)
-                w.member("value", (own.entry.value * 1000).rounded() / 1000)
-                w.endObject()
-            } else {
-                w.null()
-            }
+            reply.own = standings.rank(of: user).map { .ranked(.init(rank: $0.rank, user: user, value: TrainingStage.published($0.entry.value))) }
+                ?? .unranked
         }
-        return w.bytes
+        return reply
     }
 }

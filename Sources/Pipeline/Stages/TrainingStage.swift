@@ -305,7 +305,10 @@ actor TrainingStage: LogConsumer {
         return Publisher.Message(topic: "leaderboard.\(key.board)", members: w.bytes)
     }
 
-    /// The common members of a board's publication and of a `leaderboard` reply.
+    /// A board value as published and answered: to a thousandth.
+    static func published(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
+
+    /// The members of a board's publication on `leaderboard.<board>`.
     static func write(_ spec: LeaderboardSpec, _ key: TrainingState.BoardKey, _ top: [Standings.Entry], size: Int, into w: inout JSONWriter) {
         w.member("board", spec.id)
         w.member("metric", spec.metric.rawValue)
