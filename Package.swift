@@ -56,7 +56,9 @@ let package = Package(
         // ledger, offers — the store protocols the stages declare, implemented with GRDB.
         .target(
             name: "Storage",
-            dependencies: ["ClubKernel", "Users", "Bonus", "Offers", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: [
+                "ClubKernel", "ClubRuntime", "Users", "Bonus", "Offers", "Telemetry", "Pipeline", .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         // The runtime: threads and executors, the bounded inbox, the ingest receiver, the
         // publisher, and the stage protocol with the runner that drives every log consumer.
         .target(
@@ -74,8 +76,8 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "ZMQ", "JSON", "ClubKernel", "ClubProtocol", "ClubRuntime", "Events", "Telemetry", "Storage", "Definitions", "Users",
-                "Bonus", "Training", "Offers", "Imports",
+                "ZMQ", "JSON", "ClubKernel", "ClubProtocol", "ClubRuntime", "Events", "Telemetry", "Definitions", "Users", "Bonus",
+                "Training", "Offers", "Imports",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

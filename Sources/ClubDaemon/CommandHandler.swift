@@ -7,6 +7,7 @@ import JSON
 import Offers
 import Pipeline
 import Storage
+import Telemetry
 
 /// Serves the command socket's operations (``Op``): a router to the handlers of each
 /// subsystem — here `health`, `submit`, `stats`, `reload` and `snapshot`; the Bonus, Training,
@@ -186,7 +187,7 @@ struct CommandHandler: CommandHandling {
     private func stats(_ request: StatsRequest) async -> [UInt8] {
         let user = request.range.user
         let bounds = request.range.bounds
-        let closed: [ClubStore.WindowRecord]
+        let closed: [WindowRecord]
         do {
             closed = try await store.windows(user: user, from: bounds.from, to: bounds.to)
         } catch {

@@ -62,7 +62,7 @@ struct WorkoutImporter {
         journal.beginArray()
         for sample in samples { sample.write(to: &journal) }
         journal.endArray()
-        let appended: [ClubStore.Appended]
+        let appended: [AppendOutcome]
         do {
             appended = try await runtime.submit(samples, payload: journal.bytes, events: events, receivedAt: now)
         } catch is CancellationError {

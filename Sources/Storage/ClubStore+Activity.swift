@@ -8,15 +8,6 @@ import Users
 /// The activity log: the ordered, de-duplicated event queue of the Activity subsystem, and
 /// the offsets of consumers that keep no state of their own here.
 extension ClubStore {
-    /// What became of an event offered to the log.
-    public enum Appended: Sendable, Equatable {
-        case new
-        /// Its id is in the log already.
-        case duplicate
-        /// A workout from an external system without the user's active connection.
-        case refused(String)
-    }
-
     static func registerActivityTables(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("v2-activity") { db in
             try db.execute(
@@ -54,7 +45,7 @@ extension ClubStore {
     /// other events in the activity log, where an id already present is a duplicate.
     /// - Returns: the journal entry (nil without telemetry) and what became of each event.
     public func appendSubmission(journal payload: [UInt8]?, events: [ActivityEvent], receivedAt: Int64) async throws -> (
-        journalSeq: Int64?, appended: [Appended]
+        journalSeq: Int64?, appended: [AppendOutcome]
     ) {
         try await appending { db in
             var seq: Int64?
@@ -98,7 +89,7 @@ extension ClubStore {
 
     /// Appends events to the activity log (ingest: not acknowledged, so no journal).
     /// - Returns: what became of each event.
-    public func appendActivity(_ events: [ActivityEvent], receivedAt: Int64) async throws -> [Appended] {
+    public func appendActivity(_ events: [ActivityEvent], receivedAt: Int64) async throws -> [AppendOutcome] {
         guard !events.isEmpty else { return [] }
         return try await appending { db in
             let inserted = try self.insert(events, receivedAt: receivedAt, db)
@@ -124,13 +115,13 @@ extension ClubStore {
     /// Inserts within the caller's transaction, in order, checking and applying consent.
     /// - Returns: what became of each event, and what joins the tail once the caller commits.
     private func insert(_ events: [ActivityEvent], receivedAt: Int64, _ db: Database) throws -> (
-        outcomes: [Appended], committed: Committed
+        outcomes: [AppendOutcome], committed: Committed
     ) {
         let statement = try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO activity (id, type, user, at, received_at, body) VALUES (?, ?, ?, ?, ?, ?)")
         var consent = connections.withLock { $0 }
         var appended: [ActivityEvent] = []
-        let outcomes = try events.map { e -> Appended in
+        let outcomes = try events.map { e -> AppendOutcome in
             if case .needs(let system) = e.consent, !consent.allows(user: e.user, source: system) {
                 return .refused("user '\(e.user)' has no active connection to '\(system)': a connection event with state 'active' must come first")
             }

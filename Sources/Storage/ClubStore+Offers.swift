@@ -36,14 +36,6 @@ extension ClubStore {
         return migrator
     }
 
-    /// What the offer stage committed: its log position, the facts per user (serialized)
-    /// and the last handled occurrence of each scheduled rule.
-    public struct OffersState: Sendable {
-        public var position: Int64
-        public var facts: [String: [UInt8]]
-        public var occurrences: [String: Int64]
-    }
-
     /// The activity log offset up to which the offer stage has committed its effects.
     public func offersPosition() async throws -> Int64 {
         try await offersPool.read(Self.offersPosition)

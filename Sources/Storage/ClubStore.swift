@@ -1,6 +1,8 @@
+import ClubKernel
 import Foundation
 import GRDB
 import Synchronization
+import Telemetry
 import Users
 
 /// The daemon's SQLite databases (WAL): the journal of acknowledged telemetry, snapshots of
@@ -95,24 +97,8 @@ public final class ClubStore: Sendable {
 
     // MARK: Snapshots
 
-    /// A consistent snapshot: named state blobs and the journal position they include.
-    public struct Snapshot: Sendable {
-        public var parts: [String: [UInt8]]
-        /// Every journal entry up to and including this one is reflected in `parts`.
-        public var journalPosition: Int64
-        public var takenAt: Int64
-
-        public init(parts: [String: [UInt8]], journalPosition: Int64, takenAt: Int64) {
-            self.parts = parts
-            self.journalPosition = journalPosition
-            self.takenAt = takenAt
-        }
-
-        public var byteCount: Int { parts.values.reduce(0) { $0 + $1.count } }
-    }
-
     /// Replaces the snapshot atomically and drops journal entries it includes.
-    public func save(_ snapshot: Snapshot) async throws {
+    public func save(_ snapshot: StateSnapshot) async throws {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM snapshot_part")
             for (name, state) in snapshot.parts {
@@ -126,7 +112,7 @@ public final class ClubStore: Sendable {
     }
 
     /// The last saved snapshot, or nil on a first start.
-    public func loadSnapshot() async throws -> Snapshot? {
+    public func loadSnapshot() async throws -> StateSnapshot? {
         try await pool.read { db in
             guard let meta = try Row.fetchOne(db, sql: "SELECT taken_at, journal_position FROM snapshot_meta WHERE id = 1") else {
                 return nil
@@ -135,29 +121,11 @@ public final class ClubStore: Sendable {
             for row in try Row.fetchAll(db, sql: "SELECT name, state FROM snapshot_part") {
                 parts[row["name"]] = [UInt8](row["state"] as Data)
             }
-            return Snapshot(parts: parts, journalPosition: meta["journal_position"], takenAt: meta["taken_at"])
+            return StateSnapshot(parts: parts, journalPosition: meta["journal_position"], takenAt: meta["taken_at"])
         }
     }
 
     // MARK: Window history
-
-    /// A closed window's result as published, for `stats` queries.
-    public struct WindowRecord: Sendable, Equatable {
-        public let pipeline: String
-        public let user: String
-        public let start: Int64
-        public let end: Int64
-        /// The published JSON payload.
-        public let result: [UInt8]
-
-        public init(pipeline: String, user: String, start: Int64, end: Int64, result: [UInt8]) {
-            self.pipeline = pipeline
-            self.user = user
-            self.start = start
-            self.end = end
-            self.result = result
-        }
-    }
 
     /// Records closed windows; an update replaces the earlier result of the same window.
     public func record(_ windows: [WindowRecord]) async throws {

@@ -1,6 +1,6 @@
+import ClubKernel
 import Events
 import Foundation
-import Storage
 
 /// What the pipeline's consumer loop takes in, in order.
 enum Inbound: Sendable {
@@ -9,7 +9,7 @@ enum Inbound: Sendable {
     /// Samples of an acknowledged `submit`, already journaled at `journalSeq`.
     case submitted([TelemetrySample], journalSeq: Int64)
     /// Take a snapshot now; resumed when it is saved.
-    case snapshot(CheckedContinuation<ClubStore.Snapshot, any Error>)
+    case snapshot(CheckedContinuation<StateSnapshot, any Error>)
     /// Replace the pipelines; resumed with a summary of what changed.
     case reload([PipelineDefinition], CheckedContinuation<[String], Never>)
 }

@@ -9,7 +9,6 @@ import JSON
 import Logging
 import Metrics
 import Offers
-import Storage
 import Telemetry
 import Training
 import Users
@@ -38,7 +37,7 @@ public actor PipelineRuntime {
     }
 
     private let decoder: EventDecoder
-    private let store: ClubStore
+    private let store: any PipelineStore
     private let inbox: Inbox<Inbound>
     private let receiver: IngestReceiver<Inbound>
     private let publisher: Publisher
@@ -54,7 +53,7 @@ public actor PipelineRuntime {
     private let runners: [StageRunner]
     private var consumerTasks: [Task<Void, Never>] = []
     /// Closed windows and raised events the store refused; written before the next batch's.
-    private var pendingWindows: [ClubStore.WindowRecord] = []
+    private var pendingWindows: [WindowRecord] = []
     private var pendingRaised: [ActivityEvent] = []
     private var writingPending = false
     /// The telemetry stage's own status (the pipeline loop), reported beside the log consumers.
@@ -91,7 +90,7 @@ public actor PipelineRuntime {
     /// - Throws: when a socket cannot bind or the snapshot cannot be read.
     public init(
         context: ZMQContext, options: Options, pipelines: [PipelineDefinition], bonusRules: BonusRules,
-        training: TrainingConfig, offerRules: OfferRules, store: ClubStore, logger: Logger
+        training: TrainingConfig, offerRules: OfferRules, store: any PipelineStore, logger: Logger
     ) async throws {
         self.decoder = EventDecoder(limits: options.limits)
         self.store = store
@@ -152,7 +151,7 @@ public actor PipelineRuntime {
         Array(String(describing: definition.window).utf8) + [0]
     }
 
-    private static func makeStage(_ definition: PipelineDefinition, snapshot: ClubStore.Snapshot?, logger: Logger) throws -> WindowStage {
+    private static func makeStage(_ definition: PipelineDefinition, snapshot: StateSnapshot?, logger: Logger) throws -> WindowStage {
         let name = "stage.\(definition.name)"
         let prefix = snapshotPrefix(of: definition)
         guard let saved = snapshot?.parts[name], saved.starts(with: prefix) else {
@@ -276,7 +275,7 @@ public actor PipelineRuntime {
     }
 
     /// The `no_consent` rejections among the outcomes of `events`.
-    public static func refusals(_ outcomes: [ClubStore.Appended], _ events: [ClubEvent]) -> [Rejection] {
+    public static func refusals(_ outcomes: [AppendOutcome], _ events: [ClubEvent]) -> [Rejection] {
         zip(outcomes, events).compactMap { outcome, event in
             guard case .refused(let message) = outcome else { return nil }
             return Rejection(.noConsent, message, index: event.index, excerpt: Rejection.excerpt(of: event.json))
@@ -298,7 +297,7 @@ public actor PipelineRuntime {
             return outputs
         }
         var messages: [Publisher.Message] = []
-        var records: [ClubStore.WindowRecord] = []
+        var records: [WindowRecord] = []
         var activity = await personalRecords
         for output in outputs {
             messages += output.messages
@@ -401,11 +400,11 @@ public actor PipelineRuntime {
     }
 
     /// Encodes and stores a captured snapshot. Saves run one after another, in capture order.
-    private nonisolated func save(_ captured: CapturedSnapshot) async throws -> ClubStore.Snapshot {
+    private nonisolated func save(_ captured: CapturedSnapshot) async throws -> StateSnapshot {
         let start = DispatchTime.now()
         var parts: [String: [UInt8]] = ["publisher": captured.publisher, "records": captured.records.snapshot()]
         for stage in captured.stages { parts[stage.name] = stage.prefix + stage.windows.snapshot() }
-        let snapshot = ClubStore.Snapshot(parts: parts, journalPosition: captured.journalPosition, takenAt: captured.takenAt)
+        let snapshot = StateSnapshot(parts: parts, journalPosition: captured.journalPosition, takenAt: captured.takenAt)
         try await store.save(snapshot)
         snapshotTimer.recordInterval(since: start)
         snapshotBytes.record(snapshot.byteCount)
@@ -413,7 +412,7 @@ public actor PipelineRuntime {
         return snapshot
     }
 
-    private func noteSaved(_ snapshot: ClubStore.Snapshot) {
+    private func noteSaved(_ snapshot: StateSnapshot) {
         lastSnapshotAt = snapshot.takenAt
     }
 
@@ -448,7 +447,7 @@ public actor PipelineRuntime {
     /// - Throws: when the store fails, or `CancellationError` when the daemon is shutting down.
     public nonisolated func submit(
         _ samples: [TelemetrySample], payload: [UInt8], events: [ClubEvent], receivedAt: Int64
-    ) async throws -> [ClubStore.Appended] {
+    ) async throws -> [AppendOutcome] {
         let written = try await store.appendSubmission(
             journal: samples.isEmpty ? nil : payload, events: events.map { Self.record($0, receivedAt: receivedAt) },
             receivedAt: receivedAt)
@@ -494,7 +493,7 @@ public actor PipelineRuntime {
 
     /// The members of each offer valid now for `user`: targeted, for their region, general.
     public func validOffers(for user: String) async throws -> [[UInt8]] {
-        try await store.validOffers(user: user, region: await offers.region(of: user), now: Clock.nowMillis())
+        try await store.validOffers(user: user, region: await offers.region(of: user), now: Clock.nowMillis(), limit: 500)
     }
 
     /// What `rules` would have issued over the recorded log since `since`; issues nothing.
@@ -552,7 +551,7 @@ public actor PipelineRuntime {
 
     /// Takes a snapshot between two batches.
     @discardableResult
-    public nonisolated func snapshot() async throws -> ClubStore.Snapshot {
+    public nonisolated func snapshot() async throws -> StateSnapshot {
         try await withCheckedThrowingContinuation { continuation in
             if !inbox.putUnbounded(.snapshot(continuation)) {
                 continuation.resume(throwing: CancellationError())
@@ -568,7 +567,7 @@ public actor PipelineRuntime {
     }
 
     /// The snapshot taken at shutdown, once ``run()`` has returned and nothing else runs.
-    public func finalSnapshot() async throws -> ClubStore.Snapshot {
+    public func finalSnapshot() async throws -> StateSnapshot {
         await pendingSave?.value
         return try await save(captureSnapshot())
     }
@@ -577,8 +576,8 @@ public actor PipelineRuntime {
     public func close() async { await publisher.close() }
 
     /// Open and correctable windows of `user` in every pipeline.
-    public func currentWindows(of user: String) async -> [ClubStore.WindowRecord] {
-        var result: [ClubStore.WindowRecord] = []
+    public func currentWindows(of user: String) async -> [WindowRecord] {
+        var result: [WindowRecord] = []
         for stage in stages { result += await stage.currentWindows(of: user) }
         return result
     }

@@ -2,7 +2,6 @@ import ClubKernel
 import Events
 import Foundation
 import JSON
-import Storage
 import Telemetry
 
 /// Watches telemetry for personal records (the fastest 1 km, 5 km, 10 km … of a device

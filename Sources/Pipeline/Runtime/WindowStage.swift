@@ -2,7 +2,6 @@ import ClubKernel
 import ClubRuntime
 import Events
 import JSON
-import Storage
 import Telemetry
 
 /// The actor running one pipeline's window operator.
@@ -13,7 +12,7 @@ actor WindowStage {
     /// What one batch produced, ready to publish and record.
     struct Output: Sendable {
         var messages: [Publisher.Message] = []
-        var records: [ClubStore.WindowRecord] = []
+        var records: [WindowRecord] = []
         /// Final window results raised as activity events (see ``PipelineDefinition/activityType``).
         var activity: [ActivityEvent] = []
         var late = 0
@@ -36,7 +35,7 @@ actor WindowStage {
             let members = window.jsonMembers(pipeline: definition.name, kind: definition.window.kind.name)
             output.messages.append(Publisher.Message(topic: "\(definition.topicPrefix).\(window.user)", members: members))
             output.records.append(
-                ClubStore.WindowRecord(pipeline: definition.name, user: window.user, start: window.start, end: window.end, result: members))
+                WindowRecord(pipeline: definition.name, user: window.user, start: window.start, end: window.end, result: members))
             if let type = definition.activityType, !window.isUpdate {
                 output.activity.append(activityEvent(type, window, members: members))
             }
@@ -63,9 +62,9 @@ actor WindowStage {
     }
 
     /// Open and correctable windows of `user`, shaped like recorded results.
-    func currentWindows(of user: String) -> [ClubStore.WindowRecord] {
+    func currentWindows(of user: String) -> [WindowRecord] {
         windows.currentWindows(of: user).map {
-            ClubStore.WindowRecord(
+            WindowRecord(
                 pipeline: definition.name, user: user, start: $0.start, end: $0.end,
                 result: $0.jsonMembers(pipeline: definition.name, kind: definition.window.kind.name))
         }

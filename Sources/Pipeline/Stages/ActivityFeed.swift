@@ -3,7 +3,6 @@ import ClubRuntime
 import Foundation
 import JSON
 import Logging
-import Storage
 
 /// Publishes every event of the activity log on `activity.<type>`, in log order, with its
 /// offset. Its offset is committed after publishing, at most once a second (and at shutdown),

@@ -5,7 +5,6 @@ import Foundation
 import JSON
 import Logging
 import Metrics
-import Storage
 
 /// The bonus actor: applies the bonus rules to the activity log in order and books the
 /// results in the ledger. Ledger entries, changed accounts and its offset are committed in

@@ -1,11 +1,10 @@
 import Bonus
 import ClubRuntime
-import Storage
 
 /// What the bonus stage needs of storage: the activity log, and the ledger with the accounts
-/// and the log position it reflects, committed together. `ClubStore` implements it on SQLite;
+/// and the log position it reflects, committed together. `ClubStore` (Storage) implements it on SQLite;
 /// tests use an in-memory one.
-protocol BonusStore: ActivityLogReading {
+public protocol BonusStore: ActivityLogReading {
     /// The log offset up to which the ledger reflects every event.
     func ledgerPosition() async throws -> Int64
     /// Every stored account: its serialized state and its lots in award order.
@@ -17,4 +16,3 @@ protocol BonusStore: ActivityLogReading {
     ) async throws
 }
 
-extension ClubStore: BonusStore {}

@@ -6,7 +6,6 @@ import JSON
 import Logging
 import Metrics
 import Offers
-import Storage
 
 /// The offer actor: applies the marketers' rules to the activity log in order and issues
 /// offers, published on `offer.user.<user>`, `offer.region.<region>` and `offer.all`. The

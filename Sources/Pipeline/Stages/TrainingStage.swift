@@ -4,7 +4,6 @@ import Events
 import Foundation
 import JSON
 import Logging
-import Storage
 import Training
 
 /// The Training subsystem's consumer of the activity log: workouts (with duplicate
