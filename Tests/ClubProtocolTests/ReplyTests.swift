@@ -160,3 +160,24 @@ import Testing
         }
     }
 }
+
+/// Topic payloads read back what the stages write.
+@Suite struct TopicPayloadTests {
+    static func parsed(_ members: [UInt8]) throws -> JSONValue { try JSONValue.parse([UInt8(ascii: "{")] + members + [UInt8(ascii: "}")]) }
+
+    @Test func rejectedBonusAndActivityPayloadsRoundTrip() throws {
+        let ingest = RejectedPayload(code: "missing_field", message: "missing required field 'user'", source: "ingest", index: 3, excerpt: "{\"type\"")
+        #expect(try RejectedPayload(payload: Self.parsed(ingest.members)) == ingest)
+        let bonus = RejectedPayload(code: "insufficient_balance", message: "not enough", source: "bonus", event: "order-1")
+        let json = try Self.parsed(bonus.members)
+        #expect(json["index"] == nil && json["excerpt"] == nil && json["event"] == "order-1")
+        #expect(try RejectedPayload(payload: json) == bonus)
+        let entry = BonusPayload(user: "u-1", event: "w-1", kind: .entry(rule: "workout", kind: "award", points: 10, entryAt: 5), balance: 10)
+        #expect(try BonusPayload(payload: Self.parsed(entry.members)) == entry)
+        let refused = BonusPayload(user: "u-1", event: "o-1", kind: .refused(code: "insufficient_balance", message: "no"), balance: 10)
+        #expect(try Self.parsed(refused.members)["refused"]?["code"] == "insufficient_balance")
+        #expect(try BonusPayload(payload: Self.parsed(refused.members)) == refused)
+        let activity = ActivityPayload(offset: 7, event: Array(#"{"type":"club.visited","id":"v1","user":"u-1"}"#.utf8))
+        #expect(try ActivityPayload(payload: Self.parsed(activity.members)) == activity)
+    }
+}

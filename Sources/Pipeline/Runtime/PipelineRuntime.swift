@@ -366,13 +366,10 @@ public actor PipelineRuntime {
         var messages: [Publisher.Message] = []
         for rejection in rejections {
             Counter(label: "clubd_rejected_total", dimensions: [("reason", rejection.reason.code)]).increment()
-            var w = JSONWriter()
-            w.member("code", rejection.reason.code)
-            w.member("message", rejection.message)
-            w.member("source", source)
-            if let index = rejection.index { w.member("index", index) }
-            w.member("excerpt", rejection.excerpt)
-            messages.append(Publisher.Message(topic: "rejected", members: w.bytes))
+            let payload = RejectedPayload(
+                code: rejection.reason.code, message: rejection.message, source: source, index: rejection.index,
+                excerpt: rejection.excerpt)
+            messages.append(Publisher.Message(topic: "rejected", members: payload.members))
         }
         await publisher.publish(messages)
     }

@@ -1,4 +1,5 @@
 import ClubKernel
+import ClubProtocol
 import ClubRuntime
 import Foundation
 import JSON
@@ -48,10 +49,6 @@ actor ActivityFeed: LogConsumer {
     }
 
     private static func message(_ record: ActivityEvent) -> Publisher.Message {
-        var w = JSONWriter(capacity: record.json.count + 64)
-        w.member("offset", Int(record.offset))
-        w.key("event")
-        w.raw(record.json)
-        return Publisher.Message(topic: "activity.\(record.type)", members: w.bytes)
+        Publisher.Message(topic: "activity.\(record.type)", members: ActivityPayload(offset: Int(record.offset), event: record.json).members)
     }
 }

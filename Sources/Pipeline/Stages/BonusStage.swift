@@ -1,5 +1,6 @@
 import Bonus
 import ClubKernel
+import ClubProtocol
 import ClubRuntime
 import Foundation
 import JSON
@@ -110,35 +111,20 @@ actor BonusStage: LogConsumer {
     }
 
     private static func message(_ e: LedgerEntry) -> Publisher.Message {
-        var w = JSONWriter()
-        w.member("user", e.user)
-        w.member("event", e.event)
-        w.member("rule", e.rule)
-        w.member("kind", e.kind.rawValue)
-        w.member("points", e.points)
-        w.member("entry_at", Int(e.at))
-        w.member("balance", e.balance)
-        return Publisher.Message(topic: "bonus.\(e.user)", members: w.bytes)
+        let payload = BonusPayload(
+            user: e.user, event: e.event, kind: .entry(rule: e.rule, kind: e.kind.rawValue, points: e.points, entryAt: Int(e.at)),
+            balance: e.balance)
+        return Publisher.Message(topic: "bonus.\(e.user)", members: payload.members)
     }
 
     private func refusalMessages(_ refusal: BonusEngine.Refusal, event: ActivityEvent) -> [Publisher.Message] {
-        var bonus = JSONWriter()
-        bonus.member("user", event.user)
-        bonus.member("event", event.id)
-        bonus.key("refused")
-        bonus.beginObject()
-        bonus.member("code", refusal.code)
-        bonus.member("message", refusal.message)
-        bonus.endObject()
-        bonus.member("balance", accounts[event.user]?.balance ?? 0)
-        var rejected = JSONWriter()
-        rejected.member("code", refusal.code)
-        rejected.member("message", refusal.message)
-        rejected.member("source", "bonus")
-        rejected.member("event", event.id)
+        let bonus = BonusPayload(
+            user: event.user, event: event.id, kind: .refused(code: refusal.code, message: refusal.message),
+            balance: accounts[event.user]?.balance ?? 0)
+        let rejected = RejectedPayload(code: refusal.code, message: refusal.message, source: "bonus", event: event.id)
         return [
-            Publisher.Message(topic: "bonus.\(event.user)", members: bonus.bytes),
-            Publisher.Message(topic: "rejected", members: rejected.bytes),
+            Publisher.Message(topic: "bonus.\(event.user)", members: bonus.members),
+            Publisher.Message(topic: "rejected", members: rejected.members),
         ]
     }
 }

@@ -1,4 +1,5 @@
 import ClubKernel
+import ClubProtocol
 import ClubRuntime
 import Events
 import Foundation
@@ -158,12 +159,8 @@ actor TrainingStage: LogConsumer {
         case .success(let workout):
             add(workout, messages: &messages, raised: &raised)
         case .failure(let error):
-            var w = JSONWriter()
-            w.member("code", error.reason.code)
-            w.member("message", error.message)
-            w.member("source", "training")
-            w.member("event", record.id)
-            messages.append(Publisher.Message(topic: "rejected", members: w.bytes))
+            let payload = RejectedPayload(code: error.reason.code, message: error.message, source: "training", event: record.id)
+            messages.append(Publisher.Message(topic: "rejected", members: payload.members))
         }
     }
 
