@@ -139,3 +139,48 @@ public struct ActivityPayload: TopicPayload, Equatable {
         self.event = event.serialized()
     }
 }
+
+/// `late`: a telemetry sample arrived after its windows had closed for good.
+public struct LatePayload: TopicPayload, Equatable {
+    public var message: String
+    public var pipeline: String
+    public var user: String
+    public var device: String
+    public var session: String
+    /// The sample's event time, epoch ms.
+    public var ts: Int
+    /// The watermark minus the allowed lateness when it arrived, epoch ms.
+    public var horizon: Int
+
+    public init(message: String, pipeline: String, user: String, device: String, session: String, ts: Int, horizon: Int) {
+        self.message = message
+        self.pipeline = pipeline
+        self.user = user
+        self.device = device
+        self.session = session
+        self.ts = ts
+        self.horizon = horizon
+    }
+
+    public func writeMembers(into w: inout JSONWriter) {
+        w.member("code", "late")
+        w.member("message", message)
+        w.member("pipeline", pipeline)
+        w.member("user", user)
+        w.member("device", device)
+        w.member("session", session)
+        w.member("ts", ts)
+        w.member("horizon", horizon)
+    }
+
+    public init(payload: JSONValue) throws(CommandError) {
+        let r = ReplyReader(value: payload)
+        message = try r.string("message")
+        pipeline = try r.string("pipeline")
+        user = try r.string("user")
+        device = try r.string("device")
+        session = try r.string("session")
+        ts = try r.int("ts")
+        horizon = try r.int("horizon")
+    }
+}

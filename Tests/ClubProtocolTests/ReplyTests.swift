@@ -177,6 +177,9 @@ import Testing
         let refused = BonusPayload(user: "u-1", event: "o-1", kind: .refused(code: "insufficient_balance", message: "no"), balance: 10)
         #expect(try Self.parsed(refused.members)["refused"]?["code"] == "insufficient_balance")
         #expect(try BonusPayload(payload: Self.parsed(refused.members)) == refused)
+        let late = LatePayload(message: "closed", pipeline: "minute", user: "u-1", device: "w-1", session: "s-1", ts: 5, horizon: 9)
+        #expect(try Self.parsed(late.members)["code"] == "late")
+        #expect(try LatePayload(payload: Self.parsed(late.members)) == late)
         let activity = ActivityPayload(offset: 7, event: Array(#"{"type":"club.visited","id":"v1","user":"u-1"}"#.utf8))
         #expect(try ActivityPayload(payload: Self.parsed(activity.members)) == activity)
     }

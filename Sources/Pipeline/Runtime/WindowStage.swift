@@ -1,4 +1,5 @@
 import ClubKernel
+import ClubProtocol
 import ClubRuntime
 import Events
 import JSON
@@ -41,16 +42,11 @@ actor WindowStage {
             }
         }
         for late in result.late {
-            var w = JSONWriter()
-            w.member("code", RejectReason.late.code)
-            w.member("message", "the windows of this sample closed for good at \(late.horizon) (allowed lateness passed)")
-            w.member("pipeline", definition.name)
-            w.member("user", late.user)
-            w.member("device", late.device)
-            w.member("session", late.session)
-            w.member("ts", Int(late.ts))
-            w.member("horizon", Int(late.horizon))
-            output.messages.append(Publisher.Message(topic: "late", members: w.bytes))
+            let payload = LatePayload(
+                message: "the windows of this sample closed for good at \(late.horizon) (allowed lateness passed)",
+                pipeline: definition.name, user: late.user, device: late.device, session: late.session, ts: Int(late.ts),
+                horizon: Int(late.horizon))
+            output.messages.append(Publisher.Message(topic: "late", members: payload.members))
         }
         return output
     }
