@@ -101,15 +101,6 @@ struct CommandHandler: CommandHandling {
         return await handle(request)
     }
 
-    func ok(_ body: (inout JSONWriter) -> Void) -> [UInt8] {
-        var w = JSONWriter()
-        w.beginObject()
-        w.member("ok", true)
-        body(&w)
-        w.endObject()
-        return w.bytes
-    }
-
     private func health() async -> [UInt8] {
         let status = await runtime.status()
         let bonus = await runtime.bonusProgress()
