@@ -12,6 +12,9 @@ public struct ClubConfig: Sendable, DefinitionFile {
     public var ingestEndpoint = "tcp://127.0.0.1:7001"
     public var commandEndpoint = "tcp://127.0.0.1:7002"
     public var publishEndpoint = "tcp://127.0.0.1:7003"
+    /// Endpoints on which the publisher's batch channel also takes batches from stages in other
+    /// processes (`ipc://` or `tcp://`); none by default.
+    public var publishChannelEndpoints: [String] = []
     /// `SCHED_FIFO` priority of the command socket's threads (1…99); 0 keeps normal scheduling.
     public var commandRealtimePriority = 10
     /// Largest frame accepted on ingest and command; larger ones are refused with `frame_too_large`.
@@ -106,6 +109,9 @@ public struct ClubConfig: Sendable, DefinitionFile {
         }
         if var m = root.nested("publish") {
             c.publishEndpoint = endpoint(&m, "endpoint", c.publishEndpoint)
+            c.publishChannelEndpoints =
+                m.names("channel", expected: "ipc:// or tcp:// endpoints", valid: { $0.hasPrefix("ipc://") || $0.hasPrefix("tcp://") })
+                ?? c.publishChannelEndpoints
             c.sendHighWaterMark = m.int("send_hwm", default: c.sendHighWaterMark, in: 0...100_000_000)
             root.absorb(m)
         }
@@ -179,6 +185,7 @@ public struct ClubConfig: Sendable, DefinitionFile {
         var o = PipelineRuntime.Options()
         o.ingestEndpoint = ingestEndpoint
         o.publishEndpoint = publishEndpoint
+        o.publishChannelEndpoints = publishChannelEndpoints
         o.receiveHighWaterMark = receiveHighWaterMark
         o.sendHighWaterMark = sendHighWaterMark
         o.maxMessageBytes = maxMessageBytes

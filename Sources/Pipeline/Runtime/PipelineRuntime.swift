@@ -27,6 +27,8 @@ public actor PipelineRuntime {
     public struct Options: Sendable {
         public var ingestEndpoint = "tcp://127.0.0.1:7001"
         public var publishEndpoint = "tcp://127.0.0.1:7003"
+        /// Where stages in other processes hand the publisher their batches (none by default).
+        public var publishChannelEndpoints: [String] = []
         public var receiveHighWaterMark = 100_000
         public var sendHighWaterMark = 100_000
         public var maxMessageBytes = 16 << 20
@@ -97,7 +99,9 @@ public actor PipelineRuntime {
         self.logger = logger
         let inbox = Inbox<Inbound>(capacity: options.inboxBatches)
         self.inbox = inbox
-        let publisher = try Publisher(context: context, endpoint: options.publishEndpoint, sendHighWaterMark: options.sendHighWaterMark)
+        let publisher = try Publisher(
+            context: context, endpoint: options.publishEndpoint, sendHighWaterMark: options.sendHighWaterMark,
+            channelEndpoints: options.publishChannelEndpoints)
         self.publisher = publisher
         publishEndpoint = publisher.boundEndpoint
 
