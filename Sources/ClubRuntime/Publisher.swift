@@ -107,6 +107,8 @@ final class PublishingThread: @unchecked Sendable {
     private let sequences = Mutex<[String: Int]>([:])
     private let done = DispatchSemaphore(value: 0)
     private let acknowledged = DispatchSemaphore(value: 0)
+    /// Set when the thread has ended, so that no request waits for it any more.
+    private let finished = Atomic(false)
     private let refusedCounter = Counter(label: "clubd_publish_channel_refused_total")
     let boundEndpoint: String
     let channelEndpoints: [String]
@@ -164,12 +166,13 @@ final class PublishingThread: @unchecked Sendable {
     }
 
     /// Sends a control message behind every batch `push` handed over, and waits until the
-    /// thread has handled it (for `stop`: until the thread has ended).
+    /// thread has handled it (for `stop`: until the thread has ended) — at most 5 s, and not at
+    /// all once the thread has ended, so a snapshot or a shutdown never hangs on it.
     func request(_ control: Control, through push: ZMQSocket) {
-        guard (try? push.send(frames: [[], [control.rawValue]])) == true else { return }
+        guard !finished.load(ordering: .acquiring), (try? push.send(frames: [[], [control.rawValue]])) == true else { return }
         switch control {
-        case .mark: acknowledged.wait()
-        case .stop: done.wait()
+        case .mark: _ = acknowledged.wait(timeout: .now() + .seconds(5))
+        case .stop: _ = done.wait(timeout: .now() + .seconds(5))
         }
     }
 
@@ -178,7 +181,9 @@ final class PublishingThread: @unchecked Sendable {
             pull.close()
             external?.close()
             pub.close()
+            finished.store(true, ordering: .releasing)
             done.signal()
+            acknowledged.signal()  // a snapshot waiting now gets the counters as they are
         }
         var poller = ZMQPoller(reading: [pull] + (external.map { [$0] } ?? []))
         while true {
