@@ -184,3 +184,143 @@ public struct LatePayload: TopicPayload, Equatable {
         horizon = try r.int("horizon")
     }
 }
+
+/// `comparison.<user>`: a counted workout compared with its cohort (also the body of the
+/// `training.compared` activity event). Seconds are to the millisecond; absent ones are null.
+public struct ComparisonPayload: TopicPayload, Equatable {
+    public var user: String
+    public var workout: String
+    public var sport: String
+    /// The distance band, such as `5k`.
+    public var band: String
+    /// `all`, or the user's region.
+    public var scope: String
+    public var start: Int
+    public var distanceMeters: Double
+    public var resultSeconds: Double
+    public var rank: Int
+    public var cohortSize: Int
+    public var percentile: Double
+    public var cohortMedianSeconds: Double?
+    public var cohortBestSeconds: Double?
+    /// The median is exact (a small cohort) rather than read from histograms.
+    public var exact: Bool
+    public var personalBestSeconds: Double?
+
+    public init(
+        user: String, workout: String, sport: String, band: String, scope: String, start: Int, distanceMeters: Double,
+        resultSeconds: Double, rank: Int, cohortSize: Int, percentile: Double, cohortMedianSeconds: Double?,
+        cohortBestSeconds: Double?, exact: Bool, personalBestSeconds: Double?
+    ) {
+        self.user = user
+        self.workout = workout
+        self.sport = sport
+        self.band = band
+        self.scope = scope
+        self.start = start
+        self.distanceMeters = distanceMeters
+        self.resultSeconds = resultSeconds
+        self.rank = rank
+        self.cohortSize = cohortSize
+        self.percentile = percentile
+        self.cohortMedianSeconds = cohortMedianSeconds
+        self.cohortBestSeconds = cohortBestSeconds
+        self.exact = exact
+        self.personalBestSeconds = personalBestSeconds
+    }
+
+    /// The difference to the personal best before this workout (negative: faster).
+    public var differenceSeconds: Double? { personalBestSeconds.map { resultSeconds - $0 } }
+
+    public func writeMembers(into w: inout JSONWriter) {
+        func seconds(_ key: String, _ value: Double?) {
+            w.key(key)
+            if let value { w.value((value * 1000).rounded() / 1000) } else { w.null() }
+        }
+        w.member("user", user)
+        w.member("workout", workout)
+        w.member("sport", sport)
+        w.member("band", band)
+        w.member("scope", scope)
+        w.member("start", start)
+        w.member("distance_m", distanceMeters)
+        seconds("result_s", resultSeconds)
+        w.member("rank", rank)
+        w.member("cohort_size", cohortSize)
+        w.member("percentile", percentile)
+        seconds("cohort_median_s", cohortMedianSeconds)
+        seconds("cohort_best_s", cohortBestSeconds)
+        w.member("exact", exact)
+        seconds("personal_best_s", personalBestSeconds)
+        seconds("difference_s", differenceSeconds)
+    }
+
+    public init(payload: JSONValue) throws(CommandError) {
+        let r = ReplyReader(value: payload)
+        self.init(
+            user: try r.string("user"), workout: try r.string("workout"), sport: try r.string("sport"), band: try r.string("band"),
+            scope: try r.string("scope"), start: try r.int("start"), distanceMeters: try r.double("distance_m"),
+            resultSeconds: try r.double("result_s"), rank: try r.int("rank"), cohortSize: try r.int("cohort_size"),
+            percentile: try r.double("percentile"), cohortMedianSeconds: payload["cohort_median_s"]?.doubleValue,
+            cohortBestSeconds: payload["cohort_best_s"]?.doubleValue, exact: payload["exact"]?.boolValue ?? false,
+            personalBestSeconds: payload["personal_best_s"]?.doubleValue)
+    }
+}
+
+/// `leaderboard.<board>`: a board's top entries changed (coalesced), or its period ended
+/// (`final`); `moved` lists the entries whose rank changed since the last publication.
+public struct LeaderboardPayload: TopicPayload, Equatable {
+    public struct Move: Sendable, Equatable {
+        public var user: String
+        public var rank: Int
+        /// Nil for a user new to the top entries.
+        public var previousRank: Int?
+
+        public init(user: String, rank: Int, previousRank: Int?) {
+            self.user = user
+            self.rank = rank
+            self.previousRank = previousRank
+        }
+    }
+
+    /// The board as a `leaderboard` query answers it (without a user's own line).
+    public var board: LeaderboardReply
+    public var final: Bool
+    public var moved: [Move]
+
+    public init(board: LeaderboardReply, final: Bool, moved: [Move]) {
+        self.board = board
+        self.final = final
+        self.moved = moved
+    }
+
+    public func writeMembers(into w: inout JSONWriter) {
+        var board = self.board
+        board.own = nil
+        board.writeMembers(into: &w)
+        w.member("final", final)
+        w.key("moved")
+        w.beginArray()
+        for move in moved {
+            w.beginObject()
+            w.member("user", move.user)
+            w.member("rank", move.rank)
+            w.key("previous_rank")
+            if let previous = move.previousRank { w.value(previous) } else { w.null() }
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    public init(payload: JSONValue) throws(CommandError) {
+        var object = payload.objectValue ?? JSONObject()
+        object["user"] = nil
+        board = try LeaderboardReply(reply: .object(object))
+        final = payload["final"]?.boolValue ?? false
+        moved = []
+        for value in try ReplyReader(value: payload).array("moved") {
+            let m = ReplyReader(value: value)
+            moved.append(Move(user: try m.string("user"), rank: try m.int("rank"), previousRank: value["previous_rank"]?.int64Value.map { Int($0) }))
+        }
+    }
+}

@@ -237,7 +237,7 @@ struct StorageFaultTests {
         try fixture.free()
         let seconds = try Self.waitUntilCaughtUp(daemon, within: 10)
         print("storage fault: bonus stage caught up \(seconds) s after the disk was freed")
-        #expect(seconds < 5)
+        #expect(seconds < 10)
         try Self.expectLedgerHolds(submitted, daemon)
         #expect((try Self.stages(daemon)["bonus"]?["failures"]?.int64Value ?? 0) > 0)
     }

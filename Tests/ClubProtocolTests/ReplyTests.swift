@@ -180,6 +180,20 @@ import Testing
         let late = LatePayload(message: "closed", pipeline: "minute", user: "u-1", device: "w-1", session: "s-1", ts: 5, horizon: 9)
         #expect(try Self.parsed(late.members)["code"] == "late")
         #expect(try LatePayload(payload: Self.parsed(late.members)) == late)
+        let comparison = ComparisonPayload(
+            user: "u-1", workout: "w-1", sport: "run", band: "5k", scope: "all", start: 5, distanceMeters: 5012, resultSeconds: 1500.0004,
+            rank: 2, cohortSize: 10, percentile: 88.9, cohortMedianSeconds: 1700, cohortBestSeconds: nil, exact: true, personalBestSeconds: 1510)
+        let compared = try Self.parsed(comparison.members)
+        #expect(compared["result_s"] == 1500 && compared["difference_s"] == -10 && compared["cohort_best_s"] == .null)
+        var rounded = comparison
+        rounded.resultSeconds = 1500
+        #expect(try ComparisonPayload(payload: compared) == rounded)
+        let board = LeaderboardReply(
+            board: "b", metric: "distance", period: "2026-W48", scope: "all", ranked: 1, entries: [.init(rank: 1, user: "u-1", value: 5)])
+        let published = LeaderboardPayload(board: board, final: true, moved: [.init(user: "u-1", rank: 1, previousRank: nil)])
+        let boardJSON = try Self.parsed(published.members)
+        #expect(boardJSON["final"] == .bool(true) && boardJSON["moved"]?.arrayValue?.first?["previous_rank"] == .null && boardJSON["user"] == nil)
+        #expect(try LeaderboardPayload(payload: boardJSON) == published)
         let activity = ActivityPayload(offset: 7, event: Array(#"{"type":"club.visited","id":"v1","user":"u-1"}"#.utf8))
         #expect(try ActivityPayload(payload: Self.parsed(activity.members)) == activity)
     }

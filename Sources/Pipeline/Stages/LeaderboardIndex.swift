@@ -57,11 +57,7 @@ final class LeaderboardIndex: Sendable {
         }
         let key = TrainingState.BoardKey(board: board, period: periodKey, scope: scopeKey)
         let standings = all[key] ?? Standings(ascending: spec.ascending, sums: spec.metric != .bestTime)
-        var reply = LeaderboardReply(
-            board: spec.id, metric: spec.metric.rawValue, period: key.period, scope: key.scope, ranked: standings.count,
-            entries: standings.top(spec.size).enumerated().map { index, entry in
-                .init(rank: index + 1, user: entry.user, value: TrainingStage.published(entry.value))
-            })
+        var reply = TrainingStage.board(spec, key, standings)
         if let user {
             reply.own = standings.rank(of: user).map { .ranked(.init(rank: $0.rank, user: user, value: TrainingStage.published($0.entry.value))) }
                 ?? .unranked

@@ -168,36 +168,20 @@ actor TrainingStage: LogConsumer {
         let applied = state.apply(workout, config: config)
         dirty.formUnion(applied.boards)
         for comparison in applied.comparisons {
-            var w = JSONWriter()
-            Self.write(comparison, into: &w)
-            messages.append(Publisher.Message(topic: "comparison.\(comparison.workout.user)", members: w.bytes))
+            let members = Self.payload(comparison).members
+            messages.append(Publisher.Message(topic: "comparison.\(comparison.workout.user)", members: members))
             let id = "compared:\(comparison.workout.id):\(comparison.band):\(comparison.scope)"
-            raised.append(.raised("training.compared", id: id, user: comparison.workout.user, at: comparison.workout.end, members: w.bytes))
+            raised.append(.raised("training.compared", id: id, user: comparison.workout.user, at: comparison.workout.end, members: members))
         }
     }
 
-    /// The members of a `comparison.<user>` payload.
-    private static func write(_ c: Comparison, into w: inout JSONWriter) {
-        func seconds(_ key: String, _ value: Double?) {
-            w.key(key)
-            if let value { w.value((value * 1000).rounded() / 1000) } else { w.null() }
-        }
-        w.member("user", c.workout.user)
-        w.member("workout", c.workout.id)
-        w.member("sport", c.workout.sport)
-        w.member("band", c.band)
-        w.member("scope", c.scope)
-        w.member("start", Int(c.workout.start))
-        w.member("distance_m", c.workout.distance)
-        seconds("result_s", c.seconds)
-        w.member("rank", c.rank)
-        w.member("cohort_size", c.cohortSize)
-        w.member("percentile", c.percentile)
-        seconds("cohort_median_s", c.medianSeconds)
-        seconds("cohort_best_s", c.bestSeconds)
-        w.member("exact", c.exact)
-        seconds("personal_best_s", c.personalBestSeconds)
-        seconds("difference_s", c.personalBestSeconds.map { c.seconds - $0 })
+    /// The `comparison.<user>` payload of a comparison.
+    private static func payload(_ c: Comparison) -> ComparisonPayload {
+        ComparisonPayload(
+            user: c.workout.user, workout: c.workout.id, sport: c.workout.sport, band: c.band, scope: c.scope,
+            start: Int(c.workout.start), distanceMeters: c.workout.distance, resultSeconds: c.seconds, rank: c.rank,
+            cohortSize: c.cohortSize, percentile: c.percentile, cohortMedianSeconds: c.medianSeconds, cohortBestSeconds: c.bestSeconds,
+            exact: c.exact, personalBestSeconds: c.personalBestSeconds)
     }
 
     /// Milliseconds between two commits of the state.
@@ -280,48 +264,30 @@ actor TrainingStage: LogConsumer {
     }
 
     private func message(_ spec: LeaderboardSpec, _ key: TrainingState.BoardKey, _ standings: Standings, final: Bool) -> Publisher.Message {
-        let top = standings.top(spec.size)
+        let board = Self.board(spec, key, standings)
         let before = published[key] ?? []
-        var w = JSONWriter()
-        Self.write(spec, key, top, size: standings.count, into: &w)
-        w.member("final", final)
-        w.key("moved")
-        w.beginArray()
-        for (index, entry) in top.enumerated() {
+        var moved: [LeaderboardPayload.Move] = []
+        for entry in board.entries {
             let previous = before.firstIndex(of: entry.user).map { $0 + 1 }
-            guard previous != index + 1 else { continue }
-            w.beginObject()
-            w.member("user", entry.user)
-            w.member("rank", index + 1)
-            if let previous { w.member("previous_rank", previous) } else { w.key("previous_rank"); w.null() }
-            w.endObject()
+            guard previous != entry.rank else { continue }
+            moved.append(.init(user: entry.user, rank: entry.rank, previousRank: previous))
         }
-        w.endArray()
-        published[key] = top.map(\.user)
-        return Publisher.Message(topic: "leaderboard.\(key.board)", members: w.bytes)
+        published[key] = board.entries.map(\.user)
+        let payload = LeaderboardPayload(board: board, final: final, moved: moved)
+        return Publisher.Message(topic: "leaderboard.\(key.board)", members: payload.members)
+    }
+
+    /// A board's top entries in a period and scope, as published and as a query answers them.
+    static func board(_ spec: LeaderboardSpec, _ key: TrainingState.BoardKey, _ standings: Standings) -> LeaderboardReply {
+        LeaderboardReply(
+            board: spec.id, metric: spec.metric.rawValue, period: key.period, scope: key.scope, ranked: standings.count,
+            entries: standings.top(spec.size).enumerated().map { index, entry in
+                .init(rank: index + 1, user: entry.user, value: published(entry.value))
+            })
     }
 
     /// A board value as published and answered: to a thousandth.
     static func published(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
-
-    /// The members of a board's publication on `leaderboard.<board>`.
-    static func write(_ spec: LeaderboardSpec, _ key: TrainingState.BoardKey, _ top: [Standings.Entry], size: Int, into w: inout JSONWriter) {
-        w.member("board", spec.id)
-        w.member("metric", spec.metric.rawValue)
-        w.member("period", key.period)
-        w.member("scope", key.scope)
-        w.member("ranked", size)
-        w.key("entries")
-        w.beginArray()
-        for (index, entry) in top.enumerated() {
-            w.beginObject()
-            w.member("rank", index + 1)
-            w.member("user", entry.user)
-            w.member("value", (entry.value * 1000).rounded() / 1000)
-            w.endObject()
-        }
-        w.endArray()
-    }
 }
 
 /// Why a `leaderboard` query cannot be answered: a command error code and a message.
