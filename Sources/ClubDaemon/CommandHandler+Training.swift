@@ -14,7 +14,7 @@ extension CommandHandler {
         do {
             return try runtime.leaderboard(board: request.board, period: request.period, scope: request.region, user: request.user).bytes
         } catch {
-            return CommandError(error.code, error.message).reply
+            return error.reply
         }
     }
 }

@@ -508,7 +508,7 @@ public actor PipelineRuntime {
     /// The `leaderboard` reply, from the standings as of the training stage's last refresh.
     public nonisolated func leaderboard(
         board: String, period: String?, scope: String?, user: String?
-    ) throws(LeaderboardQueryError) -> LeaderboardReply {
+    ) throws(CommandError) -> LeaderboardReply {
         try training.index.query(board: board, period: period, scope: scope, user: user)
     }
 

@@ -31,8 +31,8 @@ final class LeaderboardIndex: Sendable {
 
     /// The reply to a `leaderboard` query: the top N of the board in the period (the current
     /// one by default) and scope, and `user`'s own line when asked.
-    func query(board: String, period: String?, scope: String?, user: String?) throws(LeaderboardQueryError) -> LeaderboardReply {
-        try current.withLock { current throws(LeaderboardQueryError) in
+    func query(board: String, period: String?, scope: String?, user: String?) throws(CommandError) -> LeaderboardReply {
+        try current.withLock { current throws(CommandError) in
             try Self.answer(current.config, current.standings, board: board, period: period, scope: scope, user: user)
         }
     }
@@ -40,10 +40,9 @@ final class LeaderboardIndex: Sendable {
     private static func answer(
         _ config: TrainingConfig, _ all: [TrainingState.BoardKey: Standings], board: String, period: String?, scope: String?,
         user: String?
-    ) throws(LeaderboardQueryError) -> LeaderboardReply {
+    ) throws(CommandError) -> LeaderboardReply {
         guard let spec = config.boards.first(where: { $0.id == board }) else {
-            throw LeaderboardQueryError(
-                code: "unknown_board", message: "no leaderboard '\(board)'; declared: \(config.boards.map(\.id).joined(separator: ", "))")
+            throw CommandError("unknown_board", "no leaderboard '\(board)'; declared: \(config.boards.map(\.id).joined(separator: ", "))")
         }
         let periodKey = period ?? spec.period.key(of: Clock.nowMillis(), calendar: config.calendar)
         let scopeKey: String
@@ -52,7 +51,7 @@ final class LeaderboardIndex: Sendable {
         case .region(let region): scopeKey = region
         case .users: scopeKey = "members"
         case .eachRegion:
-            guard let scope else { throw LeaderboardQueryError(code: "missing_field", message: "board '\(board)' has one ranking per region: give 'region'") }
+            guard let scope else { throw CommandError("missing_field", "board '\(board)' has one ranking per region: give 'region'") }
             scopeKey = scope
         }
         let key = TrainingState.BoardKey(board: board, period: periodKey, scope: scopeKey)

@@ -256,7 +256,7 @@ actor TrainingStage: LogConsumer {
             w.member("period", key.period)
             w.member("scope", key.scope)
             w.member("rank", index + 1)
-            w.member("value", (entry.value * 1000).rounded() / 1000)
+            w.member("value", published(entry.value))
             w.member("ranked", standings.count)
             let id = "final:\(spec.id):\(key.period):\(key.scope):\(index + 1)"
             return .raised("leaderboard.final", id: id, user: entry.user, at: now, members: w.bytes)
@@ -290,8 +290,3 @@ actor TrainingStage: LogConsumer {
     static func published(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
 }
 
-/// Why a `leaderboard` query cannot be answered: a command error code and a message.
-public struct LeaderboardQueryError: Error {
-    public let code: String
-    public let message: String
-}
