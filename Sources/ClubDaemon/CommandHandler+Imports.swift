@@ -18,16 +18,7 @@ extension CommandHandler {
         let user = request.range.user
         let bounds = request.range.bounds
         let list = await runtime.workouts(of: user, from: bounds.from, to: bounds.to)
-        return WorkoutsReply(user: user, workouts: list.map { Self.summary($0.workout, counted: $0.counted) }).bytes
-    }
-
-    /// One workout as `workouts` lists it; `duplicate` is added for `import` replies.
-    static func summary(_ workout: Workout, counted: Bool?, duplicate: Bool? = nil) -> WorkoutSummary {
-        WorkoutSummary(
-            id: workout.id, source: workout.source, sport: workout.sport, start: Int(workout.start),
-            durationSeconds: Double(workout.durationMillis) / 1000, movingSeconds: Double(workout.movingMillis) / 1000,
-            distanceMeters: workout.distance, averageHeartRate: workout.averageHeartRate, maxHeartRate: workout.maxHeartRate,
-            elevationGainMeters: workout.elevationGain, samples: workout.samples, counted: counted, duplicate: duplicate)
+        return WorkoutsReply(user: user, workouts: list.map { WorkoutSummary($0.workout, counted: $0.counted) }).bytes
     }
 
     /// Imports a FIT, GPX or TCX file (`data_base64`) for `user` from `system`: each workout
@@ -65,5 +56,16 @@ extension CommandHandler {
         } catch {
             return CommandError("storage_failed", "cannot delete the imported workouts: \(error)").reply
         }
+    }
+}
+
+extension WorkoutSummary {
+    /// A workout as `workouts` lists it; `duplicate` is added for `import` replies.
+    init(_ workout: Workout, counted: Bool?, duplicate: Bool? = nil) {
+        self.init(
+            id: workout.id, source: workout.source, sport: workout.sport, start: Int(workout.start),
+            durationSeconds: Double(workout.durationMillis) / 1000, movingSeconds: Double(workout.movingMillis) / 1000,
+            distanceMeters: workout.distance, averageHeartRate: workout.averageHeartRate, maxHeartRate: workout.maxHeartRate,
+            elevationGainMeters: workout.elevationGain, samples: workout.samples, counted: counted, duplicate: duplicate)
     }
 }

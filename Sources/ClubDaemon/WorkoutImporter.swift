@@ -41,6 +41,7 @@ struct WorkoutImporter {
         let now = Clock.nowMillis()
         let fingerprint = WorkoutImport.fingerprint(user: user, file: file)
         var events: [ClubEvent] = []
+        var counts: [Workout] = []
         var samples: [TelemetrySample] = []
         for (index, workout) in imported.enumerated() {
             let id = "\(system):\(fingerprint)" + (imported.count > 1 ? "-\(index + 1)" : "")
@@ -52,8 +53,9 @@ struct WorkoutImporter {
             }
             // What the training stage would refuse is refused here, with its reason, rather
             // than logged as durable and then left out of the user's workouts.
-            if case .failure(let error) = Workout.from(event.body, offset: 0) {
-                return .failure(ImportError(error.reason.code, "the file's workout is not plausible: \(error.message)"))
+            switch Workout.from(event.body, offset: 0) {
+            case .success(let counted): counts.append(counted)
+            case .failure(let error): return .failure(ImportError(error.reason.code, "the file's workout is not plausible: \(error.message)"))
             }
             events.append(event)
             samples += WorkoutImport.samples(workout, id: id, user: user, system: system)
@@ -75,10 +77,8 @@ struct WorkoutImporter {
             return .failure(ImportError(RejectReason.noConsent.code, message))
         }
         let counted = await countedState(of: events.map(\.id), user: user)
-        var workouts: [WorkoutSummary] = []
-        for (event, outcome) in zip(events, appended) {
-            guard case .success(let workout) = Workout.from(event.body, offset: 0) else { continue }
-            workouts.append(CommandHandler.summary(workout, counted: counted[event.id], duplicate: outcome == .duplicate))
+        let workouts = zip(counts, appended).map { workout, outcome in
+            WorkoutSummary(workout, counted: counted[workout.id], duplicate: outcome == .duplicate)
         }
         return .success(ImportReply(user: user, samples: samples.count, workouts: workouts))
     }

@@ -22,14 +22,7 @@ public struct ActivityEvent: Sendable, Equatable {
 
     /// An event as received (`json`), to append or as read back from the log.
     public init(offset: Int64 = 0, id: String, type: String, user: String, at: Int64, json: [UInt8], consent: ConsentEffect? = nil) {
-        self.offset = offset
-        self.id = id
-        self.type = type
-        self.user = user
-        self.at = at
-        self.json = json
-        self.consent = consent
-        fields = ParsedFields(json: json)
+        self.init(offset: offset, id: id, type: type, user: user, at: at, json: json, consent: consent, fields: ParsedFields(json: json))
     }
 
     /// An event as received whose fields a decoder has already parsed: the log's consumers use

@@ -65,6 +65,21 @@ public struct WorkoutSummary: Sendable, Equatable {
         w.endObject()
     }
 
+    /// Writes `workouts` as the array a reply carries under `key`.
+    static func write(_ workouts: [WorkoutSummary], as key: String, into w: inout JSONWriter) {
+        w.key(key)
+        w.beginArray()
+        for workout in workouts { workout.write(into: &w) }
+        w.endArray()
+    }
+
+    /// Reads the array a reply carries under `key`.
+    static func read(_ key: String, of reply: JSONValue) throws(CommandError) -> [WorkoutSummary] {
+        var workouts: [WorkoutSummary] = []
+        for value in try ReplyReader(value: reply).array(key) { workouts.append(try WorkoutSummary(reading: value)) }
+        return workouts
+    }
+
     init(reading value: JSONValue) throws(CommandError) {
         let r = ReplyReader(value: value)
         self.init(
@@ -89,17 +104,12 @@ public struct WorkoutsReply: Reply, Equatable {
 
     public func writeMembers(into w: inout JSONWriter) {
         w.member("user", user)
-        w.key("workouts")
-        w.beginArray()
-        for workout in workouts { workout.write(into: &w) }
-        w.endArray()
+        WorkoutSummary.write(workouts, as: "workouts", into: &w)
     }
 
     public init(reply: JSONValue) throws(CommandError) {
-        let r = ReplyReader(value: reply)
-        user = try r.string("user")
-        workouts = []
-        for value in try r.array("workouts") { workouts.append(try WorkoutSummary(reading: value)) }
+        user = try ReplyReader(value: reply).string("user")
+        workouts = try WorkoutSummary.read("workouts", of: reply)
     }
 }
 
@@ -118,18 +128,14 @@ public struct ImportReply: Reply, Equatable {
     public func writeMembers(into w: inout JSONWriter) {
         w.member("user", user)
         w.member("samples", samples)
-        w.key("workouts")
-        w.beginArray()
-        for workout in workouts { workout.write(into: &w) }
-        w.endArray()
+        WorkoutSummary.write(workouts, as: "workouts", into: &w)
     }
 
     public init(reply: JSONValue) throws(CommandError) {
         let r = ReplyReader(value: reply)
         user = try r.string("user")
         samples = try r.int("samples")
-        workouts = []
-        for value in try r.array("workouts") { workouts.append(try WorkoutSummary(reading: value)) }
+        workouts = try WorkoutSummary.read("workouts", of: reply)
     }
 }
 
