@@ -8,9 +8,7 @@ import Pipeline
 extension CommandHandler {
     /// A board's top entries in a period (the current one unless `period` names another, such
     /// as `2026-W48`), and with `user` that user's own rank and value.
-    func leaderboard(_ object: JSONObject) -> [UInt8] {
-        let request: LeaderboardRequest
-        do { request = try LeaderboardRequest(request: object) } catch { return error.reply }
+    func leaderboard(_ request: LeaderboardRequest) -> [UInt8] {
         do {
             return try runtime.leaderboard(board: request.board, period: request.period, scope: request.region, user: request.user).bytes
         } catch {

@@ -37,7 +37,7 @@ struct CommandHandler: CommandHandling {
         guard request.count < 4096, request.firstRange(of: Self.leaderboardOp) != nil,
             let parsed = try? CommandRequest.parse(request, maxDepth: 64), parsed.fields["op"] == "leaderboard"
         else { return nil }
-        return leaderboard(parsed.fields)
+        do { return leaderboard(try LeaderboardRequest(request: parsed.fields)) } catch { return error.reply }
     }
 
     private static let leaderboardOp = Array(#""leaderboard""#.utf8)
@@ -84,7 +84,7 @@ struct CommandHandler: CommandHandling {
         case .snapshot: return await snapshot()
         case .balance: return await answer(BalanceRequest.self, object, balance)  // Bonus: CommandHandler+Bonus.swift
         case .ledger: return await answer(LedgerRequest.self, object, ledger)
-        case .leaderboard: return leaderboard(object)  // Training: CommandHandler+Training.swift
+        case .leaderboard: return await answer(LeaderboardRequest.self, object, leaderboard)  // Training: CommandHandler+Training.swift
         case .workouts: return await answer(WorkoutsRequest.self, object, workouts)
         case .import: return await answer(ImportRequest.self, object, importFile)  // Imports: CommandHandler+Imports.swift
         case .forgetImports: return await answer(ForgetImportsRequest.self, object, forgetImports)

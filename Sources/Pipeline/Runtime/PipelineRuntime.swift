@@ -344,12 +344,17 @@ public actor PipelineRuntime {
             }
             telemetryError = "\(error)"
             telemetryFailures += 1
-            for excess in [pendingWindows.count - Self.pendingLimit, pendingRaised.count - Self.pendingLimit] where excess > 0 {
-                Counter(label: "clubd_pending_dropped_total").increment(by: Int64(excess))
-            }
-            if pendingWindows.count > Self.pendingLimit { pendingWindows.removeFirst(pendingWindows.count - Self.pendingLimit) }
-            if pendingRaised.count > Self.pendingLimit { pendingRaised.removeFirst(pendingRaised.count - Self.pendingLimit) }
+            Self.dropOldest(beyond: Self.pendingLimit, of: &pendingWindows)
+            Self.dropOldest(beyond: Self.pendingLimit, of: &pendingRaised)
         }
+    }
+
+    /// Keeps the newest `limit` items, counting what it drops (`clubd_pending_dropped_total`).
+    private static func dropOldest<T>(beyond limit: Int, of items: inout [T]) {
+        let excess = items.count - limit
+        guard excess > 0 else { return }
+        Counter(label: "clubd_pending_dropped_total").increment(by: Int64(excess))
+        items.removeFirst(excess)
     }
 
     /// Retries what the store refused while no batch arrives (the runtime's ticker calls it).
