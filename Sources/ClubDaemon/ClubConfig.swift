@@ -35,6 +35,12 @@ public struct ClubConfig: Sendable, DefinitionFile {
     public var logLevel = "info"
     /// The bonus programme's YAML file; empty runs the embedded default programme.
     public var bonusRulesFile = ""
+    /// Directory of the training catalogue's *.yaml files (exercises, programmes); nil uses
+    /// ``defaultCatalogueDirectory`` when it exists and an empty catalogue otherwise.
+    public var catalogueDirectory: String?
+    public static let defaultCatalogueDirectory = "./config/training"
+    /// How long past a step's day + 1 the daemon's clock waits before missing it.
+    public var missedGraceMillis: Int64 = 7 * 86_400_000
     /// Directory of offer rule files (*.yaml); empty runs no offer rules.
     public var offerRulesDirectory = ""
     /// Folder of workout files to import (`<system>/<user>/<file>`); empty disables it.
@@ -60,7 +66,7 @@ public struct ClubConfig: Sendable, DefinitionFile {
         /// One line for logs and `--check-config`.
         public var summary: String {
             "pipelines: \(pipelines.map(\.name).joined(separator: ", ")); bonus rules: \(bonusRules.rules.count); "
-                + "leaderboards: \(training.boards.count); offer rules: \(offerRules.rules.count)"
+                + "leaderboards: \(training.boards.count); offer rules: \(offerRules.rules.count); \(training.catalogue.summary)"
         }
     }
 
@@ -76,14 +82,23 @@ public struct ClubConfig: Sendable, DefinitionFile {
         }
         let files = try collect { try PipelineLoader.read(directory: pipelinesDirectory) }
         let pipelines = try files.flatMap { files in try collect { try PipelineLoader.load(files: files) } }
-        let training = try files.flatMap { files in try collect { try TrainingConfig.load(files: files) } }
+        var training = try files.flatMap { files in try collect { try TrainingConfig.load(files: files) } }
+        let catalogue = try collect { () throws -> Catalogue in
+            if let catalogueDirectory { return try Catalogue.load(directory: catalogueDirectory) }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: Self.defaultCatalogueDirectory, isDirectory: &isDirectory), isDirectory.boolValue
+            else { return Catalogue() }
+            return try Catalogue.load(directory: Self.defaultCatalogueDirectory)
+        }
+        if let catalogue { training?.catalogue = catalogue }
+        training?.missedGraceMillis = missedGraceMillis
         let bonusRules = try collect {
             bonusRulesFile.isEmpty
                 ? try BonusRules.parse(BonusRules.embeddedDefault, file: "<embedded bonus rules>")
                 : try BonusRules.load(path: bonusRulesFile)
         }
         let offerRules = try collect { offerRulesDirectory.isEmpty ? OfferRules([]) : try OfferRules.load(directory: offerRulesDirectory) }
-        guard let pipelines, let training, let bonusRules, let offerRules else { throw DefinitionErrors(errors) }
+        guard let pipelines, let training, catalogue != nil, let bonusRules, let offerRules else { throw DefinitionErrors(errors) }
         return Programme(pipelines: pipelines, training: training, bonusRules: bonusRules, offerRules: offerRules)
     }
 
@@ -136,6 +151,11 @@ public struct ClubConfig: Sendable, DefinitionFile {
             c.importDropDirectory = m.string("drop_dir", default: c.importDropDirectory) ?? ""
             c.importScanIntervalMillis = m.duration("scan_interval", default: c.importScanIntervalMillis, min: 100)
             c.maxImportFileBytes = m.int("max_file_bytes", default: c.maxImportFileBytes, in: 1024...(512 << 20))
+            root.absorb(m)
+        }
+        if var m = root.nested("training") {
+            c.catalogueDirectory = m.string("catalogue_dir")
+            c.missedGraceMillis = m.duration("missed_grace", default: c.missedGraceMillis, min: 0)
             root.absorb(m)
         }
         if var m = root.nested("offers") {

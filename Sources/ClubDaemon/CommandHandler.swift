@@ -90,6 +90,10 @@ struct CommandHandler: CommandHandling {
         case .forgetImports: return await answer(ForgetImportsRequest.self, object, forgetImports)
         case .offers: return await answer(OffersRequest.self, object, offers)  // Offers: CommandHandler+Offers.swift
         case .offersPreview: return await answer(OffersPreviewRequest.self, object, previewOffers)
+        case .exercises: return await answer(ExercisesRequest.self, object, exercises)  // Training catalogue: CommandHandler+Training.swift
+        case .programmes: return await answer(ProgrammesRequest.self, object, programmes)
+        case .programme: return await answer(ProgrammeRequest.self, object, programme)
+        case .progress: return await answer(ProgressRequest.self, object, progress)
         }
     }
 

@@ -172,7 +172,7 @@ public final class Daemon: Sendable {
             return ReloadReply(
                 reloaded: changes + [
                     "bonus rules: \(programme.bonusRules.rules.count)", "leaderboards: \(programme.training.boards.count)",
-                    "offer rules: \(programme.offerRules.rules.count)",
+                    "offer rules: \(programme.offerRules.rules.count)", programme.training.catalogue.summary,
                 ]
             ).bytes
         } catch {

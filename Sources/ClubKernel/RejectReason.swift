@@ -51,6 +51,8 @@ public struct RejectReason: Hashable, Sendable, CustomStringConvertible {
     public static let storageFailed = RejectReason("storage_failed")
     /// The event's window was closed for good (beyond the allowed lateness).
     public static let late = RejectReason("late")
+    /// A `programme.*` event naming a programme the training catalogue does not hold.
+    public static let unknownProgramme = RejectReason("unknown_programme")
 }
 
 /// One refusal: the reason, a human message, where it was and a short excerpt.

@@ -5,6 +5,7 @@ public enum Op: String, Sendable, CaseIterable {
     case forgetImports = "forget_imports"
     case offers
     case offersPreview = "offers.preview"
+    case exercises, programmes, programme, progress
     case reload, snapshot
 
     /// The `unknown_op` error for a name that is none of these.

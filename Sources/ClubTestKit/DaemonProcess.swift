@@ -97,6 +97,16 @@ public final class DaemonProcess: @unchecked Sendable {
         return ["--offer-rules", folder.path]
     }
 
+    /// Writes (or rewrites) training catalogue files in a directory of the scratch directory.
+    /// - Returns: the flags that make `clubd` use them.
+    @discardableResult
+    public func writeCatalogue(_ files: [String: String]) throws -> [String] {
+        let folder = directory.appendingPathComponent("catalogue")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for (name, text) in files { try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        return ["--catalogue", folder.path]
+    }
+
     /// Polls `health` until the bonus stage has applied the activity log up to `offset`.
     public func waitForBonus(offset: Int64, timeout: TimeInterval = 30) throws {
         try waitFor("bonus_offset", offset, timeout: timeout)

@@ -4,7 +4,16 @@ import JSON
 extension EventDecoder {
     /// Activity types only the daemon raises (outcomes that rules reward): a client sending
     /// one could award itself points or offers.
-    public static let daemonRaisedTypes: Set<String> = ["record.personal", "training.compared", "leaderboard.final", "imports.deleted"]
+    public static let daemonRaisedTypes: Set<String> = [
+        "record.personal", "training.compared", "leaderboard.final", "imports.deleted", "training.step_completed",
+        "training.step_missed", "training.programme_completed",
+    ]
+
+    /// The enrolment events of the Training subsystem's programmes.
+    public static let programmeTypes: Set<String> = ["programme.enrolled", "programme.paused", "programme.resumed", "programme.left"]
+
+    /// How far ahead a programme may be set to start.
+    static let latestProgrammeStart: Int64 = 366 * 86_400_000
 
     /// Fields that identify a person. An event carrying one is refused whole.
     static let personalFields: Set<String> = [
@@ -73,6 +82,7 @@ extension EventDecoder {
                 return .failure(FieldError(.outOfRange, "a connection's 'state' must be 'active' or 'revoked'"))
             }
         }
+        if type.hasPrefix("programme."), let error = Self.checkProgramme(type: type, body: body, now: now) { return .failure(error) }
         if type == "workout", body["source"]?.stringValue?.isEmpty ?? true {
             return .failure(FieldError(.missingField, "missing required field 'source' (device, or the external system's name)"))
         }
@@ -84,6 +94,24 @@ extension EventDecoder {
             }
         }
         return .success(ClubEvent(type: type, id: body["id"]!.stringValue!, user: body["user"]!.stringValue!, ts: time, body: body, json: json))
+    }
+
+    /// An enrolment event names its programme; `programme.enrolled` says when day 1 starts
+    /// (within a year from now).
+    static func checkProgramme(type: String, body: JSONObject, now: Int64) -> FieldError? {
+        guard programmeTypes.contains(type) else {
+            return FieldError(
+                .unsupportedType, "unknown programme event '\(type)': expected \(programmeTypes.sorted().joined(separator: ", "))")
+        }
+        guard let value = body["programme"] else { return FieldError(.missingField, "missing required field 'programme' (a programme id)") }
+        guard let id = value.stringValue else { return FieldError(.wrongType, "field 'programme' must be a string, not \(value.typeName)") }
+        if let error = checkID(id, field: "programme") { return error }
+        guard type == "programme.enrolled" else { return nil }
+        guard let start = body["start"] else {
+            return FieldError(.missingField, "missing required field 'start' (when day 1 of the programme begins)")
+        }
+        if case .failure(let error) = time(start, field: "start", now: now, maxFutureMillis: latestProgrammeStart) { return error }
+        return nil
     }
 
     /// `<area>.<action>`: two lower-case words joined by one dot.

@@ -1,5 +1,6 @@
 import Bonus
 import ClubKernel
+import ClubRuntime
 import Foundation
 import GRDB
 import JSON
@@ -179,11 +180,17 @@ extension ClubStore {
         try await pool.write { db in try Self.setOffset(name, offset, db) }
     }
 
-    /// Commits a consumer's state together with its offset, in one transaction.
-    public func commitConsumer(_ name: String, offset: Int64, state: [UInt8]) async throws {
-        try await pool.write { db in
+    /// Commits a consumer's state together with its offset and appends `raising` to the log,
+    /// in one transaction (on the log's writer, so the new entries join the tail in order).
+    public func commitConsumer(_ name: String, offset: Int64, state: [UInt8], raising: [ActivityEvent]) async throws {
+        let receivedAt = Clock.nowMillis()
+        try await appending { db in
             try db.execute(sql: "INSERT OR REPLACE INTO consumer_state (name, state) VALUES (?, ?)", arguments: [name, Data(state)])
             try Self.setOffset(name, offset, db)
+            let committed = raising.isEmpty
+                ? Committed(records: [], connections: self.connections.withLock { $0 })
+                : try self.insert(raising, receivedAt: receivedAt, db).committed
+            return ((), committed)
         }
     }
 

@@ -21,6 +21,11 @@ public struct TrainingConfig: Sendable, Equatable, DefinitionFile {
     /// Distances (metres) of the fastest efforts within device sessions that become
     /// `record.personal` activity events when they beat the user's best.
     public var recordDistances: [Double] = [1000, 5000, 10000]
+    /// Exercises and programmes (`training.catalogue_dir` of the daemon's configuration).
+    public var catalogue = Catalogue()
+    /// How long after the end of a step's day + 1 the daemon's clock misses a step that the
+    /// user's own event time has not passed (`training.missed_grace`): late imports count until then.
+    public var missedGraceMillis: Int64 = 7 * 86_400_000
 
     public init() {}
 

@@ -59,6 +59,13 @@ public struct TrainingState: Sendable, Equatable, Codable {
         try container.encode(cohorts, forKey: .cohorts)
     }
 
+    /// The highest heart rate the user's workouts reported, for heart-rate zones; the
+    /// default when none did.
+    public func maxHeartRate(of user: String) -> Double {
+        let reported = books[user]?.workouts.compactMap(\.maxHeartRate).filter { $0 >= 100 && $0 <= 250 }.max()
+        return reported ?? Targets.defaultMaxHeartRate
+    }
+
     /// Records a profile; later workouts of the user are placed in its region's boards.
     public mutating func apply(profile body: JSONObject) {
         guard let user = body["user"]?.stringValue else { return }
@@ -73,6 +80,8 @@ public struct TrainingState: Sendable, Equatable, Codable {
         public var boards: Set<BoardKey> = []
         /// Workouts that started counting, each compared with its cohort.
         public var comparisons: [Comparison] = []
+        /// Workouts that started counting (one copy per activity), in order.
+        public var counted: [Workout] = []
     }
 
     /// Adds a workout, resolving duplicates, and updates every board and cohort it counts in.
@@ -94,6 +103,7 @@ public struct TrainingState: Sendable, Equatable, Codable {
             for key in cohorts.keys where key.hasPrefix("\(gone.sport)|") { cohorts[key]!.remove(workout: gone.id) }
         }
         applied.boards = place(change, boards: config.boards, calendar: config.calendar)
+        applied.counted = change.nowCounted
         for counted in change.nowCounted {
             if let comparison = compare(counted, config.comparisons) { applied.comparisons.append(comparison) }
         }

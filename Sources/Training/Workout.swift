@@ -22,6 +22,8 @@ public struct Workout: Sendable, Equatable, Codable {
     public let maxHeartRate: Double?
     /// Samples recorded, when the source says (imported files, device sessions).
     public let samples: Int?
+    /// Repetitions, for strength workouts (an extension of the contract's `workout`: `reps`).
+    public let reps: Int?
     /// Offset of the event in the activity log: which of two copies arrived first.
     public let offset: Int64
 
@@ -30,7 +32,7 @@ public struct Workout: Sendable, Equatable, Codable {
     public init(
         id: String, user: String, source: String, sport: String, start: Int64, durationMillis: Int64, distance: Double = 0,
         movingMillis: Int64? = nil, elevationGain: Double = 0, gear: String? = nil, averageHeartRate: Double? = nil,
-        maxHeartRate: Double? = nil, samples: Int? = nil, offset: Int64 = 0
+        maxHeartRate: Double? = nil, samples: Int? = nil, reps: Int? = nil, offset: Int64 = 0
     ) {
         self.id = id
         self.user = user
@@ -45,6 +47,7 @@ public struct Workout: Sendable, Equatable, Codable {
         self.averageHeartRate = averageHeartRate
         self.maxHeartRate = maxHeartRate
         self.samples = samples
+        self.reps = reps
         self.offset = offset
     }
 
@@ -74,13 +77,17 @@ public struct Workout: Sendable, Equatable, Codable {
         guard distance >= 0, distance <= 1e7, gain >= 0, gain <= 1e5 else {
             return .failure(FieldError(.outOfRange, "fields 'distance_m' and 'elevation_gain_m' must be non-negative and plausible"))
         }
+        let reps = body["reps"]?.int64Value
+        guard reps.map({ $0 >= 0 && $0 <= 100_000 }) ?? true else {
+            return .failure(FieldError(.outOfRange, "field 'reps' must be a whole number of repetitions in 0...100000"))
+        }
         let moving = body["moving_time_s"]?.doubleValue.map { Int64(min(max($0, 0), seconds) * 1000) }
         return .success(
             Workout(
                 id: id, user: user, source: source, sport: sport, start: start, durationMillis: Int64(seconds * 1000),
                 distance: distance, movingMillis: moving, elevationGain: gain, gear: text("gear"),
                 averageHeartRate: body["avg_hr"]?.doubleValue, maxHeartRate: body["max_hr"]?.doubleValue,
-                samples: body["samples"]?.int64Value.map { Int($0) }, offset: offset))
+                samples: body["samples"]?.int64Value.map { Int($0) }, reps: reps.map { Int($0) }, offset: offset))
     }
 
     /// A workout event carrying a Strava activity as Strava's API and webhooks deliver it

@@ -94,9 +94,12 @@ public struct WorkoutBook: Sendable, Equatable, Codable {
     }
 
     /// The two spans overlap by at least half of the shorter one.
-    public static func sameActivity(_ a: Workout, _ b: Workout) -> Bool {
-        let overlap = min(a.end, b.end) - max(a.start, b.start)
-        return overlap > 0 && 2 * overlap >= min(a.durationMillis, b.durationMillis)
+    public static func sameActivity(_ a: Workout, _ b: Workout) -> Bool { sameActivity(a.start..<a.end, b.start..<b.end) }
+
+    /// Spans of two workouts that overlap by at least half of the shorter one.
+    public static func sameActivity(_ a: Range<Int64>, _ b: Range<Int64>) -> Bool {
+        let overlap = min(a.upperBound, b.upperBound) - max(a.lowerBound, b.lowerBound)
+        return overlap > 0 && 2 * overlap >= min(a.upperBound - a.lowerBound, b.upperBound - b.lowerBound)
     }
 
     static func precedes(_ a: Workout, _ b: Workout, priority: [String]) -> Bool {

@@ -27,6 +27,7 @@ struct Clubd: AsyncParsableCommand {
     @Option(help: "Log level (log.level).") var logLevel: String?
     @Option(help: "Bonus rules file; empty for the embedded programme (bonus.rules_file).") var bonusRules: String?
     @Option(help: "Directory of offer rule *.yaml files; empty for none (offers.rules_dir).") var offerRules: String?
+    @Option(help: "Training catalogue directory of exercise and programme *.yaml files (training.catalogue_dir).") var catalogue: String?
     @Option(help: "Drop folder of workout files to import, <system>/<user>/<file>; empty for none (imports.drop_dir).") var dropDir: String?
 
     func run() async throws {
@@ -42,6 +43,7 @@ struct Clubd: AsyncParsableCommand {
             if let logLevel { settings.logLevel = logLevel }
             if let bonusRules { settings.bonusRulesFile = bonusRules }
             if let offerRules { settings.offerRulesDirectory = offerRules }
+            if let catalogue { settings.catalogueDirectory = catalogue }
             if let dropDir { settings.importDropDirectory = dropDir }
             let programme = try settings.loadProgramme()
             if checkConfig {

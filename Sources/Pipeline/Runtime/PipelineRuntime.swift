@@ -11,6 +11,7 @@ import Metrics
 import Offers
 import Telemetry
 import Training
+import Synchronization
 import Users
 import ZMQ
 
@@ -47,7 +48,10 @@ public actor PipelineRuntime {
     private let recordStage: RecordStage
     private let bonus: BonusStage
     private let feed: ActivityFeed
-    private let training: TrainingStage
+    let training: TrainingStage
+    /// The training catalogue, as the last (re)load gave it: ingest and `submit` check
+    /// enrolments against it, and the catalogue ops read it.
+    let catalogue: Mutex<Catalogue>
     private let offers: OfferStage
     /// One signal per log consumer, notified when the log grows.
     private let logSignals: LogSignals
@@ -119,12 +123,14 @@ public actor PipelineRuntime {
         feed = try await ActivityFeed(store: store, publisher: publisher, logger: logger)
         let signals = LogSignals()
         logSignals = signals
+        catalogue = Mutex(training.catalogue)
         self.training = try await TrainingStage(
             store: store, config: training, publisher: publisher, logger: logger,
             raise: { records in
                 _ = try await store.appendActivity(records, receivedAt: Clock.nowMillis())
                 signals.notifyAll()
-            })
+            },
+            logGrew: { signals.notifyAll() })
         let offers = try await OfferStage(
             store: store, rules: offerRules, sourcePriority: training.sourcePriority, publisher: publisher, logger: logger,
             balance: { await bonus.balance(of: $0) })
@@ -210,8 +216,9 @@ public actor PipelineRuntime {
     public func run() async {
         while let item = await inbox.next() {
             switch item {
-            case .ingested(let decoded, let frames, let receivedAt):
+            case .ingested(var decoded, let frames, let receivedAt):
                 framesCounter.increment(by: Int64(frames))
+                screen(&decoded)
                 await publishRejections(decoded.rejections, source: "ingest")
                 await appendActivity(decoded.events, receivedAt: receivedAt)
                 await process(decoded.samples)
@@ -468,8 +475,11 @@ public actor PipelineRuntime {
     /// Applies new bonus rules to events not processed yet.
     public func reloadBonusRules(_ rules: BonusRules) async { await bonus.reload(rules) }
 
-    /// Applies new leaderboard declarations to workouts not processed yet.
-    public func reloadTraining(_ config: TrainingConfig) async { await training.reload(config) }
+    /// Applies new leaderboard declarations and a new catalogue to events not processed yet.
+    public func reloadTraining(_ config: TrainingConfig) async {
+        catalogue.withLock { $0 = config.catalogue }
+        await training.reload(config)
+    }
 
     /// Forgets a user's workouts imported from `system`: deleted from the activity log, and
     /// an `imports.deleted` event makes the training and offer stages drop them.
@@ -603,10 +613,12 @@ public actor PipelineRuntime {
         return (users, windows, inbox.depth, journalPosition, lastSnapshotAt, stages.map(\.definition.name), processedCount)
     }
 
-    /// Decodes events for `submit` with the ingest decoder's limits.
+    /// Decodes events for `submit` with the ingest decoder's limits, and checks them against
+    /// the definitions as ingest does (``screen(_:)``).
     public nonisolated func decode(_ frame: [UInt8], now: Int64) -> DecodedEvents {
         var decoded = DecodedEvents()
         decoder.decode(frame: frame, now: now, into: &decoded)
+        screen(&decoded)
         return decoded
     }
 }

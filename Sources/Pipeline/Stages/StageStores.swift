@@ -1,3 +1,4 @@
+import ClubKernel
 import ClubRuntime
 import Offers
 
@@ -20,8 +21,15 @@ public protocol OfferStore: ActivityLogReading {
 public protocol ConsumerStateStore: ActivityLogReading {
     /// The consumer's last committed state and offset, or nil before its first commit.
     func consumerState(_ name: String) async throws -> (offset: Int64, state: [UInt8])?
+    /// The state with its offset, and `raising` appended to the activity log, in one transaction.
+    func commitConsumer(_ name: String, offset: Int64, state: [UInt8], raising: [ActivityEvent]) async throws
+}
+
+extension ConsumerStateStore {
     /// The state with its offset, in one transaction.
-    func commitConsumer(_ name: String, offset: Int64, state: [UInt8]) async throws
+    public func commitConsumer(_ name: String, offset: Int64, state: [UInt8]) async throws {
+        try await commitConsumer(name, offset: offset, state: state, raising: [])
+    }
 }
 
 /// What a consumer that keeps no state needs: its offset (the activity feed).

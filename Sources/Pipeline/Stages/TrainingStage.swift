@@ -31,10 +31,16 @@ actor TrainingStage: LogConsumer {
 
     private let store: any ConsumerStateStore
     private let publisher: Publisher
-    private let logger: Logger
+    let logger: Logger
     private let raise: @Sendable ([ActivityEvent]) async throws -> Void
-    private var config: TrainingConfig
-    private var state = TrainingState()
+    /// Tells the log's consumers that a commit appended events.
+    private let logGrew: @Sendable () -> Void
+    /// Events the clock decided (missed steps), appended with the next commit of the state.
+    var clockRaised: [ActivityEvent] = []
+    var config: TrainingConfig
+    var state = TrainingState()
+    /// Members' progress through programmes (``TrainingStage+Programmes.swift``).
+    var progress = ProgrammeProgress()
     /// The log offset up to which events are applied (committed later, see above).
     private(set) var offset: Int64 = 0
     /// Events raised and messages produced by applied entries, not yet handed on: raising
@@ -58,15 +64,20 @@ actor TrainingStage: LogConsumer {
     private struct Persisted: Codable {
         var state: TrainingState
         var finalized: Set<TrainingState.BoardKey>
+        /// Absent in states saved before programmes.
+        var progress: ProgrammeProgress?
     }
 
-    /// - Parameter raise: appends activity events to the log.
+    /// - Parameters:
+    ///   - raise: appends activity events to the log.
+    ///   - logGrew: tells the log's consumers that a commit of this stage appended events.
     init(
         store: any ConsumerStateStore, config: TrainingConfig, publisher: Publisher, logger: Logger,
-        raise: @escaping @Sendable ([ActivityEvent]) async throws -> Void
+        raise: @escaping @Sendable ([ActivityEvent]) async throws -> Void, logGrew: @escaping @Sendable () -> Void
     ) async throws {
         self.store = store
         self.raise = raise
+        self.logGrew = logGrew
         self.config = config
         index = LeaderboardIndex(config: config)
         self.publisher = publisher
@@ -75,6 +86,7 @@ actor TrainingStage: LogConsumer {
             let persisted = try JSONDecoder().decode(Persisted.self, from: Data(saved.state))
             state = persisted.state
             finalized = persisted.finalized
+            progress = persisted.progress ?? ProgrammeProgress()
             index.update(config: config, standings: state.standings)
             offset = saved.offset
             committedOffset = saved.offset
@@ -90,8 +102,10 @@ actor TrainingStage: LogConsumer {
     }
 
     /// New boards apply to workouts from the next event on; standings of removed boards stay
-    /// until their period ends.
+    /// until their period ends. A changed catalogue applies to enrolments from then on: steps
+    /// done or missed stay as they are.
     func reload(_ config: TrainingConfig) {
+        if config.catalogue != self.config.catalogue { progress.catalogueChanged() }
         self.config = config
         index.update(config: config, standings: state.standings)
     }
@@ -127,6 +141,7 @@ actor TrainingStage: LogConsumer {
     func due() async throws {
         refreshIndex()
         try await publishDue()
+        try await expireSteps(now: Clock.nowMillis())
         if Clock.nowMillis() - committedAt >= Self.commitInterval { try await commit() }
     }
 
@@ -137,8 +152,9 @@ actor TrainingStage: LogConsumer {
 
     private func apply(_ record: ActivityEvent, messages: inout [Publisher.Message], raised: inout [ActivityEvent]) {
         guard record.type == "workout" || record.type == "profile" || record.type == config.sessionEventType
-            || record.type == Self.importsDeleted
+            || record.type == Self.importsDeleted || Self.programmeEvents.contains(record.type)
         else { return }
+        if Self.programmeEvents.contains(record.type) { return applyProgrammeEvent(record, messages: &messages) }
         let body = record.body
         if record.type == "profile" {
             state.apply(profile: body)
@@ -167,6 +183,7 @@ actor TrainingStage: LogConsumer {
     private func add(_ workout: Workout, messages: inout [Publisher.Message], raised: inout [ActivityEvent]) {
         let applied = state.apply(workout, config: config)
         dirty.formUnion(applied.boards)
+        progressed(by: applied.counted, raised: &raised)
         for comparison in applied.comparisons {
             let members = Self.payload(comparison).members
             messages.append(Publisher.Message(topic: "comparison.\(comparison.workout.user)", members: members))
@@ -197,17 +214,24 @@ actor TrainingStage: LogConsumer {
         withExtendedLifetime(replaced) {}  // released here, on the stage's thread
     }
 
-    private func commit() async throws {
+    /// Commits the state with its offset and, in the same transaction, appends the events the
+    /// clock decided (``clockRaised``), which a replay would not decide again the same way.
+    func commit() async throws {
         // Raised events first: once the offset is committed, a restart would not raise them again.
         try await handOn()
-        guard offset != committedOffset else { return }
+        let raising = clockRaised
+        guard offset != committedOffset || !raising.isEmpty else { return }
         // Encode a copy off the actor, so that queries are not held up by a large state.
-        let persisted = Persisted(state: state, finalized: finalized)
+        let persisted = Persisted(state: state, finalized: finalized, progress: progress)
         let position = offset
         let started = Clock.nowMillis()
         let blob = try await Task.detached { try JSONEncoder().encode(persisted) }.value
         logger.debug("training state encoded", metadata: ["bytes": "\(blob.count)", "ms": "\(Clock.nowMillis() - started)"])
-        try await store.commitConsumer(Self.consumerName, offset: position, state: [UInt8](blob))
+        try await store.commitConsumer(Self.consumerName, offset: position, state: [UInt8](blob), raising: raising)
+        if !raising.isEmpty {
+            clockRaised.removeFirst(raising.count)
+            logGrew()
+        }
         committedOffset = position
         committedAt = Clock.nowMillis()
     }
