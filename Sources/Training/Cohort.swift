@@ -1,9 +1,10 @@
 import Histogram
 
 /// The results of one comparison cohort (a sport, a distance band and a scope) over a
-/// rolling period: workout durations, exact while the cohort is small, and summarized by
-/// mergeable HdrHistograms (one per day, 0.1 % precision) once it is large.
-public struct Cohort: Sendable, Equatable, Codable {
+/// rolling period: workout durations ordered by start, the same durations in a sorted multiset
+/// so that ranks are counted exactly in O(log n) however large the cohort, and mergeable
+/// HdrHistograms (one per day, 0.1 % precision) for the median once it is large.
+public struct Cohort: Sendable, Equatable {
     struct Entry: Sendable, Equatable, Codable {
         let user: String
         let workout: String
@@ -11,51 +12,58 @@ public struct Cohort: Sendable, Equatable, Codable {
         let start: Int64
     }
 
-    /// Ordered by start.
-    private(set) var entries: [Entry] = []
+    /// Ordered by start; those before `head` are evicted (dropped in bulk now and then, so
+    /// that evicting one entry does not move all the others).
+    private var stored: [Entry] = []
+    private var head = 0
+    /// The durations of the entries from `head` on.
+    private var values = SortedValues()
+    /// Per user, their entries from `head` on (few per user and cohort).
+    private var byUser: [String: [Entry]] = [:]
     /// Per UTC day of the start: the durations recorded that day.
     private var days: [Int64: Histogram<UInt32>] = [:]
 
     public init() {}
 
+    /// The entries kept, ordered by start.
+    var entries: ArraySlice<Entry> { stored[head...] }
+
+    /// The newest start in the cohort.
+    var newestStart: Int64? { head < stored.count ? stored.last?.start : nil }
+
     public static func == (a: Cohort, b: Cohort) -> Bool { a.entries == b.entries }
-
-    // Only the entries are stored; the histograms follow from them.
-    private enum CodingKeys: String, CodingKey { case entries }
-
-    public init(from decoder: any Decoder) throws {
-        entries = try decoder.container(keyedBy: CodingKeys.self).decode([Entry].self, forKey: .entries)
-        for entry in entries { _ = days[Self.day(entry.start), default: Self.histogram()].record(UInt64(max(1, entry.millis))) }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(entries, forKey: .entries)
-    }
 
     mutating func add(user: String, workout: String, millis: Int64, start: Int64) {
         let entry = Entry(user: user, workout: workout, millis: millis, start: start)
-        var low = 0
-        var high = entries.count
-        while low < high {
-            let mid = (low + high) / 2
-            if entries[mid].start <= start { low = mid + 1 } else { high = mid }
-        }
-        entries.insert(entry, at: low)
+        stored.insert(entry, at: firstIndex(startingAtOrAfter: start + 1))
+        values.insert(millis)
+        byUser[user, default: []].append(entry)
         _ = days[Self.day(start), default: Self.histogram()].record(UInt64(max(1, millis)))
     }
 
     mutating func remove(workout: String) {
-        guard let index = entries.firstIndex(where: { $0.workout == workout }) else { return }
-        let entry = entries.remove(at: index)
+        guard let index = stored[head...].firstIndex(where: { $0.workout == workout }) else { return }
+        let entry = stored.remove(at: index)
+        forget(entry)
         rebuild(day: Self.day(entry.start))
+    }
+
+    private mutating func forget(_ entry: Entry) {
+        values.remove(entry.millis)
+        byUser[entry.user]?.removeAll { $0.workout == entry.workout }
+        if byUser[entry.user]?.isEmpty == true { byUser[entry.user] = nil }
     }
 
     /// Forgets results that started before `cutoff`.
     mutating func evict(before cutoff: Int64) {
-        let old = entries.prefix { $0.start < cutoff }.count
-        guard old > 0 else { return }
-        entries.removeFirst(old)
+        let end = firstIndex(startingAtOrAfter: cutoff)
+        guard end > head else { return }
+        for entry in stored[head..<end] { forget(entry) }
+        head = end
+        if head > 1024 && head * 2 > stored.count {
+            stored.removeFirst(head)
+            head = 0
+        }
         let firstDay = Self.day(cutoff)
         for day in days.keys where day < firstDay { days[day] = nil }
         rebuild(day: firstDay)
@@ -70,12 +78,44 @@ public struct Cohort: Sendable, Equatable, Codable {
     /// Where `millis` stands among the results of users other than `user` that started in
     /// [`from`, `to`]. Counts and the best result are exact; the median is exact up to
     /// `exactUpTo` results and read from the merged daily histograms beyond (0.1 %).
+    ///
+    /// A window of up to `exactUpTo` results is scanned. A larger one is counted from the
+    /// sorted durations of the whole cohort, less those outside the window (entries that
+    /// started before `from` or after `to`: few, unless the workout is a late import — then
+    /// the window is scanned) and less the user's own.
     func standing(of millis: Int64, user: String, from: Int64, to: Int64, exactUpTo: Int) -> Standing {
-        let window = entries[firstIndex(startingAtOrAfter: from)..<firstIndex(startingAtOrAfter: to + 1)]
+        let lower = firstIndex(startingAtOrAfter: from)
+        let upper = firstIndex(startingAtOrAfter: to + 1)
+        let window = upper - lower
+        let outside = (stored.count - head) - window
+        if window - (byUser[user]?.count ?? 0) <= exactUpTo || outside > window { return scan(stored[lower..<upper], millis, user, from: from, to: to, exactUpTo: exactUpTo) }
+        var excluded = Array(stored[head..<lower]) + Array(stored[upper...])
+        excluded += (byUser[user] ?? []).filter { $0.start >= from && $0.start <= to }
+        var faster = values.count(below: millis)
+        var slower = values.count(above: millis)
+        for entry in excluded {
+            if entry.millis < millis { faster -= 1 } else if entry.millis > millis { slower -= 1 }
+        }
+        let count = values.count - excluded.count
+        // The best: the smallest duration that is not one of the excluded entries'.
+        var skip: [Int64: Int] = [:]
+        for entry in excluded { skip[entry.millis, default: 0] += 1 }
+        var best: Int64?
+        for value in values.ascending {
+            if let n = skip[value], n > 0 { skip[value] = n - 1 } else { best = value; break }
+        }
+        var merged = Self.histogram()
+        for (day, histogram) in days where day >= Self.day(from) && day <= Self.day(to) { merged.add(histogram) }
+        let median = count == 0 ? nil : Int64(merged.median)
+        return Standing(faster: faster, slower: slower, others: count, median: median, best: best, exact: false)
+    }
+
+    /// The standing by looking at every entry of the window.
+    private func scan(_ window: ArraySlice<Entry>, _ millis: Int64, _ user: String, from: Int64, to: Int64, exactUpTo: Int) -> Standing {
         var faster = 0
         var slower = 0
         var others: [Int64] = []
-        others.reserveCapacity(min(window.count, exactUpTo + 1))
+        others.reserveCapacity(min(window.count, exactUpTo) + 1)
         var count = 0
         var best: Int64?
         for entry in window where entry.user != user {
@@ -97,12 +137,13 @@ public struct Cohort: Sendable, Equatable, Codable {
         return Standing(faster: faster, slower: slower, others: count, median: median, best: best, exact: count <= exactUpTo)
     }
 
+    /// The first index of `stored` (from `head`) whose entry starts at or after `time`.
     private func firstIndex(startingAtOrAfter time: Int64) -> Int {
-        var low = 0
-        var high = entries.count
+        var low = head
+        var high = stored.count
         while low < high {
             let mid = (low + high) / 2
-            if entries[mid].start < time { low = mid + 1 } else { high = mid }
+            if stored[mid].start < time { low = mid + 1 } else { high = mid }
         }
         return low
     }
@@ -124,5 +165,23 @@ public struct Cohort: Sendable, Equatable, Codable {
 
     static func histogram() -> Histogram<UInt32> {
         Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 7 * 86_400_000, numberOfSignificantValueDigits: .three)
+    }
+}
+
+// Only the entries are stored; the sorted durations, the users' index and the histograms
+// follow from them.
+extension Cohort: Codable {
+    private enum CodingKeys: String, CodingKey { case entries }
+
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        for entry in try decoder.container(keyedBy: CodingKeys.self).decode([Entry].self, forKey: .entries) {
+            add(user: entry.user, workout: entry.workout, millis: entry.millis, start: entry.start)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(Array(entries), forKey: .entries)
     }
 }

@@ -123,8 +123,10 @@ public struct TrainingState: Sendable, Equatable, Codable {
     /// it, then adds it to the cohort.
     private mutating func compare(_ workout: Workout, _ spec: ComparisonSpec) -> Comparison? {
         guard let band = spec.band(of: workout.distance), let key = cohortKey(workout, spec) else { return nil }
-        var cohort = cohorts[key] ?? Cohort()
-        cohort.evict(before: (cohort.entries.last?.start ?? workout.start) - spec.rollingMillis)
+        // In place: a copy taken out of the dictionary would copy the whole cohort on write.
+        var cohort = cohorts.removeValue(forKey: key) ?? Cohort()
+        defer { cohorts[key] = cohort }
+        cohort.evict(before: (cohort.newestStart ?? workout.start) - spec.rollingMillis)
         let standing = cohort.standing(
             of: workout.durationMillis, user: workout.user, from: workout.start - spec.rollingMillis, to: workout.start,
             exactUpTo: spec.exactUpTo)
@@ -134,7 +136,6 @@ public struct TrainingState: Sendable, Equatable, Codable {
                 && spec.band(of: $0.distance)?.name == band.name
         }.map(\.durationMillis).min()
         cohort.add(user: workout.user, workout: workout.id, millis: workout.durationMillis, start: workout.start)
-        cohorts[key] = cohort
         return Comparison(
             workout: workout, band: band.name, scope: scope(of: workout.user, spec), rank: standing.faster + 1,
             cohortSize: standing.others + 1,

@@ -40,19 +40,22 @@ struct TrainingBench: ParsableCommand {
         let empty = daemon.directory.appendingPathComponent("no-catalogue")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         let raised = try record(into: daemon, flags: plan + rules)
-        print("log: \(users) enrolments, \(workouts) workouts; the plan raised \(raised) step and programme events")
+        say("log: \(users) enrolments, \(workouts) workouts; the plan raised \(raised) step and programme events")
         var rates: [String: [Double]] = [:]
         for round in 1...rounds {
             for (name, flags) in [("no programmes", rules + ["--catalogue", empty.path]), ("programmes", plan + rules)] {
                 let rate = try replay(daemon, flags: flags)
                 rates[name, default: []].append(rate)
-                print(String(format: "round %d  training stage, %@: %9.0f log entries/s", round, name.padding(toLength: 13, withPad: " ", startingAt: 0), rate))
+                say(String(format: "round %d  training stage, %@: %9.0f log entries/s", round, name.padding(toLength: 13, withPad: " ", startingAt: 0), rate))
             }
         }
         let median = { (name: String) in rates[name]!.sorted()[rates[name]!.count / 2] }
         let (bare, planned) = (median("no programmes"), median("programmes"))
-        print(String(format: "median   no programmes %.0f/s, programmes %.0f/s: programmes cost %.1f %%", bare, planned, (bare / planned - 1) * 100))
+        say(String(format: "median   no programmes %.0f/s, programmes %.0f/s: programmes cost %.1f %%", bare, planned, (bare / planned - 1) * 100))
     }
+
+    /// Writes a line at once (print buffers when the output is a file, and a run is long).
+    private func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
     /// Fills the log: enrolments first, then the runs in time order, through `submit`.
     /// - Returns: how many events the plan raised while recording.

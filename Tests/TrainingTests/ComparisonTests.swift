@@ -69,3 +69,30 @@ import Testing
         #expect(c?.scope == "RU-MOW" && c?.cohortSize == 2 && c?.rank == 2 && c?.bestSeconds == 1500)
     }
 }
+
+/// The large-cohort path of ``Cohort/standing(of:user:from:to:exactUpTo:)`` (sorted durations
+/// less what is outside the window) against a scan of every entry, on random cohorts with
+/// late arrivals, evictions and users with several results.
+@Suite struct CohortRankingTests {
+    @Test func countsFromTheSortedDurationsEqualAScan() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<3 {
+            var cohort = Cohort()
+            var newest: Int64 = 0
+            for n in 0..<1200 {
+                // Mostly in start order, one in ten up to a day late.
+                let start = Int64(n) * 60_000 - (Int.random(in: 0..<10, using: &rng) == 0 ? Int64.random(in: 0...86_400_000, using: &rng) : 0)
+                let user = "u\(Int.random(in: 0..<200, using: &rng))"
+                let millis = Int64.random(in: 1_200_000...1_500_000, using: &rng) / 1000 * 1000
+                if n % 300 == 299 { cohort.evict(before: newest - 2 * 86_400_000 / 3) }
+                let from = start - 86_400_000
+                let fast = cohort.standing(of: millis, user: user, from: from, to: start, exactUpTo: 10)
+                let slow = cohort.standing(of: millis, user: user, from: from, to: start, exactUpTo: .max)
+                #expect(fast.faster == slow.faster && fast.slower == slow.slower && fast.others == slow.others && fast.best == slow.best)
+                if fast.faster != slow.faster || fast.others != slow.others { return }
+                cohort.add(user: user, workout: "w\(n)", millis: millis, start: start)
+                newest = max(newest, start)
+            }
+        }
+    }
+}

@@ -100,6 +100,17 @@ import Testing
         #expect(states(p) == [.missed, .done, .open, .open])
     }
 
+    @Test func theClockLooksAgainWhenAnEarlierDeadlineArrives() {
+        var p = Self.enrolled()
+        let grace = Self.day
+        // Nothing is due for u a day in (step 1 ends with day 2, plus a day of grace).
+        #expect(p.expire(now: Self.start + Self.day, grace: grace, catalogue: Self.catalogue).isEmpty)
+        // v enrols in the plan as started ten days earlier: all four steps are overdue at once.
+        p.enrol(user: "v", in: Self.plan, start: Self.start - 10 * Self.day)
+        #expect(p.expire(now: Self.start + Self.day, grace: grace, catalogue: Self.catalogue).count == 4)
+        #expect(states(p, "u") == [.open, .open, .open, .open])
+    }
+
     @Test func aPauseMovesTheOpenStepsByItsLength() throws {
         var p = Self.enrolled()
         _ = counted(&p, Self.run("w1", day: 1, minutes: 20))
