@@ -16,7 +16,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
-        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
@@ -45,9 +44,7 @@ let package = Package(
         // expiry. Pure.
         .target(name: "Bonus", dependencies: ["ClubKernel", "Events", "JSON", "Definitions"]),
         // The Training subsystem: workouts and their duplicates, profiles, leaderboards. Pure.
-        .target(
-            name: "Training",
-            dependencies: ["ClubKernel", "Events", "JSON", "Definitions", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        .target(name: "Training", dependencies: ["ClubKernel", "Events", "JSON", "Definitions"]),
         // The Offers subsystem: marketers' rules, their condition language, caps and budgets. Pure.
         .target(name: "Offers", dependencies: ["ClubKernel", "Events", "JSON", "Definitions", "Bonus", "Training"]),
         // Workout files from other systems: FIT, GPX and TCX decoders, workouts from them. Pure.

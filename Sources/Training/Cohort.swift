@@ -1,9 +1,7 @@
-import Histogram
-
 /// The results of one comparison cohort (a sport, a distance band and a scope) over a
-/// rolling period: workout durations ordered by start, the same durations in a sorted multiset
-/// so that ranks are counted exactly in O(log n) however large the cohort, and mergeable
-/// HdrHistograms (one per day, 0.1 % precision) for the median once it is large.
+/// rolling period: workout durations ordered by start, and the same durations in a sorted
+/// multiset, so that ranks, bests and medians are exact and cost O(log n + n/512) however
+/// large the cohort.
 public struct Cohort: Sendable, Equatable {
     struct Entry: Sendable, Equatable, Codable {
         let user: String
@@ -20,8 +18,6 @@ public struct Cohort: Sendable, Equatable {
     private var values = SortedValues()
     /// Per user, their entries from `head` on (few per user and cohort).
     private var byUser: [String: [Entry]] = [:]
-    /// Per UTC day of the start: the durations recorded that day.
-    private var days: [Int64: Histogram<UInt32>] = [:]
 
     public init() {}
 
@@ -38,14 +34,11 @@ public struct Cohort: Sendable, Equatable {
         stored.insert(entry, at: firstIndex(startingAtOrAfter: start + 1))
         values.insert(millis)
         byUser[user, default: []].append(entry)
-        _ = days[Self.day(start), default: Self.histogram()].record(UInt64(max(1, millis)))
     }
 
     mutating func remove(workout: String) {
         guard let index = stored[head...].firstIndex(where: { $0.workout == workout }) else { return }
-        let entry = stored.remove(at: index)
-        forget(entry)
-        rebuild(day: Self.day(entry.start))
+        forget(stored.remove(at: index))
     }
 
     private mutating func forget(_ entry: Entry) {
@@ -64,31 +57,21 @@ public struct Cohort: Sendable, Equatable {
             stored.removeFirst(head)
             head = 0
         }
-        let firstDay = Self.day(cutoff)
-        for day in days.keys where day < firstDay { days[day] = nil }
-        rebuild(day: firstDay)
-    }
-
-    private mutating func rebuild(day: Int64) {
-        var histogram = Self.histogram()
-        for entry in entries where Self.day(entry.start) == day { _ = histogram.record(UInt64(max(1, entry.millis))) }
-        days[day] = histogram.totalCount == 0 ? nil : histogram
     }
 
     /// Where `millis` stands among the results of users other than `user` that started in
-    /// [`from`, `to`]. Counts and the best result are exact; the median is exact up to
-    /// `exactUpTo` results and read from the merged daily histograms beyond (0.1 %).
+    /// [`from`, `to`], exactly.
     ///
-    /// A window of up to `exactUpTo` results is scanned. A larger one is counted from the
+    /// A window of up to `scanUpTo` results is scanned. A larger one is counted from the
     /// sorted durations of the whole cohort, less those outside the window (entries that
     /// started before `from` or after `to`: few, unless the workout is a late import — then
     /// the window is scanned) and less the user's own.
-    func standing(of millis: Int64, user: String, from: Int64, to: Int64, exactUpTo: Int) -> Standing {
+    func standing(of millis: Int64, user: String, from: Int64, to: Int64, scanUpTo: Int) -> Standing {
         let lower = firstIndex(startingAtOrAfter: from)
         let upper = firstIndex(startingAtOrAfter: to + 1)
         let window = upper - lower
         let outside = (stored.count - head) - window
-        if window - (byUser[user]?.count ?? 0) <= exactUpTo || outside > window { return scan(stored[lower..<upper], millis, user, from: from, to: to, exactUpTo: exactUpTo) }
+        if window - (byUser[user]?.count ?? 0) <= scanUpTo || outside > window { return scan(stored[lower..<upper], millis, user) }
         var excluded = Array(stored[head..<lower]) + Array(stored[upper...])
         excluded += (byUser[user] ?? []).filter { $0.start >= from && $0.start <= to }
         var faster = values.count(below: millis)
@@ -104,37 +87,49 @@ public struct Cohort: Sendable, Equatable {
         for value in values.ascending {
             if let n = skip[value], n > 0 { skip[value] = n - 1 } else { best = value; break }
         }
-        var merged = Self.histogram()
-        for (day, histogram) in days where day >= Self.day(from) && day <= Self.day(to) { merged.add(histogram) }
-        let median = count == 0 ? nil : Int64(merged.median)
-        return Standing(faster: faster, slower: slower, others: count, median: median, best: best, exact: false)
+        let left = excluded.map(\.millis).sorted()
+        let median = count == 0 ? nil : (select((count - 1) / 2, skipping: left) + select(count / 2, skipping: left)) / 2
+        return Standing(faster: faster, slower: slower, others: count, median: median, best: best)
+    }
+
+    /// The `k`-th smallest (0-based) of the cohort's durations once the values `skipped`
+    /// (sorted, each one of them) are taken out: the `k + m`-th of all, where `m` counts the
+    /// skipped values up to it — found by iterating to the fixed point (few steps: `m` only grows).
+    private func select(_ k: Int, skipping skipped: [Int64]) -> Int64 {
+        var m = 0
+        while true {
+            let value = values.element(at: k + m)
+            let below = Self.count(skipped, upTo: value)
+            if below == m { return value }
+            m = below
+        }
+    }
+
+    /// How many of the sorted `values` are ≤ `value`.
+    private static func count(_ values: [Int64], upTo value: Int64) -> Int {
+        var low = 0
+        var high = values.count
+        while low < high {
+            let mid = (low + high) / 2
+            if values[mid] <= value { low = mid + 1 } else { high = mid }
+        }
+        return low
     }
 
     /// The standing by looking at every entry of the window.
-    private func scan(_ window: ArraySlice<Entry>, _ millis: Int64, _ user: String, from: Int64, to: Int64, exactUpTo: Int) -> Standing {
+    private func scan(_ window: ArraySlice<Entry>, _ millis: Int64, _ user: String) -> Standing {
         var faster = 0
         var slower = 0
         var others: [Int64] = []
-        others.reserveCapacity(min(window.count, exactUpTo) + 1)
-        var count = 0
+        others.reserveCapacity(window.count)
         var best: Int64?
         for entry in window where entry.user != user {
-            count += 1
             if entry.millis < millis { faster += 1 } else if entry.millis > millis { slower += 1 }
             best = min(best ?? entry.millis, entry.millis)
-            if count <= exactUpTo { others.append(entry.millis) }
+            others.append(entry.millis)
         }
-        let median: Int64?
-        if count == 0 {
-            median = nil
-        } else if count <= exactUpTo {
-            median = Self.median(others.sorted())
-        } else {
-            var merged = Self.histogram()
-            for (day, histogram) in days where day >= Self.day(from) && day <= Self.day(to) { merged.add(histogram) }
-            median = Int64(merged.median)
-        }
-        return Standing(faster: faster, slower: slower, others: count, median: median, best: best, exact: count <= exactUpTo)
+        let median = others.isEmpty ? nil : Self.median(others.sorted())
+        return Standing(faster: faster, slower: slower, others: others.count, median: median, best: best)
     }
 
     /// The first index of `stored` (from `head`) whose entry starts at or after `time`.
@@ -154,21 +149,14 @@ public struct Cohort: Sendable, Equatable {
         let others: Int
         let median: Int64?
         let best: Int64?
-        let exact: Bool
     }
 
     static func median(_ sorted: [Int64]) -> Int64 {
         sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
-
-    static func day(_ millis: Int64) -> Int64 { millis >= 0 ? millis / 86_400_000 : (millis - 86_399_999) / 86_400_000 }
-
-    static func histogram() -> Histogram<UInt32> {
-        Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 7 * 86_400_000, numberOfSignificantValueDigits: .three)
-    }
 }
 
-// Only the entries are stored; the sorted durations, the users' index and the histograms
+// Only the entries are stored; the sorted durations and the users' index
 // follow from them.
 extension Cohort: Codable {
     private enum CodingKeys: String, CodingKey { case entries }

@@ -17,7 +17,8 @@ public struct ComparisonSpec: Sendable, Equatable {
     /// Compare within everyone, or within the user's region.
     public var byRegion = false
     public var rollingMillis: Int64 = 90 * 86_400_000
-    /// Cohorts up to this many results have an exact median; larger ones use histograms.
+    /// Windows of up to this many results are ranked by a scan; larger ones by the cohort's
+    /// sorted durations (both exact).
     public var exactUpTo = 1000
 
     public init() {}
@@ -67,7 +68,8 @@ public struct Comparison: Sendable, Equatable {
     public let percentile: Double
     public let medianSeconds: Double?
     public let bestSeconds: Double?
-    /// The median is exact (a small cohort) rather than read from histograms.
+    /// The median is exact: always true since cohorts rank from sorted durations (the field
+    /// stays for readers of the `comparison.<user>` payload).
     public let exact: Bool
     /// The user's best in this band and sport before this workout.
     public let personalBestSeconds: Double?

@@ -75,6 +75,16 @@ struct SortedValues: Sendable, Equatable {
         return n
     }
 
+    /// The `index`-th smallest value (0-based; `index < count`).
+    func element(at index: Int) -> Int64 {
+        var left = index
+        for chunk in chunks {
+            if left < chunk.count { return chunk[left] }
+            left -= chunk.count
+        }
+        preconditionFailure("element \(index) of \(count)")
+    }
+
     /// The values in ascending order.
     var ascending: FlattenSequence<[[Int64]]> { chunks.joined() }
 }

@@ -129,7 +129,7 @@ public struct TrainingState: Sendable, Equatable, Codable {
         cohort.evict(before: (cohort.newestStart ?? workout.start) - spec.rollingMillis)
         let standing = cohort.standing(
             of: workout.durationMillis, user: workout.user, from: workout.start - spec.rollingMillis, to: workout.start,
-            exactUpTo: spec.exactUpTo)
+            scanUpTo: spec.exactUpTo)
         let book = books[workout.user]!
         let personalBest = book.workouts.filter {
             $0.id != workout.id && book.counted.contains($0.id) && $0.sport == workout.sport && $0.start < workout.start
@@ -141,7 +141,7 @@ public struct TrainingState: Sendable, Equatable, Codable {
             cohortSize: standing.others + 1,
             percentile: standing.others == 0 ? 100 : (Double(standing.slower) / Double(standing.others) * 1000).rounded() / 10,
             medianSeconds: standing.median.map { Double($0) / 1000 }, bestSeconds: standing.best.map { Double($0) / 1000 },
-            exact: standing.exact, personalBestSeconds: personalBest.map { Double($0) / 1000 })
+            exact: true, personalBestSeconds: personalBest.map { Double($0) / 1000 })
     }
 
     /// Moves workouts that stopped or started counting in and out of the boards' standings.
