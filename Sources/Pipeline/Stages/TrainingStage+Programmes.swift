@@ -44,8 +44,7 @@ extension TrainingStage {
     /// Workouts that started counting fulfil steps (and move their users' event time).
     func progressed(by counted: [Workout], raised: inout [ActivityEvent]) {
         for workout in counted {
-            let outcomes = progress.counted(workout, catalogue: config.catalogue, maxHeartRate: state.maxHeartRate(of: workout.user))
-            raised += outcomes.map(Self.event)
+            raised += progress.counted(workout, catalogue: config.catalogue, maxHeartRate: self.state.maxHeartRate(of: workout.user)).map(Self.event)
         }
     }
 

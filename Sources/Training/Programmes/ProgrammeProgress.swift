@@ -168,39 +168,44 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
     /// A workout that started counting: first the user's time moves to its start (steps it
     /// passed are missed), then it fulfils what it fits.
     /// - Parameter maxHeartRate: the user's maximum heart rate, for heart-rate zone targets.
-    public mutating func counted(_ workout: Workout, catalogue: Catalogue, maxHeartRate: Double) -> [Outcome] {
+    public mutating func counted(_ workout: Workout, catalogue: Catalogue, maxHeartRate: @autoclosure () -> Double) -> [Outcome] {
         var outcomes = advance(user: workout.user, to: workout.start, catalogue: catalogue)
-        guard let list = enrolments[workout.user] else { return outcomes }
-        for index in list.indices where list[index].state == .active {
-            guard let programme = catalogue.programme(list[index].programme) else { continue }
+        // By index, holding no copy of the user's enrolments: each change is made in place.
+        for index in 0..<(enrolments[workout.user]?.count ?? 0) where enrolments[workout.user]![index].state == .active {
+            guard let programme = catalogue.programme(enrolments[workout.user]![index].programme) else { continue }
             outcomes += fulfil(workout, enrolment: index, programme, maxHeartRate: maxHeartRate)
         }
         return outcomes
     }
 
-    private mutating func fulfil(_ workout: Workout, enrolment index: Int, _ programme: Programme, maxHeartRate: Double) -> [Outcome] {
+    private mutating func fulfil(_ workout: Workout, enrolment index: Int, _ programme: Programme, maxHeartRate: () -> Double) -> [Outcome] {
         let user = workout.user
-        var e = enrolments[user]![index]
-        let steps = programme.steps.prefix(e.steps.count)
-        guard let next = steps.indices.first(where: { e.steps[$0].state == .open }) else { return [] }
+        guard let next = fits(workout, enrolments[user]![index], programme) else { return [] }
         let step = programme.steps[next]
-        let used = e.steps.filter { $0.state == .done }
-        guard workout.sport == step.sport, e.window(day: step.day).contains(workout.start),
-            !used.contains(where: { ($0.start ?? .min) >= workout.start || $0.isCopy(of: workout) })
-        else { return [] }
-        let measured = step.targets.measure(workout, maxHeartRate: maxHeartRate)
+        let measured = step.targets.measure(workout, maxHeartRate: step.targets.hrZone == nil ? Targets.defaultMaxHeartRate : maxHeartRate())
         guard measured.met else { return [] }
-        e.steps[next] = StepRecord(
+        let done = StepRecord(
             state: .done, workout: workout.id, result: measured.result, start: workout.start, end: workout.end,
             score: Self.score(measured.result, step), kind: step.targets.principal)
-        record(programme.id, next, e.steps[next], +1)
+        enrolments[user]![index].steps[next] = done
+        record(programme.id, next, done, +1)
+        if next == programme.steps.count - 1 { enrolments[user]![index].state = .completed }
+        let e = enrolments[user]![index]
         var outcomes: [Outcome] = [.stepCompleted(user: user, enrolment: e, step: step, workout: workout, result: measured.result)]
-        if next == programme.steps.count - 1 {
-            e.state = .completed
-            outcomes.append(.programmeCompleted(user: user, enrolment: e, at: workout.end))
-        }
-        enrolments[user]![index] = e
+        if e.state == .completed { outcomes.append(.programmeCompleted(user: user, enrolment: e, at: workout.end)) }
         return outcomes
+    }
+
+    /// The index of the enrolment's next open step if `workout` may fulfil it (targets aside):
+    /// its sport, its window, after and not a copy of the workouts that fulfilled earlier steps.
+    private func fits(_ workout: Workout, _ e: Enrolment, _ programme: Programme) -> Int? {
+        guard let next = programme.steps.indices.prefix(e.steps.count).first(where: { e.steps[$0].state == .open }) else { return nil }
+        let step = programme.steps[next]
+        guard workout.sport == step.sport, e.window(day: step.day).contains(workout.start) else { return nil }
+        for done in e.steps where done.state == .done {
+            if (done.start ?? .min) >= workout.start || done.isCopy(of: workout) { return nil }
+        }
+        return next
     }
 
     /// Moves the user's event time on to `time`: open steps whose day + 1 ended by then are missed.
@@ -250,19 +255,17 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
     }
 
     private mutating func miss(user: String, catalogue: Catalogue, passed: (Range<Int64>) -> Bool) -> [Outcome] {
-        guard let list = enrolments[user] else { return [] }
         var outcomes: [Outcome] = []
-        for index in list.indices where list[index].state == .active {
-            guard let programme = catalogue.programme(list[index].programme) else { continue }
-            var e = list[index]
-            for (i, step) in programme.steps.prefix(e.steps.count).enumerated() where e.steps[i].state == .open {
-                let window = e.window(day: step.day)
+        for index in 0..<(enrolments[user]?.count ?? 0) where enrolments[user]![index].state == .active {
+            guard let programme = catalogue.programme(enrolments[user]![index].programme) else { continue }
+            let count = enrolments[user]![index].steps.count
+            for (i, step) in programme.steps.prefix(count).enumerated() where enrolments[user]![index].steps[i].state == .open {
+                let window = enrolments[user]![index].window(day: step.day)
                 guard passed(window) else { break }  // days go forward: later steps end later
-                e.steps[i].state = .missed
-                outcomes.append(.stepMissed(user: user, enrolment: e, step: step, at: window.upperBound))
+                enrolments[user]![index].steps[i].state = .missed
+                if i == count - 1 { enrolments[user]![index].state = .ended }  // the last step, and none open before it
+                outcomes.append(.stepMissed(user: user, enrolment: enrolments[user]![index], step: step, at: window.upperBound))
             }
-            if e.steps.last?.state == .missed, !e.steps.contains(where: { $0.state == .open }) { e.state = .ended }
-            enrolments[user]![index] = e
         }
         return outcomes
     }
