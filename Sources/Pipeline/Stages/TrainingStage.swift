@@ -117,9 +117,15 @@ actor TrainingStage: LogConsumer {
         offset = newOffset
         pendingRaised += raised
         pendingMessages += messages
-        try await handOn()
+        // Raised events go to the log in transactions of a few thousand, not one per batch;
+        // the rest with the drain's last batch (fewer entries than asked for), so that the
+        // stage reports no lag while it still holds events to raise.
+        if pendingRaised.count >= Self.raiseBatch || records.count < batchLimit { try await handOn() } else { await publishPending() }
         refreshIndex()
     }
+
+    /// Raised events kept for one append at most; a drain's last batch raises what is left.
+    static let raiseBatch = 2_000
 
     /// Raises the pending events, then publishes the pending messages.
     private func handOn() async throws {
@@ -127,6 +133,10 @@ actor TrainingStage: LogConsumer {
             try await raise(pendingRaised)
             pendingRaised = []
         }
+        await publishPending()
+    }
+
+    private func publishPending() async {
         if !pendingMessages.isEmpty {
             let messages = pendingMessages
             pendingMessages = []
@@ -139,6 +149,7 @@ actor TrainingStage: LogConsumer {
     func recover() async throws { try await handOn() }
 
     func due() async throws {
+        try await handOn()
         refreshIndex()
         try await publishDue()
         try await expireSteps(now: Clock.nowMillis())
