@@ -43,10 +43,14 @@ actor TrainingStage: LogConsumer {
     var progress = ProgrammeProgress()
     /// The log offset up to which events are applied (committed later, see above).
     private(set) var offset: Int64 = 0
-    /// Events raised and messages produced by applied entries, not yet handed on: raising
-    /// them failed (the store refused a write). They go first at the next step, before any
-    /// commit, so no raised event is lost and none is raised twice.
+    /// Events raised and messages produced by applied entries, not yet handed on: gathered
+    /// for one append, or raising them failed (the store refused a write). They go first at
+    /// the next append, always before any commit, so no raised event is lost and none is
+    /// raised twice.
     private var pendingRaised: [ActivityEvent] = []
+    /// The append started by ``raiseInBackground()`` and the events it carries.
+    private var raising: Task<Void, any Error>?
+    private var inFlight: [ActivityEvent] = []
     private var pendingMessages: [Publisher.Message] = []
     private var committedOffset: Int64 = 0
     private var committedAt = Clock.nowMillis()
@@ -120,20 +124,52 @@ actor TrainingStage: LogConsumer {
         // Raised events go to the log in transactions of a few thousand, not one per batch;
         // the rest with the drain's last batch (fewer entries than asked for), so that the
         // stage reports no lag while it still holds events to raise.
-        if pendingRaised.count >= Self.raiseBatch || records.count < batchLimit { try await handOn() } else { await publishPending() }
+        if records.count < batchLimit {
+            try await handOn()
+        } else {
+            if pendingRaised.count >= Self.raiseBatch { try await raiseInBackground() }
+            await publishPending()
+        }
         refreshIndex()
     }
 
     /// Raised events kept for one append at most; a drain's last batch raises what is left.
     static let raiseBatch = 2_000
 
-    /// Raises the pending events, then publishes the pending messages.
+    /// Raises the pending events (after the append in flight, if any), then publishes the
+    /// pending messages.
     private func handOn() async throws {
+        try await finishRaising()
         if !pendingRaised.isEmpty {
             try await raise(pendingRaised)
             pendingRaised = []
         }
         await publishPending()
+    }
+
+    /// Starts appending the pending events while the stage goes on applying the next batch:
+    /// the append is awaited before the next one starts and before anything is committed.
+    private func raiseInBackground() async throws {
+        try await finishRaising()
+        let events = pendingRaised
+        pendingRaised = []
+        inFlight = events
+        let raise = self.raise
+        raising = Task { try await raise(events) }
+    }
+
+    /// Waits for the append in flight; on failure its events are pending again, first.
+    private func finishRaising() async throws {
+        guard let task = raising else { return }
+        raising = nil
+        do {
+            try await task.value
+            inFlight = []
+        } catch {
+            pendingRaised = inFlight + pendingRaised
+            inFlight = []
+            throw error
+        }
     }
 
     private func publishPending() async {
