@@ -72,22 +72,19 @@ public struct Cohort: Sendable, Equatable {
         let window = upper - lower
         let outside = (stored.count - head) - window
         if window - (byUser[user]?.count ?? 0) <= scanUpTo || outside > window { return scan(stored[lower..<upper], millis, user) }
-        var excluded = Array(stored[head..<lower]) + Array(stored[upper...])
-        excluded += (byUser[user] ?? []).filter { $0.start >= from && $0.start <= to }
-        var faster = values.count(below: millis)
-        var slower = values.count(above: millis)
-        for entry in excluded {
-            if entry.millis < millis { faster -= 1 } else if entry.millis > millis { slower -= 1 }
-        }
-        let count = values.count - excluded.count
-        // The best: the smallest duration that is not one of the excluded entries'.
-        var skip: [Int64: Int] = [:]
-        for entry in excluded { skip[entry.millis, default: 0] += 1 }
-        var best: Int64?
-        for value in values.ascending {
-            if let n = skip[value], n > 0 { skip[value] = n - 1 } else { best = value; break }
-        }
-        let left = excluded.map(\.millis).sorted()
+        // The durations left out, sorted: read by index, so that no entry (and its strings) is copied.
+        var left: [Int64] = []
+        left.reserveCapacity(outside + 4)
+        for i in head..<lower { left.append(stored[i].millis) }
+        for i in upper..<stored.count { left.append(stored[i].millis) }
+        for entry in byUser[user] ?? [] where entry.start >= from && entry.start <= to { left.append(entry.millis) }
+        left.sort()
+        let leftBelow = Self.count(left, upTo: millis - 1)
+        let leftAbove = left.count - Self.count(left, upTo: millis)
+        let faster = values.count(below: millis) - leftBelow
+        let slower = values.count(above: millis) - leftAbove
+        let count = values.count - left.count
+        let best = count == 0 ? nil : select(0, skipping: left)
         let median = count == 0 ? nil : (select((count - 1) / 2, skipping: left) + select(count / 2, skipping: left)) / 2
         return Standing(faster: faster, slower: slower, others: count, median: median, best: best)
     }
