@@ -85,9 +85,7 @@ public struct ClubConfig: Sendable, DefinitionFile {
         var training = try files.flatMap { files in try collect { try TrainingConfig.load(files: files) } }
         let catalogue = try collect { () throws -> Catalogue in
             if let catalogueDirectory { return try Catalogue.load(directory: catalogueDirectory) }
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: Self.defaultCatalogueDirectory, isDirectory: &isDirectory), isDirectory.boolValue
-            else { return Catalogue() }
+            guard DefinitionDirectory.exists(Self.defaultCatalogueDirectory) else { return Catalogue() }
             return try Catalogue.load(directory: Self.defaultCatalogueDirectory)
         }
         if let catalogue { training?.catalogue = catalogue }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A configuration or definition read from one YAML file: the type says how to read the
 /// root mapping; reading text and files comes with it.
 public protocol DefinitionFile {
@@ -21,5 +23,29 @@ extension DefinitionFile {
     public static func load(path: String) throws -> Self {
         var root = try YAMLMapping.root(path: path, describing: fileDescription)
         return try parse(&root)
+    }
+}
+
+/// The `*.yaml` / `*.yml` files of a definitions directory, read in name order.
+public enum DefinitionDirectory {
+    /// - Parameter what: what each file is, for the error when one cannot be read.
+    /// - Returns: (path, contents) of each file; none when the directory holds none.
+    /// - Throws: ``DefinitionErrors`` naming a file that is not UTF-8.
+    public static func read(_ directory: String, describing what: String) throws -> [(name: String, text: String)] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        return try names.map { name in
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw DefinitionErrors([DefinitionError(file: path, line: 1, column: 1, message: "cannot read the \(what) as UTF-8")])
+            }
+            return (path, text)
+        }
+    }
+
+    /// Whether `path` is a directory.
+    public static func exists(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 }

@@ -36,20 +36,8 @@ public enum PipelineLoader {
     /// subsystem's leaderboards (`TrainingConfig.load(files:)`).
     /// - Throws: ``DefinitionErrors`` when a file cannot be read or there is none.
     public static func read(directory: String) throws -> [(name: String, text: String)] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            return [("<embedded default>", embeddedDefault)]
-        }
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory)
-            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
-        var files: [(name: String, text: String)] = []
-        for name in names {
-            let path = (directory as NSString).appendingPathComponent(name)
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw DefinitionErrors([DefinitionError(file: path, line: 1, column: 1, message: "cannot read the file as UTF-8")])
-            }
-            files.append((path, text))
-        }
+        guard DefinitionDirectory.exists(directory) else { return [("<embedded default>", embeddedDefault)] }
+        let files = try DefinitionDirectory.read(directory, describing: "file")
         guard !files.isEmpty else {
             throw DefinitionErrors([DefinitionError(file: directory, line: 1, column: 1, message: "no *.yaml pipeline files")])
         }

@@ -6,21 +6,10 @@ extension Catalogue {
     /// Loads every `*.yaml` file of `directory`, in name order.
     /// - Throws: ``DefinitionErrors`` with every mistake of every file (nothing is returned then).
     public static func load(directory: String) throws -> Catalogue {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard DefinitionDirectory.exists(directory) else {
             throw DefinitionErrors([DefinitionError(file: directory, line: 1, column: 1, message: "the catalogue directory does not exist")])
         }
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
-        var files: [(name: String, text: String)] = []
-        for name in names {
-            let path = (directory as NSString).appendingPathComponent(name)
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw DefinitionErrors([DefinitionError(file: path, line: 1, column: 1, message: "cannot read the catalogue file as UTF-8")])
-            }
-            files.append((path, text))
-        }
-        return try load(files: files)
+        return try load(files: DefinitionDirectory.read(directory, describing: "catalogue file"))
     }
 
     /// Validates catalogue texts given as (file name, contents), all together: ids are unique
