@@ -118,16 +118,17 @@ import Testing
         let s = Self.start
         let day = Self.day
         let hour: Int64 = 3_600_000
-        // ann enrols; ride, short run and a run outside the day do nothing; a device run does step 1.
+        // ann enrols; a ride, a short run and a run outside the day do nothing; a device run does step 1.
         var reply = try Self.submit(daemon, [
             Self.event(#"{"type":"connection","id":"c1","user":"ann","system":"strava","state":"active"}"#),
             Self.event(#"{"type":"connection","id":"c2","user":"ann","system":"garmin","state":"active"}"#),
             Self.event(#"{"type":"programme.enrolled","id":"en-ann","user":"ann","programme":"week","start":\#(s)}"#),
             Self.workout("ride", "ann", sport: "ride", at: s + 2 * hour, minutes: 60, km: 25),
             Self.workout("short", "ann", at: s + 4 * hour, minutes: 15),
+            Self.workout("early", "ann", at: s - 2 * day, minutes: 40, km: 7),  // before day 1 − 1
             Self.workout("run1", "ann", at: s + 8 * hour, minutes: 25, km: 4),
         ])
-        #expect(reply["accepted"] == 6, "\(reply.jsonText)")
+        #expect(reply["accepted"] == 7, "\(reply.jsonText)")
         var progress = try Self.progress(daemon, "ann") { Self.states($0).first == "done" }
         #expect(Self.states(progress) == ["done", "open", "open", "open"], "\(progress.jsonText)")
         #expect(progress["programmes"]?[0]?["steps"]?[0]?["workout"] == "run1" && progress["programmes"]?[0]?["steps"]?[0]?["result"] == 1500)
