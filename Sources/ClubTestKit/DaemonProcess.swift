@@ -54,7 +54,8 @@ public final class DaemonProcess: @unchecked Sendable {
         """
 
     /// Starts `clubd` and waits until it answers `health`.
-    public func start(extraArguments: [String] = []) throws {
+    /// - Parameter healthTimeout: seconds to wait (a large state takes a while to restore).
+    public func start(extraArguments: [String] = [], healthTimeout: TimeInterval = 20) throws {
         let process = Process()
         process.executableURL = Self.productsDirectory.appendingPathComponent("clubd")
         process.arguments = [
@@ -70,7 +71,7 @@ public final class DaemonProcess: @unchecked Sendable {
         process.standardOutput = output
         try process.run()
         self.process = process
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(healthTimeout)
         while Date() < deadline {
             if let reply = try? request(["op": "health"], timeout: 300), reply["ok"] == .bool(true) { return }
             guard process.isRunning else { break }

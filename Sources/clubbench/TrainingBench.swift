@@ -60,8 +60,8 @@ struct TrainingBench: ParsableCommand {
     /// Fills the log: enrolments first, then the runs in time order, through `submit`.
     /// - Returns: how many events the plan raised while recording.
     private func record(into daemon: DaemonProcess, flags: [String]) throws -> Int {
-        try daemon.start(extraArguments: ["--log-level", "warning"] + flags)
-        defer { daemon.terminate() }
+        try daemon.start(extraArguments: ["--log-level", "warning"] + flags, healthTimeout: 600)
+        defer { daemon.kill() }  // a large training state takes longer to save than shutdown.timeout allows (docs/performance.md)
         let client = CommandClient(context: ZMQContext(), endpoint: daemon.command, timeout: 120_000, retries: 1)
         let perUser = max(1, workouts / users)
         let start = Int64(Date().timeIntervalSince1970 * 1000) / Self.day * Self.day - Int64(Self.days[perUser - 1] + 2) * Self.day
@@ -107,8 +107,8 @@ struct TrainingBench: ParsableCommand {
             return try Int.fetchOne(db, sql: "SELECT count(*) FROM activity") ?? 0
         }
         try queue.close()
-        try daemon.start(extraArguments: ["--log-level", "warning"] + flags)
-        defer { daemon.terminate() }
+        try daemon.start(extraArguments: ["--log-level", "warning"] + flags, healthTimeout: 600)
+        defer { daemon.kill() }  // a large training state takes longer to save than shutdown.timeout allows (docs/performance.md)
         let started = DispatchTime.now()
         try waitForTraining(daemon)
         return Double(entries) / started.elapsedSeconds
