@@ -91,7 +91,7 @@ struct TrainingBench: ParsableCommand {
             }
         }
         try flush()
-        try waitForTraining(daemon)
+        try waitForTraining(daemon, allStages: true)  // the others commit as they go: a kill loses nothing of theirs
         let queue = try DatabaseQueue(path: daemon.databasePath)
         return try queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM activity WHERE type LIKE 'training.%'") ?? 0 }
     }
@@ -114,12 +114,14 @@ struct TrainingBench: ParsableCommand {
         return Double(entries) / started.elapsedSeconds
     }
 
-    /// Polls `health` until the training stage has applied every entry of the log.
-    private func waitForTraining(_ daemon: DaemonProcess) throws {
+    /// Polls `health` until the training stage (or every log consumer) has applied every entry of the log.
+    private func waitForTraining(_ daemon: DaemonProcess, allStages: Bool = false) throws {
         let deadline = Date().addingTimeInterval(1800)
         while Date() < deadline {
-            let stage = try daemon.request(["op": "health"], timeout: 5000)["stages"]?["training"]
-            if stage?["lag"] == 0, (stage?["offset"]?.int64Value ?? 0) > 0 { return }
+            let stages = try daemon.request(["op": "health"], timeout: 5000)["stages"]
+            let training = stages?["training"]
+            let othersDone = !allStages || ["bonus", "offers", "activity-feed"].allSatisfy { stages?[$0]?["lag"] == 0 }
+            if training?["lag"] == 0, (training?["offset"]?.int64Value ?? 0) > 0, othersDone { return }
             Thread.sleep(forTimeInterval: 0.05)
         }
         throw ValidationError("the training stage did not catch up")
