@@ -125,9 +125,12 @@ public final class Daemon: Sendable {
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         // The deadline service ends the process at the full timeout; the group gives up
-        // waiting a little before, so that an orderly end is tried first.
+        // waiting a little before and cancels what is left, so that an orderly end is tried
+        // first. No cancellation limit of the group's own: past it ServiceLifecycle crashes the
+        // process (SIGILL and a backtrace, seen when a million workouts' training state took
+        // longer to save), where the deadline logs why and exits with status 1.
         configuration.maximumGracefulShutdownDuration = .milliseconds(max(config.shutdownTimeoutMillis * 8 / 10, 100))
-        configuration.maximumCancellationDuration = .milliseconds(max(config.shutdownTimeoutMillis / 10, 100))
+        configuration.maximumCancellationDuration = nil
         let serviceGroup = ServiceGroup(configuration: configuration)
         group.withLock { $0 = serviceGroup }
         try await serviceGroup.run()
