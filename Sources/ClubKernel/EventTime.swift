@@ -1,7 +1,14 @@
+import JSON
+
 /// Event time: epoch milliseconds (UTC), read from an integer or an RFC 3339 string.
 public enum EventTime {
     /// 2000-01-01T00:00:00Z. Earlier times are refused as implausible for a device clock.
     public static let earliest: Int64 = 946_684_800_000
+
+    /// A time field's value: integer epoch milliseconds or an RFC 3339 string (no range check).
+    public static func millis(_ value: JSONValue) -> Int64? {
+        value.int64Value ?? value.stringValue.flatMap(parseRFC3339)
+    }
 
     /// Parses RFC 3339 (`2026-11-27T10:00:00Z`, `2026-11-27T13:00:00.250+03:00`).
     /// - Returns: epoch milliseconds, or nil when the text is not RFC 3339.

@@ -53,6 +53,10 @@ public struct RejectReason: Hashable, Sendable, CustomStringConvertible {
     public static let late = RejectReason("late")
     /// A `programme.*` event naming a programme the training catalogue does not hold.
     public static let unknownProgramme = RejectReason("unknown_programme")
+    /// A `programme.paused`, `.resumed` or `.left` of a user not enrolled in that programme.
+    public static let notEnrolled = RejectReason("not_enrolled")
+    /// An event that contradicts the state it applies to (resuming what is not paused).
+    public static let conflict = RejectReason("conflict")
 }
 
 /// One refusal: the reason, a human message, where it was and a short excerpt.

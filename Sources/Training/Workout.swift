@@ -61,12 +61,7 @@ public struct Workout: Sendable, Equatable, Codable {
         guard let source = text("source"), !source.isEmpty else { return .failure(FieldError(.missingField, "missing required field 'source'")) }
         guard let sport = text("sport"), !sport.isEmpty else { return .failure(FieldError(.missingField, "missing required field 'sport'")) }
         guard let startValue = body["start"] else { return .failure(FieldError(.missingField, "missing required field 'start'")) }
-        let start: Int64
-        if let ms = startValue.int64Value {
-            start = ms
-        } else if let string = startValue.stringValue, let ms = EventTime.parseRFC3339(string) {
-            start = ms
-        } else {
+        guard let start = EventTime.millis(startValue) else {
             return .failure(FieldError(.invalidTimestamp, "field 'start' must be epoch milliseconds or an RFC 3339 time"))
         }
         guard let seconds = body["duration_s"]?.doubleValue, seconds > 0, seconds <= 7 * 86_400 else {

@@ -10,21 +10,18 @@ import Training
 /// `training.programme_completed` activity events whose ids follow from what they describe
 /// (user, programme, enrolment number, step), so a replay raises duplicates, not new events.
 extension TrainingStage {
-    static let enrolled = "programme.enrolled"
-    static let programmeEvents: Set<String> = [enrolled, "programme.paused", "programme.resumed", "programme.left"]
-
     /// Applies an enrolment event; one that cannot apply is published on `rejected`.
     func applyProgrammeEvent(_ record: ActivityEvent, messages: inout [Publisher.Message]) {
         let body = record.body
         guard let id = body["programme"]?.stringValue else { return }  // checked at ingest
         do throws(ProgrammeProgress.Refusal) {
             switch record.type {
-            case Self.enrolled:
+            case "programme.enrolled":
                 guard let programme = config.catalogue.programme(id) else {
-                    throw ProgrammeProgress.Refusal(code: "unknown_programme", message: "no programme '\(id)' in the catalogue")
+                    throw ProgrammeProgress.Refusal(.unknownProgramme, "no programme '\(id)' in the catalogue")
                 }
-                guard let start = body["start"].flatMap(Self.time) else {
-                    throw ProgrammeProgress.Refusal(code: "invalid_timestamp", message: "field 'start' must be epoch milliseconds or an RFC 3339 time")
+                guard let start = body["start"].flatMap(EventTime.millis) else {
+                    throw ProgrammeProgress.Refusal(.invalidTimestamp, "field 'start' must be epoch milliseconds or an RFC 3339 time")
                 }
                 progress.enrol(user: record.user, in: programme, start: start)
             case "programme.paused": try progress.pause(user: record.user, programme: id, at: record.at)
@@ -32,13 +29,9 @@ extension TrainingStage {
             default: try progress.leave(user: record.user, programme: id)
             }
         } catch {
-            let payload = RejectedPayload(code: error.code, message: error.message, source: "training", event: record.id)
+            let payload = RejectedPayload(code: error.reason.code, message: error.message, source: "training", event: record.id)
             messages.append(Publisher.Message(topic: "rejected", members: payload.members))
         }
-    }
-
-    static func time(_ value: JSONValue) -> Int64? {
-        value.int64Value ?? value.stringValue.flatMap(EventTime.parseRFC3339)
     }
 
     /// Workouts that started counting fulfil steps (and move their users' event time).

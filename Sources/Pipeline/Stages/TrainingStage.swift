@@ -199,9 +199,9 @@ actor TrainingStage: LogConsumer {
 
     private func apply(_ record: ActivityEvent, messages: inout [Publisher.Message], raised: inout [ActivityEvent]) {
         guard record.type == "workout" || record.type == "profile" || record.type == config.sessionEventType
-            || record.type == Self.importsDeleted || Self.programmeEvents.contains(record.type)
+            || record.type == Self.importsDeleted || EventDecoder.programmeTypes.contains(record.type)
         else { return }
-        if Self.programmeEvents.contains(record.type) { return applyProgrammeEvent(record, messages: &messages) }
+        if EventDecoder.programmeTypes.contains(record.type) { return applyProgrammeEvent(record, messages: &messages) }
         let body = record.body
         if record.type == "profile" {
             state.apply(profile: body)

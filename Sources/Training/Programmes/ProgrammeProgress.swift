@@ -1,3 +1,5 @@
+import ClubKernel
+
 /// Members' progress through programmes: enrolments (enrolled, paused, resumed, left) and the
 /// state of each step, moved by counted workouts and by time. Pure and deterministic: the same
 /// calls in the same order give the same state and the same outcomes.
@@ -68,12 +70,12 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
 
     /// Why an enrolment event changed nothing.
     public struct Refusal: Error, Sendable, Equatable {
-        /// A stable reason code (`not_enrolled`, `conflict`, `unknown_programme` …).
-        public let code: String
+        /// `not_enrolled`, `conflict`, `unknown_programme`, `invalid_timestamp`.
+        public let reason: RejectReason
         public let message: String
 
-        public init(code: String, message: String) {
-            self.code = code
+        public init(_ reason: RejectReason, _ message: String) {
+            self.reason = reason
             self.message = message
         }
     }
@@ -154,11 +156,11 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
 
     private mutating func change(_ user: String, _ programme: String, from states: Set<State>, _ body: (inout Enrolment) -> Void) throws(Refusal) {
         guard let index = enrolments[user]?.firstIndex(where: { $0.programme == programme }) else {
-            throw Refusal(code: "not_enrolled", message: "user '\(user)' is not enrolled in programme '\(programme)'")
+            throw Refusal(.notEnrolled, "user '\(user)' is not enrolled in programme '\(programme)'")
         }
         let state = enrolments[user]![index].state
         guard states.contains(state) else {
-            throw Refusal(code: "conflict", message: "the enrolment in programme '\(programme)' is \(state.rawValue)")
+            throw Refusal(.conflict, "the enrolment in programme '\(programme)' is \(state.rawValue)")
         }
         body(&enrolments[user]![index])
     }
