@@ -92,20 +92,22 @@ public final class DaemonProcess: @unchecked Sendable {
     /// - Returns: the flags that make `clubd` use them.
     @discardableResult
     public func writeOfferRules(_ files: [String: String]) throws -> [String] {
-        let folder = directory.appendingPathComponent("offers")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for (name, text) in files { try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8) }
-        return ["--offer-rules", folder.path]
+        ["--offer-rules", try write(files, into: "offers")]
     }
 
     /// Writes (or rewrites) training catalogue files in a directory of the scratch directory.
     /// - Returns: the flags that make `clubd` use them.
     @discardableResult
     public func writeCatalogue(_ files: [String: String]) throws -> [String] {
-        let folder = directory.appendingPathComponent("catalogue")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for (name, text) in files { try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8) }
-        return ["--catalogue", folder.path]
+        ["--catalogue", try write(files, into: "catalogue")]
+    }
+
+    /// Writes `files` into the scratch directory's `folder`. - Returns: the folder's path.
+    private func write(_ files: [String: String], into folder: String) throws -> String {
+        let url = directory.appendingPathComponent(folder)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        for (name, text) in files { try text.write(to: url.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        return url.path
     }
 
     /// Polls `health` until the bonus stage has applied the activity log up to `offset`.
@@ -125,6 +127,18 @@ public final class DaemonProcess: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.02)
         }
         throw TestKitError("health's \(field) did not reach \(offset) within \(timeout) s")
+    }
+
+    /// Polls `health` until each of `stages` (names of `health.stages`) has applied the whole
+    /// activity log (lag 0, past offset 0).
+    public func waitForStages(_ stages: [String], timeout: TimeInterval = 30) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let status = try? request(["op": "health"], timeout: 5000)["stages"]
+            if stages.allSatisfy({ status?[$0]?["lag"] == 0 && (status?[$0]?["offset"]?.int64Value ?? 0) > 0 }) { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw TestKitError("stages \(stages) did not catch up with the activity log within \(timeout) s")
     }
 
     /// The daemon's SQLite file.

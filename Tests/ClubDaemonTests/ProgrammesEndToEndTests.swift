@@ -139,7 +139,7 @@ import Testing
         _ = try Self.submit(daemon, [stravaRun])
         _ = try Self.progress(daemon, "ann") { Self.states($0)[1] == "done" }
         _ = try Self.submit(daemon, [garminRun])
-        try waitForTraining(daemon)
+        try daemon.waitForStages(["training"])
         daemon.kill()  // in the middle: nothing committed since
         try daemon.start(extraArguments: flags)
         progress = try Self.progress(daemon, "ann") { Self.states($0)[1] == "done" }
@@ -174,7 +174,7 @@ import Testing
         #expect(progress["programmes"]?[0]?["steps"]?[2]?["percentile"] == 100)
         progress = try Self.progress(daemon, "cy") { $0["programmes"]?[0]?["state"] == "ended" }
         #expect(Self.states(progress) == ["missed", "missed", "missed", "missed"], "\(progress.jsonText)")
-        try waitForTraining(daemon)
+        try daemon.waitForStages(["training"])
         #expect(daemon.terminate() == 0)
         try daemon.start(extraArguments: flags)
         daemon.kill()
@@ -185,7 +185,7 @@ import Testing
         let ledger = try daemon.request(["op": "ledger", "user": "ann"])["entries"]?.arrayValue ?? []
         #expect(ledger.filter { $0["rule"] == "programme-step" }.count == 4, "\(ledger.map(\.jsonText))")
         #expect(ledger.filter { $0["rule"] == "programme-completed" }.count == 1)
-        try waitForTraining(daemon)
+        try daemon.waitForStages(["training"])
         daemon.kill()
 
         // The oracle: the activity log itself, read without the daemon.
@@ -203,16 +203,6 @@ import Testing
         #expect(completed?.body["workout"] == "squat1" && completed?.body["result"] == 19, "\(completed.map { String(decoding: $0.json, as: UTF8.self) } ?? "")")
     }
 
-    /// Waits until the training stage has applied everything in the log.
-    func waitForTraining(_ daemon: DaemonProcess) throws {
-        for _ in 0..<500 {
-            let health = try daemon.request(["op": "health"])
-            let stage = health["stages"]?["training"]
-            if stage?["lag"] == 0 { return }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        throw TestKitError("the training stage did not catch up")
-    }
 }
 
 extension JSONValue {
