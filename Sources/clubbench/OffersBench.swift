@@ -49,17 +49,9 @@ struct OffersBench: ParsableCommand {
         defer { daemon.terminate() }
         let client = CommandClient(context: ZMQContext(), endpoint: daemon.command, timeout: 60_000, retries: 1)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        var batch: [[UInt8]] = []
-        func flush() throws {
-            guard !batch.isEmpty else { return }
-            let request = Array(#"{"op":"submit","events":["#.utf8) + Array(batch.joined(separator: [UInt8(ascii: ",")])) + Array("]}".utf8)
-            let reply = try client.request(request)
-            guard reply["ok"] == .bool(true) else { throw ValidationError("submit refused: \(reply.jsonText)") }
-            batch = []
-        }
+        var batcher = SubmitBatcher(client: client)
         for user in 0..<users {
-            batch.append(Array(#"{"type":"profile","id":"p\#(user)","user":"u\#(user)","region":"\#(Self.regions[user % Self.regions.count])"}"#.utf8))
-            if batch.count == 1000 { try flush() }
+            try batcher.add(#"{"type":"profile","id":"p\#(user)","user":"u\#(user)","region":"\#(Self.regions[user % Self.regions.count])"}"#)
         }
         for n in 0..<(events - users) {
             let type = Self.types[n % Self.types.count]
@@ -69,11 +61,10 @@ struct OffersBench: ParsableCommand {
                 type == "workout"
                 ? #"{"type":"workout","id":"e\#(n)","user":"\#(user)","source":"device","sport":"run","start":\#(at),"duration_s":1800,"distance_m":\#(3000 + n % 9000)}"#
                 : #"{"type":"\#(type)","id":"e\#(n)","user":"\#(user)","ts":\#(at),"minutes":\#(n % 90),"kind":"k\#(n % 13)"}"#
-            batch.append(Array(text.utf8))
-            if batch.count == 1000 { try flush() }
+            try batcher.add(text)
         }
-        try flush()
-        try daemon.waitForOffers(offset: Int64(events), timeout: 600)
+        try batcher.flush()
+        try daemon.waitForStages(["training", "offers"], timeout: 600)
     }
 
     /// Starts the daemon on the recorded log with the offer stage's database removed, and
@@ -85,9 +76,11 @@ struct OffersBench: ParsableCommand {
         defer { daemon.terminate() }
         let start = DispatchTime.now()
         let first = try daemon.request(["op": "health"])["offers_offset"]?.int64Value ?? 0
-        try daemon.waitForOffers(offset: Int64(events), timeout: 600)
+        // The whole log: the events recorded and what the training stage raised from them.
+        try daemon.waitForStages(["offers"], timeout: 600)
         let seconds = start.elapsedSeconds
-        return Double(Int64(events) - first) / seconds
+        let last = try daemon.request(["op": "health"])["offers_offset"]?.int64Value ?? 0
+        return Double(last - first) / seconds
     }
 
     /// `count` rules spread over the event types; the lowest-priority rule of each type is

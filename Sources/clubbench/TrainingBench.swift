@@ -65,17 +65,9 @@ struct TrainingBench: ParsableCommand {
         let client = CommandClient(context: ZMQContext(), endpoint: daemon.command, timeout: 120_000, retries: 1)
         let perUser = max(1, workouts / users)
         let start = Int64(Date().timeIntervalSince1970 * 1000) / Self.day * Self.day - Int64(Self.days[perUser - 1] + 2) * Self.day
-        var batch: [[UInt8]] = []
-        func flush() throws {
-            guard !batch.isEmpty else { return }
-            let request = Array(#"{"op":"submit","events":["#.utf8) + Array(batch.joined(separator: [UInt8(ascii: ",")])) + Array("]}".utf8)
-            let reply = try client.request(request)
-            guard reply["ok"] == .bool(true), reply["rejected"]?.arrayValue?.isEmpty ?? true else { throw ValidationError("submit refused: \(reply.jsonText)") }
-            batch = []
-        }
+        var batcher = SubmitBatcher(client: client, refuseRejections: true)
         for user in 0..<users {
-            batch.append(Array(#"{"type":"programme.enrolled","id":"en\#(user)","user":"u\#(user)","programme":"plan","start":\#(start)}"#.utf8))
-            if batch.count == 1000 { try flush() }
+            try batcher.add(#"{"type":"programme.enrolled","id":"en\#(user)","user":"u\#(user)","programme":"plan","start":\#(start)}"#)
         }
         var n = 0
         for k in 0..<perUser {
@@ -85,13 +77,13 @@ struct TrainingBench: ParsableCommand {
                 let minutes = (n % 5 == 4 ? 15 : 22 + k * 2 % 12) + user % 7
                 let text =
                     #"{"type":"workout","id":"r\#(n)","user":"u\#(user)","source":"device","sport":"run","start":\#(at),"duration_s":\#(minutes * 60),"distance_m":\#(minutes * 160 + user % 500)}"#
-                batch.append(Array(text.utf8))
-                if batch.count == 1000 { try flush() }
+                try batcher.add(text)
                 n += 1
             }
         }
-        try flush()
-        try waitForTraining(daemon, allStages: true)  // the others commit as they go: a kill loses nothing of theirs
+        try batcher.flush()
+        // Every consumer: the others commit as they go, so the kill that ends the round loses nothing of theirs.
+        try daemon.waitForStages(["training", "bonus", "offers", "activity-feed"], timeout: 1800)
         let queue = try DatabaseQueue(path: daemon.databasePath)
         return try queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM activity WHERE type LIKE 'training.%'") ?? 0 }
     }
@@ -110,20 +102,7 @@ struct TrainingBench: ParsableCommand {
         try daemon.start(extraArguments: ["--log-level", "warning"] + flags, healthTimeout: 600)
         defer { daemon.kill() }  // a large training state takes longer to save than shutdown.timeout allows (docs/performance.md)
         let started = DispatchTime.now()
-        try waitForTraining(daemon)
+        try daemon.waitForStages(["training"], timeout: 1800)
         return Double(entries) / started.elapsedSeconds
-    }
-
-    /// Polls `health` until the training stage (or every log consumer) has applied every entry of the log.
-    private func waitForTraining(_ daemon: DaemonProcess, allStages: Bool = false) throws {
-        let deadline = Date().addingTimeInterval(1800)
-        while Date() < deadline {
-            let stages = try daemon.request(["op": "health"], timeout: 5000)["stages"]
-            let training = stages?["training"]
-            let othersDone = !allStages || ["bonus", "offers", "activity-feed"].allSatisfy { stages?[$0]?["lag"] == 0 }
-            if training?["lag"] == 0, (training?["offset"]?.int64Value ?? 0) > 0, othersDone { return }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        throw ValidationError("the training stage did not catch up")
     }
 }
