@@ -32,15 +32,20 @@ public enum DefinitionDirectory {
     /// - Returns: (path, contents) of each file; none when the directory holds none.
     /// - Throws: ``DefinitionErrors`` naming a file that is not UTF-8.
     public static func read(_ directory: String, describing what: String) throws -> [(name: String, text: String)] {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
-        return try names.map { name in
-            let path = (directory as NSString).appendingPathComponent(name)
+        try paths(in: directory).map { path in
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw DefinitionErrors([DefinitionError(file: path, line: 1, column: 1, message: "cannot read the \(what) as UTF-8")])
             }
             return (path, text)
         }
+    }
+
+    /// The paths of the directory's `*.yaml` and `*.yml` files in name order (none when it
+    /// does not exist).
+    public static func paths(in directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+            .map { (directory as NSString).appendingPathComponent($0) }
     }
 
     /// Whether `path` is a directory.

@@ -55,9 +55,7 @@ public struct OfferRules: Sendable {
     /// Loads every `*.yaml` file of `directory` (none when it does not exist).
     /// - Throws: ``DefinitionErrors`` with every mistake of every file; nothing is returned then.
     public static func load(directory: String) throws -> OfferRules {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
-        return try load(files: names.map { (directory as NSString).appendingPathComponent($0) })
+        try load(files: DefinitionDirectory.paths(in: directory))
     }
 
     /// Loads the rule files at `paths`, together.
