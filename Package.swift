@@ -45,6 +45,9 @@ let package = Package(
         .target(name: "Bonus", dependencies: ["ClubKernel", "Events", "JSON", "Definitions"]),
         // The Training subsystem: workouts and their duplicates, profiles, leaderboards. Pure.
         .target(name: "Training", dependencies: ["ClubKernel", "Events", "JSON", "Definitions"]),
+        // The Community subsystem: groups, sessions with attendance detected from telemetry,
+        // discussions; the log's admission gate for them. Pure.
+        .target(name: "Community", dependencies: ["ClubKernel", "Events", "JSON"]),
         // The Offers subsystem: marketers' rules, their condition language, caps and budgets. Pure.
         .target(name: "Offers", dependencies: ["ClubKernel", "Events", "JSON", "Definitions", "Bonus", "Training"]),
         // Workout files from other systems: FIT, GPX and TCX decoders, workouts from them. Pure.
@@ -74,7 +77,7 @@ let package = Package(
             name: "Pipeline",
             dependencies: [
                 "ZMQ", "JSON", "ClubKernel", "ClubProtocol", "ClubRuntime", "Events", "Telemetry", "Definitions", "Users", "Bonus",
-                "Training", "Offers", "Imports",
+                "Training", "Offers", "Imports", "Community",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -84,7 +87,7 @@ let package = Package(
             name: "ClubDaemon",
             dependencies: [
                 "ZMQ", "JSON", "ClubKernel", "ClubProtocol", "ClubRuntime", "CommandSocket", "Events", "Telemetry", "Storage",
-                "Definitions", "Users", "Bonus", "Training", "Offers", "Imports", "Pipeline",
+                "Definitions", "Users", "Bonus", "Training", "Offers", "Imports", "Pipeline", "Community",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -129,6 +132,7 @@ let package = Package(
         .testTarget(name: "BonusTests", dependencies: ["Bonus", "ClubKernel", "Definitions", "DefinitionTesting", "Events", "JSON"]),
         .testTarget(name: "OffersTests", dependencies: ["Offers", "ClubKernel", "Bonus", "Definitions", "DefinitionTesting", "JSON"]),
         .testTarget(name: "ImportsTests", dependencies: ["Imports", "ClubTestKit"]),
+        .testTarget(name: "CommunityTests", dependencies: ["Community", "ClubKernel", "Events", "JSON"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ClubKernel", "Definitions", "DefinitionTesting", "JSON"]),
         .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "ClubKernel", "Bonus", "Imports", "ZMQ", "clubd", "clubctl"]),
     ]

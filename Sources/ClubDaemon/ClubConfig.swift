@@ -1,3 +1,4 @@
+import Community
 import Bonus
 import Definitions
 import Foundation
@@ -41,6 +42,8 @@ public struct ClubConfig: Sendable, DefinitionFile {
     public static let defaultCatalogueDirectory = "./config/training"
     /// How long past a step's day + 1 the daemon's clock waits before missing it.
     public var missedGraceMillis: Int64 = 7 * 86_400_000
+    /// The Community subsystem's settings (`community.*`).
+    public var community = CommunityConfig()
     /// Directory of offer rule files (*.yaml); empty runs no offer rules.
     public var offerRulesDirectory = ""
     /// Folder of workout files to import (`<system>/<user>/<file>`); empty disables it.
@@ -154,6 +157,13 @@ public struct ClubConfig: Sendable, DefinitionFile {
         if var m = root.nested("training") {
             c.catalogueDirectory = m.string("catalogue_dir")
             c.missedGraceMillis = m.duration("missed_grace", default: c.missedGraceMillis, min: 0)
+            root.absorb(m)
+        }
+        if var m = root.nested("community") {
+            c.community.postsPerMinute = m.int("posts_per_minute", default: c.community.postsPerMinute, in: 1...10_000)
+            c.community.attendanceGraceMillis = m.duration("attendance_grace", default: c.community.attendanceGraceMillis, min: 0)
+            c.community.attendanceRetentionMillis = m.duration(
+                "attendance_retention", default: c.community.attendanceRetentionMillis, min: 60_000)
             root.absorb(m)
         }
         if var m = root.nested("offers") {

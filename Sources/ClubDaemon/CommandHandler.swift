@@ -94,6 +94,12 @@ struct CommandHandler: CommandHandling {
         case .programmes: return await answer(ProgrammesRequest.self, object, programmes)
         case .programme: return await answer(ProgrammeRequest.self, object, programme)
         case .progress: return await answer(ProgressRequest.self, object, progress)
+        case .groups: return await answer(GroupsRequest.self, object, groups)  // Community: CommandHandler+Community.swift
+        case .group: return await answer(GroupRequest.self, object, group)
+        case .recommendations: return await answer(RecommendationsRequest.self, object, recommendations)
+        case .sessions: return await answer(SessionsRequest.self, object, sessions)
+        case .session: return await answer(SessionRequest.self, object, session)
+        case .discussion: return await answer(DiscussionRequest.self, object, discussion)
         }
     }
 

@@ -1,3 +1,4 @@
+import Community
 import ClubProtocol
 import ClubRuntime
 import CommandSocket
@@ -47,11 +48,12 @@ public final class Daemon: Sendable {
         let notifier = SystemdNotifier()
         let programme = try config.loadProgramme()
         try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
-        let store = try ClubStore(path: (config.stateDirectory as NSString).appendingPathComponent("clubd.sqlite"))
+        let store = try ClubStore(
+            path: (config.stateDirectory as NSString).appendingPathComponent("clubd.sqlite"), gate: CommunityGate(config: config.community))
         let context = ZMQContext()
         let runtime = try await PipelineRuntime(
             context: context, options: config.runtimeOptions, pipelines: programme.pipelines, bonusRules: programme.bonusRules,
-            training: programme.training, offerRules: programme.offerRules, store: store, logger: logger)
+            training: programme.training, offerRules: programme.offerRules, community: config.community, store: store, logger: logger)
         let config = self.config
         let logger = self.logger
         let reload: @Sendable () async -> [UInt8] = {

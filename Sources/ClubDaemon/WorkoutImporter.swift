@@ -72,9 +72,9 @@ struct WorkoutImporter {
         } catch {
             return .failure(ImportError("storage_failed", "the import could not be made durable: \(error)"))
         }
-        if case .refused(let message) = appended.first {
+        if case .refused(let reason, let message) = appended.first {
             await runtime.publishRejections(PipelineRuntime.refusals(appended, events), source: "import")
-            return .failure(ImportError(RejectReason.noConsent.code, message))
+            return .failure(ImportError(reason.code, message))
         }
         let counted = await countedState(of: events.map(\.id), user: user)
         let workouts = zip(counts, appended).map { workout, outcome in

@@ -57,6 +57,28 @@ public struct RejectReason: Hashable, Sendable, CustomStringConvertible {
     public static let notEnrolled = RejectReason("not_enrolled")
     /// An event that contradicts the state it applies to (resuming what is not paused).
     public static let conflict = RejectReason("conflict")
+    /// A group that does not exist or is closed.
+    public static let unknownGroup = RejectReason("unknown_group")
+    /// A session that was never scheduled.
+    public static let unknownSession = RejectReason("unknown_session")
+    /// A post that does not exist in the group named (a reply or hiding). (extension)
+    public static let unknownPost = RejectReason("unknown_post")
+    /// The sender may not do this: a non-member posting, a non-owner closing a group.
+    public static let forbidden = RejectReason("forbidden")
+    /// More posts in a minute than `community.posts_per_minute`.
+    public static let rateLimited = RejectReason("rate_limited")
+}
+
+/// Why an event cannot be taken or cannot apply: a reason code and a message for people. What
+/// the decoders, the engines and the admission gates throw.
+public struct Refusal: Error, Sendable, Equatable {
+    public let reason: RejectReason
+    public let message: String
+
+    public init(_ reason: RejectReason, _ message: String) {
+        self.reason = reason
+        self.message = message
+    }
 }
 
 /// One refusal: the reason, a human message, where it was and a short excerpt.

@@ -6,7 +6,7 @@ extension EventDecoder {
     /// one could award itself points or offers.
     public static let daemonRaisedTypes: Set<String> = [
         "record.personal", "training.compared", "leaderboard.final", "imports.deleted", "training.step_completed",
-        "training.step_missed", "training.programme_completed",
+        "training.step_missed", "training.programme_completed", "session.attended", "community.ran_together", "competition.finished",
     ]
 
     /// The enrolment events of the Training subsystem's programmes.
@@ -83,6 +83,7 @@ extension EventDecoder {
             }
         }
         if type.hasPrefix("programme."), let error = Self.checkProgramme(type: type, body: body, now: now) { return .failure(error) }
+        if let error = Self.checkCommunity(type: type, body: body, now: now) { return .failure(error) }
         if type == "workout", body["source"]?.stringValue?.isEmpty ?? true {
             return .failure(FieldError(.missingField, "missing required field 'source' (device, or the external system's name)"))
         }
@@ -183,12 +184,4 @@ extension EventDecoder {
 }
 
 /// A refusal found while reading fields, before it is placed in a frame.
-public struct FieldError: Error, Sendable, Equatable {
-    public let reason: RejectReason
-    public let message: String
-
-    public init(_ reason: RejectReason, _ message: String) {
-        self.reason = reason
-        self.message = message
-    }
-}
+public typealias FieldError = Refusal

@@ -40,6 +40,10 @@ extension ClubStore {
                         PRIMARY KEY (user, system)) WITHOUT ROWID
                     """)
         }
+        migrator.registerMigration("v5-gated") { db in
+            // The log entries an admission gate decided, to rebuild it (a few of the log's).
+            try db.execute(sql: #"CREATE TABLE gated_event ("offset" INTEGER PRIMARY KEY)"#)
+        }
     }
 
     /// Makes a `submit` durable in one transaction: its telemetry in the journal and its
@@ -69,11 +73,21 @@ extension ClubStore {
     private func appending<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> (T, Committed)) async throws -> T {
         try await pool.writeWithoutTransaction { db in
             var result: (T, Committed)?
-            try db.inTransaction {
-                result = try body(db)
-                return .commit
+            if self.gateStale.withLock({ $0 }), let gate = self.gate {
+                try Self.replay(into: gate, db)
+                self.gateStale.withLock { $0 = false }
             }
-            let (value, committed) = result!
+            do {
+                try db.inTransaction {
+                    result = try body(db)
+                    return .commit
+                }
+            } catch {
+                // The gate may have admitted events of the transaction that did not commit.
+                if self.gate != nil { self.gateStale.withLock { $0 = true } }
+                throw error
+            }
+            guard let (value, committed) = result else { preconditionFailure("a committed transaction returns its result") }
             if !committed.records.isEmpty {
                 self.tail.append(committed.records)
                 self.connections.withLock { $0 = committed.connections }
@@ -124,11 +138,20 @@ extension ClubStore {
         var appended: [ActivityEvent] = []
         let outcomes = try events.map { e -> AppendOutcome in
             if case .needs(let system) = e.consent, !consent.allows(user: e.user, source: system) {
-                return .refused("user '\(e.user)' has no active connection to '\(system)': a connection event with state 'active' must come first")
+                return .refused(
+                    .noConsent, "user '\(e.user)' has no active connection to '\(system)': a connection event with state 'active' must come first")
+            }
+            let gated = gate.map { $0.decides(e.type) } ?? false
+            if gated, let gate {
+                // A repeated id is a duplicate, not a second decision (a retried submit).
+                let seen = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM activity WHERE id = ?)", arguments: [e.id]) ?? false
+                if seen { return .duplicate }
+                if let refusal = gate.admit(e) { return .refused(refusal.reason, refusal.message) }
             }
             try statement.execute(arguments: [e.id, e.type, e.user, e.at, receivedAt, Data(e.json)])
             guard db.changesCount > 0 else { return .duplicate }
             let offset = db.lastInsertedRowID
+            if gated { try db.execute(sql: #"INSERT INTO gated_event ("offset") VALUES (?)"#, arguments: [offset]) }
             if case .connection(let system, let active) = e.consent {
                 consent.set(user: e.user, system: system, active: active)
                 try db.execute(
@@ -139,6 +162,21 @@ extension ClubStore {
             return .new
         }
         return (outcomes, Committed(records: appended, connections: consent))
+    }
+
+    /// Rebuilds `gate` from the log entries it admitted, in log order.
+    static func replay(into gate: any AdmissionGate, _ db: Database) throws {
+        gate.reset()
+        let rows = try Row.fetchCursor(
+            db,
+            sql: #"""
+                SELECT a."offset", a.id, a.type, a.user, a.at, a.body FROM gated_event g JOIN activity a ON a."offset" = g."offset"
+                ORDER BY g."offset"
+                """#)
+        while let row = try rows.next() {
+            let event = ActivityEvent(offset: row[0], id: row[1], type: row[2], user: row[3], at: row[4], json: [UInt8](row[5] as Data))
+            _ = gate.admit(event)
+        }
     }
 
     /// The connections recorded in the log, for the store's consent checks.
@@ -210,7 +248,8 @@ extension ClubStore {
     }
 
     /// Deletes log entries received before `cutoff` that the ledger, the offer stage and every
-    /// named consumer have passed.
+    /// named consumer have passed — except those an admission gate decided, which it replays
+    /// to rebuild its state (groups, sessions and posts outlive the retention).
     /// - Returns: how many were deleted.
     public func pruneActivity(receivedBefore cutoff: Int64, consumers: [String]) async throws -> Int {
         let ledgerPosition = try await ledgerPosition()
@@ -220,7 +259,9 @@ extension ClubStore {
             for name in consumers {
                 passed = min(passed, try Int64.fetchOne(db, sql: #"SELECT "offset" FROM consumer_offset WHERE name = ?"#, arguments: [name]) ?? 0)
             }
-            try db.execute(sql: #"DELETE FROM activity WHERE received_at < ? AND "offset" <= ?"#, arguments: [cutoff, passed])
+            try db.execute(
+                sql: #"DELETE FROM activity WHERE received_at < ? AND "offset" <= ? AND "offset" NOT IN (SELECT "offset" FROM gated_event)"#,
+                arguments: [cutoff, passed])
             return db.changesCount
         }
     }

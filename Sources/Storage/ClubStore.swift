@@ -23,11 +23,19 @@ public final class ClubStore: Sendable {
     let tail: ActivityTail
     /// The users' active connections to external systems, as the log has them.
     let connections: Mutex<Connections>
+    /// Decides, in log order, the events whose admission depends on the log (the community's
+    /// groups, sessions and posts); nil: every event is admitted.
+    let gate: (any AdmissionGate)?
+    /// A transaction that consulted the gate did not commit: the gate must be rebuilt from the
+    /// log before it decides again.
+    let gateStale = Mutex(false)
 
     /// Opens (creating if needed) the database at `path` and the ledger and offers files
     /// beside it, and migrates them.
     /// - Parameter tailCapacity: newest activity log entries kept in memory for its consumers.
-    public init(path: String, tailCapacity: Int = 20_000) throws {
+    /// - Parameter gate: decides, in log order, the events whose admission depends on those
+    ///   admitted before (rebuilt here from the events it admitted).
+    public init(path: String, tailCapacity: Int = 20_000, gate: (any AdmissionGate)? = nil) throws {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
@@ -38,6 +46,8 @@ public final class ClubStore: Sendable {
         let newest = try pool.read { db in try Int64.fetchOne(db, sql: #"SELECT MAX("offset") FROM activity"#) ?? 0 }
         tail = ActivityTail(nextOffset: newest + 1, capacity: tailCapacity)
         connections = Mutex(try pool.read(Self.loadConnections))
+        self.gate = gate
+        if let gate { try pool.read { db in try Self.replay(into: gate, db) } }
         ledgerPool = try DatabasePool(path: Self.ledgerPath(besides: path), configuration: configuration)
         try Self.ledgerMigrator.migrate(ledgerPool)
         offersPool = try DatabasePool(path: Self.offersPath(besides: path), configuration: configuration)

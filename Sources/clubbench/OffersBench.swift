@@ -21,7 +21,7 @@ struct OffersBench: ParsableCommand {
     @Option(help: "Rounds of the two configurations, alternated.") var rounds = 3
 
     static let types = [
-        "session.attended", "discussion.posted", "group.joined", "workout", "competition.finished", "challenge.completed",
+        "class.attended", "forum.posted", "club.joined", "workout", "contest.finished", "challenge.completed",
         "class.booked", "store.visited", "review.posted", "friend.invited",
     ]
     static let regions = ["RU-MOW", "RU-SPE", "RU-KDA", "RU-SVE", "RU-TAT"]

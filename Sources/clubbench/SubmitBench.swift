@@ -26,7 +26,7 @@ struct SubmitBench: ParsableCommand {
         func events(_ prefix: String, _ count: Int) -> [[UInt8]] {
             (0..<count).map { n in
                 Array(
-                    #"{"type":"session.attended","id":"\#(prefix)-\#(n)","user":"u-\#(n % users)","ts":\#(now - 86_400_000 + Int64(n % 80_000_000)),"minutes":\#(n % 90)}"#
+                    #"{"type":"class.attended","id":"\#(prefix)-\#(n)","user":"u-\#(n % users)","ts":\#(now - 86_400_000 + Int64(n % 80_000_000)),"minutes":\#(n % 90)}"#
                         .utf8)
             }
         }
@@ -36,7 +36,17 @@ struct SubmitBench: ParsableCommand {
         print(String(format: "baseline  bare SQLite inserts, transactions of 1:   %9.0f events/s", bare1))
 
         let daemon = try DaemonProcess()
-        try daemon.start(extraArguments: ["--log-level", "warning"])
+        // Client events that earn points as attended sessions did before the daemon raised those
+        // itself: three rules per event, a daily cap the load passes.
+        let rules = try daemon.writeBonusRules(
+            """
+            caps: {daily: 500}
+            rules:
+              - {id: class, on: class.attended, points: 15}
+              - {id: class-minutes, on: class.attended, points: 1, per: {field: minutes, unit: 10}}
+              - {id: streak-3, on: class.attended, streak_days: 3, points: 30}
+            """)
+        try daemon.start(extraArguments: ["--log-level", "warning"] + rules)
         defer { daemon.terminate() }
         let roundTrips = try healthRoundTrips(daemon, count: singles)
         print(String(format: "baseline  clubd health round trips (no storage):   %9.0f requests/s", roundTrips))

@@ -8,7 +8,11 @@ struct Clubctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clubctl",
         abstract: "Command-line client of the Interest Club daemon.",
-        subcommands: [Health.self, Send.self, Subscribe.self, Stats.self, Balance.self, Ledger.self, Leaderboard.self, Workouts.self, Import.self, Offers.self, Exercises.self, Programmes.self, ProgrammeCommand.self, Progress.self, Simulate.self])
+        subcommands: [
+            Health.self, Send.self, Subscribe.self, Stats.self, Balance.self, Ledger.self, Leaderboard.self, Workouts.self, Import.self,
+            Offers.self, Exercises.self, Programmes.self, ProgrammeCommand.self, Progress.self, Groups.self, GroupCommand.self,
+            Sessions.self, SessionCommand.self, Discussion.self, Simulate.self,
+        ])
 }
 
 /// Endpoints shared by the subcommands.

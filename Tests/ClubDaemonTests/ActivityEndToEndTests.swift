@@ -12,8 +12,8 @@ import Testing
         rules:
           - {id: workout, on: workout, points: 10}
           - {id: km, on: workout, points: 1, per: {field: distance_m, unit: 1000}}
-          - {id: session, on: session.attended, points: 5}
-          - {id: coach, on: session.attended, when: {with_coach: {equals: true}}, multiply: 2}
+          - {id: session, on: challenge.completed, points: 5}
+          - {id: coach, on: challenge.completed, when: {with_coach: {equals: true}}, multiply: 2}
         """
 
     static func workout(_ id: String, user: String = "u-1", km: Double, ts: Int64 = now - 3_600_000) -> JSONValue {
@@ -35,7 +35,7 @@ import Testing
         let first = try daemon.request([
             "op": "submit",
             "events": [
-                Self.workout("w1", km: 5.4), Self.event("session.attended", "s1", #","with_coach":true"#),
+                Self.workout("w1", km: 5.4), Self.event("challenge.completed", "s1", #","with_coach":true"#),
                 Self.workout("w1", km: 5.4),  // repeated in the same request
                 Self.event("nonsense", "x1"),
             ],
@@ -44,7 +44,7 @@ import Testing
         #expect(first["duplicates"] == 1)
         #expect(first["rejected"]?.arrayValue?.first?["code"] == "unsupported_type")
         // A retry of the same ids is answered as duplicates and changes nothing.
-        let retry = try daemon.request(["op": "submit", "events": [Self.workout("w1", km: 5.4), Self.event("session.attended", "s1")]])
+        let retry = try daemon.request(["op": "submit", "events": [Self.workout("w1", km: 5.4), Self.event("challenge.completed", "s1")]])
         #expect(retry["accepted"] == 0 && retry["duplicates"] == 2)
 
         try daemon.waitForBonus(offset: 2)
@@ -56,7 +56,7 @@ import Testing
         let published = try bonusTopic.receive(count: 3)
         #expect(published.map { $0.payload["balance"]?.int64Value } == [10, 15, 25])
         let activity = try activityTopic.receive(count: 2)
-        #expect(activity.map(\.topic) == ["activity.workout", "activity.session.attended"])
+        #expect(activity.map(\.topic) == ["activity.workout", "activity.challenge.completed"])
         #expect(activity.map { $0.payload["offset"]?.int64Value } == [1, 2])
         #expect(activity[0].payload["event"]?["distance_m"] == 5400)
         daemon.terminate()
@@ -84,9 +84,9 @@ import Testing
         try daemon.start(extraArguments: try daemon.writeBonusRules(Self.rules))
         let push = try daemon.pusher()
         // 25 sessions with a coach, 10 points each, one day: the daily cap of 100 holds.
-        let batch = JSONValue.array((0..<25).map { Self.event("session.attended", "s\($0)", #","with_coach":true"#) })
+        let batch = JSONValue.array((0..<25).map { Self.event("challenge.completed", "s\($0)", #","with_coach":true"#) })
         try push.send(batch.serialized())
-        try push.send(Self.event("session.attended", "s3").serialized())  // a repeated id
+        try push.send(Self.event("challenge.completed", "s3").serialized())  // a repeated id
         try daemon.waitForBonus(offset: 25)
         #expect(try daemon.request(["op": "balance", "user": "u-1"])["points"] == 100)
         #expect(try daemon.request(["op": "ledger", "user": "u-1"])["entries"]?.arrayValue?.count == 10)

@@ -35,7 +35,7 @@ import Testing
         let lines = health.output.split(separator: "\n")
         let header = try #require(lines.firstIndex { $0.hasPrefix("STAGE") })
         let stages = lines[(header + 1)...].map { $0.split(separator: " ", omittingEmptySubsequences: true) }
-        #expect(stages.map { String($0[0]) } == ["telemetry", "bonus", "activity-feed", "training", "offers"])
+        #expect(stages.map { String($0[0]) } == ["telemetry", "bonus", "activity-feed", "training", "offers", "community"])
         let bonus = try #require(stages.first { $0[0] == "bonus" })
         #expect(bonus[1] == "3" && bonus[2] == "0" && bonus[3] == "running")
 

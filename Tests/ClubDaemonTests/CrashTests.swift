@@ -22,8 +22,8 @@ import ZMQ
     static let rules = """
         caps: {daily: 60}
         rules:
-          - {id: session, on: session.attended, points: 3}
-          - {id: minutes, on: session.attended, points: 1, per: {field: minutes, unit: 10}}
+          - {id: session, on: challenge.completed, points: 3}
+          - {id: minutes, on: challenge.completed, points: 1, per: {field: minutes, unit: 10}}
         """
 
     struct Event {
@@ -33,7 +33,7 @@ import ZMQ
         let minutes: Int
         var json: JSONValue {
             try! JSONValue.parse(
-                #"{"type":"session.attended","id":"\#(id)","user":"\#(user)","ts":\#(ts),"minutes":\#(minutes)}"#)
+                #"{"type":"challenge.completed","id":"\#(id)","user":"\#(user)","ts":\#(ts),"minutes":\#(minutes)}"#)
         }
     }
 

@@ -28,17 +28,17 @@ import Testing
             priority: 1
           - id: spb-groups
             title: Groups in Saint Petersburg
-            on: group.joined
+            on: store.visited
             offer: {text: "300 off in SPb stores", discount_amount: 300, valid_for: 7d}
             audience: {regions: [RU-SPE]}
           - id: everyone
             title: Competition week
-            on: competition.finished
+            on: contest.finished
             offer: {text: "15% off for everyone", discount_percent: 15, valid_for: 7d}
             audience: everyone
           - id: short-lived
             title: Gone soon
-            on: discussion.posted
+            on: review.posted
             offer: {text: "one minute only", discount_percent: 1, valid_for: 1m}
             audience: user
         """
@@ -74,9 +74,9 @@ import Testing
                 Self.event("profile", "p1", "ann", #","region":"RU-SPE""#), Self.event("profile", "p2", "bob", #","region":"RU-MOW""#),
                 Self.workout("w1", "ann", km: 12),  // long-run beats any-workout (priority)
                 Self.workout("w2", "bob", km: 3),  // only any-workout
-                Self.event("group.joined", "g1", "bob"),  // a regional offer for RU-SPE, whoever joined
-                Self.event("competition.finished", "c1", "bob"),  // everyone
-                Self.event("discussion.posted", "d1", "ann", ts: Self.now - 5 * 60_000),  // issued, but expired already
+                Self.event("store.visited", "g1", "bob"),  // a regional offer for RU-SPE, whoever joined
+                Self.event("contest.finished", "c1", "bob"),  // everyone
+                Self.event("review.posted", "d1", "ann", ts: Self.now - 5 * 60_000),  // issued, but expired already
             ],
         ])
         #expect(reply["accepted"] == 7)
@@ -235,12 +235,12 @@ import Testing
         try daemon.writeOfferRules([
             "more.yaml": """
                 offers:
-                  - {id: joined, title: J, on: group.joined, audience: user, offer: {text: hi, discount_percent: 3, valid_for: 1d}}
+                  - {id: joined, title: J, on: store.visited, audience: user, offer: {text: hi, discount_percent: 3, valid_for: 1d}}
                 """
         ])
         let reloaded = try daemon.request(["op": "reload"])
         #expect(reloaded["reloaded"]?.arrayValue?.contains("offer rules: 6") == true, "\(reloaded.jsonText)")
-        _ = try daemon.request(["op": "submit", "events": [Self.event("group.joined", "j1", "hal")]])
+        _ = try daemon.request(["op": "submit", "events": [Self.event("store.visited", "j1", "hal")]])
         try daemon.waitForOffers(offset: 2)
         #expect(Self.rulesOf(try Self.offers(daemon, "hal")) == ["joined", "long-run"])
     }

@@ -204,11 +204,3 @@ import Testing
     }
 
 }
-
-extension JSONValue {
-    /// The element at `index` of an array.
-    fileprivate subscript(index: Int) -> JSONValue? {
-        guard let array = arrayValue, array.indices.contains(index) else { return nil }
-        return array[index]
-    }
-}

@@ -126,7 +126,7 @@ struct StorageFaultTests {
         #expect(submitted.total > 0)
         // The daemon still answers health while the disk is full, with every stage in it.
         let full = try Self.stages(daemon)
-        #expect(Set(full.keys) == ["telemetry", "bonus", "activity-feed", "training", "offers"])
+        #expect(Set(full.keys) == ["telemetry", "bonus", "activity-feed", "training", "offers", "community"])
 
         try fixture.disk.grow(to: 256)
         let refusedBefore = submitted.refused

@@ -35,7 +35,7 @@ import Testing
 
     @Test func oneBadElementDoesNotSpoilTheBatch() {
         let result = decode(
-            #"[{"type":"telemetry","user":"u","device":"d","session":"s","ts":1764237600000},{"type":"telemetry","user":"u","device":"d","session":"s","ts":1764237600000,"hr":999},7,{"type":"group.joined","id":"g-1","user":"u"}]"#
+            #"[{"type":"telemetry","user":"u","device":"d","session":"s","ts":1764237600000},{"type":"telemetry","user":"u","device":"d","session":"s","ts":1764237600000,"hr":999},7,{"type":"group.joined","id":"g-1","user":"u","group":"g"}]"#
         )
         #expect(result.samples.count == 1)
         #expect(result.events.map(\.type) == ["group.joined"])
@@ -65,6 +65,21 @@ import Testing
         (#"{"type":"connection","user":"u","id":"x","state":"active"}"#, "missing_field"),
         (#"{"type":"workout","user":"u","id":"x","sport":"run","start":1764237600000,"duration_s":60}"#, "missing_field"),
         (#"{"type":"group.joined","user":"u"}"#, "missing_field"),
+        (#"{"type":"group.joined","user":"u","id":"x"}"#, "missing_field"),
+        (#"{"type":"group.joined","user":"u","id":"x","group":7}"#, "wrong_type"),
+        (#"{"type":"group.renamed","user":"u","id":"x","group":"g"}"#, "unsupported_type"),
+        (#"{"type":"group.created","user":"u","id":"x","group":"g","kind":"club","title":"T"}"#, "out_of_range"),
+        (#"{"type":"group.created","user":"u","id":"x","group":"g","kind":"coached","title":"T"}"#, "missing_field"),
+        (#"{"type":"group.created","user":"u","id":"x","group":"g","kind":"joint"}"#, "missing_field"),
+        (#"{"type":"session.attended","user":"u","id":"x","session":"s","minutes":60}"#, "unsupported_type"),
+        (#"{"type":"competition.finished","user":"u","id":"x"}"#, "unsupported_type"),
+        (#"{"type":"community.ran_together","user":"u","id":"x"}"#, "unsupported_type"),
+        (#"{"type":"session.rsvp","user":"u","id":"x","session":"s","going":"yes"}"#, "wrong_type"),
+        (#"{"type":"session.scheduled","user":"u","id":"x","session":"s","group":"g","start":1764237600000,"duration_s":3600,"sport":"run","place":{"lat":95,"lon":0,"radius_m":100}}"#, "out_of_range"),
+        (#"{"type":"session.scheduled","user":"u","id":"x","session":"s","group":"g","start":1764237600000,"duration_s":3600,"sport":"run"}"#, "missing_field"),
+        (#"{"type":"session.checked_in","user":"u","id":"x","session":"s"}"#, "missing_field"),
+        (#"{"type":"discussion.posted","user":"u","id":"x","group":"g","post":"p","text":""}"#, "out_of_range"),
+        ("{\"type\":\"discussion.posted\",\"user\":\"u\",\"id\":\"x\",\"group\":\"g\",\"post\":\"p\",\"text\":\"\(String(repeating: "é", count: 2001))\"}", "out_of_range"),
         (#"{"user":"u"}"#, "missing_field"),
         (#"[1]"#, "not_an_object"),
         (#""just a string""#, "not_an_object"),

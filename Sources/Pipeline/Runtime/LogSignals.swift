@@ -6,15 +6,16 @@ final class LogSignals: Sendable {
     let feed = LogSignal()
     let training = LogSignal()
     let offers = LogSignal()
+    let community = LogSignal()
 
-    private var all: [LogSignal] { [bonus, feed, training, offers] }
+    private var all: [LogSignal] { [bonus, feed, training, offers, community] }
 
     /// The log grew: wakes every consumer.
     func notifyAll() { all.forEach { $0.notify() } }
 
     /// Time passed: wakes the consumers with work that falls due without new events
     /// (expiries, coalesced publications, period ends, campaigns).
-    func tick() { [bonus, training, offers].forEach { $0.notify() } }
+    func tick() { [bonus, training, offers, community].forEach { $0.notify() } }
 
     func finishAll() { all.forEach { $0.finish() } }
 }

@@ -8,6 +8,7 @@ import Imports
 import JSON
 import Logging
 import Metrics
+import Community
 import Offers
 import Telemetry
 import Training
@@ -53,6 +54,11 @@ public actor PipelineRuntime {
     /// enrolments against it, and the catalogue ops read it.
     let catalogue: Mutex<Catalogue>
     private let offers: OfferStage
+    /// The Community subsystem's stage: groups, sessions, discussions (``PipelineRuntime+Community.swift``).
+    let community: CommunityStage
+    /// Attendance detected from the telemetry this loop processes, against the community
+    /// stage's schedule; snapshotted with the windows.
+    var attendance = AttendanceDetector()
     /// One signal per log consumer, notified when the log grows.
     private let logSignals: LogSignals
     /// The log consumers' runners, in start order: bonus, feed, training, offers.
@@ -96,7 +102,8 @@ public actor PipelineRuntime {
     /// - Throws: when a socket cannot bind or the snapshot cannot be read.
     public init(
         context: ZMQContext, options: Options, pipelines: [PipelineDefinition], bonusRules: BonusRules,
-        training: TrainingConfig, offerRules: OfferRules, store: any PipelineStore, logger: Logger
+        training: TrainingConfig, offerRules: OfferRules, community: CommunityConfig = CommunityConfig(), store: any PipelineStore,
+        logger: Logger
     ) async throws {
         self.decoder = EventDecoder(limits: options.limits)
         self.store = store
@@ -135,11 +142,25 @@ public actor PipelineRuntime {
             store: store, rules: offerRules, sourcePriority: training.sourcePriority, publisher: publisher, logger: logger,
             balance: { await bonus.balance(of: $0) })
         self.offers = offers
+        self.community = try await CommunityStage(
+            store: store, config: community, logger: logger,
+            raise: { records in
+                _ = try await store.appendActivity(records, receivedAt: Clock.nowMillis())
+                signals.notifyAll()
+            })
+        if let saved = snapshot?.parts[Self.attendancePart] {
+            do {
+                attendance = try JSONDecoder().decode(AttendanceDetector.self, from: Data(saved))
+            } catch {
+                logger.warning("attendance detector state unreadable; it starts empty", metadata: ["error": "\(error)"])
+            }
+        }
         runners = [
             await StageRunner(consumer: bonus, log: store, signal: signals.bonus, logger: logger),
             await StageRunner(consumer: feed, log: store, signal: signals.feed, logger: logger),
             await StageRunner(consumer: self.training, log: store, signal: signals.training, logger: logger),
             await StageRunner(consumer: offers, log: store, signal: signals.offers, logger: logger),
+            await StageRunner(consumer: self.community, log: store, signal: signals.community, logger: logger),
         ]
 
         receiver = try IngestReceiver(
@@ -175,6 +196,9 @@ public actor PipelineRuntime {
 
     /// Replays journal entries newer than the snapshot. Call once, before ``run()``.
     public func replayJournal() async throws {
+        // Attendance is detected against the sessions of the whole log, not only of the
+        // community stage's last commit.
+        try await community.catchUp(store)
         let entries = try await store.journal(after: journalPosition)
         for entry in entries {
             var decoded = DecodedEvents()
@@ -196,6 +220,7 @@ public actor PipelineRuntime {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(250))
                     signals.tick()
+                    await self.decideAttendance()
                     await self.retryPending()
                 }
             },
@@ -285,11 +310,12 @@ public actor PipelineRuntime {
         }
     }
 
-    /// The `no_consent` rejections among the outcomes of `events`.
+    /// The rejections the log decided among the outcomes of `events` (`no_consent`, and the
+    /// community gate's `unknown_group`, `forbidden` …).
     public static func refusals(_ outcomes: [AppendOutcome], _ events: [ClubEvent]) -> [Rejection] {
         zip(outcomes, events).compactMap { outcome, event in
-            guard case .refused(let message) = outcome else { return nil }
-            return Rejection(.noConsent, message, index: event.index, excerpt: Rejection.excerpt(of: event.json))
+            guard case .refused(let reason, let message) = outcome else { return nil }
+            return Rejection(reason, message, index: event.index, excerpt: Rejection.excerpt(of: event.json))
         }
     }
 
@@ -319,14 +345,18 @@ public actor PipelineRuntime {
         }
         if !records.isEmpty { windowsCounter.increment(by: Int64(records.count)) }
         if !messages.isEmpty { await publisher.publish(messages) }
+        attendance.observe(samples, schedule: community.board.schedule, config: community.config, now: Clock.nowMillis())
         pendingWindows += records
         pendingRaised += activity
         await writePending()
     }
 
+    /// Queues events the loop raised for the next write (``writePending()``).
+    func appendRaised(_ events: [ActivityEvent]) { pendingRaised += events }
+
     /// Writes closed windows and raised events, keeping what the store refuses for the next
     /// batch or tick. Only a refusal that lasts for `pendingLimit` items loses the oldest.
-    private func writePending() async {
+    func writePending() async {
         // One writer at a time: the loop and the ticker may both get here across an await.
         guard !writingPending, !pendingWindows.isEmpty || !pendingRaised.isEmpty else { return }
         writingPending = true
@@ -397,6 +427,7 @@ public actor PipelineRuntime {
         typealias Stage = (name: String, prefix: [UInt8], windows: WindowOperator)
         var publisher: [UInt8]
         var records: EffortTracker
+        var attendance: AttendanceDetector
         var stages: [Stage]
         var journalPosition: Int64
         var takenAt: Int64
@@ -408,14 +439,17 @@ public actor PipelineRuntime {
             stageStates.append(("stage.\(stage.definition.name)", Self.snapshotPrefix(of: stage.definition), await stage.state))
         }
         return CapturedSnapshot(
-            publisher: await publisher.snapshot(), records: await recordStage.state, stages: stageStates,
+            publisher: await publisher.snapshot(), records: await recordStage.state, attendance: attendance, stages: stageStates,
             journalPosition: journalPosition, takenAt: Clock.nowMillis())
     }
 
     /// Encodes and stores a captured snapshot. Saves run one after another, in capture order.
     private nonisolated func save(_ captured: CapturedSnapshot) async throws -> StateSnapshot {
         let start = DispatchTime.now()
-        var parts: [String: [UInt8]] = ["publisher": captured.publisher, "records": captured.records.snapshot()]
+        var parts: [String: [UInt8]] = [
+            "publisher": captured.publisher, "records": captured.records.snapshot(),
+            Self.attendancePart: [UInt8]((try? JSONEncoder().encode(captured.attendance)) ?? Data()),
+        ]
         for stage in captured.stages { parts[stage.name] = stage.prefix + stage.windows.snapshot() }
         let snapshot = StateSnapshot(parts: parts, journalPosition: captured.journalPosition, takenAt: captured.takenAt)
         try await store.save(snapshot)
@@ -533,7 +567,7 @@ public actor PipelineRuntime {
     }
 
     /// Names under which the activity log's consumers other than the ledger commit their offsets.
-    public static let logConsumers = [ActivityFeed.consumerName, TrainingStage.consumerName]
+    public static let logConsumers = [ActivityFeed.consumerName, TrainingStage.consumerName, CommunityStage.consumerName]
 
     /// Whether every part makes progress or has nothing to do, for the systemd watchdog: the
     /// pipeline loop finished an item within `window` or its inbox is empty, and each log

@@ -68,17 +68,9 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
         case programmeCompleted(user: String, enrolment: Enrolment, at: Int64)
     }
 
-    /// Why an enrolment event changed nothing.
-    public struct Refusal: Error, Sendable, Equatable {
-        /// `not_enrolled`, `conflict`, `unknown_programme`, `invalid_timestamp`.
-        public let reason: RejectReason
-        public let message: String
-
-        public init(_ reason: RejectReason, _ message: String) {
-            self.reason = reason
-            self.message = message
-        }
-    }
+    /// Why an enrolment event changed nothing: `not_enrolled`, `conflict`, `unknown_programme`,
+    /// `invalid_timestamp`.
+    public typealias Refusal = ClubKernel.Refusal
 
     /// Per user, their current enrolment in each programme.
     public private(set) var enrolments: [String: [Enrolment]] = [:]

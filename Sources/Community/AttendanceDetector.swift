@@ -1,0 +1,127 @@
+import ClubKernel
+import Events
+
+/// Detects attendance from telemetry, as the contract defines it: a member attended a session
+/// when a sample of theirs lies within the place's radius between `start − 15 min` and the
+/// session's end, and they were moving (anywhere) for at least half of the session's duration
+/// in that span. Pure: it takes samples, the schedule and `now`.
+///
+/// It decides when the daemon's clock has passed the session's end by
+/// `community.attendance_grace`, so that every member's telemetry — and the coach's, for
+/// `with_coach` — has had time to arrive; telemetry that syncs later still counts and is
+/// decided at the next call of ``due(now:schedule:config:)``. Each member and session is
+/// raised once (the event's id follows from both, so a replay makes a duplicate).
+public struct AttendanceDetector: Codable, Sendable, Equatable {
+    struct Key: Hashable, Codable, Sendable {
+        var session: String
+        var user: String
+    }
+
+    struct Presence: Codable, Sendable, Equatable {
+        var near = false
+        var movingMillis: Int64 = 0
+        var lastTs: Int64 = .min
+        var lastLatitude: Double?
+        var lastLongitude: Double?
+        var lastDistance: Double?
+        var decided = false
+        var changed = true
+        /// The daemon's clock when a sample last arrived (not event time).
+        var touchedAt: Int64 = 0
+    }
+
+    private var presences: [Key: Presence] = [:]
+
+    public init() {}
+
+    /// Members and sessions being watched.
+    public var watched: Int { presences.count }
+
+    /// Takes samples of users the schedule watches; others cost one lookup.
+    /// - Parameter now: the daemon's clock, for ``CommunityConfig/attendanceSettleMillis``.
+    public mutating func observe(_ samples: [TelemetrySample], schedule: SessionSchedule, config: CommunityConfig, now: Int64) {
+        guard !schedule.byUser.isEmpty else { return }
+        for sample in samples {
+            guard let ids = schedule.byUser[sample.user] else { continue }
+            for id in ids {
+                guard let entry = schedule.entries[id] else { continue }
+                let s = entry.session
+                guard sample.ts >= s.start - config.leadMillis, sample.ts <= s.end else { continue }
+                let key = Key(session: id, user: sample.user)
+                var p = presences[key] ?? Presence()
+                if let lat = sample.latitude, let lon = sample.longitude,
+                    Geo.distance(lat, lon, s.latitude, s.longitude) <= s.radius
+                {
+                    p.near = true
+                }
+                if sample.ts > p.lastTs {
+                    if p.lastTs != .min {
+                        let dt = sample.ts - p.lastTs
+                        if Self.speed(sample, after: p, seconds: Double(dt) / 1000) >= config.movingSpeed {
+                            p.movingMillis += min(dt, config.longestGapMillis)
+                        }
+                    }
+                    p.lastTs = sample.ts
+                    p.lastLatitude = sample.latitude ?? p.lastLatitude
+                    p.lastLongitude = sample.longitude ?? p.lastLongitude
+                    p.lastDistance = sample.distance ?? p.lastDistance
+                }
+                p.changed = true
+                p.touchedAt = now
+                presences[key] = p
+            }
+        }
+    }
+
+    /// The speed between the previous sample and this one: the device's own, else from the
+    /// positions, else from the cumulative distance.
+    private static func speed(_ sample: TelemetrySample, after p: Presence, seconds: Double) -> Double {
+        if let speed = sample.speed { return speed }
+        guard seconds > 0 else { return 0 }
+        if let lat = sample.latitude, let lon = sample.longitude, let lat0 = p.lastLatitude, let lon0 = p.lastLongitude {
+            return Geo.distance(lat0, lon0, lat, lon) / seconds
+        }
+        if let d = sample.distance, let d0 = p.lastDistance { return max(0, d - d0) / seconds }
+        return 0
+    }
+
+    private static func attended(_ p: Presence, _ s: Session) -> Bool { p.near && p.movingMillis * 2 >= s.durationMillis }
+
+    /// Decides the sessions whose end the clock has passed by the grace (for each member once
+    /// their telemetry — and the coach's — has stopped arriving for
+    /// ``CommunityConfig/attendanceSettleMillis``): the `session.attended`
+    /// events of the members who attended. Forgets sessions that left the schedule.
+    public mutating func due(now: Int64, schedule: SessionSchedule, config: CommunityConfig) -> [ActivityEvent] {
+        var raised: [ActivityEvent] = []
+        var gone: [Key] = []
+        for (key, p) in presences where p.changed {
+            guard let entry = schedule.entries[key.session] else {
+                gone.append(key)
+                continue
+            }
+            let s = entry.session
+            guard now >= s.end + config.attendanceGraceMillis, now - p.touchedAt >= config.attendanceSettleMillis else { continue }
+            // The coach's telemetry still arriving (a late sync of the whole group): wait for it.
+            if let coach = entry.coach, coach != key.user, let c = presences[Key(session: key.session, user: coach)],
+                now - c.touchedAt < config.attendanceSettleMillis
+            {
+                continue
+            }
+            presences[key]?.changed = false
+            guard !p.decided, Self.attended(p, s) else { continue }
+            presences[key]?.decided = true
+            guard entry.members.contains(key.user) else { continue }  // a coach who is not a member
+            let coachThere = entry.coach.map { coach in
+                coach != key.user && presences[Key(session: key.session, user: coach)].map { Self.attended($0, s) } == true
+            } ?? false
+            let minutes = Int((min(p.movingMillis, s.durationMillis + config.leadMillis) + 30_000) / 60_000)
+            raised.append(
+                CommunityState.attended(
+                    s, member: key.user, Attendance(minutes: minutes, withCoach: coachThere, rsvp: s.going.contains(key.user), checkedIn: false),
+                    at: s.start))
+        }
+        for key in gone { presences[key] = nil }
+        for (key, _) in presences where schedule.entries[key.session] == nil { presences[key] = nil }
+        return raised.sorted { $0.id < $1.id }
+    }
+}

@@ -1,0 +1,214 @@
+import ClubKernel
+import ClubTestKit
+import Foundation
+import JSON
+import Storage
+import Testing
+
+/// The Community subsystem through a real clubd: groups of every kind, sessions with RSVPs and
+/// a waitlist, attendance detected from submitted telemetry (inside and outside the radius,
+/// too short, after the end, a non-member), a check-in, discussions with limits, paging and
+/// hiding — refusals in the submit reply with their codes, nothing refused reaching the
+/// ledger — and exactly once across `kill -9`, checked against the activity log and ledger.
+@Suite(.serialized) struct CommunityEndToEndTests {
+    static let now = Int64(Date().timeIntervalSince1970 * 1000)
+
+    static func event(_ json: String) -> JSONValue { try! JSONValue.parse(json) }
+
+    static func submit(_ daemon: DaemonProcess, _ events: [JSONValue]) throws -> JSONValue {
+        try daemon.request(["op": "submit", "events": .array(events)])
+    }
+
+    static func codes(_ reply: JSONValue) -> [Int: String] {
+        var codes: [Int: String] = [:]
+        for r in reply["rejected"]?.arrayValue ?? [] {
+            if let i = r["index"]?.int64Value, let c = r["code"]?.stringValue { codes[Int(i)] = c }
+        }
+        return codes
+    }
+
+    /// Polls `request` until `done` holds.
+    static func poll(_ daemon: DaemonProcess, _ request: JSONValue, timeout: Double = 15, until done: (JSONValue) -> Bool) throws -> JSONValue {
+        var reply = JSONValue.null
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            reply = try daemon.request(request)
+            if done(reply) { return reply }
+            Thread.sleep(forTimeInterval: 0.05)
+        } while Date() < deadline
+        return reply
+    }
+
+    @Test func groupsAndDiscussionsDecideInLogOrder() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let long = String(repeating: "é", count: 2000)
+        let events: [JSONValue] = [
+            Self.event(#"{"type":"profile","id":"pr-1","user":"ann","region":"RU-MOW","interests":["running","yoga"]}"#),
+            Self.event(#"{"type":"group.created","id":"e0","user":"olga","group":"g-run","kind":"joint","title":"Morning runs","region":"RU-MOW"}"#),
+            Self.event(#"{"type":"group.created","id":"e1","user":"cora","group":"g-coach","kind":"coached","title":"Track club","coach":"cora"}"#),
+            Self.event(#"{"type":"group.created","id":"e2","user":"yuri","group":"g-yoga","kind":"interest","title":"Yoga","interests":["yoga"]}"#),
+            Self.event(#"{"type":"group.created","id":"e3","user":"ivan","group":"g-chess","kind":"interest","title":"Chess","interests":["chess"]}"#),
+            Self.event(#"{"type":"group.joined","id":"e4","user":"ann","group":"g-run"}"#),
+            Self.event(#"{"type":"group.joined","id":"e5","user":"bob","group":"g-nope"}"#),  // unknown_group
+            Self.event(#"{"type":"discussion.posted","id":"e6","user":"ann","group":"g-run","post":"p1","text":"Who runs tomorrow?"}"#),
+            Self.event(#"{"type":"discussion.posted","id":"e7","user":"bob","group":"g-run","post":"p2","text":"me"}"#),  // forbidden
+            Self.event(#"{"type":"discussion.posted","id":"e8","user":"olga","group":"g-run","post":"p3","text":"I do","reply_to":"p1"}"#),
+            Self.event(#"{"type":"discussion.posted","id":"e9","user":"olga","group":"g-run","post":"p4","text":"\#(long)"}"#),
+            Self.event(#"{"type":"discussion.posted","id":"e10","user":"olga","group":"g-run","post":"p5","text":"\#(long)x"}"#),  // 2001
+            Self.event(#"{"type":"group.closed","id":"e11","user":"ann","group":"g-run"}"#),  // forbidden
+            Self.event(#"{"type":"discussion.hidden","id":"e12","user":"olga","group":"g-run","post":"p3"}"#),
+            Self.event(#"{"type":"group.closed","id":"e13","user":"ivan","group":"g-chess"}"#),
+            Self.event(#"{"type":"group.joined","id":"e14","user":"ann","group":"g-chess"}"#),  // closed: unknown_group
+            Self.event(#"{"type":"discussion.posted","id":"e15","user":"ann","group":"g-run","post":"p6","text":"x","reply_to":"p404"}"#),
+        ]
+        let reply = try Self.submit(daemon, events)
+        #expect(
+            Self.codes(reply) == [6: "unknown_group", 8: "forbidden", 11: "out_of_range", 12: "forbidden", 15: "unknown_group", 16: "unknown_post"],
+            "\(reply.jsonText)")
+        #expect(reply["accepted"] == 11)
+        // A retried submit: every id is a duplicate, none is decided again.
+        let retry = try Self.submit(daemon, Array(events[0..<5]))
+        #expect(retry["duplicates"] == 5 && retry["accepted"] == 0, "\(retry.jsonText)")
+
+        let mine = try Self.poll(daemon, ["op": "groups", "user": "ann"]) { $0["groups"]?.arrayValue?.count == 1 }
+        #expect(mine["groups"]?[0]?["group"] == "g-run" && mine["groups"]?[0]?["members"] == 2, "\(mine.jsonText)")
+        let group = try daemon.request(["op": "group", "group": "g-run"])
+        #expect(group["member_ids"] == ["ann", "olga"] && group["region"] == "RU-MOW" && group["owner"] == "olga", "\(group.jsonText)")
+        #expect(try daemon.request(["op": "groups", "kind": "coached"])["groups"]?[0]?["coach"] == "cora")
+        #expect(try daemon.request(["op": "group", "group": "g-nope"])["error"]?["code"] == "unknown_group")
+        let recommended = try daemon.request(["op": "recommendations", "user": "ann"])
+        #expect(recommended["groups"]?.arrayValue?.map { $0["group"] } == ["g-yoga"], "\(recommended.jsonText)")
+        #expect(recommended["groups"]?[0]?["reason"] == "interests")
+
+        let page = try daemon.request(["op": "discussion", "group": "g-run", "limit": 2])
+        #expect(page["posts"]?.arrayValue?.map { $0["post"] } == ["p4", "p3"], "\(page.jsonText)")
+        #expect(page["posts"]?[0]?["text"]?.stringValue?.count == 2000)
+        #expect(page["posts"]?[1]?["hidden"] == true && page["posts"]?[1]?["text"] == .null && page["posts"]?[1]?["reply_to"] == "p1")
+        let older = try daemon.request(["op": "discussion", "group": "g-run", "before": "p3"])
+        #expect(older["posts"]?.arrayValue?.map { $0["post"] } == ["p1"] && older["posts"]?[0]?["user"] == "ann")
+
+        // The embedded programme gives 2 points per post: ann's one accepted post counts, bob's
+        // refused one earns nothing.
+        let ann = try Self.poll(daemon, ["op": "balance", "user": "ann"]) { $0["points"] == 2 }
+        #expect(ann["points"] == 2)
+        #expect(try daemon.request(["op": "balance", "user": "bob"])["points"] == 0)
+        #expect(try daemon.request(["op": "balance", "user": "olga"])["points"] == 4)
+    }
+
+    @Test func postsBeyondTheRateLimitAreRefused() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        var events = [Self.event(#"{"type":"group.created","id":"c","user":"ann","group":"g","kind":"joint","title":"G"}"#)]
+        for i in 0..<7 {
+            events.append(Self.event(#"{"type":"discussion.posted","id":"d\#(i)","user":"ann","group":"g","post":"p\#(i)","text":"t","ts":\#(Self.now - 30_000 + Int64(i) * 1000)}"#))
+        }
+        let reply = try Self.submit(daemon, events)
+        #expect(Self.codes(reply) == [6: "rate_limited", 7: "rate_limited"], "\(reply.jsonText)")
+        // Refusals of ingested events go to `rejected`.
+        let rejected = try daemon.subscriber("rejected")
+        let push = try daemon.pusher()
+        try push.send(Self.event(#"{"type":"discussion.posted","id":"d9","user":"ann","group":"g","post":"p9","text":"t","ts":\#(Self.now - 25_000)}"#).serialized())
+        let got = try rejected.receive(count: 1)
+        #expect(got.first?.payload["code"] == "rate_limited" && got.first?.payload["source"] == "ingest", "\(got.map(\.payload.jsonText))")
+    }
+
+    // MARK: Sessions and attendance
+
+    static let lat = 55.7512, lon = 37.6184
+
+    /// Samples every 10 s from `from` for `minutes`, starting `offset` metres north of the place
+    /// and heading north at `speed` m/s.
+    static func run(_ user: String, from: Int64, minutes: Int, offset: Double = 0, speed: Double = 3) -> [JSONValue] {
+        (0..<(minutes * 6)).map { i in
+            let north = offset + speed * Double(i * 10)
+            return event(
+                #"{"type":"telemetry","user":"\#(user)","device":"w-\#(user)","session":"r-\#(user)","ts":\#(from + Int64(i) * 10_000),"sport":"run","lat":\#(lat + north / 111_195),"lon":\#(lon),"hr":140}"#)
+        }
+    }
+
+    static func attended(_ daemon: DaemonProcess) async throws -> [ActivityEvent] {
+        let store = try ClubStore(path: daemon.databasePath)
+        return try await store.activity(after: 0, limit: Int.max).filter { $0.type == "session.attended" }
+    }
+
+    @Test func attendanceIsDetectedFromTelemetryOnceAcrossKill9() async throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let start = Self.now - 2 * 3_600_000
+        let setup: [JSONValue] = [
+            Self.event(#"{"type":"group.created","id":"s0","user":"coach","group":"track","kind":"coached","title":"Track","coach":"coach"}"#),
+            Self.event(#"{"type":"group.joined","id":"s1","user":"a","group":"track"}"#),
+            Self.event(#"{"type":"group.joined","id":"s2","user":"b","group":"track"}"#),
+            Self.event(#"{"type":"group.joined","id":"s3","user":"c","group":"track"}"#),
+            Self.event(#"{"type":"group.joined","id":"s4","user":"d","group":"track"}"#),
+            Self.event(#"{"type":"group.joined","id":"s5","user":"e","group":"track"}"#),
+            Self.event(
+                #"{"type":"session.scheduled","id":"s6","user":"a","session":"tue","group":"track","start":\#(start),"duration_s":3600,"sport":"run","place":{"lat":\#(Self.lat),"lon":\#(Self.lon),"radius_m":150}}"#),
+            Self.event(
+                #"{"type":"session.scheduled","id":"s7","user":"coach","session":"tue","group":"track","start":\#(start),"duration_s":3600,"sport":"run","place":{"lat":\#(Self.lat),"lon":\#(Self.lon),"radius_m":150},"capacity":2}"#),
+            Self.event(#"{"type":"session.rsvp","id":"s8","user":"a","session":"tue","going":true}"#),
+            Self.event(#"{"type":"session.rsvp","id":"s9","user":"b","session":"tue","going":true}"#),
+            Self.event(#"{"type":"session.rsvp","id":"s10","user":"c","session":"tue","going":true}"#),  // waitlisted
+            Self.event(#"{"type":"session.rsvp","id":"s11","user":"stranger","session":"tue","going":true}"#),  // forbidden
+            Self.event(#"{"type":"session.rsvp","id":"s12","user":"b","session":"tue","going":false}"#),  // c moves up
+            Self.event(#"{"type":"session.rsvp","id":"s13","user":"a","session":"wed","going":true}"#),  // unknown_session
+            Self.event(#"{"type":"session.attended","id":"s14","user":"a","session":"tue","minutes":60}"#),  // raised only
+        ]
+        let reply = try Self.submit(daemon, setup)
+        #expect(Self.codes(reply) == [6: "forbidden", 11: "forbidden", 13: "unknown_session", 14: "unsupported_type"], "\(reply.jsonText)")
+        let session = try Self.poll(daemon, ["op": "session", "session": "tue"]) { $0["going"]?.arrayValue?.count == 2 }
+        #expect(session["going"] == ["a", "c"] && session["waitlist"] == [], "\(session.jsonText)")
+
+        // a and the coach run the hour from the place; b runs 5 km away; c runs 20 minutes; d
+        // runs after the end; a stranger runs with them. Acknowledged, so journaled.
+        var telemetry = Self.run("a", from: start - 5 * 60_000, minutes: 60) + Self.run("coach", from: start, minutes: 60)
+        telemetry += Self.run("b", from: start, minutes: 60, offset: 5_000) + Self.run("c", from: start, minutes: 20)
+        telemetry += Self.run("d", from: start + 65 * 60_000, minutes: 30) + Self.run("stranger", from: start, minutes: 60)
+        for chunk in stride(from: 0, to: telemetry.count, by: 500) {
+            let r = try Self.submit(daemon, Array(telemetry[chunk..<min(chunk + 500, telemetry.count)]))
+            #expect(r["rejected"]?.arrayValue?.isEmpty == true, "\(r.jsonText)")
+        }
+        // Killed at once: the journal brings the telemetry back and attendance is decided then.
+        daemon.kill()
+        try daemon.start()
+        let decided = try Self.poll(daemon, ["op": "session", "session": "tue"]) { $0["attended"]?.arrayValue?.count == 2 }
+        let attendees = decided["attended"]?.arrayValue ?? []
+        #expect(attendees.map { $0["user"] } == ["a", "coach"], "\(decided.jsonText)")
+        #expect(attendees.first?["with_coach"] == true && attendees.first?["rsvp"] == true)
+        #expect(attendees.last?["with_coach"] == false)
+
+        // The coach checks e in (no device): the same event, checked_in.
+        let checkIn = try Self.submit(
+            daemon,
+            [
+                Self.event(#"{"type":"session.checked_in","id":"k1","user":"coach","session":"tue","member":"e"}"#),
+                Self.event(#"{"type":"session.checked_in","id":"k2","user":"a","session":"tue","member":"e"}"#),  // forbidden
+            ])
+        #expect(Self.codes(checkIn) == [1: "forbidden"], "\(checkIn.jsonText)")
+        _ = try Self.poll(daemon, ["op": "session", "session": "tue"]) { $0["attended"]?.arrayValue?.count == 3 }
+
+        // 15 + 6 (60 minutes) points, doubled with the coach: 42 for a; e checked in with the coach too.
+        let a = try Self.poll(daemon, ["op": "ledger", "user": "a"]) { ($0["entries"]?.arrayValue?.count ?? 0) >= 2 }
+        let sessionPoints = (a["entries"]?.arrayValue ?? []).filter { $0["event"] == "attended:tue:a" }.compactMap { $0["points"]?.int64Value }.reduce(0, +)
+        #expect(sessionPoints == 42, "\(a.jsonText)")
+
+        // Killed again and restarted: nothing is raised or awarded twice.
+        daemon.kill()
+        try daemon.start()
+        try daemon.waitForStages(["bonus", "community"])
+        try await Task.sleep(for: .milliseconds(1500))  // ticks that would decide again
+        let raised = try await Self.attended(daemon)
+        #expect(raised.map(\.user).sorted() == ["a", "coach", "e"], "\(raised.map(\.id))")
+        #expect(raised.first { $0.user == "e" }?.body["checked_in"]?.boolValue == true)
+        let again = try daemon.request(["op": "ledger", "user": "a"])
+        let pointsAgain = (again["entries"]?.arrayValue ?? []).filter { $0["event"] == "attended:tue:a" }.compactMap { $0["points"]?.int64Value }.reduce(0, +)
+        #expect(pointsAgain == 42)
+        for user in ["b", "c", "d", "stranger"] {
+            let ledger = try daemon.request(["op": "ledger", "user": .string(user)])
+            #expect(!(ledger["entries"]?.arrayValue ?? []).contains { $0["event"]?.stringValue?.hasPrefix("attended:") == true }, "\(user)")
+        }
+        let kept = try daemon.request(["op": "group", "group": "track"])
+        #expect(kept["members"] == 6)
+    }
+}
