@@ -19,5 +19,16 @@ public struct CommunityConfig: Sendable, Equatable {
     /// Longest gap between two samples counted as moving time (a paused device).
     public var longestGapMillis: Int64 = 60_000
 
+    /// Users within this many metres of each other run together (`community.together_m`).
+    public var togetherMeters = 100.0
+    /// At least this much of their sessions must overlap.
+    public var togetherMinimumMillis: Int64 = 10 * 60_000
+    /// A track has ended when nothing of it arrived for this long, by the daemon's clock
+    /// (`community.together_idle`): its pairs are decided then.
+    public var togetherIdleMillis: Int64 = 2 * 60_000
+    /// How long positions wait for others' telemetry of the same moment, by the daemon's clock
+    /// (`community.together_lateness`).
+    public var togetherLatenessMillis: Int64 = 5 * 60_000
+
     public init() {}
 }

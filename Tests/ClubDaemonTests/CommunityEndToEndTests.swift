@@ -211,4 +211,51 @@ import Testing
         let kept = try daemon.request(["op": "group", "group": "track"])
         #expect(kept["members"] == 6)
     }
+
+    // MARK: Running together
+
+    /// A run north at 3 m/s, `east` metres east of the others, a sample every 2 s.
+    static func track(_ user: String, from: Int64, minutes: Int, east: Double = 0) -> [JSONValue] {
+        (0..<(minutes * 30)).map { i in
+            let north = 3 * Double(i * 2)
+            let lonOffset = east / (111_195 * cos(lat * .pi / 180))
+            return event(
+                #"{"type":"telemetry","user":"\#(user)","device":"w-\#(user)","session":"t-\#(user)","ts":\#(from + Int64(i) * 2000),"lat":\#(lat + north / 111_195),"lon":\#(lon + lonOffset)}"#)
+        }
+    }
+
+    @Test func runnersTogetherAreFoundWhileTheyRunAndRecommendTheirGroups() throws {
+        let daemon = try DaemonProcess()
+        let config = daemon.directory.appendingPathComponent("clubd.yaml")
+        try "community: {together_idle: 1s}\n".write(to: config, atomically: true, encoding: .utf8)
+        try daemon.start(extraArguments: ["--config", config.path])
+        let feed = try daemon.subscriber("activity.community.ran_together")
+        let start = Self.now - 3_600_000
+        // Three run side by side for 30 minutes; a fourth runs the same route ten minutes later.
+        let runs = [
+            Self.track("ann", from: start, minutes: 30), Self.track("bob", from: start, minutes: 30, east: 30),
+            Self.track("cat", from: start, minutes: 30, east: 60), Self.track("dan", from: start + 10 * 60_000, minutes: 30),
+        ]
+        let samples = runs.flatMap { $0 }.sorted { ($0["ts"]?.int64Value ?? 0) < ($1["ts"]?.int64Value ?? 0) }
+        let push = try daemon.pusher()
+        for chunk in stride(from: 0, to: samples.count, by: 100) {
+            try push.send(JSONValue.array(Array(samples[chunk..<min(chunk + 100, samples.count)])).serialized())
+        }
+        let got = try feed.receive(count: 1, timeout: 8_000)
+        let more = try feed.receive(count: 1, timeout: 2_500)  // dan's run, ten minutes behind, is not together
+        #expect(got.count == 1 && more.isEmpty, "\((got + more).map(\.payload.jsonText))")
+        let event = try #require(got.first?.payload["event"])
+        #expect(event["users"] == ["ann", "bob", "cat"], "\(event.jsonText)")
+        #expect((event["overlap_s"]?.int64Value ?? 0) >= 29 * 60)
+        #expect((event["distance_m"]?.doubleValue ?? 0) > 5_000)
+        // The raised type is refused from clients.
+        let forged = try Self.submit(daemon, [Self.event(#"{"type":"community.ran_together","id":"f","user":"dan","users":["dan","ann"]}"#)])
+        #expect(Self.codes(forged) == [0: "unsupported_type"])
+
+        // An interest group of ann's is recommended to bob, who ran with her.
+        _ = try Self.submit(daemon, [Self.event(#"{"type":"group.created","id":"gt","user":"ann","group":"trail","kind":"interest","title":"Trail","interests":["trail"]}"#)])
+        let recommended = try Self.poll(daemon, ["op": "recommendations", "user": "bob"]) { ($0["groups"]?.arrayValue?.count ?? 0) > 0 }
+        #expect(recommended["groups"]?[0]?["group"] == "trail" && recommended["groups"]?[0]?["reason"] == "ran_with", "\(recommended.jsonText)")
+        #expect(try daemon.request(["op": "recommendations", "user": "dan"])["groups"]?.arrayValue?.isEmpty == true)
+    }
 }

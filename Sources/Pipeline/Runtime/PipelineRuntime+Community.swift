@@ -1,21 +1,40 @@
 import ClubKernel
 import ClubRuntime
 import Community
+import Foundation
+import Logging
 import Metrics
 
 /// The Community subsystem's part of the runtime: attendance decided on the telemetry loop,
 /// and the queries its ops answer from the community stage.
 extension PipelineRuntime {
-    /// The snapshot part holding the attendance detector.
+    /// The snapshot parts holding the attendance and running-together detectors.
     static let attendancePart = "community.attendance"
+    static let togetherPart = "community.together"
 
-    /// Decides the sessions whose end the clock has passed (the ticker calls it): what was
-    /// detected joins the log as `session.attended`, with the closed windows' raised events.
-    func decideAttendance() async {
-        let raised = attendance.due(now: Clock.nowMillis(), schedule: community.board.schedule, config: community.config)
-        guard !raised.isEmpty else { return }
-        Counter(label: "clubd_attendance_detected_total").increment(by: Int64(raised.count))
-        appendRaised(raised)
+    /// A detector's state from its snapshot part; nil (it starts empty) when there is none or
+    /// it cannot be read (a warning: what it was following is lost, nothing else).
+    static func restore<T: Decodable>(_ type: T.Type, _ saved: [UInt8]?, logger: Logger) -> T? {
+        guard let saved else { return nil }
+        do {
+            return try JSONDecoder().decode(type, from: Data(saved))
+        } catch {
+            logger.warning("community detector state unreadable; it starts empty", metadata: ["type": "\(type)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Decides the sessions whose end the clock has passed and the tracks that ended (the
+    /// ticker calls it): `session.attended` and `community.ran_together` join the log, with
+    /// the closed windows' raised events.
+    func decideCommunity() async {
+        let now = Clock.nowMillis()
+        let attended = attendance.due(now: now, schedule: community.board.schedule, config: community.config)
+        let ranTogether = together.due(now: now, config: community.config)
+        guard !attended.isEmpty || !ranTogether.isEmpty else { return }
+        Counter(label: "clubd_attendance_detected_total").increment(by: Int64(attended.count))
+        Counter(label: "clubd_ran_together_total").increment(by: Int64(ranTogether.count))
+        appendRaised(attended + ranTogether)
         await writePending()
     }
 

@@ -59,6 +59,8 @@ public actor PipelineRuntime {
     /// Attendance detected from the telemetry this loop processes, against the community
     /// stage's schedule; snapshotted with the windows.
     var attendance = AttendanceDetector()
+    /// Users running together, found in the same telemetry; snapshotted with the windows.
+    var together = TogetherDetector()
     /// One signal per log consumer, notified when the log grows.
     private let logSignals: LogSignals
     /// The log consumers' runners, in start order: bonus, feed, training, offers.
@@ -148,13 +150,8 @@ public actor PipelineRuntime {
                 _ = try await store.appendActivity(records, receivedAt: Clock.nowMillis())
                 signals.notifyAll()
             })
-        if let saved = snapshot?.parts[Self.attendancePart] {
-            do {
-                attendance = try JSONDecoder().decode(AttendanceDetector.self, from: Data(saved))
-            } catch {
-                logger.warning("attendance detector state unreadable; it starts empty", metadata: ["error": "\(error)"])
-            }
-        }
+        attendance = Self.restore(AttendanceDetector.self, snapshot?.parts[Self.attendancePart], logger: logger) ?? attendance
+        together = Self.restore(TogetherDetector.self, snapshot?.parts[Self.togetherPart], logger: logger) ?? together
         runners = [
             await StageRunner(consumer: bonus, log: store, signal: signals.bonus, logger: logger),
             await StageRunner(consumer: feed, log: store, signal: signals.feed, logger: logger),
@@ -220,7 +217,7 @@ public actor PipelineRuntime {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(250))
                     signals.tick()
-                    await self.decideAttendance()
+                    await self.decideCommunity()
                     await self.retryPending()
                 }
             },
@@ -345,7 +342,9 @@ public actor PipelineRuntime {
         }
         if !records.isEmpty { windowsCounter.increment(by: Int64(records.count)) }
         if !messages.isEmpty { await publisher.publish(messages) }
-        attendance.observe(samples, schedule: community.board.schedule, config: community.config, now: Clock.nowMillis())
+        let now = Clock.nowMillis()
+        attendance.observe(samples, schedule: community.board.schedule, config: community.config, now: now)
+        together.observe(samples, config: community.config, now: now)
         pendingWindows += records
         pendingRaised += activity
         await writePending()
@@ -428,6 +427,7 @@ public actor PipelineRuntime {
         var publisher: [UInt8]
         var records: EffortTracker
         var attendance: AttendanceDetector
+        var together: TogetherDetector
         var stages: [Stage]
         var journalPosition: Int64
         var takenAt: Int64
@@ -439,7 +439,7 @@ public actor PipelineRuntime {
             stageStates.append(("stage.\(stage.definition.name)", Self.snapshotPrefix(of: stage.definition), await stage.state))
         }
         return CapturedSnapshot(
-            publisher: await publisher.snapshot(), records: await recordStage.state, attendance: attendance, stages: stageStates,
+            publisher: await publisher.snapshot(), records: await recordStage.state, attendance: attendance, together: together, stages: stageStates,
             journalPosition: journalPosition, takenAt: Clock.nowMillis())
     }
 
@@ -449,6 +449,7 @@ public actor PipelineRuntime {
         var parts: [String: [UInt8]] = [
             "publisher": captured.publisher, "records": captured.records.snapshot(),
             Self.attendancePart: [UInt8]((try? JSONEncoder().encode(captured.attendance)) ?? Data()),
+            Self.togetherPart: [UInt8]((try? JSONEncoder().encode(captured.together)) ?? Data()),
         ]
         for stage in captured.stages { parts[stage.name] = stage.prefix + stage.windows.snapshot() }
         let snapshot = StateSnapshot(parts: parts, journalPosition: captured.journalPosition, takenAt: captured.takenAt)

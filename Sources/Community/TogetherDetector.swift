@@ -1,0 +1,249 @@
+import ClubKernel
+import Events
+import Foundation
+import JSON
+
+/// Finds users who ran together, while the telemetry streams: their positions stay within
+/// `community.together_m` of each other for more than half of the shorter session's elapsed
+/// time, with at least 10 minutes overlapping (the contract's `community.ran_together`).
+///
+/// A spatial–temporal join, never of all pairs: each session's track is cut into short time
+/// slots (``slotMillis``); the first position of a track in a slot goes into a grid cell of that
+/// slot (cells larger than the distance, so the 3 × 3 cells around a position hold everyone who can
+/// be near it), and is compared with the positions already there. Positions are compared only at
+/// the same time, so the same route run minutes apart is not together; a pair of tracks is kept
+/// only once its members have been near each other. Slots are kept for `together_lateness` of
+/// the daemon's clock after their last position arrived, so telemetry that arrives late by up to
+/// that much still meets its partners.
+///
+/// A track ends when nothing of it has arrived for `together_idle` (the daemon's clock); the pairs
+/// of ended tracks are decided then, and the users of each connected group of pairs that ran
+/// together make one event (three runners together: one event with three users). Its id follows
+/// from the users and the start, so a replay raises a duplicate.
+public struct TogetherDetector: Codable, Sendable {
+    /// One session of a user's device.
+    struct Track: Codable, Sendable {
+        var key: TrackKey
+        var user: String { key.user }
+        var first: Int64
+        var last: Int64
+        var lastSlot: Int64 = .min
+        var lastLatitude: Double
+        var lastLongitude: Double
+        var touchedAt: Int64
+    }
+
+    struct TrackKey: Hashable, Codable, Sendable {
+        var user: String
+        var device: String
+        var session: String
+    }
+
+    struct Pair: Hashable, Codable, Sendable {
+        var a: Int
+        var b: Int
+        init(_ x: Int, _ y: Int) {
+            a = min(x, y)
+            b = max(x, y)
+        }
+    }
+
+    struct PairStats: Codable, Sendable {
+        var slots = 0
+        var firstSlot: Int64 = .max
+        var lastSlot: Int64 = .min
+        /// Distance the tracks covered while near each other.
+        var distance = 0.0
+    }
+
+    struct Cell: Hashable, Codable, Sendable {
+        var row: Int32
+        var column: Int32
+    }
+
+    struct Position: Codable, Sendable {
+        var track: Int
+        var latitude: Double
+        var longitude: Double
+    }
+
+    struct Slot: Codable, Sendable {
+        var cells: [Cell: [Position]] = [:]
+        var touchedAt: Int64 = 0
+    }
+
+    public static let slotMillis: Int64 = 5_000
+    /// Grid cells of about this many metres (at least the together distance).
+    public static let cellMeters = 250.0
+    static let metresPerDegree = 111_195.0
+
+    private var keys: [TrackKey: Int] = [:]
+    private var tracks: [Int: Track] = [:]
+    private var nextTrack = 0
+    private var slots: [Int64: Slot] = [:]
+    private var pairs: [Pair: PairStats] = [:]
+    /// Pairs by track, to find a track's pairs when it ends.
+    private var partners: [Int: Set<Int>] = [:]
+
+    public init() {}
+
+    /// Tracks being followed.
+    public var trackCount: Int { tracks.count }
+    /// Pairs of tracks that came near each other.
+    public var pairCount: Int { pairs.count }
+    /// Positions held in slots.
+    public var positionCount: Int { slots.values.reduce(0) { $0 + $1.cells.values.reduce(0) { $0 + $1.count } } }
+
+    private static func cell(_ latitude: Double, _ longitude: Double) -> Cell {
+        let size = cellMeters / metresPerDegree
+        let row = Int32((latitude / size).rounded(.down))
+        // Columns narrow towards the poles; the row's latitude sets their width.
+        let width = size / max(0.05, cos((Double(row) + 0.5) * size * .pi / 180))
+        return Cell(row: row, column: Int32((longitude / width).rounded(.down)))
+    }
+
+    /// Takes samples with a position; others cost one check.
+    public mutating func observe(_ samples: [TelemetrySample], config: CommunityConfig, now: Int64) {
+        for s in samples {
+            guard let lat = s.latitude, let lon = s.longitude else { continue }
+            let key = TrackKey(user: s.user, device: s.device, session: s.session)
+            let id: Int
+            if let known = keys[key] {
+                id = known
+            } else {
+                id = nextTrack
+                nextTrack += 1
+                keys[key] = id
+                tracks[id] = Track(key: key, first: s.ts, last: s.ts, lastLatitude: lat, lastLongitude: lon, touchedAt: now)
+            }
+            let slot = s.ts / Self.slotMillis
+            guard var track = tracks[id] else { continue }
+            track.touchedAt = now
+            track.first = min(track.first, s.ts)
+            track.last = max(track.last, s.ts)
+            // The first position of a track in a slot stands for the slot.
+            guard slot != track.lastSlot else {
+                tracks[id] = track
+                continue
+            }
+            let step = track.lastSlot == .min ? 0 : Geo.distance(track.lastLatitude, track.lastLongitude, lat, lon)
+            if slot > track.lastSlot {
+                track.lastSlot = slot
+                track.lastLatitude = lat
+                track.lastLongitude = lon
+            }
+            tracks[id] = track
+            insert(Position(track: id, latitude: lat, longitude: lon), user: s.user, slot: slot, step: step, config: config, now: now)
+        }
+    }
+
+    private mutating func insert(_ p: Position, user: String, slot: Int64, step: Double, config: CommunityConfig, now: Int64) {
+        let home = Self.cell(p.latitude, p.longitude)
+        var bucket = slots[slot] ?? Slot()
+        if bucket.cells[home]?.contains(where: { $0.track == p.track }) == true { return }  // a late copy of the slot
+        for dr in Int32(-1)...1 {
+            for dc in Int32(-1)...1 {
+                for other in bucket.cells[Cell(row: home.row + dr, column: home.column + dc)] ?? [] {
+                    guard other.track != p.track, tracks[other.track]?.user != user,
+                        Geo.distance(p.latitude, p.longitude, other.latitude, other.longitude) <= config.togetherMeters
+                    else { continue }
+                    let pair = Pair(p.track, other.track)
+                    var stats = pairs[pair] ?? PairStats()
+                    stats.slots += 1
+                    stats.firstSlot = min(stats.firstSlot, slot)
+                    stats.lastSlot = max(stats.lastSlot, slot)
+                    stats.distance += step
+                    pairs[pair] = stats
+                    partners[p.track, default: []].insert(other.track)
+                    partners[other.track, default: []].insert(p.track)
+                }
+            }
+        }
+        bucket.cells[home, default: []].append(p)
+        bucket.touchedAt = now
+        slots[slot] = bucket
+    }
+
+    /// Drops slots past the lateness and decides the tracks that ended: the
+    /// `community.ran_together` events of the groups that ran together.
+    public mutating func due(now: Int64, config: CommunityConfig) -> [ActivityEvent] {
+        slots = slots.filter { now - $0.value.touchedAt < config.togetherLatenessMillis }
+        let ended = Set(tracks.filter { now - $0.value.touchedAt >= config.togetherIdleMillis }.keys)
+        guard !ended.isEmpty else { return [] }
+        // Tracks connected through pairs decide together, once every one of them has ended.
+        var seen: Set<Int> = []
+        var raised: [ActivityEvent] = []
+        var finished: Set<Int> = []
+        for start in ended.sorted() where !seen.contains(start) {
+            var component: [Int] = []
+            var stack = [start]
+            seen.insert(start)
+            while let t = stack.popLast() {
+                component.append(t)
+                for next in partners[t] ?? [] where !seen.contains(next) {
+                    seen.insert(next)
+                    stack.append(next)
+                }
+            }
+            guard component.allSatisfy(ended.contains) else { continue }
+            raised += decide(component, config: config)
+            finished.formUnion(component)
+        }
+        for t in finished {
+            for other in partners[t] ?? [] { pairs[Pair(t, other)] = nil }
+            partners[t] = nil
+            if let track = tracks.removeValue(forKey: t) { keys[track.key] = nil }
+        }
+        return raised.sorted { $0.id < $1.id }
+    }
+
+    /// The groups of `component`'s tracks that ran together (pairs meeting the condition,
+    /// joined when they share a track).
+    private func decide(_ component: [Int], config: CommunityConfig) -> [ActivityEvent] {
+        var together: [Int: Set<Int>] = [:]
+        var qualifying: [(Pair, PairStats)] = []
+        for t in component {
+            for other in partners[t] ?? [] where t < other {
+                let pair = Pair(t, other)
+                guard let stats = pairs[pair], let a = tracks[t], let b = tracks[other] else { continue }
+                let overlap = min(a.last, b.last) - max(a.first, b.first)
+                let shorter = min(a.last - a.first, b.last - b.first)
+                let near = Int64(stats.slots) * Self.slotMillis
+                guard overlap >= config.togetherMinimumMillis, near * 2 > shorter else { continue }
+                together[t, default: []].insert(other)
+                together[other, default: []].insert(t)
+                qualifying.append((pair, stats))
+            }
+        }
+        var seen: Set<Int> = []
+        var events: [ActivityEvent] = []
+        for start in together.keys.sorted() where !seen.contains(start) {
+            var group: Set<Int> = [start]
+            var stack = [start]
+            seen.insert(start)
+            while let t = stack.popLast() {
+                for next in together[t] ?? [] where !seen.contains(next) {
+                    seen.insert(next)
+                    group.insert(next)
+                    stack.append(next)
+                }
+            }
+            let members = qualifying.filter { group.contains($0.0.a) }
+            let users = Set(group.compactMap { tracks[$0]?.user }).sorted()
+            guard users.count >= 2 else { continue }
+            let startAt = members.map { $0.1.firstSlot }.min()! * Self.slotMillis
+            let endAt = (members.map { $0.1.lastSlot }.max()! + 1) * Self.slotMillis
+            let distance = members.map { $0.1.distance }.max() ?? 0
+            var w = JSONWriter()
+            w.member("user", users[0])
+            w.member("users", users)
+            w.member("start", Int(startAt))
+            w.member("end", Int(endAt))
+            w.member("overlap_s", Int((endAt - startAt) / 1000))
+            w.member("distance_m", (distance * 10).rounded() / 10)
+            let id = "together:\(users.joined(separator: ",")):\(startAt / 60_000)"
+            events.append(.raised("community.ran_together", id: String(id.prefix(128)), user: users[0], at: endAt, members: w.bytes))
+        }
+        return events
+    }
+}
