@@ -164,6 +164,7 @@ public struct ClubConfig: Sendable, DefinitionFile {
             c.community.attendanceGraceMillis = m.duration("attendance_grace", default: c.community.attendanceGraceMillis, min: 0)
             c.community.attendanceRetentionMillis = m.duration(
                 "attendance_retention", default: c.community.attendanceRetentionMillis, min: 60_000)
+            c.community.togetherEnabled = m.bool("together", default: c.community.togetherEnabled)
             c.community.togetherMeters = m.double("together_m", default: c.community.togetherMeters, in: 5...(TogetherDetector.cellMeters))
             c.community.togetherIdleMillis = m.duration("together_idle", default: c.community.togetherIdleMillis, min: 1_000)
             c.community.togetherLatenessMillis = m.duration("together_lateness", default: c.community.togetherLatenessMillis, min: 1_000)

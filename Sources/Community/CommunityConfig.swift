@@ -19,6 +19,8 @@ public struct CommunityConfig: Sendable, Equatable {
     /// Longest gap between two samples counted as moving time (a paused device).
     public var longestGapMillis: Int64 = 60_000
 
+    /// Whether running together is detected at all (`community.together`).
+    public var togetherEnabled = true
     /// Users within this many metres of each other run together (`community.together_m`).
     public var togetherMeters = 100.0
     /// At least this much of their sessions must overlap.

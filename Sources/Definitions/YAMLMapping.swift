@@ -118,6 +118,16 @@ public struct YAMLMapping {
         return value
     }
 
+    /// `true` or `false`.
+    public mutating func bool(_ key: String, default defaultValue: Bool) -> Bool {
+        guard let node = node(key) else { return defaultValue }
+        guard let value = node.bool else {
+            fail("'\(key)' must be true or false, not '\(node.string ?? "?")'", at: node)
+            return defaultValue
+        }
+        return value
+    }
+
     /// A number within `range`.
     public mutating func double(_ key: String, default defaultValue: Double, in range: ClosedRange<Double>) -> Double {
         guard let node = node(key) else { return defaultValue }

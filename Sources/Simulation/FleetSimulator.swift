@@ -24,6 +24,9 @@ public struct FleetSimulator {
         /// Share of samples swapped with the next one.
         public var reorderRate = 0.0
         public var seed: UInt64 = 1
+        /// Runners in groups of this many (users in order), each following its group's first
+        /// runner at a fixed offset of up to 40 m; nil: everyone runs alone.
+        public var groupSizes: ClosedRange<Int>?
 
         public init() {}
     }
@@ -37,7 +40,14 @@ public struct FleetSimulator {
         var distance = 0.0
         var tick = 0
         var session = 0
+        /// The group's first runner, for a follower, and the offset from them in metres.
+        var leader: Int?
+        var east = 0.0
+        var north = 0.0
     }
+
+    /// The groups of runners: the users of each, in order (empty without ``Options/groupSizes``).
+    public private(set) var groups: [Range<Int>] = []
 
     public let options: Options
     private var runners: [Runner] = []
@@ -54,7 +64,22 @@ public struct FleetSimulator {
                     lat: 55.75 + rng.uniform(-0.1, 0.1), lon: 37.61 + rng.uniform(-0.1, 0.1), alt: rng.uniform(120, 180),
                     heading: rng.uniform(0, 2 * .pi), pace: rng.uniform(2.4, 4.2)))
         }
+        guard let sizes = options.groupSizes else { return }
+        var first = 0
+        while first < options.users {
+            let end = min(options.users, first + Int(rng.uniform(Double(sizes.lowerBound), Double(sizes.upperBound) + 1)))
+            for follower in (first + 1)..<max(first + 1, end) {
+                runners[follower].leader = first
+                runners[follower].east = rng.uniform(-40, 40)
+                runners[follower].north = rng.uniform(-40, 40)
+            }
+            groups.append(first..<end)
+            first = end
+        }
     }
+
+    /// Where `user` is now (before the first sample: where they start), degrees.
+    public func position(of user: Int) -> (latitude: Double, longitude: Double) { (runners[user].lat, runners[user].lon) }
 
     /// The next frames to send (usually one; none for a lost sample, two for a repeat).
     public mutating func nextFrames() -> [[UInt8]] {
@@ -68,11 +93,20 @@ public struct FleetSimulator {
             r.distance = 0
         }
         let dt = Double(options.sampleInterval) / 1000
-        let speed = max(0, r.pace + rng.uniform(-0.3, 0.3))
-        r.distance += speed * dt
-        r.heading += rng.uniform(-0.15, 0.15)
-        r.lat += cos(r.heading) * speed * dt / 111_320
-        r.lon += sin(r.heading) * speed * dt / (111_320 * cos(r.lat * .pi / 180))
+        var speed = max(0, r.pace + rng.uniform(-0.3, 0.3))
+        if let leader = r.leader {
+            // The leader moved earlier in this round: keep the offset from them.
+            let l = runners[leader]
+            speed = l.pace
+            r.lat = l.lat + r.north / 111_320
+            r.lon = l.lon + r.east / (111_320 * cos(l.lat * .pi / 180))
+            r.distance += speed * dt
+        } else {
+            r.distance += speed * dt
+            r.heading += rng.uniform(-0.15, 0.15)
+            r.lat += cos(r.heading) * speed * dt / 111_320
+            r.lon += sin(r.heading) * speed * dt / (111_320 * cos(r.lat * .pi / 180))
+        }
         r.alt += rng.uniform(-0.6, 0.6)
         let warmup = min(1, Double(r.tick % options.samplesPerSession) / 300)
         let hr = (100 + 55 * warmup + 8 * sin(Double(r.tick) / 40) + rng.uniform(-3, 3)).rounded()

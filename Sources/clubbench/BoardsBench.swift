@@ -73,9 +73,9 @@ struct BoardsBench: ParsableCommand {
         for round in 1...rounds {
             without = try DaemonRun.measure(frames, pipelines: minute, samples: events)
             withoutRates.append(without.rate)
-            with = try DaemonRun.measure(frames, pipelines: minute.merging(["boards.yaml": Self.boards]) { $1 }, samples: events) { daemon, done in
+            with = try DaemonRun.measure(frames, pipelines: minute.merging(["boards.yaml": Self.boards]) { $1 }, samples: events, alongside: { daemon, done in
                 queries.run(daemon: daemon.command, done: done)
-            }
+            })
             withRates.append(with.rate)
             print(String(format: "round %d   without boards %10.0f events/s, with 12 boards %10.0f events/s", round, without.rate, with.rate))
         }

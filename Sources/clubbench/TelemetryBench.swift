@@ -127,14 +127,19 @@ enum DaemonRun {
     /// `samples` processed (every frame, by default); the daemon's resident memory is sampled
     /// ten times along the way, and a snapshot is timed at the end.
     /// `alongside` runs on another thread while the frames are sent, until they are.
+    /// `prepare` writes files and returns extra flags before the daemon starts; `ready` runs
+    /// once it is healthy, before the stream; `inspect` once the stream is processed.
     static func measure(
         _ frames: [[UInt8]], pipelines: [String: String], samples: Int? = nil,
+        prepare: ((DaemonProcess) throws -> [String])? = nil, ready: ((DaemonProcess) throws -> Void)? = nil,
+        inspect: ((DaemonProcess) throws -> Void)? = nil,
         alongside: (@Sendable (DaemonProcess, _ done: @Sendable () -> Bool) -> Void)? = nil
     ) throws -> Result {
         let samples = samples ?? frames.count
         let daemon = try DaemonProcess(pipelines: pipelines)
-        try daemon.start(extraArguments: ["--log-level", "warning"])
+        try daemon.start(extraArguments: ["--log-level", "warning"] + (prepare?(daemon) ?? []))
         defer { daemon.terminate() }
+        try ready?(daemon)
         var rss = RSSTracker(pid: daemon.processIdentifier!)
 
         let context = ZMQContext()
@@ -175,6 +180,7 @@ enum DaemonRun {
         helper.wait()
         rss.sample()
         rss.recordPeak()
+        try inspect?(daemon)
         let snapshotStart = DispatchTime.now()
         let snapshot = try daemon.request(["op": "snapshot"], timeout: 120_000)
         let snapshotTaken = Snapshot(millis: snapshotStart.elapsedSeconds * 1000, bytes: Int(snapshot["bytes"]?.int64Value ?? 0))

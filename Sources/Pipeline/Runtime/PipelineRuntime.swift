@@ -344,7 +344,7 @@ public actor PipelineRuntime {
         if !messages.isEmpty { await publisher.publish(messages) }
         let now = Clock.nowMillis()
         attendance.observe(samples, schedule: community.board.schedule, config: community.config, now: now)
-        together.observe(samples, config: community.config, now: now)
+        if community.config.togetherEnabled { together.observe(samples, config: community.config, now: now) }
         pendingWindows += records
         pendingRaised += activity
         await writePending()
