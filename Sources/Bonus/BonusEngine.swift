@@ -14,6 +14,9 @@ public struct BonusEngine: Sendable {
 
     /// The event type the shop's adapter sends when a purchase was paid with points.
     public static let spendType = "bonus.spent"
+    /// A competition's prize for one winner, raised by the daemon: its `points` are booked
+    /// under rule `competition:<competition>`, not limited by the caps.
+    public static let prizeType = "competition.prize"
 
     public init(rules: BonusRules) {
         self.rules = rules
@@ -32,6 +35,8 @@ public struct BonusEngine: Sendable {
             case .success(let entry): entries.append(entry)
             case .failure(let refusal): return (entries, refusal)
             }
+        } else if event.type == Self.prizeType {
+            entries += prize(event, to: &account)
         } else {
             entries += award(event, to: &account)
         }
@@ -90,6 +95,13 @@ public struct BonusEngine: Sendable {
                 balance: account.balance))
     }
 
+    private func prize(_ event: ActivityEvent, to account: inout BonusAccount) -> [LedgerEntry] {
+        guard let points = event.body["points"]?.int64Value, points > 0, points <= Int64(Int32.max),
+            let competition = event.body["competition"]?.stringValue
+        else { return [] }
+        return capped([("competition:\(competition)", Int(points))], event: event, account: &account, limited: false)
+    }
+
     private func award(_ event: ActivityEvent, to account: inout BonusAccount) -> [LedgerEntry] {
         var awards: [(rule: String, points: Int)] = []
         var streakAwards: [(rule: String, points: Int)] = []
@@ -131,17 +143,22 @@ public struct BonusEngine: Sendable {
     }
 
     /// Books awards within the daily and weekly caps; what exceeds them is not awarded.
-    private func capped(_ awards: [(rule: String, points: Int)], event: ActivityEvent, account: inout BonusAccount) -> [LedgerEntry] {
+    /// - Parameter limited: whether the daily and weekly caps apply (not to prizes).
+    private func capped(
+        _ awards: [(rule: String, points: Int)], event: ActivityEvent, account: inout BonusAccount, limited: Bool = true
+    ) -> [LedgerEntry] {
         let day = rules.calendar.day(of: event.at)
         let week = rules.calendar.week(of: event.at)
         var entries: [LedgerEntry] = []
         for (rule, points) in awards where points > 0 {
             var allowed = points
-            if let cap = rules.dailyCap { allowed = min(allowed, cap - account.dayPoints[day, default: 0]) }
-            if let cap = rules.weeklyCap { allowed = min(allowed, cap - account.weekPoints[week, default: 0]) }
+            if limited, let cap = rules.dailyCap { allowed = min(allowed, cap - account.dayPoints[day, default: 0]) }
+            if limited, let cap = rules.weeklyCap { allowed = min(allowed, cap - account.weekPoints[week, default: 0]) }
             guard allowed > 0 else { continue }
-            account.dayPoints[day, default: 0] += allowed
-            account.weekPoints[week, default: 0] += allowed
+            if limited {
+                account.dayPoints[day, default: 0] += allowed
+                account.weekPoints[week, default: 0] += allowed
+            }
             account.balance += allowed
             account.revision += 1
             if let expiry = rules.expiryMillis {

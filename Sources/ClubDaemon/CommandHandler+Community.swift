@@ -63,6 +63,14 @@ extension CommandHandler {
         }
     }
 
+    /// A competition's board, as far as the training stage has applied the log.
+    func competition(_ request: CompetitionRequest) async -> [UInt8] {
+        guard let reply = await runtime.competition(request.competition, user: request.user) else {
+            return CommandError("unknown_competition", "no competition '\(request.competition.prefix(64))'").reply
+        }
+        return reply.bytes
+    }
+
     static func unknownGroup(_ id: String) -> [UInt8] { CommandError("unknown_group", "no group '\(id.prefix(64))'").reply }
 }
 

@@ -100,6 +100,7 @@ struct CommandHandler: CommandHandling {
         case .sessions: return await answer(SessionsRequest.self, object, sessions)
         case .session: return await answer(SessionRequest.self, object, session)
         case .discussion: return await answer(DiscussionRequest.self, object, discussion)
+        case .competition: return await answer(CompetitionRequest.self, object, competition)
         }
     }
 

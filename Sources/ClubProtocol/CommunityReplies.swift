@@ -307,3 +307,147 @@ public struct DiscussionReply: Reply, Equatable {
         self.posts = posts
     }
 }
+
+/// `competition` and the `competition.<competition>` topic: the board, the progress of a shared
+/// target, whether the result is final.
+public struct CompetitionReply: Reply, Equatable {
+    /// A line of the board, as a leaderboard's.
+    public typealias Entry = LeaderboardReply.Entry
+
+    public struct Prize: Sendable, Equatable {
+        public var from: Int
+        public var to: Int
+        public var points: Int
+        public init(from: Int, to: Int, points: Int) {
+            self.from = from
+            self.to = to
+            self.points = points
+        }
+    }
+
+    public var competition: String
+    public var title: String
+    public var goal: String
+    public var metric: String
+    /// `everyone`, `group:<id>` or `region:<code>`.
+    public var scope: String
+    public var start: Int
+    public var end: Int
+    /// When the result becomes final (`end` + grace).
+    public var finalAt: Int
+    public var ranked: Int
+    public var entries: [Entry]
+    /// With `user`: that user's line, or nil.
+    public var user: Entry?
+    /// `shared`: everyone's sum, and the target.
+    public var progress: Double?
+    public var target: Double?
+    public var final: Bool
+    public var prizes: [Prize]
+
+    public init(
+        competition: String, title: String, goal: String, metric: String, scope: String, start: Int, end: Int, finalAt: Int, ranked: Int,
+        entries: [Entry], user: Entry?, progress: Double?, target: Double?, final: Bool, prizes: [Prize]
+    ) {
+        self.competition = competition
+        self.title = title
+        self.goal = goal
+        self.metric = metric
+        self.scope = scope
+        self.start = start
+        self.end = end
+        self.finalAt = finalAt
+        self.ranked = ranked
+        self.entries = entries
+        self.user = user
+        self.progress = progress
+        self.target = target
+        self.final = final
+        self.prizes = prizes
+    }
+
+    /// The members as the topic publishes them (and the reply after `ok`).
+    public var payloadMembers: [UInt8] {
+        var w = JSONWriter()
+        writeMembers(into: &w)
+        return w.bytes
+    }
+
+    public func writeMembers(into w: inout JSONWriter) {
+        w.member("competition", competition)
+        w.member("title", title)
+        w.member("goal", goal)
+        w.member("metric", metric)
+        w.member("scope", scope)
+        w.member("start", start)
+        w.member("end", end)
+        w.member("final_at", finalAt)
+        w.member("ranked", ranked)
+        w.key("entries")
+        w.beginArray()
+        for e in entries { Self.write(e, into: &w) }
+        w.endArray()
+        if let user {
+            w.key("user")
+            Self.write(user, into: &w)
+        }
+        w.key("progress")
+        if let progress { w.value(progress) } else { w.null() }
+        w.key("target")
+        if let target { w.value(target) } else { w.null() }
+        w.member("final", final)
+        w.key("prizes")
+        w.beginArray()
+        for p in prizes {
+            w.beginObject()
+            w.key("ranks")
+            w.beginArray()
+            w.value(p.from)
+            w.value(p.to)
+            w.endArray()
+            w.member("points", p.points)
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    private static func write(_ e: Entry, into w: inout JSONWriter) {
+        w.beginObject()
+        w.member("rank", e.rank)
+        w.member("user", e.user)
+        w.member("value", e.value)
+        w.endObject()
+    }
+
+    public init(reply: JSONValue) throws(CommandError) {
+        let r = ReplyReader(value: reply)
+        func entry(_ v: JSONValue) throws(CommandError) -> Entry {
+            let er = ReplyReader(value: v)
+            return Entry(rank: try er.int("rank"), user: try er.string("user"), value: try er.double("value"))
+        }
+        competition = try r.string("competition")
+        title = try r.string("title")
+        goal = try r.string("goal")
+        metric = try r.string("metric")
+        scope = try r.string("scope")
+        start = try r.int("start")
+        end = try r.int("end")
+        finalAt = try r.int("final_at")
+        ranked = try r.int("ranked")
+        var entries: [Entry] = []
+        for e in try r.array("entries") { entries.append(try entry(e)) }
+        self.entries = entries
+        user = try reply["user"].map(entry)
+        progress = reply["progress"]?.doubleValue
+        target = reply["target"]?.doubleValue
+        final = reply["final"]?.boolValue ?? false
+        var prizes: [Prize] = []
+        for p in reply["prizes"]?.arrayValue ?? [] {
+            let ranks = p["ranks"]?.arrayValue ?? []
+            prizes.append(
+                Prize(
+                    from: Int(ranks.first?.int64Value ?? 0), to: Int(ranks.last?.int64Value ?? 0), points: Int(p["points"]?.int64Value ?? 0)))
+        }
+        self.prizes = prizes
+    }
+}

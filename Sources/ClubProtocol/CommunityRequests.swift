@@ -121,3 +121,26 @@ public struct DiscussionRequest: Request, Equatable {
         w.member("limit", limit)
     }
 }
+
+/// `competition`: a competition's board, progress and whether it is final.
+public struct CompetitionRequest: Request, Equatable {
+    public static let op = Op.competition
+    public var competition: String
+    public var user: String?
+
+    public init(competition: String, user: String? = nil) {
+        self.competition = competition
+        self.user = user
+    }
+
+    public init(request: JSONObject) throws(CommandError) {
+        let r = RequestReader(request)
+        competition = try r.string("competition")
+        user = try r.optionalString("user")
+    }
+
+    public func writeMembers(into w: inout JSONWriter) {
+        w.member("competition", competition)
+        w.optionalMember("user", user)
+    }
+}

@@ -31,6 +31,8 @@ public struct AttendanceDetector: Codable, Sendable, Equatable {
     }
 
     private var presences: [Key: Presence] = [:]
+    /// The daemon's clock at the last sample taken.
+    private var newestArrival: Int64 = 0
 
     public init() {}
 
@@ -41,6 +43,7 @@ public struct AttendanceDetector: Codable, Sendable, Equatable {
     /// - Parameter now: the daemon's clock, for ``CommunityConfig/attendanceSettleMillis``.
     public mutating func observe(_ samples: [TelemetrySample], schedule: SessionSchedule, config: CommunityConfig, now: Int64) {
         guard !schedule.byUser.isEmpty else { return }
+        newestArrival = max(newestArrival, now)
         for sample in samples {
             guard let ids = schedule.byUser[sample.user] else { continue }
             for id in ids {
@@ -91,7 +94,10 @@ public struct AttendanceDetector: Codable, Sendable, Equatable {
     /// their telemetry — and the coach's — has stopped arriving for
     /// ``CommunityConfig/attendanceSettleMillis``): the `session.attended`
     /// events of the members who attended. Forgets sessions that left the schedule.
-    public mutating func due(now: Int64, schedule: SessionSchedule, config: CommunityConfig) -> [ActivityEvent] {
+    /// - Parameter quiet: whether no telemetry waits to be processed; while some does, the
+    ///   settling is measured from the newest arrival (a pause of the loop settles nothing).
+    public mutating func due(now: Int64, quiet: Bool = true, schedule: SessionSchedule, config: CommunityConfig) -> [ActivityEvent] {
+        let settled = quiet ? now : newestArrival
         var raised: [ActivityEvent] = []
         var gone: [Key] = []
         for (key, p) in presences where p.changed {
@@ -100,10 +106,10 @@ public struct AttendanceDetector: Codable, Sendable, Equatable {
                 continue
             }
             let s = entry.session
-            guard now >= s.end + config.attendanceGraceMillis, now - p.touchedAt >= config.attendanceSettleMillis else { continue }
+            guard now >= s.end + config.attendanceGraceMillis, settled - p.touchedAt >= config.attendanceSettleMillis else { continue }
             // The coach's telemetry still arriving (a late sync of the whole group): wait for it.
             if let coach = entry.coach, coach != key.user, let c = presences[Key(session: key.session, user: coach)],
-                now - c.touchedAt < config.attendanceSettleMillis
+                settled - c.touchedAt < config.attendanceSettleMillis
             {
                 continue
             }

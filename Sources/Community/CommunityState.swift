@@ -25,6 +25,8 @@ public struct CommunityState: Codable, Sendable {
     public private(set) var interests: [String: [String]] = [:]
     /// Users each user ran together with (for recommendations).
     public private(set) var ranWith: [String: Set<String>] = [:]
+    /// Competitions: their group (for a group's competition) and who entered.
+    public private(set) var competitions: [String: CompetitionEntry] = [:]
     /// Event times of each user's newest posts, ascending (the rate limit).
     private var recentPosts: [String: [Int64]] = [:]
     /// False in the admission gate: post texts stay in the log and the stage.
@@ -73,6 +75,21 @@ public struct CommunityState: Codable, Sendable {
         case "community.ran_together":
             let users = body["users"]?.arrayValue?.compactMap(\.stringValue) ?? []
             for a in users { for b in users where a != b { ranWith[a, default: []].insert(b) } }
+            return Applied()
+        case "competition.created":
+            let id = try Self.id(body, "competition")
+            guard competitions[id] == nil else { throw Refusal(.conflict, "competition '\(id)' exists already") }
+            var group: String?
+            if let g = body["scope"]?["group"]?.stringValue {
+                group = try openGroup(.init([("group", .string(g))])).id
+            }
+            competitions[id] = CompetitionEntry(group: group, entrants: [])
+            return Applied()
+        case "competition.joined":
+            let id = try Self.id(body, "competition")
+            guard let c = competitions[id] else { throw Refusal(.unknownCompetition, "no competition '\(id)'") }
+            guard !c.entrants.contains(event.user) else { throw Refusal(.conflict, "'\(event.user)' entered '\(id)' already") }
+            competitions[id]?.entrants.insert(event.user)
             return Applied()
         case "discussion.posted": return try post(event, body, config: config)
         case "discussion.hidden": return try hide(event, body)

@@ -57,6 +57,12 @@ public struct Attendance: Codable, Sendable, Equatable {
     public var checkedIn: Bool
 }
 
+/// What the community knows of a competition (the training stage keeps its standings).
+public struct CompetitionEntry: Codable, Sendable, Equatable {
+    public var group: String?
+    public var entrants: Set<String>
+}
+
 /// A post in a group's discussion.
 public struct Post: Codable, Sendable, Equatable {
     public var id: String

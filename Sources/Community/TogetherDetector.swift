@@ -77,7 +77,15 @@ public struct TogetherDetector: Codable, Sendable {
     public static let cellMeters = 250.0
     static let metresPerDegree = 111_195.0
 
+    /// Positions are not snapshotted: they wait `together_lateness` for partners and are
+    /// rebuilt by the telemetry that follows a restart; tracks and pairs are.
+    private enum CodingKeys: String, CodingKey {
+        case keys, tracks, nextTrack, pairs, partners
+    }
+
     private var keys: [TrackKey: Int] = [:]
+    /// The daemon's clock at the last sample taken.
+    private var newestArrival: Int64 = 0
     private var tracks: [Int: Track] = [:]
     private var nextTrack = 0
     private var slots: [Int64: Slot] = [:]
@@ -104,6 +112,7 @@ public struct TogetherDetector: Codable, Sendable {
 
     /// Takes samples with a position; others cost one check.
     public mutating func observe(_ samples: [TelemetrySample], config: CommunityConfig, now: Int64) {
+        newestArrival = max(newestArrival, now)
         for s in samples {
             guard let lat = s.latitude, let lon = s.longitude else { continue }
             let key = TrackKey(user: s.user, device: s.device, session: s.session)
@@ -139,11 +148,11 @@ public struct TogetherDetector: Codable, Sendable {
 
     private mutating func insert(_ p: Position, user: String, slot: Int64, step: Double, config: CommunityConfig, now: Int64) {
         let home = Self.cell(p.latitude, p.longitude)
-        var bucket = slots[slot] ?? Slot()
-        if bucket.cells[home]?.contains(where: { $0.track == p.track }) == true { return }  // a late copy of the slot
+        if slots[slot]?.cells[home]?.contains(where: { $0.track == p.track }) == true { return }  // a late copy of the slot
         for dr in Int32(-1)...1 {
             for dc in Int32(-1)...1 {
-                for other in bucket.cells[Cell(row: home.row + dr, column: home.column + dc)] ?? [] {
+                guard let near = slots[slot]?.cells[Cell(row: home.row + dr, column: home.column + dc)] else { continue }
+                for other in near {
                     guard other.track != p.track, tracks[other.track]?.user != user,
                         Geo.distance(p.latitude, p.longitude, other.latitude, other.longitude) <= config.togetherMeters
                     else { continue }
@@ -159,16 +168,20 @@ public struct TogetherDetector: Codable, Sendable {
                 }
             }
         }
-        bucket.cells[home, default: []].append(p)
-        bucket.touchedAt = now
-        slots[slot] = bucket
+        // In place: a slot taken out of the dictionary and put back would copy all its cells.
+        slots[slot, default: Slot()].cells[home, default: []].append(p)
+        slots[slot]?.touchedAt = now
     }
 
     /// Drops slots past the lateness and decides the tracks that ended: the
     /// `community.ran_together` events of the groups that ran together.
-    public mutating func due(now: Int64, config: CommunityConfig) -> [ActivityEvent] {
-        slots = slots.filter { now - $0.value.touchedAt < config.togetherLatenessMillis }
-        let ended = Set(tracks.filter { now - $0.value.touchedAt >= config.togetherIdleMillis }.keys)
+    /// - Parameter quiet: whether no telemetry waits to be processed. While some does (the
+    ///   loop was held up), time is measured by the stream — the newest arrival — so that a
+    ///   pause of the loop does not end every track at once.
+    public mutating func due(now: Int64, quiet: Bool = true, config: CommunityConfig) -> [ActivityEvent] {
+        let reference = quiet ? now : newestArrival
+        slots = slots.filter { reference - $0.value.touchedAt < config.togetherLatenessMillis }
+        let ended = Set(tracks.filter { reference - $0.value.touchedAt >= config.togetherIdleMillis }.keys)
         guard !ended.isEmpty else { return [] }
         // Tracks connected through pairs decide together, once every one of them has ended.
         var seen: Set<Int> = []

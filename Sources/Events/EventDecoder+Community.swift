@@ -9,10 +9,11 @@ extension EventDecoder {
         "group.created": ["group"], "group.joined": ["group"], "group.left": ["group"], "group.closed": ["group"],
         "session.scheduled": ["session", "group"], "session.cancelled": ["session"], "session.rsvp": ["session"],
         "session.checked_in": ["session", "member"], "discussion.posted": ["group", "post"], "discussion.hidden": ["group", "post"],
+        "competition.created": ["competition"], "competition.joined": ["competition"],
     ]
 
     /// The areas whose every type is defined by the contract: another action is refused.
-    static let communityAreas: Set<String> = ["group", "session", "discussion"]
+    static let communityAreas: Set<String> = ["group", "session", "discussion", "competition"]
 
     /// Longest post, in characters (the contract: 1–2000).
     public static let longestPost = 2000
@@ -35,6 +36,7 @@ extension EventDecoder {
         switch type {
         case "group.created": return checkGroup(body)
         case "session.scheduled": return checkSession(body, now: now)
+        case "competition.created": return checkCompetition(body, now: now)
         case "session.rsvp":
             guard let going = body["going"] else { return FieldError(.missingField, "missing required field 'going' (true or false)") }
             guard going.boolValue != nil else { return FieldError(.wrongType, "field 'going' must be true or false, not \(going.typeName)") }
@@ -76,6 +78,77 @@ extension EventDecoder {
             if let error = checkID(id, field: "coach") { return error }
         } else if kind == "coached" {
             return FieldError(.missingField, "a coached group needs 'coach' (a user id)")
+        }
+        return nil
+    }
+
+    /// The metrics a competition may total or take the longest of.
+    static let competitionMetrics: Set<String> = ["distance", "duration", "moving_time", "workouts", "elevation_gain"]
+    /// Longest a competition may run, and its longest grace.
+    static let longestCompetition: Int64 = 366 * 86_400_000
+    static let longestGrace = 30 * 86_400.0
+
+    private static func checkCompetition(_ body: JSONObject, now: Int64) -> FieldError? {
+        guard let title = body["title"] else { return FieldError(.missingField, "missing required field 'title'") }
+        guard let text = title.stringValue, !text.isEmpty, text.count <= longestTitle else {
+            return FieldError(.outOfRange, "a competition's 'title' is a string of 1 to \(longestTitle) characters")
+        }
+        switch body["scope"] {
+        case nil, .string("everyone")?: break
+        case .object(let o)?:
+            let keys = o.keys
+            guard keys.count == 1, let key = keys.first, key == "group" || key == "region", let id = o[key]?.stringValue else {
+                return FieldError(.wrongType, "'scope' is \"everyone\", {\"group\": id} or {\"region\": code}")
+            }
+            if key == "group", let error = checkID(id, field: "scope.group") { return error }
+        default: return FieldError(.wrongType, "'scope' is \"everyone\", {\"group\": id} or {\"region\": code}")
+        }
+        guard let goal = body["goal"]?.stringValue else { return FieldError(.missingField, "missing required field 'goal' (total, fastest, longest or shared)") }
+        guard ["total", "fastest", "longest", "shared"].contains(goal) else {
+            return FieldError(.outOfRange, "a competition's 'goal' is total, fastest, longest or shared, not '\(goal.prefix(40))'")
+        }
+        if goal == "fastest" {
+            guard let band = body["band"]?.arrayValue, band.count == 2, let low = band[0].doubleValue, let high = band[1].doubleValue,
+                low >= 0, low <= high
+            else { return FieldError(.missingField, "a 'fastest' competition needs 'band': [min_m, max_m], the distances that count") }
+        } else {
+            guard let metric = body["metric"]?.stringValue else {
+                return FieldError(.missingField, "missing required field 'metric' (\(competitionMetrics.sorted().joined(separator: ", ")))")
+            }
+            guard competitionMetrics.contains(metric) else {
+                return FieldError(.outOfRange, "'metric' is one of \(competitionMetrics.sorted().joined(separator: ", ")), not '\(metric.prefix(40))'")
+            }
+        }
+        if goal == "shared" {
+            guard let target = body["target"]?.doubleValue, target > 0 else {
+                return FieldError(.missingField, "a 'shared' competition needs 'target', a positive number of the metric")
+            }
+        }
+        var times: [Int64] = []
+        for field in ["start", "end"] {
+            guard let value = body[field] else { return FieldError(.missingField, "missing required field '\(field)'") }
+            switch time(value, field: field, now: now, maxFutureMillis: longestCompetition) {
+            case .failure(let error): return error
+            case .success(let ms): times.append(ms)
+            }
+        }
+        guard times[1] > times[0] else { return FieldError(.outOfRange, "a competition's 'end' must come after its 'start'") }
+        guard times[1] - times[0] <= longestCompetition else { return FieldError(.outOfRange, "a competition runs at most 366 days") }
+        if let grace = body["grace_s"] {
+            guard let seconds = grace.doubleValue, seconds >= 0, seconds <= longestGrace else {
+                return FieldError(.outOfRange, "'grace_s' is 0 to \(Int(longestGrace)) seconds")
+            }
+        }
+        if let prizes = body["prizes"] {
+            guard let list = prizes.arrayValue, list.count <= 100 else { return FieldError(.wrongType, "'prizes' is a list of at most 100 {ranks, points}") }
+            for p in list {
+                guard let r = p["ranks"]?.arrayValue, r.count == 2, let from = r[0].int64Value, let to = r[1].int64Value, from >= 1, from <= to,
+                    to <= 100_000
+                else { return FieldError(.outOfRange, "a prize's 'ranks' is [from, to], 1 ≤ from ≤ to") }
+                guard let points = p["points"]?.int64Value, points >= 1, points <= 1_000_000 else {
+                    return FieldError(.outOfRange, "a prize's 'points' is a whole number from 1 to 1000000")
+                }
+            }
         }
         return nil
     }

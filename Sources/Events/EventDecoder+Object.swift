@@ -7,6 +7,7 @@ extension EventDecoder {
     public static let daemonRaisedTypes: Set<String> = [
         "record.personal", "training.compared", "leaderboard.final", "imports.deleted", "training.step_completed",
         "training.step_missed", "training.programme_completed", "session.attended", "community.ran_together", "competition.finished",
+        "competition.prize",
     ]
 
     /// The enrolment events of the Training subsystem's programmes.

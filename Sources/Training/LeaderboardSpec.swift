@@ -55,16 +55,7 @@ public struct LeaderboardSpec: Sendable, Equatable, Codable {
     /// What `workout` adds to this board, or nil when it does not belong on it.
     func contribution(of workout: Workout) -> Double? {
         if let sport, workout.sport != sport { return nil }
-        switch metric {
-        case .distance: return workout.distance
-        case .duration: return Double(workout.durationMillis) / 1000
-        case .movingTime: return Double(workout.movingMillis) / 1000
-        case .workouts: return 1
-        case .elevationGain: return workout.elevationGain
-        case .bestTime:
-            guard let band, band.contains(workout.distance) else { return nil }
-            return Double(workout.durationMillis) / 1000
-        }
+        return metric.value(of: workout, band: band)
     }
 
     /// The scope key a user's workout falls in, or nil when the user is outside the scope.
@@ -79,3 +70,20 @@ public struct LeaderboardSpec: Sendable, Equatable, Codable {
 }
 
 extension Period: Codable {}
+
+extension LeaderboardSpec.Metric {
+    /// What `workout` is worth by this metric; for `best_time`, its duration when its distance
+    /// lies in `band`, else nil.
+    func value(of workout: Workout, band: ClosedRange<Double>?) -> Double? {
+        switch self {
+        case .distance: return workout.distance
+        case .duration: return Double(workout.durationMillis) / 1000
+        case .movingTime: return Double(workout.movingMillis) / 1000
+        case .workouts: return 1
+        case .elevationGain: return workout.elevationGain
+        case .bestTime:
+            guard let band, band.contains(workout.distance) else { return nil }
+            return Double(workout.durationMillis) / 1000
+        }
+    }
+}

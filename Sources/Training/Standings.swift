@@ -68,7 +68,9 @@ public struct Standings: Sendable {
         if sums {
             return Entry(user: user, value: ordered.reduce(0) { $0 + $1.value }, reachedAt: ordered.map(\.at).max()!)
         }
-        let best = ordered.min { ($0.value, $0.at) < ($1.value, $1.at) }!
+        // The best single contribution: the lowest for ascending boards (best time), else the
+        // highest (the longest activity); the earliest of equals.
+        let best = ordered.min { a, b in a.value != b.value ? (ascending ? a.value < b.value : a.value > b.value) : a.at < b.at }!
         return Entry(user: user, value: best.value, reachedAt: best.at)
     }
 

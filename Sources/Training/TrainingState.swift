@@ -82,7 +82,12 @@ public struct TrainingState: Sendable, Equatable, Codable {
         public var comparisons: [Comparison] = []
         /// Workouts that started counting (one copy per activity), in order.
         public var counted: [Workout] = []
+        /// Workouts that stopped counting (a better copy replaced them, or they were forgotten).
+        public var uncounted: [Workout] = []
     }
+
+    /// A user's region, from their profile.
+    public func region(of user: String) -> String? { profiles[user]?.region }
 
     /// Adds a workout, resolving duplicates, and updates every board and cohort it counts in.
     public mutating func apply(_ workout: Workout, config: TrainingConfig) -> Applied {
@@ -104,6 +109,7 @@ public struct TrainingState: Sendable, Equatable, Codable {
         }
         applied.boards = place(change, boards: config.boards, calendar: config.calendar)
         applied.counted = change.nowCounted
+        applied.uncounted = change.noLongerCounted
         for counted in change.nowCounted {
             if let comparison = compare(counted, config.comparisons) { applied.comparisons.append(comparison) }
         }

@@ -124,3 +124,27 @@ struct Discussion: ParsableCommand {
         }
     }
 }
+
+struct CompetitionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "competition", abstract: "Print a competition's board and whether it is final.")
+    @OptionGroup var endpoints: Endpoints
+    @OptionGroup var output: OutputOptions
+    @Argument(help: "The competition id.") var competition: String
+    @Option(help: "Also this member's rank.") var user: String?
+
+    func run() throws {
+        let reply = try endpoints.client().request(CompetitionRequest(competition: competition, user: user).bytes)
+        try output.show(reply, as: CompetitionReply.self) { c in
+            var head = "\(c.competition): \(c.title) — \(c.goal) of \(c.metric), \(c.scope), \(Format.time(c.start)) to \(Format.time(c.end))"
+            head += c.final ? ", final" : ", final at \(Format.time(c.finalAt))"
+            if let progress = c.progress { head += String(format: "\nprogress %.1f of %.1f", progress, c.target ?? 0) }
+            let prizes = c.prizes.map { $0.from == $0.to ? "#\($0.from): \($0.points)" : "#\($0.from)–\($0.to): \($0.points)" }
+            if !prizes.isEmpty { head += "\nprizes " + prizes.joined(separator: ", ") + " points" }
+            var table = Table("RANK", "USER", "VALUE")
+            for e in c.entries { table.add(String(e.rank), e.user, String(format: "%.1f", e.value)) }
+            var text = head + "\n" + (c.entries.isEmpty ? "no entries yet" : table.text)
+            if let mine = c.user { text += "\n\(mine.user): rank \(mine.rank) of \(c.ranked), " + String(format: "%.1f", mine.value) }
+            return text
+        }
+    }
+}

@@ -258,4 +258,82 @@ import Testing
         #expect(recommended["groups"]?[0]?["group"] == "trail" && recommended["groups"]?[0]?["reason"] == "ran_with", "\(recommended.jsonText)")
         #expect(try daemon.request(["op": "recommendations", "user": "dan"])["groups"]?.arrayValue?.isEmpty == true)
     }
+
+    // MARK: Competitions
+
+    static func workout(_ id: String, _ user: String, km: Double, at start: Int64, source: String = "device") -> JSONValue {
+        event(
+            #"{"type":"workout","id":"\#(id)","user":"\#(user)","source":"\#(source)","sport":"run","start":\#(start),"duration_s":\#(Int(km * 330)),"distance_m":\#(km * 1000)}"#)
+    }
+
+    static func prizes(_ daemon: DaemonProcess, _ user: String) throws -> [Int64] {
+        let ledger = try daemon.request(["op": "ledger", "user": .string(user)])
+        return (ledger["entries"]?.arrayValue ?? []).filter { $0["rule"] == "competition:autumn" }.compactMap { $0["points"]?.int64Value }
+    }
+
+    @Test func aCompetitionIsDecidedOnceAndPaysItsPrizesOnceAcrossKill9() async throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let t = Self.now
+        let end = Int64(Date().timeIntervalSince1970 * 1000) + 6_000
+        let created = try Self.submit(
+            daemon,
+            [
+                Self.event(
+                    #"{"type":"competition.created","id":"k0","user":"org","competition":"autumn","title":"Autumn kilometres","scope":"everyone","goal":"total","metric":"distance","start":\#(t - 86_400_000),"end":\#(end),"grace_s":1,"prizes":[{"ranks":[1,1],"points":100},{"ranks":[2,3],"points":50}]}"#),
+                Self.event(
+                    #"{"type":"competition.created","id":"k1","user":"org","competition":"bad","title":"Backwards","goal":"total","metric":"distance","start":\#(t),"end":\#(t - 1000)}"#),
+                Self.event(#"{"type":"competition.joined","id":"k2","user":"a","competition":"nope"}"#),
+                Self.event(
+                    #"{"type":"competition.created","id":"k3","user":"org","competition":"grp","title":"G","scope":{"group":"none"},"goal":"longest","metric":"distance","start":\#(t),"end":\#(t + 60_000)}"#),
+                Self.event(#"{"type":"competition.joined","id":"k4","user":"a","competition":"autumn"}"#),
+                Self.event(#"{"type":"competition.joined","id":"k5","user":"b","competition":"autumn"}"#),
+                Self.event(#"{"type":"competition.joined","id":"k6","user":"c","competition":"autumn"}"#),
+                Self.event(#"{"type":"competition.joined","id":"k7","user":"c","competition":"autumn"}"#),  // conflict
+                Self.event(#"{"type":"competition.finished","id":"k8","user":"c","competition":"autumn"}"#),  // raised only
+                Self.event(#"{"type":"connection","id":"k9","user":"c","system":"strava","state":"active"}"#),
+            ])
+        #expect(
+            Self.codes(created) == [1: "out_of_range", 2: "unknown_competition", 3: "unknown_group", 7: "conflict", 8: "unsupported_type"],
+            "\(created.jsonText)")
+        let topic = try daemon.subscriber("competition.autumn")
+        let hour: Int64 = 3_600_000
+        let workouts = try Self.submit(
+            daemon,
+            [
+                Self.workout("wa", "a", km: 10, at: t - 3 * hour), Self.workout("wb", "b", km: 5, at: t - 3 * hour),
+                Self.workout("wc", "c", km: 7, at: t - 3 * hour), Self.workout("wc-copy", "c", km: 7, at: t - 3 * hour, source: "strava"),
+                Self.workout("wd", "d", km: 20, at: t - 3 * hour),  // not entered
+            ])
+        #expect(workouts["accepted"] == 5, "\(workouts.jsonText)")
+        let live = try topic.receive(count: 1)
+        #expect(live.first?.payload["entries"]?.arrayValue?.isEmpty == false, "\(live.map(\.payload.jsonText))")
+        // Killed before the end; the result is decided after the restart.
+        daemon.kill()
+        try daemon.start()
+        let board = try Self.poll(daemon, ["op": "competition", "competition": "autumn", "user": "c"], timeout: 20) { $0["final"] == true }
+        #expect(board["final"] == true, "\(board.jsonText)")
+        #expect(board["entries"]?.arrayValue?.map { $0["user"] } == ["a", "c", "b"], "\(board.jsonText)")
+        #expect(board["entries"]?[1]?["value"] == 7000, "the copy counts once")
+        #expect(board["user"]?["rank"] == 2)
+        _ = try Self.poll(daemon, ["op": "ledger", "user": "b"]) { ($0["entries"]?.arrayValue ?? []).contains { $0["rule"] == "competition:autumn" } }
+        #expect(try Self.prizes(daemon, "a") == [100] && Self.prizes(daemon, "c") == [50] && Self.prizes(daemon, "b") == [50])
+        #expect(try Self.prizes(daemon, "d").isEmpty)
+
+        // After the final, a workout changes nothing; killed again, nothing is paid twice.
+        _ = try Self.submit(daemon, [Self.workout("wb2", "b", km: 50, at: t - 2 * hour)])
+        try daemon.waitForStages(["training", "bonus"])
+        daemon.kill()
+        try daemon.start()
+        try daemon.waitForStages(["training", "bonus"])
+        try await Task.sleep(for: .milliseconds(800))
+        let after = try daemon.request(["op": "competition", "competition": "autumn"])
+        #expect(after["entries"]?.arrayValue?.map { $0["user"] } == ["a", "c", "b"] && after["entries"]?[2]?["value"] == 5000, "\(after.jsonText)")
+        #expect(try Self.prizes(daemon, "a") == [100] && Self.prizes(daemon, "b") == [50])
+        let store = try ClubStore(path: daemon.databasePath)
+        let log = try await store.activity(after: 0, limit: Int.max)
+        #expect(log.filter { $0.type == "competition.finished" }.count == 1)
+        #expect(log.filter { $0.type == "competition.prize" }.map(\.user).sorted() == ["a", "b", "c"])
+        #expect(try daemon.request(["op": "competition", "competition": "nope"])["error"]?["code"] == "unknown_competition")
+    }
 }

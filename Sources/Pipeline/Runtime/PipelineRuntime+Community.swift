@@ -29,8 +29,9 @@ extension PipelineRuntime {
     /// the closed windows' raised events.
     func decideCommunity() async {
         let now = Clock.nowMillis()
-        let attended = attendance.due(now: now, schedule: community.board.schedule, config: community.config)
-        let ranTogether = together.due(now: now, config: community.config)
+        let quiet = inboxIsEmpty
+        let attended = attendance.due(now: now, quiet: quiet, schedule: community.board.schedule, config: community.config)
+        let ranTogether = together.due(now: now, quiet: quiet, config: community.config)
         guard !attended.isEmpty || !ranTogether.isEmpty else { return }
         Counter(label: "clubd_attendance_detected_total").increment(by: Int64(attended.count))
         Counter(label: "clubd_ran_together_total").increment(by: Int64(ranTogether.count))

@@ -27,6 +27,9 @@ extension PipelineRuntime {
     /// The catalogue as the last (re)load gave it.
     public nonisolated var currentCatalogue: Catalogue { catalogue.withLock { $0 } }
 
+    /// A competition's board, as far as the training stage has applied the log.
+    public func competition(_ id: String, user: String?) async -> CompetitionReply? { await training.competitionReply(id, user: user) }
+
     /// A user's enrolments and steps, as far as the training stage has processed the log.
     public func progress(of user: String) async -> ProgressReply { await training.progressReply(of: user) }
 }

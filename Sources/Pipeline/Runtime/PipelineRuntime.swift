@@ -350,6 +350,9 @@ public actor PipelineRuntime {
         await writePending()
     }
 
+    /// Whether no ingested batch waits for the loop.
+    var inboxIsEmpty: Bool { inbox.depth == 0 }
+
     /// Queues events the loop raised for the next write (``writePending()``).
     func appendRaised(_ events: [ActivityEvent]) { pendingRaised += events }
 

@@ -30,7 +30,7 @@ actor TrainingStage: LogConsumer {
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     private let store: any ConsumerStateStore
-    private let publisher: Publisher
+    let publisher: Publisher
     let logger: Logger
     private let raise: @Sendable ([ActivityEvent]) async throws -> Void
     /// Tells the log's consumers that a commit appended events.
@@ -41,6 +41,11 @@ actor TrainingStage: LogConsumer {
     var state = TrainingState()
     /// Members' progress through programmes (``TrainingStage+Programmes.swift``).
     var progress = ProgrammeProgress()
+    /// Competitions and their standings (``TrainingStage+Competitions.swift``).
+    var competitions = Competitions()
+    /// Competitions whose board changed since it was last published.
+    var competitionsDirty: Set<String> = []
+    var competitionPublishedAt: [String: Int64] = [:]
     /// The log offset up to which events are applied (committed later, see above).
     private(set) var offset: Int64 = 0
     /// Events raised and messages produced by applied entries, not yet handed on: gathered
@@ -70,6 +75,8 @@ actor TrainingStage: LogConsumer {
         var finalized: Set<TrainingState.BoardKey>
         /// Absent in states saved before programmes.
         var progress: ProgrammeProgress?
+        /// Absent in states saved before competitions.
+        var competitions: Competitions?
     }
 
     /// - Parameters:
@@ -91,6 +98,7 @@ actor TrainingStage: LogConsumer {
             state = persisted.state
             finalized = persisted.finalized
             progress = persisted.progress ?? ProgrammeProgress()
+            competitions = persisted.competitions ?? Competitions()
             index.update(config: config, standings: state.standings)
             offset = saved.offset
             committedOffset = saved.offset
@@ -189,18 +197,22 @@ actor TrainingStage: LogConsumer {
         refreshIndex()
         try await publishDue()
         try await expireSteps(now: Clock.nowMillis())
+        try await finishCompetitions(now: Clock.nowMillis())
         if Clock.nowMillis() - committedAt >= Self.commitInterval { try await commit() }
     }
 
     func close() async throws {
         try await publishDue(force: true)
+        await publishCompetitions(force: true)
         try await commit()
     }
 
     private func apply(_ record: ActivityEvent, messages: inout [Publisher.Message], raised: inout [ActivityEvent]) {
         guard record.type == "workout" || record.type == "profile" || record.type == config.sessionEventType
             || record.type == Self.importsDeleted || EventDecoder.programmeTypes.contains(record.type)
+            || Competitions.types.contains(record.type)
         else { return }
+        if Competitions.types.contains(record.type) { return competitions.apply(record) }
         if EventDecoder.programmeTypes.contains(record.type) { return applyProgrammeEvent(record, messages: &messages) }
         let body = record.body
         if record.type == "profile" {
@@ -211,6 +223,7 @@ actor TrainingStage: LogConsumer {
             if let system = body["system"]?.stringValue {
                 let applied = state.forgetImports(user: record.user, system: system, config: config)
                 dirty.formUnion(applied.boards)
+                placeInCompetitions(applied)
             }
             return
         }
@@ -230,6 +243,7 @@ actor TrainingStage: LogConsumer {
     private func add(_ workout: Workout, messages: inout [Publisher.Message], raised: inout [ActivityEvent]) {
         let applied = state.apply(workout, config: config)
         dirty.formUnion(applied.boards)
+        placeInCompetitions(applied)
         progressed(by: applied.counted, raised: &raised)
         for comparison in applied.comparisons {
             let members = Self.payload(comparison).members
@@ -269,7 +283,7 @@ actor TrainingStage: LogConsumer {
         let raising = clockRaised
         guard offset != committedOffset || !raising.isEmpty else { return }
         // Encode a copy off the actor, so that queries are not held up by a large state.
-        let persisted = Persisted(state: state, finalized: finalized, progress: progress)
+        let persisted = Persisted(state: state, finalized: finalized, progress: progress, competitions: competitions)
         let position = offset
         let started = Clock.nowMillis()
         let blob = try await Task.detached { try JSONEncoder().encode(persisted) }.value
@@ -313,6 +327,7 @@ actor TrainingStage: LogConsumer {
         pendingRaised += raised
         pendingMessages += messages
         try await handOn()
+        await publishCompetitions(force: force)
     }
 
     /// A `leaderboard.final` activity event per entry of a final board.
