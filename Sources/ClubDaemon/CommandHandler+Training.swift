@@ -11,7 +11,7 @@ extension CommandHandler {
     /// as `2026-W48`), and with `user` that user's own rank and value.
     func leaderboard(_ request: LeaderboardRequest) -> [UInt8] {
         do {
-            return try runtime.leaderboard(board: request.board, period: request.period, scope: request.region, user: request.user).bytes
+            return try runtime.leaderboard(board: request.board, period: request.period, scope: request.region ?? request.group, user: request.user).bytes
         } catch {
             return error.reply
         }

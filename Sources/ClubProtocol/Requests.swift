@@ -159,18 +159,21 @@ public struct WorkoutsRequest: Request, Equatable {
 }
 
 /// `leaderboard`: a board's top entries in a period (the current one by default), per region
-/// for boards ranked per region, and with `user` that user's own line.
+/// for boards ranked per region, per group for boards ranked per group, and with `user` that
+/// user's own line.
 public struct LeaderboardRequest: Request, Equatable {
     public static let op = Op.leaderboard
     public var board: String
     public var period: String?
     public var region: String?
+    public var group: String?
     public var user: String?
 
-    public init(board: String, period: String? = nil, region: String? = nil, user: String? = nil) {
+    public init(board: String, period: String? = nil, region: String? = nil, group: String? = nil, user: String? = nil) {
         self.board = board
         self.period = period
         self.region = region
+        self.group = group
         self.user = user
     }
 
@@ -179,6 +182,7 @@ public struct LeaderboardRequest: Request, Equatable {
         // Every present field is checked, as before the board: a wrong type is named first.
         period = try r.optionalString("period")
         region = try r.optionalString("region")
+        group = try r.optionalString("group")
         user = try r.optionalString("user")
         board = try r.string("board")
     }
@@ -187,6 +191,7 @@ public struct LeaderboardRequest: Request, Equatable {
         w.member("board", board)
         w.optionalMember("period", period)
         w.optionalMember("region", region)
+        w.optionalMember("group", group)
         w.optionalMember("user", user)
     }
 }

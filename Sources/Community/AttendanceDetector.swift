@@ -51,8 +51,8 @@ public struct AttendanceDetector: Codable, Sendable, Equatable {
                 let s = entry.session
                 guard sample.ts >= s.start - config.leadMillis, sample.ts <= s.end else { continue }
                 let key = Key(session: id, user: sample.user)
-                var p = presences[key] ?? Presence()
-                if let lat = sample.latitude, let lon = sample.longitude,
+                var p = presences.removeValue(forKey: key) ?? Presence()
+                if !p.near, let lat = sample.latitude, let lon = sample.longitude,
                     Geo.distance(lat, lon, s.latitude, s.longitude) <= s.radius
                 {
                     p.near = true

@@ -126,45 +126,48 @@ public struct TogetherDetector: Codable, Sendable {
                 tracks[id] = Track(key: key, first: s.ts, last: s.ts, lastLatitude: lat, lastLongitude: lon, touchedAt: now)
             }
             let slot = s.ts / Self.slotMillis
-            guard var track = tracks[id] else { continue }
-            track.touchedAt = now
-            track.first = min(track.first, s.ts)
-            track.last = max(track.last, s.ts)
+            // In place: a track taken out and put back costs its strings' reference counts.
+            tracks[id]!.touchedAt = now
+            if s.ts < tracks[id]!.first { tracks[id]!.first = s.ts }
+            if s.ts > tracks[id]!.last { tracks[id]!.last = s.ts }
             // The first position of a track in a slot stands for the slot.
-            guard slot != track.lastSlot else {
-                tracks[id] = track
-                continue
+            let lastSlot = tracks[id]!.lastSlot
+            guard slot != lastSlot else { continue }
+            let step = lastSlot == .min ? 0 : Geo.distance(tracks[id]!.lastLatitude, tracks[id]!.lastLongitude, lat, lon)
+            if slot > lastSlot {
+                tracks[id]!.lastSlot = slot
+                tracks[id]!.lastLatitude = lat
+                tracks[id]!.lastLongitude = lon
             }
-            let step = track.lastSlot == .min ? 0 : Geo.distance(track.lastLatitude, track.lastLongitude, lat, lon)
-            if slot > track.lastSlot {
-                track.lastSlot = slot
-                track.lastLatitude = lat
-                track.lastLongitude = lon
-            }
-            tracks[id] = track
             insert(Position(track: id, latitude: lat, longitude: lon), user: s.user, slot: slot, step: step, config: config, now: now)
         }
     }
 
     private mutating func insert(_ p: Position, user: String, slot: Int64, step: Double, config: CommunityConfig, now: Int64) {
         let home = Self.cell(p.latitude, p.longitude)
-        if slots[slot]?.cells[home]?.contains(where: { $0.track == p.track }) == true { return }  // a late copy of the slot
-        for dr in Int32(-1)...1 {
-            for dc in Int32(-1)...1 {
-                guard let near = slots[slot]?.cells[Cell(row: home.row + dr, column: home.column + dc)] else { continue }
-                for other in near {
-                    guard other.track != p.track, tracks[other.track]?.user != user,
-                        Geo.distance(p.latitude, p.longitude, other.latitude, other.longitude) <= config.togetherMeters
-                    else { continue }
-                    let pair = Pair(p.track, other.track)
-                    var stats = pairs[pair] ?? PairStats()
-                    stats.slots += 1
-                    stats.firstSlot = min(stats.firstSlot, slot)
-                    stats.lastSlot = max(stats.lastSlot, slot)
-                    stats.distance += step
-                    pairs[pair] = stats
-                    partners[p.track, default: []].insert(other.track)
-                    partners[other.track, default: []].insert(p.track)
+        if let cells = slots[slot]?.cells {
+            if cells[home]?.contains(where: { $0.track == p.track }) == true { return }  // a late copy of the slot
+            let cosLatitude = cos(p.latitude * .pi / 180)
+            let metres = config.togetherMeters
+            for dr in Int32(-1)...1 {
+                for dc in Int32(-1)...1 {
+                    guard let near = cells[Cell(row: home.row + dr, column: home.column + dc)] else { continue }
+                    for other in near {
+                        guard other.track != p.track,
+                            Geo.within(metres, p.latitude, p.longitude, other.latitude, other.longitude, cosLatitude: cosLatitude),
+                            tracks[other.track]?.user != user
+                        else { continue }
+                        let pair = Pair(p.track, other.track)
+                        if pairs[pair] == nil {
+                            pairs[pair] = PairStats()
+                            partners[p.track, default: []].insert(other.track)
+                            partners[other.track, default: []].insert(p.track)
+                        }
+                        pairs[pair]!.slots += 1
+                        if slot < pairs[pair]!.firstSlot { pairs[pair]!.firstSlot = slot }
+                        if slot > pairs[pair]!.lastSlot { pairs[pair]!.lastSlot = slot }
+                        pairs[pair]!.distance += step
+                    }
                 }
             }
         }

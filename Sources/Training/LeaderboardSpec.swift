@@ -21,8 +21,10 @@ public struct LeaderboardSpec: Sendable, Equatable, Codable {
         case region(String)
         /// One board per region.
         case eachRegion
-        /// A fixed list of users, such as a group.
+        /// A fixed list of users.
         case users(Set<String>)
+        /// One board per community group, ranking its members (`each_group`).
+        case eachGroup
     }
 
     public let id: String
@@ -58,13 +60,15 @@ public struct LeaderboardSpec: Sendable, Equatable, Codable {
         return metric.value(of: workout, band: band)
     }
 
-    /// The scope key a user's workout falls in, or nil when the user is outside the scope.
-    func scopeKey(user: String, region: String?) -> String? {
+    /// The scope keys a user's workout falls in: none when the user is outside the scope,
+    /// one per group they are a member of for `each_group`.
+    func scopeKeys(user: String, region: String?, groups: Set<String>) -> [String] {
         switch scope {
-        case .everyone: return "all"
-        case .region(let wanted): return region == wanted ? wanted : nil
-        case .eachRegion: return region ?? "unknown"
-        case .users(let members): return members.contains(user) ? "members" : nil
+        case .everyone: return ["all"]
+        case .region(let wanted): return region == wanted ? [wanted] : []
+        case .eachRegion: return [region ?? "unknown"]
+        case .users(let members): return members.contains(user) ? ["members"] : []
+        case .eachGroup: return groups.sorted()
         }
     }
 }

@@ -122,6 +122,7 @@ public struct TrainingConfig: Sendable, Equatable, DefinitionFile {
         switch node {
         case .scalar(let scalar) where scalar.string == "everyone": return .everyone
         case .scalar(let scalar) where scalar.string == "each_region": return .eachRegion
+        case .scalar(let scalar) where scalar.string == "each_group": return .eachGroup
         case .mapping:
             var inner = YAMLMapping(file: m.file, node: node)
             var result: LeaderboardSpec.Scope?
@@ -136,7 +137,7 @@ public struct TrainingConfig: Sendable, Equatable, DefinitionFile {
             m.absorb(inner)
             return result
         default:
-            m.fail("'scope' is everyone, each_region, {region: <code>} or {users: [ids]}", at: node)
+            m.fail("'scope' is everyone, each_region, each_group, {region: <code>} or {users: [ids]}", at: node)
             return nil
         }
     }

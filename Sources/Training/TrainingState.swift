@@ -90,8 +90,9 @@ public struct TrainingState: Sendable, Equatable, Codable {
     public func region(of user: String) -> String? { profiles[user]?.region }
 
     /// Adds a workout, resolving duplicates, and updates every board and cohort it counts in.
-    public mutating func apply(_ workout: Workout, config: TrainingConfig) -> Applied {
-        apply(books[workout.user, default: WorkoutBook()].add(workout, priority: config.sourcePriority), config: config)
+    /// - Parameter groups: the community groups a user is a member of (for `each_group` boards).
+    public mutating func apply(_ workout: Workout, config: TrainingConfig, groups: (String) -> Set<String> = { _ in [] }) -> Applied {
+        apply(books[workout.user, default: WorkoutBook()].add(workout, priority: config.sourcePriority), config: config, groups: groups)
     }
 
     /// Forgets a user's workouts imported from `system` (the user deleted imported data): they
@@ -101,13 +102,13 @@ public struct TrainingState: Sendable, Equatable, Codable {
         return apply(books[user]!.forgetImports(from: system, priority: config.sourcePriority), config: config)
     }
 
-    private mutating func apply(_ change: WorkoutBook.Change, config: TrainingConfig) -> Applied {
+    private mutating func apply(_ change: WorkoutBook.Change, config: TrainingConfig, groups: (String) -> Set<String> = { _ in [] }) -> Applied {
         var applied = Applied()
         for gone in change.noLongerCounted {
             // Whatever cohort it joined (the user's region may have changed since).
             for key in cohorts.keys where key.hasPrefix("\(gone.sport)|") { cohorts[key]!.remove(workout: gone.id) }
         }
-        applied.boards = place(change, boards: config.boards, calendar: config.calendar)
+        applied.boards = place(change, boards: config.boards, calendar: config.calendar, groups: groups)
         applied.counted = change.nowCounted
         applied.uncounted = change.noLongerCounted
         for counted in change.nowCounted {
@@ -151,7 +152,9 @@ public struct TrainingState: Sendable, Equatable, Codable {
     }
 
     /// Moves workouts that stopped or started counting in and out of the boards' standings.
-    private mutating func place(_ change: WorkoutBook.Change, boards: [LeaderboardSpec], calendar: Calendar) -> Set<BoardKey> {
+    private mutating func place(
+        _ change: WorkoutBook.Change, boards: [LeaderboardSpec], calendar: Calendar, groups: (String) -> Set<String>
+    ) -> Set<BoardKey> {
         var touched: Set<BoardKey> = []
         for gone in change.noLongerCounted {
             for key in placements.removeValue(forKey: gone.id) ?? [] {
@@ -162,14 +165,15 @@ public struct TrainingState: Sendable, Equatable, Codable {
         for counted in change.nowCounted {
             var keys: Set<BoardKey> = []
             for board in boards {
-                guard let value = board.contribution(of: counted),
-                    let scope = board.scopeKey(user: counted.user, region: profiles[counted.user]?.region)
-                else { continue }
-                let key = BoardKey(board: board.id, period: board.period.key(of: counted.start, calendar: calendar), scope: scope)
-                standings[key, default: Standings(ascending: board.ascending, sums: board.metric != .bestTime)]
-                    .set(user: counted.user, workout: counted.id, value: value, at: counted.end)
-                keys.insert(key)
-                touched.insert(key)
+                guard let value = board.contribution(of: counted) else { continue }
+                let memberOf = board.scope == .eachGroup ? groups(counted.user) : []
+                for scope in board.scopeKeys(user: counted.user, region: profiles[counted.user]?.region, groups: memberOf) {
+                    let key = BoardKey(board: board.id, period: board.period.key(of: counted.start, calendar: calendar), scope: scope)
+                    standings[key, default: Standings(ascending: board.ascending, sums: board.metric != .bestTime)]
+                        .set(user: counted.user, workout: counted.id, value: value, at: counted.end)
+                    keys.insert(key)
+                    touched.insert(key)
+                }
             }
             if !keys.isEmpty { placements[counted.id] = keys }
         }

@@ -82,11 +82,12 @@ struct Leaderboard: ParsableCommand {
     @Argument(help: "The board id, as declared in Pipelines/leaderboards.yaml.") var board: String
     @Option(help: "A period key such as 2026-W48, 2026-11 or 2026-11-27; the current period by default.") var period: String?
     @Option(help: "The region, for boards ranked per region.") var region: String?
+    @Option(help: "The group, for boards ranked per group (scope: each_group).") var group: String?
     @Option(help: "Also show this user's rank and value.") var user: String?
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let request = LeaderboardRequest(board: board, period: period, region: region, user: user)
+        let request = LeaderboardRequest(board: board, period: period, region: region, group: group, user: user)
         let reply = try endpoints.client().request(request.bytes)
         try output.show(reply, as: LeaderboardReply.self) { board in
             var lines = ["\(board.board) (\(board.metric)), \(board.period), \(board.scope): \(Format.count(board.ranked)) ranked"]

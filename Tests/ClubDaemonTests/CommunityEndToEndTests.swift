@@ -336,4 +336,28 @@ import Testing
         #expect(log.filter { $0.type == "competition.prize" }.map(\.user).sorted() == ["a", "b", "c"])
         #expect(try daemon.request(["op": "competition", "competition": "nope"])["error"]?["code"] == "unknown_competition")
     }
+
+    @Test func eachGroupBoardsRankAGroupsMembers() throws {
+        let daemon = try DaemonProcess(pipelines: [
+            "boards.yaml": "name: b\nleaderboards:\n  - {id: group-km, metric: distance, period: all_time, scope: each_group}\n"
+        ])
+        try daemon.start()
+        let t = Self.now - 3_600_000
+        let reply = try Self.submit(
+            daemon,
+            [
+                Self.event(#"{"type":"group.created","id":"e1","user":"ann","group":"g1","kind":"joint","title":"One"}"#),
+                Self.event(#"{"type":"group.created","id":"e2","user":"bob","group":"g2","kind":"joint","title":"Two"}"#),
+                Self.event(#"{"type":"group.joined","id":"e3","user":"cat","group":"g1"}"#),
+                Self.event(#"{"type":"group.joined","id":"e4","user":"cat","group":"g2"}"#),
+                Self.workout("w1", "ann", km: 5, at: t), Self.workout("w2", "bob", km: 8, at: t), Self.workout("w3", "cat", km: 6, at: t),
+                Self.workout("w4", "dan", km: 20, at: t),  // in no group
+            ])
+        #expect(reply["accepted"] == 8, "\(reply.jsonText)")
+        let g1 = try Self.poll(daemon, ["op": "leaderboard", "board": "group-km", "group": "g1"]) { $0["entries"]?.arrayValue?.count == 2 }
+        #expect(g1["entries"]?.arrayValue?.map { $0["user"] } == ["cat", "ann"] && g1["scope"] == "g1", "\(g1.jsonText)")
+        let g2 = try daemon.request(["op": "leaderboard", "board": "group-km", "group": "g2"])
+        #expect(g2["entries"]?.arrayValue?.map { $0["user"] } == ["bob", "cat"], "\(g2.jsonText)")
+        #expect(try daemon.request(["op": "leaderboard", "board": "group-km"])["error"]?["code"] == "missing_field")
+    }
 }

@@ -165,7 +165,7 @@ import Testing
         var expected: [TrainingState.BoardKey: [String: (value: Double, at: Int64, best: Bool)]] = [:]
         for board in config.boards {
             for w in counted {
-                guard let value = board.contribution(of: w), let scope = board.scopeKey(user: w.user, region: regions[w.user]) else { continue }
+                guard let value = board.contribution(of: w), let scope = board.scopeKeys(user: w.user, region: regions[w.user], groups: []).first else { continue }
                 let key = TrainingState.BoardKey(board: board.id, period: board.period.key(of: w.start, in: config.timeZone), scope: scope)
                 let best = board.metric == .bestTime
                 if let old = expected[key]?[w.user] {

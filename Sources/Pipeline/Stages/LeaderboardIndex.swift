@@ -53,6 +53,9 @@ final class LeaderboardIndex: Sendable {
         case .eachRegion:
             guard let scope else { throw CommandError("missing_field", "board '\(board)' has one ranking per region: give 'region'") }
             scopeKey = scope
+        case .eachGroup:
+            guard let scope else { throw CommandError("missing_field", "board '\(board)' has one ranking per group: give 'group'") }
+            scopeKey = scope
         }
         let key = TrainingState.BoardKey(board: board, period: periodKey, scope: scopeKey)
         let standings = all[key] ?? Standings(ascending: spec.ascending, sums: spec.metric != .bestTime)

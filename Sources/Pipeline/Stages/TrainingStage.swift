@@ -241,7 +241,12 @@ actor TrainingStage: LogConsumer {
     }
 
     private func add(_ workout: Workout, messages: inout [Publisher.Message], raised: inout [ActivityEvent]) {
-        let applied = state.apply(workout, config: config)
+        let applied: TrainingState.Applied
+        do {
+            // A view for the call only: held while the competitions change, it would copy them.
+            let view = competitions
+            applied = state.apply(workout, config: config, groups: { view.groups(of: $0) })
+        }
         dirty.formUnion(applied.boards)
         placeInCompetitions(applied)
         progressed(by: applied.counted, raised: &raised)

@@ -6,8 +6,9 @@ import JSON
 /// contributions — a copy that stops counting leaves them (Training's duplicate rule).
 public struct Competitions: Codable, Sendable, Equatable {
     public private(set) var all: [String: Competition] = [:]
-    /// The members of each group.
+    /// The members of each group, and the groups of each member.
     private var members: [String: Set<String>] = [:]
+    private var memberOf: [String: Set<String>] = [:]
     /// The competitions each counted workout contributes to.
     private var placements: [String: [String]] = [:]
 
@@ -27,15 +28,23 @@ public struct Competitions: Codable, Sendable, Equatable {
             if let c = Competition(event), all[c.id] == nil { all[c.id] = c }
         case "competition.joined":
             if let id = b["competition"]?.stringValue { all[id]?.entrants.insert(event.user) }
-        case "group.created":
-            if let g = b["group"]?.stringValue { members[g, default: []].insert(event.user) }
-        case "group.joined":
-            if let g = b["group"]?.stringValue { members[g, default: []].insert(event.user) }
+        case "group.created", "group.joined":
+            if let g = b["group"]?.stringValue {
+                members[g, default: []].insert(event.user)
+                memberOf[event.user, default: []].insert(g)
+            }
         case "group.left":
-            if let g = b["group"]?.stringValue { members[g]?.remove(event.user) }
+            if let g = b["group"]?.stringValue {
+                members[g]?.remove(event.user)
+                memberOf[event.user]?.remove(g)
+            }
         default: break
         }
     }
+
+    /// The groups `user` is a member of now (the log's group events; the community gate
+    /// admitted them).
+    public func groups(of user: String) -> Set<String> { memberOf[user] ?? [] }
 
     /// Whether `user` is in `c`'s scope now.
     private func inScope(_ user: String, _ c: Competition, region: String?) -> Bool {
