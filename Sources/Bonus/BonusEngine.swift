@@ -18,6 +18,20 @@ public struct BonusEngine: Sendable {
     /// under rule `competition:<competition>`, not limited by the caps.
     public static let prizeType = "competition.prize"
 
+    /// Events that name several users in `users` (one `community.ran_together` for a group
+    /// that ran together): the rules apply to each of them, as if each had the event.
+    public static let groupTypes: Set<String> = ["community.ran_together"]
+
+    /// The event once per user it rewards: itself, or for a group type a copy per user of
+    /// `users` (same id, so the ledger's key — user, event, rule — books each once).
+    public static func beneficiaries(of event: ActivityEvent) -> [ActivityEvent] {
+        guard groupTypes.contains(event.type), let users = event.body["users"]?.arrayValue?.compactMap(\.stringValue), !users.isEmpty
+        else { return [event] }
+        return Set(users).sorted().map {
+            ActivityEvent(offset: event.offset, id: event.id, type: event.type, user: $0, at: event.at, json: event.json)
+        }
+    }
+
     public init(rules: BonusRules) {
         self.rules = rules
     }

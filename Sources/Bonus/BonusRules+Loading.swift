@@ -23,6 +23,7 @@ extension BonusRules: DefinitionFile {
           - {id: coach-x2, on: session.attended, when: {with_coach: {equals: true}}, multiply: 2}
           - {id: tracked-workout, on: workout.finished, when: {moving_time_s: {at_least: 600}}, points: 5}
           - {id: discussion, on: discussion.posted, points: 2}
+          - {id: ran-together, on: community.ran_together, points: 10}
           - {id: programme-step, on: training.step_completed, points: 5}
           - {id: programme-completed, on: training.programme_completed, points: 200}
           - {id: streak-3, on: [workout, session.attended], streak_days: 3, points: 30}

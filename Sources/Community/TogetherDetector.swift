@@ -54,6 +54,15 @@ public struct TogetherDetector: Codable, Sendable {
         var lastSlot: Int64 = .min
         /// Distance the tracks covered while near each other.
         var distance = 0.0
+
+        /// Counts a slot the tracks were near in. - Returns: whether it is their first.
+        mutating func add(slot: Int64, step: Double) -> Bool {
+            slots += 1
+            if slot < firstSlot { firstSlot = slot }
+            if slot > lastSlot { lastSlot = slot }
+            distance += step
+            return slots == 1
+        }
     }
 
     struct Cell: Hashable, Codable, Sendable {
@@ -158,15 +167,11 @@ public struct TogetherDetector: Codable, Sendable {
                             tracks[other.track]?.user != user
                         else { continue }
                         let pair = Pair(p.track, other.track)
-                        if pairs[pair] == nil {
-                            pairs[pair] = PairStats()
+                        // One lookup, in place; a new pair joins both tracks' partners.
+                        if pairs[pair, default: PairStats()].add(slot: slot, step: step) {
                             partners[p.track, default: []].insert(other.track)
                             partners[other.track, default: []].insert(p.track)
                         }
-                        pairs[pair]!.slots += 1
-                        if slot < pairs[pair]!.firstSlot { pairs[pair]!.firstSlot = slot }
-                        if slot > pairs[pair]!.lastSlot { pairs[pair]!.lastSlot = slot }
-                        pairs[pair]!.distance += step
                     }
                 }
             }

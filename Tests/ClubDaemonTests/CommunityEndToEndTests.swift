@@ -248,6 +248,12 @@ import Testing
         #expect(event["users"] == ["ann", "bob", "cat"], "\(event.jsonText)")
         #expect((event["overlap_s"]?.int64Value ?? 0) >= 29 * 60)
         #expect((event["distance_m"]?.doubleValue ?? 0) > 5_000)
+        // Each of the three earns the embedded programme's 10 points for it; dan nothing.
+        for user in ["ann", "bob", "cat"] {
+            let ledger = try Self.poll(daemon, ["op": "ledger", "user": .string(user)]) { ($0["entries"]?.arrayValue ?? []).contains { $0["rule"] == "ran-together" } }
+            #expect((ledger["entries"]?.arrayValue ?? []).filter { $0["rule"] == "ran-together" }.compactMap { $0["points"]?.int64Value } == [10], "\(user)")
+        }
+        #expect(try daemon.request(["op": "balance", "user": "dan"])["points"] == 0)
         // The raised type is refused from clients.
         let forged = try Self.submit(daemon, [Self.event(#"{"type":"community.ran_together","id":"f","user":"dan","users":["dan","ann"]}"#)])
         #expect(Self.codes(forged) == [0: "unsupported_type"])

@@ -140,6 +140,18 @@ import Testing
             #expect(result.events.allSatisfy { !$0.id.isEmpty && !$0.user.isEmpty && !$0.json.isEmpty })
         }
     }
+
+    /// The community's events: each mutated frame is taken or refused with a reason, and what
+    /// is taken holds the fields its type requires.
+    @Test func fuzzedCommunityEventsAlwaysGetAnAnswer() {
+        fuzz(
+            #"[{"type":"session.scheduled","id":"s-1","user":"u-1","session":"tue","group":"g","start":1764237600000,"duration_s":3600,"sport":"run","place":{"lat":55.75,"lon":37.61,"radius_m":150},"capacity":8},{"type":"competition.created","id":"c-1","user":"u-1","competition":"k","title":"K","goal":"fastest","band":[5000,5500],"start":1764237600000,"end":1764241200000,"prizes":[{"ranks":[1,3],"points":50}]},{"type":"discussion.posted","id":"d-1","user":"u-1","group":"g","post":"p","text":"hi","reply_to":"q"}]"#
+        ) { result in
+            for event in result.events {
+                for field in EventDecoder.communityTypes[event.type] ?? [] { #expect(event.body[field]?.stringValue != nil, "\(event.type) without \(field)") }
+            }
+        }
+    }
 }
 
 @Suite struct EventTimeTests {

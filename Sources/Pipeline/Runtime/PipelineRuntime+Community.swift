@@ -30,8 +30,7 @@ extension PipelineRuntime {
     func decideCommunity() async {
         let now = Clock.nowMillis()
         let quiet = inboxIsEmpty
-        let attended = attendance.due(now: now, quiet: quiet, schedule: community.board.schedule, config: community.config)
-        let ranTogether = together.due(now: now, quiet: quiet, config: community.config)
+        let (attended, ranTogether) = await detectors.due(now: now, quiet: quiet)
         guard !attended.isEmpty || !ranTogether.isEmpty else { return }
         Counter(label: "clubd_attendance_detected_total").increment(by: Int64(attended.count))
         Counter(label: "clubd_ran_together_total").increment(by: Int64(ranTogether.count))

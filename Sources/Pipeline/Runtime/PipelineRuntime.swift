@@ -56,11 +56,9 @@ public actor PipelineRuntime {
     private let offers: OfferStage
     /// The Community subsystem's stage: groups, sessions, discussions (``PipelineRuntime+Community.swift``).
     let community: CommunityStage
-    /// Attendance detected from the telemetry this loop processes, against the community
-    /// stage's schedule; snapshotted with the windows.
-    var attendance = AttendanceDetector()
-    /// Users running together, found in the same telemetry; snapshotted with the windows.
-    var together = TogetherDetector()
+    /// Attendance against the community stage's schedule and running together, detected in the
+    /// telemetry this loop processes; snapshotted with the windows.
+    let detectors: CommunityDetectors
     /// One signal per log consumer, notified when the log grows.
     private let logSignals: LogSignals
     /// The log consumers' runners, in start order: bonus, feed, training, offers.
@@ -150,8 +148,10 @@ public actor PipelineRuntime {
                 _ = try await store.appendActivity(records, receivedAt: Clock.nowMillis())
                 signals.notifyAll()
             })
-        attendance = Self.restore(AttendanceDetector.self, snapshot?.parts[Self.attendancePart], logger: logger) ?? attendance
-        together = Self.restore(TogetherDetector.self, snapshot?.parts[Self.togetherPart], logger: logger) ?? together
+        detectors = CommunityDetectors(
+            attendance: Self.restore(AttendanceDetector.self, snapshot?.parts[Self.attendancePart], logger: logger) ?? AttendanceDetector(),
+            together: Self.restore(TogetherDetector.self, snapshot?.parts[Self.togetherPart], logger: logger) ?? TogetherDetector(),
+            board: self.community.board, config: community)
         runners = [
             await StageRunner(consumer: bonus, log: store, signal: signals.bonus, logger: logger),
             await StageRunner(consumer: feed, log: store, signal: signals.feed, logger: logger),
@@ -324,6 +324,7 @@ public actor PipelineRuntime {
         processedCount += samples.count
         acceptedCounter.increment(by: Int64(samples.count))
         async let personalRecords = recordStage.handle(samples)
+        async let detected: Void = detectors.observe(samples, now: Clock.nowMillis())
         let outputs = await withTaskGroup(of: WindowStage.Output.self) { group in
             for stage in stages { group.addTask { await stage.handle(samples) } }
             var outputs: [WindowStage.Output] = []
@@ -342,9 +343,7 @@ public actor PipelineRuntime {
         }
         if !records.isEmpty { windowsCounter.increment(by: Int64(records.count)) }
         if !messages.isEmpty { await publisher.publish(messages) }
-        let now = Clock.nowMillis()
-        attendance.observe(samples, schedule: community.board.schedule, config: community.config, now: now)
-        if community.config.togetherEnabled { together.observe(samples, config: community.config, now: now) }
+        await detected
         pendingWindows += records
         pendingRaised += activity
         await writePending()
@@ -441,8 +440,9 @@ public actor PipelineRuntime {
         for stage in stages {
             stageStates.append(("stage.\(stage.definition.name)", Self.snapshotPrefix(of: stage.definition), await stage.state))
         }
+        let detected = await detectors.state
         return CapturedSnapshot(
-            publisher: await publisher.snapshot(), records: await recordStage.state, attendance: attendance, together: together, stages: stageStates,
+            publisher: await publisher.snapshot(), records: await recordStage.state, attendance: detected.attendance, together: detected.together, stages: stageStates,
             journalPosition: journalPosition, takenAt: Clock.nowMillis())
     }
 

@@ -70,7 +70,7 @@ actor BonusStage: LogConsumer {
         var entries: [LedgerEntry] = []
         var changed: Set<String> = []
         var messages: [Publisher.Message] = []
-        for event in records {
+        for event in records.flatMap(BonusEngine.beneficiaries) {
             var account = accounts[event.user] ?? BonusAccount()
             let revision = account.revision
             let outcome = engine.apply(event, to: &account, now: now)

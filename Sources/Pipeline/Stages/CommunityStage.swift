@@ -52,9 +52,15 @@ actor CommunityStage: LogConsumer {
         self.raise = raise
         board = ScheduleBoard()
         if let saved = try await store.consumerState(Self.consumerName) {
-            state = try JSONDecoder().decode(CommunityState.self, from: Data(saved.state))
-            offset = saved.offset
-            committedOffset = saved.offset
+            do {
+                state = try JSONDecoder().decode(CommunityState.self, from: Data(saved.state))
+                offset = saved.offset
+                committedOffset = saved.offset
+            } catch {
+                // A state this version cannot read: the state is a function of the log, so it
+                // is rebuilt from the log's start (the community's own events are never pruned).
+                logger.warning("community state unreadable; rebuilding it from the activity log", metadata: ["error": "\(error)"])
+            }
         }
         refreshSchedule(force: true)
     }
