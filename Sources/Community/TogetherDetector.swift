@@ -76,8 +76,9 @@ public struct TogetherDetector: Codable, Sendable {
         var longitude: Double
     }
 
+    /// A slot's cells that hold positions, and when the slot last took one.
     struct Slot: Codable, Sendable {
-        var cells: [Cell: [Position]] = [:]
+        var cells: [UInt64] = []
         var touchedAt: Int64 = 0
     }
 
@@ -89,14 +90,19 @@ public struct TogetherDetector: Codable, Sendable {
     /// Positions are not snapshotted: they wait `together_lateness` for partners and are
     /// rebuilt by the telemetry that follows a restart; tracks and pairs are.
     private enum CodingKeys: String, CodingKey {
-        case keys, tracks, nextTrack, pairs, partners
+        case keys, tracks, free, pairs, partners
     }
 
-    private var keys: [TrackKey: Int] = [:]
+    /// Each user's tracks (usually one): one string hashed per sample, the device and session
+    /// compared.
+    private var keys: [String: [Int]] = [:]
     /// The daemon's clock at the last sample taken.
     private var newestArrival: Int64 = 0
-    private var tracks: [Int: Track] = [:]
-    private var nextTrack = 0
+    /// Tracks by id (an index), nil where one ended; `free` lists those indices.
+    private var tracks: [Track?] = []
+    private var free: [Int] = []
+    /// Positions by slot and cell in one flat table (``cellKey(slot:_:)``), and each slot's cells.
+    private var positions: [UInt64: [Position]] = [:]
     private var slots: [Int64: Slot] = [:]
     private var pairs: [Pair: PairStats] = [:]
     /// Pairs by track, to find a track's pairs when it ends.
@@ -105,11 +111,19 @@ public struct TogetherDetector: Codable, Sendable {
     public init() {}
 
     /// Tracks being followed.
-    public var trackCount: Int { tracks.count }
+    public var trackCount: Int { tracks.count - free.count }
     /// Pairs of tracks that came near each other.
     public var pairCount: Int { pairs.count }
     /// Positions held in slots.
-    public var positionCount: Int { slots.values.reduce(0) { $0 + $1.cells.values.reduce(0) { $0 + $1.count } } }
+    public var positionCount: Int { positions.values.reduce(0) { $0 + $1.count } }
+
+    /// One key for a slot's cell: 24 bits of the slot (slots older than the lateness are gone
+    /// long before they wrap, after 2.6 years), 20 of the row and 20 of the column.
+    @inline(__always)
+    static func cellKey(slot: Int64, _ cell: Cell) -> UInt64 {
+        (UInt64(truncatingIfNeeded: slot) & 0xFF_FFFF) << 40 | (UInt64(UInt32(bitPattern: cell.row)) & 0xF_FFFF) << 20
+            | (UInt64(UInt32(bitPattern: cell.column)) & 0xF_FFFF)
+    }
 
     private static func cell(_ latitude: Double, _ longitude: Double) -> Cell {
         let size = cellMeters / metresPerDegree
@@ -124,15 +138,21 @@ public struct TogetherDetector: Codable, Sendable {
         newestArrival = max(newestArrival, now)
         for s in samples {
             guard let lat = s.latitude, let lon = s.longitude else { continue }
-            let key = TrackKey(user: s.user, device: s.device, session: s.session)
             let id: Int
-            if let known = keys[key] {
+            if let known = keys[s.user]?.first(where: { tracks[$0]!.key.device == s.device && tracks[$0]!.key.session == s.session }) {
                 id = known
             } else {
-                id = nextTrack
-                nextTrack += 1
-                keys[key] = id
-                tracks[id] = Track(key: key, first: s.ts, last: s.ts, lastLatitude: lat, lastLongitude: lon, touchedAt: now)
+                let track = Track(
+                    key: TrackKey(user: s.user, device: s.device, session: s.session), first: s.ts, last: s.ts, lastLatitude: lat,
+                    lastLongitude: lon, touchedAt: now)
+                if let reused = free.popLast() {
+                    id = reused
+                    tracks[id] = track
+                } else {
+                    id = tracks.count
+                    tracks.append(track)
+                }
+                keys[s.user, default: []].append(id)
             }
             let slot = s.ts / Self.slotMillis
             // In place: a track taken out and put back costs its strings' reference counts.
@@ -154,13 +174,14 @@ public struct TogetherDetector: Codable, Sendable {
 
     private mutating func insert(_ p: Position, user: String, slot: Int64, step: Double, config: CommunityConfig, now: Int64) {
         let home = Self.cell(p.latitude, p.longitude)
-        if let cells = slots[slot]?.cells {
-            if cells[home]?.contains(where: { $0.track == p.track }) == true { return }  // a late copy of the slot
+        let homeKey = Self.cellKey(slot: slot, home)
+        if slots[slot] != nil {
+            if positions[homeKey]?.contains(where: { $0.track == p.track }) == true { return }  // a late copy of the slot
             let cosLatitude = cos(p.latitude * .pi / 180)
             let metres = config.togetherMeters
             for dr in Int32(-1)...1 {
                 for dc in Int32(-1)...1 {
-                    guard let near = cells[Cell(row: home.row + dr, column: home.column + dc)] else { continue }
+                    guard let near = positions[Self.cellKey(slot: slot, Cell(row: home.row + dr, column: home.column + dc))] else { continue }
                     for other in near {
                         guard other.track != p.track,
                             Geo.within(metres, p.latitude, p.longitude, other.latitude, other.longitude, cosLatitude: cosLatitude),
@@ -176,9 +197,11 @@ public struct TogetherDetector: Codable, Sendable {
                 }
             }
         }
-        // In place: a slot taken out of the dictionary and put back would copy all its cells.
-        slots[slot, default: Slot()].cells[home, default: []].append(p)
-        slots[slot]?.touchedAt = now
+        // In place, one lookup each.
+        var isNewCell = false
+        positions[homeKey, default: { isNewCell = true; return [] }()].append(p)
+        slots[slot, default: Slot()].touchedAt = now
+        if isNewCell { slots[slot]!.cells.append(homeKey) }
     }
 
     /// Drops slots past the lateness and decides the tracks that ended: the
@@ -188,8 +211,14 @@ public struct TogetherDetector: Codable, Sendable {
     ///   pause of the loop does not end every track at once.
     public mutating func due(now: Int64, quiet: Bool = true, config: CommunityConfig) -> [ActivityEvent] {
         let reference = quiet ? now : newestArrival
-        slots = slots.filter { reference - $0.value.touchedAt < config.togetherLatenessMillis }
-        let ended = Set(tracks.filter { reference - $0.value.touchedAt >= config.togetherIdleMillis }.keys)
+        for (slot, info) in slots where reference - info.touchedAt >= config.togetherLatenessMillis {
+            for key in info.cells { positions[key] = nil }
+            slots[slot] = nil
+        }
+        var ended: Set<Int> = []
+        for (id, track) in tracks.enumerated() where track.map({ reference - $0.touchedAt >= config.togetherIdleMillis }) == true {
+            ended.insert(id)
+        }
         guard !ended.isEmpty else { return [] }
         // Tracks connected through pairs decide together, once every one of them has ended.
         var seen: Set<Int> = []
@@ -213,7 +242,12 @@ public struct TogetherDetector: Codable, Sendable {
         for t in finished {
             for other in partners[t] ?? [] { pairs[Pair(t, other)] = nil }
             partners[t] = nil
-            if let track = tracks.removeValue(forKey: t) { keys[track.key] = nil }
+            if let track = tracks[t] {
+                keys[track.user]?.removeAll { $0 == t }
+                if keys[track.user]?.isEmpty == true { keys[track.user] = nil }
+                tracks[t] = nil
+                free.append(t)
+            }
         }
         return raised.sorted { $0.id < $1.id }
     }
