@@ -28,6 +28,27 @@ public struct AttendanceDetector: Codable, Sendable, Equatable {
         var changed = true
         /// The daemon's clock when a sample last arrived (not event time).
         var touchedAt: Int64 = 0
+
+        /// Counts a sample in the session's span: near the place, moving since the last one.
+        mutating func take(_ sample: TelemetrySample, at s: Session, config: CommunityConfig, now: Int64) {
+            if !near, let lat = sample.latitude, let lon = sample.longitude, Geo.distance(lat, lon, s.latitude, s.longitude) <= s.radius {
+                near = true
+            }
+            if sample.ts > lastTs {
+                if lastTs != .min {
+                    let dt = sample.ts - lastTs
+                    if AttendanceDetector.speed(sample, after: self, seconds: Double(dt) / 1000) >= config.movingSpeed {
+                        movingMillis += min(dt, config.longestGapMillis)
+                    }
+                }
+                lastTs = sample.ts
+                lastLatitude = sample.latitude ?? lastLatitude
+                lastLongitude = sample.longitude ?? lastLongitude
+                lastDistance = sample.distance ?? lastDistance
+            }
+            changed = true
+            touchedAt = now
+        }
     }
 
     private var presences: [Key: Presence] = [:]
@@ -45,40 +66,19 @@ public struct AttendanceDetector: Codable, Sendable, Equatable {
         guard !schedule.byUser.isEmpty else { return }
         newestArrival = max(newestArrival, now)
         for sample in samples {
-            guard let ids = schedule.byUser[sample.user] else { continue }
-            for id in ids {
-                guard let entry = schedule.entries[id] else { continue }
+            guard let entries = schedule.byUser[sample.user] else { continue }
+            for entry in entries {
                 let s = entry.session
                 guard sample.ts >= s.start - config.leadMillis, sample.ts <= s.end else { continue }
-                let key = Key(session: id, user: sample.user)
-                var p = presences.removeValue(forKey: key) ?? Presence()
-                if !p.near, let lat = sample.latitude, let lon = sample.longitude,
-                    Geo.distance(lat, lon, s.latitude, s.longitude) <= s.radius
-                {
-                    p.near = true
-                }
-                if sample.ts > p.lastTs {
-                    if p.lastTs != .min {
-                        let dt = sample.ts - p.lastTs
-                        if Self.speed(sample, after: p, seconds: Double(dt) / 1000) >= config.movingSpeed {
-                            p.movingMillis += min(dt, config.longestGapMillis)
-                        }
-                    }
-                    p.lastTs = sample.ts
-                    p.lastLatitude = sample.latitude ?? p.lastLatitude
-                    p.lastLongitude = sample.longitude ?? p.lastLongitude
-                    p.lastDistance = sample.distance ?? p.lastDistance
-                }
-                p.changed = true
-                p.touchedAt = now
-                presences[key] = p
+                // In place: one lookup.
+                presences[Key(session: s.id, user: sample.user), default: Presence()].take(sample, at: s, config: config, now: now)
             }
         }
     }
 
     /// The speed between the previous sample and this one: the device's own, else from the
     /// positions, else from the cumulative distance.
-    private static func speed(_ sample: TelemetrySample, after p: Presence, seconds: Double) -> Double {
+    static func speed(_ sample: TelemetrySample, after p: Presence, seconds: Double) -> Double {
         if let speed = sample.speed { return speed }
         guard seconds > 0 else { return 0 }
         if let lat = sample.latitude, let lon = sample.longitude, let lat0 = p.lastLatitude, let lon0 = p.lastLongitude {

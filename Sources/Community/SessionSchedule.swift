@@ -11,8 +11,8 @@ public struct SessionSchedule: Sendable, Equatable {
     }
 
     public private(set) var entries: [String: Entry] = [:]
-    /// The sessions each user's telemetry may attend.
-    public private(set) var byUser: [String: [String]] = [:]
+    /// The sessions each user's telemetry may attend (one lookup per sample).
+    public private(set) var byUser: [String: [Entry]] = [:]
 
     public init() {}
 
@@ -22,8 +22,9 @@ public struct SessionSchedule: Sendable, Equatable {
             guard let group = state.groups[session.group], !group.closed else { continue }
             var session = session
             session.attended = [:]
-            entries[session.id] = Entry(session: session, coach: group.coach, members: group.members)
-            for user in group.members.union(group.coach.map { [$0] } ?? []) { byUser[user, default: []].append(session.id) }
+            let entry = Entry(session: session, coach: group.coach, members: group.members)
+            entries[session.id] = entry
+            for user in group.members.union(group.coach.map { [$0] } ?? []) { byUser[user, default: []].append(entry) }
         }
     }
 }
