@@ -1,5 +1,5 @@
-import Community
 import Bonus
+import Community
 import Definitions
 import Foundation
 import Offers

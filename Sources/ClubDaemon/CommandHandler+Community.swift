@@ -1,6 +1,7 @@
 import ClubProtocol
 import Community
 import Pipeline
+import Users
 
 /// The Community subsystem's ops, answered from the community stage's state (as far as it
 /// has applied the log): `groups`, `group`, `recommendations`, `discussion`, and the
@@ -69,6 +70,16 @@ extension CommandHandler {
             return CommandError("unknown_competition", "no competition '\(request.competition.prefix(64))'").reply
         }
         return reply.bytes
+    }
+
+    /// A user's devices, as the log has them (read from the devices' admission gate).
+    func devicesOf(_ request: DevicesRequest) -> [UInt8] {
+        DevicesReply(
+            user: request.user,
+            devices: devices.devices(of: request.user).map {
+                .init(device: $0.id, kind: $0.kind, registeredAt: Int($0.registeredAt), retired: $0.retired)
+            }
+        ).bytes
     }
 
     static func unknownGroup(_ id: String) -> [UInt8] { CommandError("unknown_group", "no group '\(id.prefix(64))'").reply }

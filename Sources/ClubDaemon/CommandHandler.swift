@@ -8,6 +8,7 @@ import Offers
 import Pipeline
 import Storage
 import Telemetry
+import Users
 
 /// Serves the command socket's operations (``Op``): a router to the handlers of each
 /// subsystem — here `health`, `submit`, `stats`, `reload` and `snapshot`; the Bonus, Training,
@@ -22,6 +23,8 @@ struct CommandHandler: CommandHandling {
     let maxRequestBytes: Int
     /// Largest workout file `import` takes (`imports.max_file_bytes`).
     let maxImportFileBytes: Int
+    /// The users' devices as the log has them (the devices' admission gate).
+    let devices: DevicesGate
     let reloadPipelines: @Sendable () async -> [UInt8]
 
     /// Largest `import` request: the file in base64 and room for the other fields.
@@ -101,6 +104,7 @@ struct CommandHandler: CommandHandling {
         case .session: return await answer(SessionRequest.self, object, session)
         case .discussion: return await answer(DiscussionRequest.self, object, discussion)
         case .competition: return await answer(CompetitionRequest.self, object, competition)
+        case .devices: return await answer(DevicesRequest.self, object, devicesOf)  // Users: CommandHandler+Community.swift
         }
     }
 

@@ -1,7 +1,8 @@
-import Community
+import ClubKernel
 import ClubProtocol
 import ClubRuntime
 import CommandSocket
+import Community
 import Dispatch
 import Foundation
 import JSON
@@ -12,6 +13,7 @@ import Prometheus
 import ServiceLifecycle
 import Storage
 import Synchronization
+import Users
 import ZMQ
 
 /// The club daemon: binds the sockets, restores state, then runs every part as a service of
@@ -48,8 +50,10 @@ public final class Daemon: Sendable {
         let notifier = SystemdNotifier()
         let programme = try config.loadProgramme()
         try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
+        let devices = DevicesGate()
         let store = try ClubStore(
-            path: (config.stateDirectory as NSString).appendingPathComponent("clubd.sqlite"), gate: CommunityGate(config: config.community))
+            path: (config.stateDirectory as NSString).appendingPathComponent("clubd.sqlite"),
+            gate: AdmissionGates([CommunityGate(config: config.community), devices]))
         let context = ZMQContext()
         let runtime = try await PipelineRuntime(
             context: context, options: config.runtimeOptions, pipelines: programme.pipelines, bonusRules: programme.bonusRules,
@@ -61,7 +65,7 @@ public final class Daemon: Sendable {
         }
         let handler = CommandHandler(
             runtime: runtime, store: store, startedAt: Clock.nowMillis(), maxRequestBytes: config.maxFrameBytes,
-            maxImportFileBytes: config.maxImportFileBytes,
+            maxImportFileBytes: config.maxImportFileBytes, devices: devices,
             reloadPipelines: reload)
         let realtime = config.commandRealtimePriority > 0 ? Int32(config.commandRealtimePriority) : nil
         let commands = try CommandServer(

@@ -26,3 +26,18 @@ public protocol AdmissionGate: AnyObject, Sendable {
     /// Forgets everything admitted, before a replay.
     func reset()
 }
+
+/// Several gates, each deciding its own types (the community's, the devices').
+public final class AdmissionGates: AdmissionGate {
+    private let gates: [any AdmissionGate]
+
+    public init(_ gates: [any AdmissionGate]) { self.gates = gates }
+
+    public func decides(_ type: String) -> Bool { gates.contains { $0.decides(type) } }
+
+    public func admit(_ event: ActivityEvent) -> Refusal? {
+        gates.first { $0.decides(event.type) }?.admit(event)
+    }
+
+    public func reset() { gates.forEach { $0.reset() } }
+}

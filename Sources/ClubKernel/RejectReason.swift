@@ -61,6 +61,8 @@ public struct RejectReason: Hashable, Sendable, CustomStringConvertible {
     public static let unknownGroup = RejectReason("unknown_group")
     /// A session that was never scheduled.
     public static let unknownSession = RejectReason("unknown_session")
+    /// A device the user does not hold (retiring it). (extension)
+    public static let unknownDevice = RejectReason("unknown_device")
     /// A competition that was never created.
     public static let unknownCompetition = RejectReason("unknown_competition")
     /// A post that does not exist in the group named (a reply or hiding). (extension)

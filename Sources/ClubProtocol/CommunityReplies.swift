@@ -451,3 +451,54 @@ public struct CompetitionReply: Reply, Equatable {
         self.prizes = prizes
     }
 }
+
+/// `devices`: a user's devices in registration order.
+public struct DevicesReply: Reply, Equatable {
+    public struct Device: Sendable, Equatable {
+        public var device: String
+        public var kind: String
+        public var registeredAt: Int
+        public var retired: Bool
+        public init(device: String, kind: String, registeredAt: Int, retired: Bool) {
+            self.device = device
+            self.kind = kind
+            self.registeredAt = registeredAt
+            self.retired = retired
+        }
+    }
+
+    public var user: String
+    public var devices: [Device]
+
+    public init(user: String, devices: [Device]) {
+        self.user = user
+        self.devices = devices
+    }
+
+    public func writeMembers(into w: inout JSONWriter) {
+        w.member("user", user)
+        w.key("devices")
+        w.beginArray()
+        for d in devices {
+            w.beginObject()
+            w.member("device", d.device)
+            w.member("kind", d.kind)
+            w.member("registered_at", d.registeredAt)
+            w.member("retired", d.retired)
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    public init(reply: JSONValue) throws(CommandError) {
+        let r = ReplyReader(value: reply)
+        user = try r.string("user")
+        var devices: [Device] = []
+        for d in try r.array("devices") {
+            let dr = ReplyReader(value: d)
+            devices.append(
+                Device(device: try dr.string("device"), kind: try dr.string("kind"), registeredAt: try dr.int("registered_at"), retired: d["retired"]?.boolValue ?? false))
+        }
+        self.devices = devices
+    }
+}

@@ -85,6 +85,7 @@ extension EventDecoder {
         }
         if type.hasPrefix("programme."), let error = Self.checkProgramme(type: type, body: body, now: now) { return .failure(error) }
         if let error = Self.checkCommunity(type: type, body: body, now: now) { return .failure(error) }
+        if let error = Self.checkDevice(type: type, body: body) { return .failure(error) }
         if type == "workout", body["source"]?.stringValue?.isEmpty ?? true {
             return .failure(FieldError(.missingField, "missing required field 'source' (device, or the external system's name)"))
         }

@@ -366,4 +366,41 @@ import Testing
         #expect(g2["entries"]?.arrayValue?.map { $0["user"] } == ["bob", "cat"], "\(g2.jsonText)")
         #expect(try daemon.request(["op": "leaderboard", "board": "group-km"])["error"]?["code"] == "missing_field")
     }
+
+    // MARK: Devices (User subsystem)
+
+    @Test func devicesBelongToOneUserAndSurviveARestart() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+        let reply = try Self.submit(
+            daemon,
+            [
+                Self.event(#"{"type":"device.registered","id":"v1","user":"ann","device":"watch-1","kind":"watch","public_key":"\#(key)"}"#),
+                Self.event(#"{"type":"device.registered","id":"v2","user":"bob","device":"watch-1","kind":"watch"}"#),  // conflict
+                Self.event(#"{"type":"device.registered","id":"v3","user":"ann","device":"phone-1","kind":"phone"}"#),
+                Self.event(#"{"type":"device.registered","id":"v4","user":"ann","device":"x","kind":"toaster"}"#),  // out_of_range
+                Self.event(#"{"type":"device.registered","id":"v5","user":"ann","device":"y","kind":"watch","public_key":"short"}"#),  // wrong_type
+                Self.event(#"{"type":"device.retired","id":"v6","user":"bob","device":"phone-1"}"#),  // unknown_device
+                Self.event(#"{"type":"device.retired","id":"v7","user":"ann","device":"phone-1"}"#),
+                Self.event(#"{"type":"device.renamed","id":"v8","user":"ann","device":"phone-1"}"#),  // unsupported_type
+            ])
+        #expect(
+            Self.codes(reply) == [1: "conflict", 3: "out_of_range", 4: "wrong_type", 5: "unknown_device", 7: "unsupported_type"],
+            "\(reply.jsonText)")
+        func check() throws {
+            let ann = try daemon.request(["op": "devices", "user": "ann"])
+            #expect(ann["devices"]?.arrayValue?.map { $0["device"] } == ["watch-1", "phone-1"], "\(ann.jsonText)")
+            #expect(ann["devices"]?.arrayValue?.map { $0["retired"] } == [false, true])
+            #expect(ann["devices"]?[0]?["kind"] == "watch" && ann["devices"]?[0]?["registered_at"]?.int64Value != nil)
+            #expect(try daemon.request(["op": "devices", "user": "bob"])["devices"]?.arrayValue?.isEmpty == true)
+        }
+        try check()
+        daemon.kill()
+        try daemon.start()
+        try check()
+        // Still decided after the restart: the gate was rebuilt from the log.
+        let again = try Self.submit(daemon, [Self.event(#"{"type":"device.registered","id":"v9","user":"bob","device":"watch-1","kind":"watch"}"#)])
+        #expect(Self.codes(again) == [0: "conflict"])
+    }
 }

@@ -1,0 +1,79 @@
+import ClubKernel
+import Synchronization
+
+/// The users' devices (the contract's `device.registered` and `device.retired`): each device id
+/// belongs to one user; a retired device's key is no longer valid. Pure; decided in log order.
+public struct Devices: Sendable, Equatable {
+    public struct Device: Sendable, Equatable {
+        public var id: String
+        public var user: String
+        public var kind: String
+        /// Z85, 40 characters, when the device authenticates with CurveZMQ.
+        public var publicKey: String?
+        /// Event time of the (last) registration.
+        public var registeredAt: Int64
+        public var retired: Bool
+    }
+
+    public static let kinds: Set<String> = ["watch", "phone", "bike_computer", "sensor", "other"]
+
+    public private(set) var byID: [String: Device] = [:]
+    private var byUser: [String: [String]] = [:]
+
+    public init() {}
+
+    /// A user's devices in registration order.
+    public func devices(of user: String) -> [Device] { (byUser[user] ?? []).compactMap { byID[$0] } }
+
+    /// Applies a `device.*` event, or says why it cannot apply.
+    public mutating func apply(_ event: ActivityEvent) throws(Refusal) {
+        let b = event.body
+        guard let id = b["device"]?.stringValue else { throw Refusal(.missingField, "missing required field 'device'") }
+        switch event.type {
+        case "device.registered":
+            if let held = byID[id], held.user != event.user {
+                throw Refusal(.conflict, "device '\(id)' belongs to another user")
+            }
+            let known = byID[id] != nil
+            byID[id] = Device(
+                id: id, user: event.user, kind: b["kind"]?.stringValue ?? "other", publicKey: b["public_key"]?.stringValue,
+                registeredAt: event.at, retired: false)
+            if !known { byUser[event.user, default: []].append(id) }
+        case "device.retired":
+            guard let held = byID[id], held.user == event.user else {
+                throw Refusal(.unknownDevice, "user '\(event.user)' has no device '\(id)'")
+            }
+            guard !held.retired else { throw Refusal(.conflict, "device '\(id)' is retired already") }
+            byID[id]?.retired = true
+        default:
+            return
+        }
+    }
+}
+
+/// The admission gate of the User subsystem's devices: a device id held by another user is
+/// refused in log order (`conflict`), and the `devices` op reads what it admitted — it is the
+/// read model, always as far as the log.
+public final class DevicesGate: AdmissionGate {
+    private let state = Mutex(Devices())
+
+    public init() {}
+
+    public func decides(_ type: String) -> Bool { type == "device.registered" || type == "device.retired" }
+
+    public func admit(_ event: ActivityEvent) -> Refusal? {
+        state.withLock { devices in
+            do throws(Refusal) {
+                try devices.apply(event)
+                return nil
+            } catch {
+                return error
+            }
+        }
+    }
+
+    public func reset() { state.withLock { $0 = Devices() } }
+
+    /// A user's devices as the log has them.
+    public func devices(of user: String) -> [Devices.Device] { state.withLock { $0.devices(of: user) } }
+}
