@@ -11,7 +11,7 @@ struct Clubctl: AsyncParsableCommand {
         subcommands: [
             Health.self, Send.self, Subscribe.self, Stats.self, Balance.self, Ledger.self, Leaderboard.self, Workouts.self, Import.self,
             Offers.self, Exercises.self, Programmes.self, ProgrammeCommand.self, Progress.self, Groups.self, GroupCommand.self,
-            Sessions.self, SessionCommand.self, Discussion.self, CompetitionCommand.self, Simulate.self,
+            Sessions.self, SessionCommand.self, Discussion.self, CompetitionCommand.self, DevicesCommand.self, Simulate.self,
         ])
 }
 
