@@ -82,6 +82,18 @@ extension CommandHandler {
         ).bytes
     }
 
+    /// A user's gear and its mileage, as far as the training stage has applied the log.
+    func gearOf(_ request: GearRequest) async -> [UInt8] {
+        GearReply(
+            user: request.user,
+            gear: await runtime.gear(of: request.user).map {
+                .init(
+                    gear: $0.id, kind: $0.kind, title: $0.title, sports: $0.sports, distance: $0.distance, durationSeconds: $0.durationSeconds,
+                    workouts: $0.workouts, retireAt: $0.retireAt, retired: $0.retiredAt != nil)
+            }
+        ).bytes
+    }
+
     static func unknownGroup(_ id: String) -> [UInt8] { CommandError("unknown_group", "no group '\(id.prefix(64))'").reply }
 }
 

@@ -105,6 +105,7 @@ struct CommandHandler: CommandHandling {
         case .discussion: return await answer(DiscussionRequest.self, object, discussion)
         case .competition: return await answer(CompetitionRequest.self, object, competition)
         case .devices: return await answer(DevicesRequest.self, object, devicesOf)  // Users: CommandHandler+Community.swift
+        case .gear: return await answer(GearRequest.self, object, gearOf)
         }
     }
 

@@ -63,6 +63,8 @@ public struct RejectReason: Hashable, Sendable, CustomStringConvertible {
     public static let unknownSession = RejectReason("unknown_session")
     /// A device the user does not hold (retiring it). (extension)
     public static let unknownDevice = RejectReason("unknown_device")
+    /// Gear the user does not have (retiring it). (extension)
+    public static let unknownGear = RejectReason("unknown_gear")
     /// A competition that was never created.
     public static let unknownCompetition = RejectReason("unknown_competition")
     /// A post that does not exist in the group named (a reply or hiding). (extension)

@@ -7,7 +7,7 @@ public enum Op: String, Sendable, CaseIterable {
     case offersPreview = "offers.preview"
     case exercises, programmes, programme, progress
     case groups, group, recommendations, sessions, session, discussion, competition
-    case devices
+    case devices, gear
     case reload, snapshot
 
     /// The `unknown_op` error for a name that is none of these.

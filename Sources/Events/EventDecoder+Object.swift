@@ -7,7 +7,7 @@ extension EventDecoder {
     public static let daemonRaisedTypes: Set<String> = [
         "record.personal", "training.compared", "leaderboard.final", "imports.deleted", "training.step_completed",
         "training.step_missed", "training.programme_completed", "session.attended", "community.ran_together", "competition.finished",
-        "competition.prize",
+        "competition.prize", "gear.worn",
     ]
 
     /// The enrolment events of the Training subsystem's programmes.
@@ -86,6 +86,7 @@ extension EventDecoder {
         if type.hasPrefix("programme."), let error = Self.checkProgramme(type: type, body: body, now: now) { return .failure(error) }
         if let error = Self.checkCommunity(type: type, body: body, now: now) { return .failure(error) }
         if let error = Self.checkDevice(type: type, body: body) { return .failure(error) }
+        if let error = Self.checkGear(type: type, body: body) { return .failure(error) }
         if type == "workout", body["source"]?.stringValue?.isEmpty ?? true {
             return .failure(FieldError(.missingField, "missing required field 'source' (device, or the external system's name)"))
         }

@@ -403,4 +403,41 @@ import Testing
         let again = try Self.submit(daemon, [Self.event(#"{"type":"device.registered","id":"v9","user":"bob","device":"watch-1","kind":"watch"}"#)])
         #expect(Self.codes(again) == [0: "conflict"])
     }
+
+    // MARK: Gear (User subsystem)
+
+    @Test func gearAccruesCountedWorkoutsAndIsWornOnce() async throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let rejected = try daemon.subscriber("rejected")
+        let hour: Int64 = 3_600_000
+        let t = Self.now - 48 * hour
+        let reply = try Self.submit(
+            daemon,
+            [
+                Self.event(#"{"type":"connection","id":"x0","user":"ann","system":"strava","state":"active"}"#),
+                Self.event(#"{"type":"gear.added","id":"x1","user":"ann","gear":"shoes-1","kind":"shoes","title":"Trail shoes","sports":["run"],"retire_at_m":10000,"ts":\#(t)}"#),
+                Self.event(#"{"type":"gear.added","id":"x2","user":"ann","gear":"bad","kind":"sofa"}"#),  // out_of_range
+                Self.workout("r1", "ann", km: 6, at: t + hour), Self.workout("r1-copy", "ann", km: 6, at: t + hour, source: "strava"),
+                Self.workout("r2", "ann", km: 5, at: t + 3 * hour),
+                Self.event(#"{"type":"gear.retired","id":"x3","user":"ann","gear":"shoes-1","ts":\#(t + 4 * hour)}"#),
+                Self.workout("r3", "ann", km: 7, at: t + 5 * hour),  // after the retirement: on no gear
+                Self.event(#"{"type":"gear.retired","id":"x4","user":"ann","gear":"nope"}"#),  // unknown_gear, on rejected
+            ])
+        #expect(Self.codes(reply) == [2: "out_of_range"], "\(reply.jsonText)")
+        let refused = try rejected.receive(count: 2)  // the submit's out_of_range, then the training stage's refusal
+        #expect(refused.contains { $0.payload["code"] == "unknown_gear" && $0.payload["event"] == "x4" }, "\(refused.map(\.payload.jsonText))")
+        let gear = try Self.poll(daemon, ["op": "gear", "user": "ann"]) { $0["gear"]?[0]?["workouts"] == 2 }
+        let shoes = try #require(gear["gear"]?[0])
+        #expect(shoes["distance_m"] == 11000 && shoes["workouts"] == 2 && shoes["retired"] == true, "\(gear.jsonText)")
+        #expect(shoes["duration_s"] == 3630 && shoes["sports"] == ["run"] && shoes["title"] == "Trail shoes")
+        try daemon.waitForStages(["training"])
+        daemon.kill()
+        try daemon.start()
+        try daemon.waitForStages(["training"])
+        let store = try ClubStore(path: daemon.databasePath)
+        let worn = try await store.activity(after: 0, limit: Int.max).filter { $0.type == "gear.worn" }
+        #expect(worn.count == 1 && worn.first?.body["distance_m"]?.doubleValue == 11000, "\(worn.map(\.id))")
+        #expect(try daemon.request(["op": "gear", "user": "ann"])["gear"]?[0]?["distance_m"] == 11000)
+    }
 }

@@ -27,6 +27,9 @@ extension PipelineRuntime {
     /// The catalogue as the last (re)load gave it.
     public nonisolated var currentCatalogue: Catalogue { catalogue.withLock { $0 } }
 
+    /// A user's gear, as far as the training stage has applied the log.
+    public func gear(of user: String) async -> [GearBook.Item] { await training.gearOf(user) }
+
     /// A competition's board, as far as the training stage has applied the log.
     public func competition(_ id: String, user: String?) async -> CompetitionReply? { await training.competitionReply(id, user: user) }
 

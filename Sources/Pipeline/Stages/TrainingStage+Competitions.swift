@@ -47,6 +47,9 @@ extension TrainingStage {
         if !messages.isEmpty { await publisher.publish(messages) }
     }
 
+    /// A user's gear (``TrainingStage/gear``).
+    func gearOf(_ user: String) -> [GearBook.Item] { gear.gear(of: user) }
+
     /// The `competition` reply: its board (top `limit`), progress and state.
     func competitionReply(_ id: String, user: String?) -> CompetitionReply? {
         competitions.all[id].map { Self.board($0, user: user, limit: 100) }

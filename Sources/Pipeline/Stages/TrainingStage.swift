@@ -46,6 +46,8 @@ actor TrainingStage: LogConsumer {
     /// Competitions whose board changed since it was last published.
     var competitionsDirty: Set<String> = []
     var competitionPublishedAt: [String: Int64] = [:]
+    /// The users' gear and its mileage.
+    var gear = GearBook()
     /// The log offset up to which events are applied (committed later, see above).
     private(set) var offset: Int64 = 0
     /// Events raised and messages produced by applied entries, not yet handed on: gathered
@@ -77,6 +79,8 @@ actor TrainingStage: LogConsumer {
         var progress: ProgrammeProgress?
         /// Absent in states saved before competitions.
         var competitions: Competitions?
+        /// Absent in states saved before gear.
+        var gear: GearBook?
     }
 
     /// - Parameters:
@@ -99,6 +103,7 @@ actor TrainingStage: LogConsumer {
             finalized = persisted.finalized
             progress = persisted.progress ?? ProgrammeProgress()
             competitions = persisted.competitions ?? Competitions()
+            gear = persisted.gear ?? GearBook()
             index.update(config: config, standings: state.standings)
             offset = saved.offset
             committedOffset = saved.offset
@@ -210,8 +215,17 @@ actor TrainingStage: LogConsumer {
     private func apply(_ record: ActivityEvent, messages: inout [Publisher.Message], raised: inout [ActivityEvent]) {
         guard record.type == "workout" || record.type == "profile" || record.type == config.sessionEventType
             || record.type == Self.importsDeleted || EventDecoder.programmeTypes.contains(record.type)
-            || Competitions.types.contains(record.type)
+            || Competitions.types.contains(record.type) || GearBook.types.contains(record.type)
         else { return }
+        if GearBook.types.contains(record.type) {
+            do throws(Refusal) {
+                try gear.apply(record)
+            } catch {
+                let payload = RejectedPayload(code: error.reason.code, message: error.message, source: "training", event: record.id)
+                messages.append(Publisher.Message(topic: "rejected", members: payload.members))
+            }
+            return
+        }
         if Competitions.types.contains(record.type) { return competitions.apply(record) }
         if EventDecoder.programmeTypes.contains(record.type) { return applyProgrammeEvent(record, messages: &messages) }
         let body = record.body
@@ -224,6 +238,7 @@ actor TrainingStage: LogConsumer {
                 let applied = state.forgetImports(user: record.user, system: system, config: config)
                 dirty.formUnion(applied.boards)
                 placeInCompetitions(applied)
+                raised += gear.place(counted: applied.counted, uncounted: applied.uncounted)
             }
             return
         }
@@ -249,6 +264,7 @@ actor TrainingStage: LogConsumer {
         }
         dirty.formUnion(applied.boards)
         placeInCompetitions(applied)
+        raised += gear.place(counted: applied.counted, uncounted: applied.uncounted)
         progressed(by: applied.counted, raised: &raised)
         for comparison in applied.comparisons {
             let members = Self.payload(comparison).members
@@ -288,7 +304,7 @@ actor TrainingStage: LogConsumer {
         let raising = clockRaised
         guard offset != committedOffset || !raising.isEmpty else { return }
         // Encode a copy off the actor, so that queries are not held up by a large state.
-        let persisted = Persisted(state: state, finalized: finalized, progress: progress, competitions: competitions)
+        let persisted = Persisted(state: state, finalized: finalized, progress: progress, competitions: competitions, gear: gear)
         let position = offset
         let started = Clock.nowMillis()
         let blob = try await Task.detached { try JSONEncoder().encode(persisted) }.value
