@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "Definitions", dependencies: [.product(name: "Yams", package: "Yams")]),
         // The User subsystem: what the club knows of a member without personal data — consent
         // to import from external systems (connections); devices and gear come here. Pure.
-        .target(name: "Users", dependencies: ["ClubKernel"]),
+        .target(name: "Users", dependencies: ["ClubKernel", "Events"]),
         // The bonus programme of the Activity subsystem: rules, the points engine, caps, streaks,
         // expiry. Pure.
         .target(name: "Bonus", dependencies: ["ClubKernel", "Events", "JSON", "Definitions"]),

@@ -81,7 +81,7 @@ public struct CommunityState: Codable, Sendable {
             guard competitions[id] == nil else { throw Refusal(.conflict, "competition '\(id)' exists already") }
             var group: String?
             if let g = body["scope"]?["group"]?.stringValue {
-                group = try openGroup(.init([("group", .string(g))])).id
+                group = try openGroup(id: g).id
             }
             competitions[id] = CompetitionEntry(group: group, entrants: [])
             return Applied()
@@ -102,9 +102,10 @@ public struct CommunityState: Codable, Sendable {
         return value
     }
 
-    /// The open group named by `field`, or `unknown_group`.
-    private func openGroup(_ body: JSONObject, _ field: String = "group") throws(Refusal) -> Group {
-        let id = try Self.id(body, field)
+    /// The open group named by `group`, or `unknown_group`.
+    private func openGroup(_ body: JSONObject) throws(Refusal) -> Group { try openGroup(id: try Self.id(body, "group")) }
+
+    private func openGroup(id: String) throws(Refusal) -> Group {
         guard let group = groups[id] else { throw Refusal(.unknownGroup, "no group '\(id)'") }
         guard !group.closed else { throw Refusal(.unknownGroup, "group '\(id)' is closed") }
         return group

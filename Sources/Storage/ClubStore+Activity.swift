@@ -141,8 +141,8 @@ extension ClubStore {
                 return .refused(
                     .noConsent, "user '\(e.user)' has no active connection to '\(system)': a connection event with state 'active' must come first")
             }
-            let gated = gate.map { $0.decides(e.type) } ?? false
-            if gated, let gate {
+            let gate = self.gate.flatMap { $0.decides(e.type) ? $0 : nil }
+            if let gate {
                 // A repeated id is a duplicate, not a second decision (a retried submit).
                 let seen = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM activity WHERE id = ?)", arguments: [e.id]) ?? false
                 if seen { return .duplicate }
@@ -151,7 +151,7 @@ extension ClubStore {
             try statement.execute(arguments: [e.id, e.type, e.user, e.at, receivedAt, Data(e.json)])
             guard db.changesCount > 0 else { return .duplicate }
             let offset = db.lastInsertedRowID
-            if gated { try db.execute(sql: #"INSERT INTO gated_event ("offset") VALUES (?)"#, arguments: [offset]) }
+            if gate != nil { try db.execute(sql: #"INSERT INTO gated_event ("offset") VALUES (?)"#, arguments: [offset]) }
             if case .connection(let system, let active) = e.consent {
                 consent.set(user: e.user, system: system, active: active)
                 try db.execute(

@@ -1,5 +1,5 @@
 import ClubKernel
-import Synchronization
+import Events
 
 /// The users' devices (the contract's `device.registered` and `device.retired`): each device id
 /// belongs to one user; a retired device's key is no longer valid. Pure; decided in log order.
@@ -14,8 +14,6 @@ public struct Devices: Sendable, Equatable {
         public var registeredAt: Int64
         public var retired: Bool
     }
-
-    public static let kinds: Set<String> = ["watch", "phone", "bike_computer", "sensor", "other"]
 
     public private(set) var byID: [String: Device] = [:]
     private var byUser: [String: [String]] = [:]
@@ -54,26 +52,13 @@ public struct Devices: Sendable, Equatable {
 /// The admission gate of the User subsystem's devices: a device id held by another user is
 /// refused in log order (`conflict`), and the `devices` op reads what it admitted — it is the
 /// read model, always as far as the log.
-public final class DevicesGate: AdmissionGate {
-    private let state = Mutex(Devices())
+public typealias DevicesGate = EngineGate<Devices>
 
-    public init() {}
-
-    public func decides(_ type: String) -> Bool { type == "device.registered" || type == "device.retired" }
-
-    public func admit(_ event: ActivityEvent) -> Refusal? {
-        state.withLock { devices in
-            do throws(Refusal) {
-                try devices.apply(event)
-                return nil
-            } catch {
-                return error
-            }
-        }
+extension EngineGate where State == Devices {
+    public convenience init() {
+        self.init(types: EventDecoder.deviceTypes, fresh: { Devices() }, apply: { devices, event throws(Refusal) in try devices.apply(event) })
     }
 
-    public func reset() { state.withLock { $0 = Devices() } }
-
     /// A user's devices as the log has them.
-    public func devices(of user: String) -> [Devices.Device] { state.withLock { $0.devices(of: user) } }
+    public func devices(of user: String) -> [Devices.Device] { read { $0.devices(of: user) } }
 }

@@ -1,4 +1,5 @@
 import ClubKernel
+import Events
 import JSON
 
 /// The users' equipment (the contract's `gear.added` / `gear.retired`): each counted workout
@@ -23,8 +24,7 @@ public struct GearBook: Codable, Sendable, Equatable {
         public var worn = false
     }
 
-    public static let types: Set<String> = ["gear.added", "gear.retired"]
-    public static let kinds: Set<String> = ["shoes", "bike", "clothing", "other"]
+    public static let types = EventDecoder.gearTypes
 
     private var items: [String: [Item]] = [:]
     /// Which gear each counted workout went to, to take it back when the workout stops counting.
