@@ -27,9 +27,7 @@ public struct BonusEngine: Sendable {
     public static func beneficiaries(of event: ActivityEvent) -> [ActivityEvent] {
         guard groupTypes.contains(event.type), let users = event.body["users"]?.arrayValue?.compactMap(\.stringValue), !users.isEmpty
         else { return [event] }
-        return Set(users).sorted().map {
-            ActivityEvent(offset: event.offset, id: event.id, type: event.type, user: $0, at: event.at, json: event.json)
-        }
+        return Set(users).sorted().map(event.crediting)
     }
 
     public init(rules: BonusRules) {

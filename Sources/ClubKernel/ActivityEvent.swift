@@ -37,6 +37,12 @@ public struct ActivityEvent: Sendable, Equatable {
         self.init(offset: offset, id: id, type: type, user: user, at: at, json: JSONValue.object(body).serialized())
     }
 
+    /// The same event credited to another user (a group's event for each of its members); the
+    /// fields, if parsed, are shared.
+    public func crediting(_ user: String) -> ActivityEvent {
+        ActivityEvent(offset: offset, id: id, type: type, user: user, at: at, json: json, consent: consent, fields: fields)
+    }
+
     /// The same event at the offset the log gave it; the fields, if parsed, are shared.
     public func appended(at offset: Int64) -> ActivityEvent {
         ActivityEvent(offset: offset, id: id, type: type, user: user, at: at, json: json, consent: consent, fields: fields)

@@ -52,8 +52,6 @@ public struct AttendanceDetector: Codable, Sendable, Equatable {
     }
 
     private var presences: [Key: Presence] = [:]
-    /// The daemon's clock at the last sample taken.
-    private var newestArrival: Int64 = 0
 
     public init() {}
 
@@ -64,7 +62,6 @@ public struct AttendanceDetector: Codable, Sendable, Equatable {
     /// - Parameter now: the daemon's clock, for ``CommunityConfig/attendanceSettleMillis``.
     public mutating func observe(_ samples: [TelemetrySample], schedule: SessionSchedule, config: CommunityConfig, now: Int64) {
         guard !schedule.byUser.isEmpty else { return }
-        newestArrival = max(newestArrival, now)
         for sample in samples {
             guard let entries = schedule.byUser[sample.user] else { continue }
             for entry in entries {
@@ -94,17 +91,14 @@ public struct AttendanceDetector: Codable, Sendable, Equatable {
     /// their telemetry — and the coach's — has stopped arriving for
     /// ``CommunityConfig/attendanceSettleMillis``): the `session.attended`
     /// events of the members who attended. Forgets sessions that left the schedule.
-    /// - Parameter quiet: whether no telemetry waits to be processed; while some does, the
-    ///   settling is measured from the newest arrival (a pause of the loop settles nothing).
-    public mutating func due(now: Int64, quiet: Bool = true, schedule: SessionSchedule, config: CommunityConfig) -> [ActivityEvent] {
-        let settled = quiet ? now : newestArrival
+    /// - Parameter settledAt: the time telemetry's pauses are measured to: `now`, or while
+    ///   telemetry waits to be processed, when the last of it arrived (a pause of the loop
+    ///   settles nothing).
+    public mutating func due(now: Int64, settledAt: Int64? = nil, schedule: SessionSchedule, config: CommunityConfig) -> [ActivityEvent] {
+        let settled = settledAt ?? now
         var raised: [ActivityEvent] = []
-        var gone: [Key] = []
         for (key, p) in presences where p.changed {
-            guard let entry = schedule.entries[key.session] else {
-                gone.append(key)
-                continue
-            }
+            guard let entry = schedule.entries[key.session] else { continue }
             let s = entry.session
             guard now >= s.end + config.attendanceGraceMillis, settled - p.touchedAt >= config.attendanceSettleMillis else { continue }
             // The coach's telemetry still arriving (a late sync of the whole group): wait for it.
@@ -126,7 +120,6 @@ public struct AttendanceDetector: Codable, Sendable, Equatable {
                     s, member: key.user, Attendance(minutes: minutes, withCoach: coachThere, rsvp: s.going.contains(key.user), checkedIn: false),
                     at: s.start))
         }
-        for key in gone { presences[key] = nil }
         for (key, _) in presences where schedule.entries[key.session] == nil { presences[key] = nil }
         return raised.sorted { $0.id < $1.id }
     }

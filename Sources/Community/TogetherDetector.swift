@@ -65,19 +65,19 @@ public struct TogetherDetector: Codable, Sendable {
         }
     }
 
-    struct Cell: Hashable, Codable, Sendable {
+    struct Cell: Hashable, Sendable {
         var row: Int32
         var column: Int32
     }
 
-    struct Position: Codable, Sendable {
+    struct Position: Sendable {
         var track: Int
         var latitude: Double
         var longitude: Double
     }
 
     /// A slot's cells that hold positions, and when the slot last took one.
-    struct Slot: Codable, Sendable {
+    struct Slot: Sendable {
         var cells: [UInt64] = []
         var touchedAt: Int64 = 0
     }
@@ -85,19 +85,36 @@ public struct TogetherDetector: Codable, Sendable {
     public static let slotMillis: Int64 = 5_000
     /// Grid cells of about this many metres (at least the together distance).
     public static let cellMeters = 250.0
-    static let metresPerDegree = 111_195.0
 
-    /// Positions are not snapshotted: they wait `together_lateness` for partners and are
-    /// rebuilt by the telemetry that follows a restart; tracks and pairs are.
+    /// Only tracks and pairs are snapshotted: the lookups by user, the free ids and the partners
+    /// follow from them, and positions wait `together_lateness` for partners — the telemetry
+    /// after a restart brings new ones.
     private enum CodingKeys: String, CodingKey {
-        case keys, tracks, free, pairs, partners
+        case tracks, pairs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        tracks = try c.decode([Track?].self, forKey: .tracks)
+        pairs = try c.decode([Pair: PairStats].self, forKey: .pairs)
+        for (id, track) in tracks.enumerated() {
+            if let track { keys[track.user, default: []].append(id) } else { free.append(id) }
+        }
+        for pair in pairs.keys {
+            partners[pair.a, default: []].insert(pair.b)
+            partners[pair.b, default: []].insert(pair.a)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(tracks, forKey: .tracks)
+        try c.encode(pairs, forKey: .pairs)
     }
 
     /// Each user's tracks (usually one): one string hashed per sample, the device and session
     /// compared.
     private var keys: [String: [Int]] = [:]
-    /// The daemon's clock at the last sample taken.
-    private var newestArrival: Int64 = 0
     /// Tracks by id (an index), nil where one ended; `free` lists those indices.
     private var tracks: [Track?] = []
     private var free: [Int] = []
@@ -126,7 +143,7 @@ public struct TogetherDetector: Codable, Sendable {
     }
 
     private static func cell(_ latitude: Double, _ longitude: Double) -> Cell {
-        let size = cellMeters / metresPerDegree
+        let size = cellMeters / Geo.metresPerDegree
         let row = Int32((latitude / size).rounded(.down))
         // Columns narrow towards the poles; the row's latitude sets their width.
         let width = size / max(0.05, cos((Double(row) + 0.5) * size * .pi / 180))
@@ -135,7 +152,6 @@ public struct TogetherDetector: Codable, Sendable {
 
     /// Takes samples with a position; others cost one check.
     public mutating func observe(_ samples: [TelemetrySample], config: CommunityConfig, now: Int64) {
-        newestArrival = max(newestArrival, now)
         for s in samples {
             guard let lat = s.latitude, let lon = s.longitude else { continue }
             let id: Int
@@ -206,11 +222,10 @@ public struct TogetherDetector: Codable, Sendable {
 
     /// Drops slots past the lateness and decides the tracks that ended: the
     /// `community.ran_together` events of the groups that ran together.
-    /// - Parameter quiet: whether no telemetry waits to be processed. While some does (the
-    ///   loop was held up), time is measured by the stream — the newest arrival — so that a
-    ///   pause of the loop does not end every track at once.
-    public mutating func due(now: Int64, quiet: Bool = true, config: CommunityConfig) -> [ActivityEvent] {
-        let reference = quiet ? now : newestArrival
+    /// - Parameter now: the daemon's clock — or, while telemetry waits to be processed (the loop
+    ///   was held up), when the last of it arrived, so that a pause of the loop does not end
+    ///   every track at once.
+    public mutating func due(now reference: Int64, config: CommunityConfig) -> [ActivityEvent] {
         for (slot, info) in slots where reference - info.touchedAt >= config.togetherLatenessMillis {
             for key in info.cells { positions[key] = nil }
             slots[slot] = nil

@@ -64,6 +64,21 @@ import Testing
         #expect(decide([Self.run("ann", minutes: 8), Self.run("bob", east: 10, minutes: 8)]).isEmpty)
     }
 
+    /// A snapshot in the middle of a run: tracks and pairs come back (their lookups rebuilt),
+    /// the rest of the run goes on counting, and the group is found.
+    @Test func aSnapshotInTheMiddleKeepsTheRun() throws {
+        var d = TogetherDetector()
+        let samples = (Self.run("ann") + Self.run("bob", east: 30)).sorted { $0.ts < $1.ts }
+        let half = samples.count / 2
+        d.observe(Array(samples[..<half]), config: config, now: 0)
+        var restored = try JSONDecoder().decode(TogetherDetector.self, from: JSONEncoder().encode(d))
+        #expect(restored.trackCount == 2 && restored.pairCount == 1 && restored.positionCount == 0)
+        restored.observe(Array(samples[half...]), config: config, now: 0)
+        #expect(restored.trackCount == 2, "the tracks are found again by user, device and session")
+        let events = restored.due(now: config.togetherIdleMillis, config: config)
+        #expect(events.map { $0.body["users"]?.arrayValue?.compactMap(\.stringValue) } == [["ann", "bob"]])
+    }
+
     @Test func stateIsBoundedAfterTheDecision() {
         var d = TogetherDetector()
         d.observe(Self.run("ann") + Self.run("bob", east: 30), config: config, now: 0)

@@ -15,6 +15,8 @@ actor CommunityDetectors {
     private var together: TogetherDetector
     private let board: ScheduleBoard
     private let config: CommunityConfig
+    /// The daemon's clock when the last batch of telemetry arrived.
+    private var newestArrival: Int64 = 0
 
     init(attendance: AttendanceDetector, together: TogetherDetector, board: ScheduleBoard, config: CommunityConfig) {
         self.attendance = attendance
@@ -24,15 +26,19 @@ actor CommunityDetectors {
     }
 
     func observe(_ samples: [TelemetrySample], now: Int64) {
+        newestArrival = max(newestArrival, now)
         attendance.observe(samples, schedule: board.schedule, config: config, now: now)
         if config.togetherEnabled { together.observe(samples, config: config, now: now) }
     }
 
     /// What the clock decided: attendance of sessions past their grace, groups whose tracks ended.
+    /// - Parameter quiet: whether no telemetry waits to be processed; while some does, pauses
+    ///   are measured to the newest arrival, so that a held-up loop ends and settles nothing.
     func due(now: Int64, quiet: Bool) -> (attended: [ActivityEvent], together: [ActivityEvent]) {
-        (
-            attendance.due(now: now, quiet: quiet, schedule: board.schedule, config: config),
-            together.due(now: now, quiet: quiet, config: config)
+        let settled = quiet ? now : newestArrival
+        return (
+            attendance.due(now: now, settledAt: settled, schedule: board.schedule, config: config),
+            together.due(now: settled, config: config)
         )
     }
 

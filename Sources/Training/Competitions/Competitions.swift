@@ -86,10 +86,13 @@ public struct Competitions: Codable, Sendable, Equatable {
     /// - Returns: their ids, in order.
     public mutating func finish(now: Int64) -> [String] {
         let due = all.values.filter { !$0.final && now >= $0.finalAt }.map(\.id).sorted()
-        for id in due {
-            all[id]!.final = true
-            for (workout, ids) in placements { placements[workout] = ids.filter { $0 != id } }
-            placements = placements.filter { !$0.value.isEmpty }
+        guard !due.isEmpty else { return [] }
+        for id in due { all[id]!.final = true }
+        // A final competition's standings never change again: its placements go, in one pass.
+        let finals = Set(due)
+        placements = placements.compactMapValues { ids in
+            let open = ids.filter { !finals.contains($0) }
+            return open.isEmpty ? nil : open
         }
         return due
     }
