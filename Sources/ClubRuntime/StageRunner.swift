@@ -138,6 +138,10 @@ public final class StageRunner: Sendable {
         update { $0.state = .stopped }
     }
 
+    /// Drains once before ``run()`` starts (a stage others need caught up at start-up).
+    /// - Throws: what the consumer's step threw; ``run()`` retries it.
+    public func catchUp() async throws { try await drain() }
+
     /// Everything after the consumer's offset, in steps of its batch limit, then its due work.
     private func drain() async throws {
         while case let records = try await log.activity(after: await consumer.offset, limit: consumer.batchLimit), let last = records.last {

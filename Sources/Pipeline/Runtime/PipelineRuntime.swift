@@ -63,6 +63,8 @@ public actor PipelineRuntime {
     private let logSignals: LogSignals
     /// The log consumers' runners, in start order: bonus, feed, training, offers.
     private let runners: [StageRunner]
+    /// The community stage's runner (one of ``runners``), caught up before the journal replays.
+    private let communityRunner: StageRunner
     private var consumerTasks: [Task<Void, Never>] = []
     /// Closed windows and raised events the store refused; written before the next batch's.
     private var pendingWindows: [WindowRecord] = []
@@ -152,12 +154,13 @@ public actor PipelineRuntime {
             attendance: Self.restore(AttendanceDetector.self, snapshot?.parts[Self.attendancePart], logger: logger) ?? AttendanceDetector(),
             together: Self.restore(TogetherDetector.self, snapshot?.parts[Self.togetherPart], logger: logger) ?? TogetherDetector(),
             board: self.community.board, config: community)
+        communityRunner = await StageRunner(consumer: self.community, log: store, signal: signals.community, logger: logger)
         runners = [
             await StageRunner(consumer: bonus, log: store, signal: signals.bonus, logger: logger),
             await StageRunner(consumer: feed, log: store, signal: signals.feed, logger: logger),
             await StageRunner(consumer: self.training, log: store, signal: signals.training, logger: logger),
             await StageRunner(consumer: offers, log: store, signal: signals.offers, logger: logger),
-            await StageRunner(consumer: self.community, log: store, signal: signals.community, logger: logger),
+            communityRunner,
         ]
 
         receiver = try IngestReceiver(
@@ -195,7 +198,7 @@ public actor PipelineRuntime {
     public func replayJournal() async throws {
         // Attendance is detected against the sessions of the whole log, not only of the
         // community stage's last commit.
-        try await community.catchUp(store)
+        try await communityRunner.catchUp()
         let entries = try await store.journal(after: journalPosition)
         for entry in entries {
             var decoded = DecodedEvents()

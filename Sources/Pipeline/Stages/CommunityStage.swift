@@ -84,16 +84,6 @@ actor CommunityStage: LogConsumer {
         refreshSchedule()
     }
 
-    /// Applies the whole log after the committed offset, before the stage's runner starts: the
-    /// journal's telemetry, replayed after this, meets the schedule its sessions were in.
-    func catchUp(_ log: any ActivityLogReading) async throws {
-        while true {
-            let records = try await log.activity(after: offset, limit: batchLimit)
-            guard let last = records.last else { return }
-            try await apply(records, upTo: last.offset)
-        }
-    }
-
     /// Runs `body` on the state, on the stage.
     func read<T: Sendable>(_ body: @Sendable (borrowing CommunityState) -> T) -> T { body(state) }
 
