@@ -104,7 +104,7 @@ struct CommandHandler: CommandHandling {
         case .session: return await answer(SessionRequest.self, object, session)
         case .discussion: return await answer(DiscussionRequest.self, object, discussion)
         case .competition: return await answer(CompetitionRequest.self, object, competition)
-        case .devices: return await answer(DevicesRequest.self, object, devicesOf)  // Users: CommandHandler+Community.swift
+        case .devices: return await answer(DevicesRequest.self, object, devicesOf)  // Users: CommandHandler+Users.swift
         case .gear: return await answer(GearRequest.self, object, gearOf)
         }
     }

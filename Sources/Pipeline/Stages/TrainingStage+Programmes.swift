@@ -29,8 +29,7 @@ extension TrainingStage {
             default: try progress.leave(user: record.user, programme: id)
             }
         } catch {
-            let payload = RejectedPayload(code: error.reason.code, message: error.message, source: "training", event: record.id)
-            messages.append(Publisher.Message(topic: "rejected", members: payload.members))
+            messages.append(Self.rejected(record, error.reason, error.message))
         }
     }
 

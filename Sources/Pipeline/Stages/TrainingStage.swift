@@ -221,8 +221,7 @@ actor TrainingStage: LogConsumer {
             do throws(Refusal) {
                 try gear.apply(record)
             } catch {
-                let payload = RejectedPayload(code: error.reason.code, message: error.message, source: "training", event: record.id)
-                messages.append(Publisher.Message(topic: "rejected", members: payload.members))
+                messages.append(Self.rejected(record, error.reason, error.message))
             }
             return
         }
@@ -250,9 +249,14 @@ actor TrainingStage: LogConsumer {
         case .success(let workout):
             add(workout, messages: &messages, raised: &raised)
         case .failure(let error):
-            let payload = RejectedPayload(code: error.reason.code, message: error.message, source: "training", event: record.id)
-            messages.append(Publisher.Message(topic: "rejected", members: payload.members))
+            messages.append(Self.rejected(record, error.reason, error.message))
         }
+    }
+
+    /// The `rejected` message of a log entry the stage cannot apply (its id, `source: training`).
+    static func rejected(_ record: ActivityEvent, _ reason: RejectReason, _ message: String) -> Publisher.Message {
+        let payload = RejectedPayload(code: reason.code, message: message, source: "training", event: record.id)
+        return Publisher.Message(topic: "rejected", members: payload.members)
     }
 
     private func add(_ workout: Workout, messages: inout [Publisher.Message], raised: inout [ActivityEvent]) {
