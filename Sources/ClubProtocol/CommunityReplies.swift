@@ -310,7 +310,7 @@ public struct DiscussionReply: Reply, Equatable {
 
 /// `competition` and the `competition.<competition>` topic: the board, the progress of a shared
 /// target, whether the result is final.
-public struct CompetitionReply: Reply, Equatable {
+public struct CompetitionReply: Reply, TopicPayload, Equatable {
     /// A line of the board, as a leaderboard's.
     public typealias Entry = LeaderboardReply.Entry
 
@@ -364,13 +364,6 @@ public struct CompetitionReply: Reply, Equatable {
         self.target = target
         self.final = final
         self.prizes = prizes
-    }
-
-    /// The members as the topic publishes them (and the reply after `ok`).
-    public var payloadMembers: [UInt8] {
-        var w = JSONWriter()
-        writeMembers(into: &w)
-        return w.bytes
     }
 
     public func writeMembers(into w: inout JSONWriter) {
@@ -450,4 +443,9 @@ public struct CompetitionReply: Reply, Equatable {
         }
         self.prizes = prizes
     }
+}
+
+extension CompetitionReply {
+    /// The `competition.<competition>` payload reads as the reply does.
+    public init(payload: JSONValue) throws(CommandError) { try self.init(reply: payload) }
 }

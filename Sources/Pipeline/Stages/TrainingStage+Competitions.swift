@@ -42,7 +42,7 @@ extension TrainingStage {
             competitionsDirty.remove(id)
             competitionPublishedAt[id] = now
             guard let c = competitions.all[id] else { continue }
-            messages.append(Publisher.Message(topic: "competition.\(id)", members: Self.board(c, user: nil, limit: 10).payloadMembers))
+            messages.append(Publisher.Message(topic: "competition.\(id)", members: Self.board(c, user: nil, limit: 10).members))
         }
         if !messages.isEmpty { await publisher.publish(messages) }
     }
