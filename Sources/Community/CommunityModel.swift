@@ -1,3 +1,5 @@
+// The Community subsystem's model: groups, sessions and attendance, competition entries, posts.
+
 /// A group of members: for running together (`joint`), led by a coach (`coached`), or around an
 /// interest (`interest`). Its creator is its owner and first member.
 public struct Group: Codable, Sendable, Equatable {
