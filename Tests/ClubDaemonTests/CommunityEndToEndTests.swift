@@ -103,14 +103,16 @@ import Testing
         for i in 0..<7 {
             events.append(Self.event(#"{"type":"discussion.posted","id":"d\#(i)","user":"ann","group":"g","post":"p\#(i)","text":"t","ts":\#(Self.now - 30_000 + Int64(i) * 1000)}"#))
         }
+        // Subscribed first: the submit's two refusals are published too, before the ingested one.
+        let rejected = try daemon.subscriber("rejected")
         let reply = try Self.submit(daemon, events)
         #expect(Self.codes(reply) == [6: "rate_limited", 7: "rate_limited"], "\(reply.jsonText)")
         // Refusals of ingested events go to `rejected`.
-        let rejected = try daemon.subscriber("rejected")
         let push = try daemon.pusher()
         try push.send(Self.event(#"{"type":"discussion.posted","id":"d9","user":"ann","group":"g","post":"p9","text":"t","ts":\#(Self.now - 25_000)}"#).serialized())
-        let got = try rejected.receive(count: 1)
-        #expect(got.first?.payload["code"] == "rate_limited" && got.first?.payload["source"] == "ingest", "\(got.map(\.payload.jsonText))")
+        let got = try rejected.receive(count: 3)
+        #expect(got.map { $0.payload["source"] } == ["submit", "submit", "ingest"], "\(got.map(\.payload.jsonText))")
+        #expect(got.allSatisfy { $0.payload["code"] == "rate_limited" })
     }
 
     // MARK: Sessions and attendance
