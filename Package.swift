@@ -70,7 +70,7 @@ let package = Package(
         // The command transport: the ROUTER socket on its own thread, requests handed to a handler.
         .target(
             name: "CommandSocket",
-            dependencies: ["ZMQ", "JSON", "ClubProtocol", "ClubRuntime", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["ZMQ", "JSON", "ClubProtocol", "ClubRuntime", "Events", .product(name: "Logging", package: "swift-log")]),
         // The pipelines: their definitions, the stages (telemetry windows, records, bonus,
         // training, offers, activity feed), the stores they declare, and the wiring of them.
         .target(
@@ -97,7 +97,7 @@ let package = Package(
             ]),
         .executableTarget(
             name: "clubd",
-            dependencies: ["ClubDaemon", "Definitions", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["ClubDaemon", "Definitions", "ZMQ", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The client side of the command socket: requests with the Lazy Pirate pattern.
         .target(name: "ClubClient", dependencies: ["ZMQ", "JSON"]),
         // A deterministic device fleet: GPS tracks, heart rate, sessions, network faults.
@@ -132,8 +132,9 @@ let package = Package(
         .testTarget(name: "BonusTests", dependencies: ["Bonus", "ClubKernel", "Definitions", "DefinitionTesting", "Events", "JSON"]),
         .testTarget(name: "OffersTests", dependencies: ["Offers", "ClubKernel", "Bonus", "Definitions", "DefinitionTesting", "JSON"]),
         .testTarget(name: "ImportsTests", dependencies: ["Imports", "ClubTestKit"]),
+        .testTarget(name: "UsersTests", dependencies: ["Users", "ClubKernel", "Events", "JSON"]),
         .testTarget(name: "CommunityTests", dependencies: ["Community", "ClubKernel", "Events", "JSON"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ClubKernel", "Definitions", "DefinitionTesting", "JSON"]),
-        .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "ClubKernel", "Bonus", "Imports", "ZMQ", "clubd", "clubctl"]),
+        .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "ClubKernel", "Bonus", "Imports", "ZMQ", "clubd", "clubctl", .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

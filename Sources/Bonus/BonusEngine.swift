@@ -115,6 +115,9 @@ public struct BonusEngine: Sendable {
     }
 
     private func award(_ event: ActivityEvent, to account: inout BonusAccount) -> [LedgerEntry] {
+        // What a device asserts about its own user (curve mode) earns nothing: points reward what
+        // the daemon raises from telemetry and what services send (docs/security.md).
+        if event.isSelfAsserted { return [] }
         var awards: [(rule: String, points: Int)] = []
         var streakAwards: [(rule: String, points: Int)] = []
         var factor = 1.0

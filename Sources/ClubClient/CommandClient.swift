@@ -10,6 +10,7 @@ public final class CommandClient {
     private let endpoint: String
     private let timeout: Int
     private let retries: Int
+    private let curve: CurveClientKeys?
     private var socket: ZMQSocket?
     /// Requests sent again after a timeout, since this client was made.
     public private(set) var resends = 0
@@ -17,7 +18,9 @@ public final class CommandClient {
     /// - Parameters:
     ///   - timeout: milliseconds to wait for each reply.
     ///   - retries: attempts per request before giving up.
-    public init(context: ZMQContext, endpoint: String, timeout: Int, retries: Int) {
+    ///   - curve: authenticate with CurveZMQ (a daemon in `security.mode: curve`).
+    public init(context: ZMQContext, endpoint: String, timeout: Int, retries: Int, curve: CurveClientKeys? = nil) {
+        self.curve = curve
         self.context = context
         self.endpoint = endpoint
         self.timeout = timeout
@@ -27,6 +30,7 @@ public final class CommandClient {
     private func connect() throws -> ZMQSocket {
         let socket = try ZMQSocket(context: context, type: .req)
         try socket.set(.linger, 0)
+        try curve?.apply(to: socket)
         try socket.connect(endpoint)
         return socket
     }

@@ -55,6 +55,8 @@ public struct ClubConfig: Sendable, DefinitionFile {
     public var shutdownTimeoutMillis: Int64 = 10_000
     /// Activity log entries older than this, once every consumer has passed them, are deleted.
     public var activityRetentionMillis: Int64 = 90 * 86_400_000
+    /// Who may say what (`security.*`): open on loopback by default.
+    public var security = SecurityConfig()
 
     public init() {}
 
@@ -187,6 +189,10 @@ public struct ClubConfig: Sendable, DefinitionFile {
             if !c.metricsListen.isEmpty, MetricsServer.parse(listen: c.metricsListen) == nil {
                 m.fail("'listen' must be host:port with an IPv4 host, such as 127.0.0.1:9464", at: m.node("listen"))
             }
+            root.absorb(m)
+        }
+        if var m = root.nested("security") {
+            c.security = SecurityConfig.parse(&m)
             root.absorb(m)
         }
         if var m = root.nested("log") {

@@ -36,10 +36,11 @@ struct CommandHandler: CommandHandling {
     /// thread itself, without a hop to another thread that a busy pipeline could delay.
     /// Only requests that name the op are parsed here: every other request is parsed once,
     /// by ``handle(request:)``.
-    func handleAtOnce(request: [UInt8]) -> [UInt8]? {
+    func handleAtOnce(request: [UInt8], sender: Principal?) -> [UInt8]? {
         guard request.count < 4096, request.firstRange(of: Self.leaderboardOp) != nil,
             let parsed = try? CommandRequest.parse(request, maxDepth: 64), parsed.fields["op"] == "leaderboard"
         else { return nil }
+        if let refusal = Self.authorize(.leaderboard, sender) { return refusal.reply }
         do { return leaderboard(try LeaderboardRequest(request: parsed.fields)) } catch { return error.reply }
     }
 
@@ -52,7 +53,14 @@ struct CommandHandler: CommandHandling {
         request.prefix(4096).firstRange(of: importOp) != nil || request.suffix(4096).firstRange(of: importOp) != nil
     }
 
-    func handle(request: [UInt8]) async -> [UInt8] {
+    /// The `forbidden` error when `sender` (curve mode) may not use `op`; nil when it may.
+    static func authorize(_ op: Op, _ sender: Principal?) -> CommandError? {
+        guard let sender, !sender.mayUse(op: op.rawValue) else { return nil }
+        let allowed = sender.kind == .service ? "health, submit and its security.services ops" : "health and submit"
+        return CommandError("forbidden", "\(sender) may not use '\(op.rawValue)' (a \(sender.kind.rawValue) may use \(allowed))")
+    }
+
+    func handle(request: [UInt8], sender: Principal?) async -> [UInt8] {
         // Only `import` carries a file; every other request keeps the frame limit, checked
         // before parsing so that a large request of another op costs nothing.
         if request.count > maxRequestBytes && (request.count > maxImportRequestBytes || !Self.mayBeImport(request)) {
@@ -78,10 +86,11 @@ struct CommandHandler: CommandHandling {
         if request.count > maxRequestBytes && known != .import {
             return CommandError("frame_too_large", "request of \(request.count) bytes exceeds the limit of \(maxRequestBytes)").reply
         }
+        if let refusal = Self.authorize(known, sender) { return refusal.reply }
         // The router: each subsystem's ops are answered by its own file of handlers.
         switch known {
         case .health: return await health()
-        case .submit: return await submit(parsed.events)
+        case .submit: return await submit(parsed.events, sender: sender)
         case .stats: return await answer(StatsRequest.self, object, stats)  // Telemetry
         case .reload: return await reloadPipelines()
         case .snapshot: return await snapshot()
@@ -137,13 +146,13 @@ struct CommandHandler: CommandHandling {
 
     /// The reliable path: replies only after the accepted events are durable (fsynced).
     /// Events are decoded as one batch by the ingest decoder, straight from the request bytes.
-    private func submit(_ eventsJSON: [UInt8]?) async -> [UInt8] {
+    private func submit(_ eventsJSON: [UInt8]?, sender: Principal?) async -> [UInt8] {
         guard let eventsJSON else { return CommandError("missing_field", "missing required field 'events'").reply }
         guard eventsJSON.first == UInt8(ascii: "[") else {
             return CommandError("wrong_type", "field 'events' must be an array of events").reply
         }
         let now = Clock.nowMillis()
-        let decoded = runtime.decode(eventsJSON, now: now)
+        let decoded = runtime.decode(eventsJSON, now: now, sender: sender)
         if let whole = decoded.rejections.first, whole.index == nil {
             return CommandError(whole.reason.code, whole.message).reply
         }

@@ -49,14 +49,31 @@ public final class Daemon: Sendable {
         _ = Self.registry
         let notifier = SystemdNotifier()
         let programme = try config.loadProgramme()
+        try config.checkSecurity()
         try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
-        let devices = DevicesGate()
+        let devices = DevicesGate(reservedKeys: Set(config.security.configuredPrincipals.keys))
         let store = try ClubStore(
             path: (config.stateDirectory as NSString).appendingPathComponent("clubd.sqlite"),
             gate: AdmissionGates([CommunityGate(config: config.community), devices]))
         let context = ZMQContext()
+        var options = config.runtimeOptions
+        // curve: the ZAP handlers (one per ZeroMQ context) bind before any CURVE socket does.
+        var zapHandlers: [ZAPHandler] = []
+        let directory = KeyDirectory(configured: config.security.configuredPrincipals, devices: devices)
+        let decide: ZAPHandler.Decide = { domain, key in
+            switch directory.admission(key: key, subscribing: domain == "publish") {
+            case .success: nil
+            case .failure(let refusal): refusal.rawValue
+            }
+        }
+        if config.security.mode == .curve {
+            guard CurveKeys.isAvailable else { throw SecurityError("security.mode curve: this libzmq was built without CURVE (libsodium)") }
+            options.curve = CurveServer(secretKey: try config.security.secretKey(), principal: { directory.principal(forKey: $0) })
+            zapHandlers.append(try ZAPHandler(context: context, logger: logger, decide: decide))
+        }
+        zapHandlers.forEach { $0.start() }
         let runtime = try await PipelineRuntime(
-            context: context, options: config.runtimeOptions, pipelines: programme.pipelines, bonusRules: programme.bonusRules,
+            context: context, options: options, pipelines: programme.pipelines, bonusRules: programme.bonusRules,
             training: programme.training, offerRules: programme.offerRules, community: config.community, store: store, logger: logger)
         let config = self.config
         let logger = self.logger
@@ -70,7 +87,14 @@ public final class Daemon: Sendable {
         let realtime = config.commandRealtimePriority > 0 ? Int32(config.commandRealtimePriority) : nil
         let commands = try CommandServer(
             endpoint: config.commandEndpoint, maxMessageBytes: max(config.maxMessageBytes, handler.maxImportRequestBytes),
-            realtimePriority: realtime, handler: handler, logger: logger)
+            realtimePriority: realtime, curve: options.curve,
+            authenticator: { context in
+                let zap = try ZAPHandler(context: context, logger: logger, decide: decide)
+                zap.start()
+                zapHandlers.append(zap)
+            },
+            handler: handler, logger: logger)
+        let authenticators = zapHandlers
         if let realtime, commands.realtimePriority == nil {
             logger.notice(
                 "command socket keeps normal scheduling: real-time priority refused (needs CAP_SYS_NICE or LimitRTPRIO)",
@@ -81,6 +105,8 @@ public final class Daemon: Sendable {
         try await runtime.replayJournal()
 
         var services: [any Service] = [
+            // Last to stop: handshakes are answered until every socket has closed.
+            StartStopService("authentication", start: {}, stop: { authenticators.forEach { $0.stop() } }),
             StartStopService("publisher", start: {}, stop: { await runtime.close() }),
             StartStopService("log stages", start: { await runtime.startLogConsumers() }, stop: { await runtime.stopLogConsumers() }),
             PipelineLoopService(runtime: runtime, logger: logger),
@@ -216,4 +242,10 @@ struct PipelineLoopService: Service, CustomStringConvertible {
             logger.error("final snapshot failed", metadata: ["error": "\(error)"])
         }
     }
+}
+
+/// The security settings cannot be applied.
+struct SecurityError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -18,19 +18,34 @@ public struct ActivityEvent: Sendable, Equatable {
     public let json: [UInt8]
     /// What the event grants or needs of the user's consent, checked when it is appended.
     public let consent: ConsentEffect?
+    /// The principal that sent it in `security.mode: curve` (`device:<id>`, `service:<name>`,
+    /// `admin:<name>`), as the log records it; nil in open mode and for raised events.
+    public let sender: String?
     private let fields: ParsedFields
 
     /// An event as received (`json`), to append or as read back from the log.
-    public init(offset: Int64 = 0, id: String, type: String, user: String, at: Int64, json: [UInt8], consent: ConsentEffect? = nil) {
-        self.init(offset: offset, id: id, type: type, user: user, at: at, json: json, consent: consent, fields: ParsedFields(json: json))
+    public init(
+        offset: Int64 = 0, id: String, type: String, user: String, at: Int64, json: [UInt8], consent: ConsentEffect? = nil,
+        sender: String? = nil
+    ) {
+        self.init(
+            offset: offset, id: id, type: type, user: user, at: at, json: json, consent: consent, sender: sender,
+            fields: ParsedFields(json: json))
     }
 
     /// An event as received whose fields a decoder has already parsed: the log's consumers use
     /// them instead of parsing `json` again.
-    public init(id: String, type: String, user: String, at: Int64, json: [UInt8], body: JSONObject, consent: ConsentEffect?) {
+    public init(
+        id: String, type: String, user: String, at: Int64, json: [UInt8], body: JSONObject, consent: ConsentEffect?, sender: String? = nil
+    ) {
         self.init(
-            offset: 0, id: id, type: type, user: user, at: at, json: json, consent: consent, fields: ParsedFields(json: json, object: body))
+            offset: 0, id: id, type: type, user: user, at: at, json: json, consent: consent, sender: sender,
+            fields: ParsedFields(json: json, object: body))
     }
+
+    /// Whether a device sent it about its own user (`security.mode: curve`): a self-asserted
+    /// event, which earns no points (docs/security.md).
+    public var isSelfAsserted: Bool { sender?.hasPrefix("device:") == true }
 
     /// An event made of parsed fields (tests, replays).
     public init(offset: Int64, id: String, type: String, user: String, at: Int64, body: JSONObject) {
@@ -40,15 +55,18 @@ public struct ActivityEvent: Sendable, Equatable {
     /// The same event credited to another user (a group's event for each of its members); the
     /// fields, if parsed, are shared.
     public func crediting(_ user: String) -> ActivityEvent {
-        ActivityEvent(offset: offset, id: id, type: type, user: user, at: at, json: json, consent: consent, fields: fields)
+        ActivityEvent(offset: offset, id: id, type: type, user: user, at: at, json: json, consent: consent, sender: sender, fields: fields)
     }
 
     /// The same event at the offset the log gave it; the fields, if parsed, are shared.
     public func appended(at offset: Int64) -> ActivityEvent {
-        ActivityEvent(offset: offset, id: id, type: type, user: user, at: at, json: json, consent: consent, fields: fields)
+        ActivityEvent(offset: offset, id: id, type: type, user: user, at: at, json: json, consent: consent, sender: sender, fields: fields)
     }
 
-    private init(offset: Int64, id: String, type: String, user: String, at: Int64, json: [UInt8], consent: ConsentEffect?, fields: ParsedFields) {
+    private init(
+        offset: Int64, id: String, type: String, user: String, at: Int64, json: [UInt8], consent: ConsentEffect?, sender: String?,
+        fields: ParsedFields
+    ) {
         self.offset = offset
         self.id = id
         self.type = type
@@ -56,6 +74,7 @@ public struct ActivityEvent: Sendable, Equatable {
         self.at = at
         self.json = json
         self.consent = consent
+        self.sender = sender
         self.fields = fields
     }
 
@@ -66,7 +85,7 @@ public struct ActivityEvent: Sendable, Equatable {
 
     public static func == (a: ActivityEvent, b: ActivityEvent) -> Bool {
         a.offset == b.offset && a.id == b.id && a.type == b.type && a.user == b.user && a.at == b.at && a.json == b.json
-            && a.consent == b.consent
+            && a.consent == b.consent && a.sender == b.sender
     }
 
     /// An event the daemon raises itself: `type`, `id` and `ts`, then `members` (already

@@ -16,8 +16,12 @@ public final class IngestReceiver<Item: Sendable>: @unchecked Sendable {
         public var receiveHighWaterMark: Int
         public var maxMessageBytes: Int
         public var batchFrames: Int = 1024
+        /// CurveZMQ (`security.mode: curve`): the socket is a CURVE server, and each message is
+        /// decoded for the principal its key belongs to now; nil in open mode.
+        public var curve: CurveServer?
 
-        public init(endpoint: String, receiveHighWaterMark: Int, maxMessageBytes: Int, batchFrames: Int = 1024) {
+        public init(endpoint: String, receiveHighWaterMark: Int, maxMessageBytes: Int, batchFrames: Int = 1024, curve: CurveServer? = nil) {
+            self.curve = curve
             self.endpoint = endpoint
             self.receiveHighWaterMark = receiveHighWaterMark
             self.maxMessageBytes = maxMessageBytes
@@ -26,6 +30,9 @@ public final class IngestReceiver<Item: Sendable>: @unchecked Sendable {
     }
 
     private let socket: ZMQSocket
+    private let curve: CurveServer?
+    /// The last key seen and its principal: a batch of frames mostly comes from one connection.
+    private var lastPeer: (key: String, principal: Principal?)?
     private let inbox: Inbox<Item>
     private let batch: @Sendable (DecodedEvents, Int, Int64) -> Item
     private let decoder: EventDecoder
@@ -48,6 +55,8 @@ public final class IngestReceiver<Item: Sendable>: @unchecked Sendable {
         try socket.set(.maxMessageSize, options.maxMessageBytes)
         try socket.set(.receiveTimeout, 100)
         try socket.set(.linger, 0)
+        if let curve = options.curve { try socket.makeCurveServer(secretKey: curve.secretKey, domain: "ingest") }
+        curve = options.curve
         try socket.bind(options.endpoint)
         boundEndpoint = socket.lastEndpoint
         self.inbox = inbox
@@ -77,10 +86,20 @@ public final class IngestReceiver<Item: Sendable>: @unchecked Sendable {
     /// whole and refused: an event or a batch is one single frame.
     /// - Returns: false when no message is ready.
     private func receiveEvent(wait: Bool, receivedAt: inout Int64?, into decoded: inout DecodedEvents) throws -> Bool {
-        let multipart = try socket.receiveFrame(wait: wait) { bytes, more in
+        let multipart = try socket.receiveFrame(wait: wait, peer: curve != nil) { bytes, more, peer in
             let now = receivedAt ?? Clock.nowMillis()
             receivedAt = now
-            if !more { decoder.decode(frame: bytes, now: now, into: &decoded) }
+            guard !more else { return more }
+            guard let curve else {
+                decoder.decode(frame: bytes, now: now, into: &decoded)
+                return more
+            }
+            guard let principal = principal(of: peer, curve) else {
+                decoded.rejections.append(
+                    Rejection(.forbidden, "the sender's key is not registered (any more): retired or unknown", excerpt: Rejection.excerpt(of: bytes)))
+                return more
+            }
+            decoder.decode(frame: bytes, now: now, sender: principal, into: &decoded)
             return more
         }
         guard let multipart else { return false }
@@ -95,6 +114,15 @@ public final class IngestReceiver<Item: Sendable>: @unchecked Sendable {
                 Rejection(.multipartMessage, "a message of \(parts) frames: send each event or batch as one single frame"))
         }
         return true
+    }
+
+    /// Who the connection with ZAP user id `peer` (its public key) is now.
+    private func principal(of peer: String?, _ curve: CurveServer) -> Principal? {
+        guard let peer else { return nil }
+        if let lastPeer, lastPeer.key == peer { return lastPeer.principal }
+        let principal = curve.principal(peer)
+        lastPeer = (peer, principal)
+        return principal
     }
 
     private func run() {
@@ -114,6 +142,7 @@ public final class IngestReceiver<Item: Sendable>: @unchecked Sendable {
                 guard try receiveEvent(wait: true, receivedAt: &receivedAt, into: &decoded) else { continue }
                 var frames = 1
                 while frames < batchFrames, try receiveEvent(wait: false, receivedAt: &receivedAt, into: &decoded) { frames += 1 }
+                lastPeer = nil  // a device retired meanwhile is refused from the next batch on
                 if !inbox.put(batch(decoded, frames, receivedAt!)) { return }
             } catch let error as ZMQError where error.contextTerminated {
                 return

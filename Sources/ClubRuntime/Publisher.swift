@@ -42,10 +42,15 @@ public actor Publisher {
 
     /// - Parameter channelEndpoints: `ipc://` or `tcp://` endpoints on which the channel also
     ///   takes batches from stages in other processes.
-    public init(context: ZMQContext, endpoint: String, sendHighWaterMark: Int, channelEndpoints: [String] = []) throws {
+    ///   - curveSecretKey: make the PUB socket a CurveZMQ server with this secret key (Z85), whose
+    ///     subscribers the context's ZAP handler admits under the domain `publish`.
+    public init(
+        context: ZMQContext, endpoint: String, sendHighWaterMark: Int, channelEndpoints: [String] = [], curveSecretKey: String? = nil
+    ) throws {
         let inproc = "inproc://clubd-publish-\(Self.counter.add(1, ordering: .relaxed).newValue)"
         thread = try PublishingThread(
-            context: context, endpoint: endpoint, sendHighWaterMark: sendHighWaterMark, inproc: inproc, channel: channelEndpoints)
+            context: context, endpoint: endpoint, sendHighWaterMark: sendHighWaterMark, inproc: inproc, channel: channelEndpoints,
+            curveSecretKey: curveSecretKey)
         boundEndpoint = thread.boundEndpoint
         self.channelEndpoints = thread.channelEndpoints
         push = try ZMQSocket(context: context, type: .push)
@@ -120,10 +125,11 @@ final class PublishingThread: @unchecked Sendable {
         case stop = 2
     }
 
-    init(context: ZMQContext, endpoint: String, sendHighWaterMark: Int, inproc: String, channel: [String]) throws {
+    init(context: ZMQContext, endpoint: String, sendHighWaterMark: Int, inproc: String, channel: [String], curveSecretKey: String?) throws {
         pub = try ZMQSocket(context: context, type: .pub)
         try pub.set(.sendHighWaterMark, sendHighWaterMark)
         try pub.set(.linger, 200)
+        if let curveSecretKey { try pub.makeCurveServer(secretKey: curveSecretKey, domain: "publish") }
         try pub.bind(endpoint)
         boundEndpoint = pub.lastEndpoint
         pull = try ZMQSocket(context: context, type: .pull)

@@ -187,14 +187,19 @@ public final class DaemonProcess: @unchecked Sendable {
     private let context = ZMQContext()
 
     /// One command request over a fresh REQ socket.
-    public func request(_ body: JSONValue, timeout: Int = 10_000) throws -> JSONValue {
-        try request(bytes: body.serialized(), timeout: timeout)
+    public func request(_ body: JSONValue, timeout: Int = 10_000, as keys: CurveClientKeys? = nil) throws -> JSONValue {
+        try request(bytes: body.serialized(), timeout: timeout, as: keys)
     }
 
-    public func request(bytes: [UInt8], timeout: Int = 10_000) throws -> JSONValue {
+    /// The keys of the clients this object's sockets use when none are given (an admin's, for a
+    /// daemon in `security.mode: curve`); nil for plain sockets.
+    public var curve: CurveClientKeys?
+
+    public func request(bytes: [UInt8], timeout: Int = 10_000, as keys: CurveClientKeys? = nil) throws -> JSONValue {
         let socket = try ZMQSocket(context: context, type: .req)
         defer { socket.close() }
         try socket.set(.linger, 0)
+        try (keys ?? curve)?.apply(to: socket)
         try socket.connect(command)
         try socket.send(bytes)
         var poller = ZMQPoller(reading: [socket])
@@ -205,16 +210,18 @@ public final class DaemonProcess: @unchecked Sendable {
     }
 
     /// A PUSH socket connected to ingest.
-    public func pusher() throws -> ZMQSocket {
+    public func pusher(as keys: CurveClientKeys? = nil) throws -> ZMQSocket {
         let socket = try ZMQSocket(context: context, type: .push)
         try socket.set(.linger, 2000)
+        try (keys ?? curve)?.apply(to: socket)
         try socket.connect(ingest)
         return socket
     }
 
     /// A SUB socket on `prefix`, given time to connect before it is returned.
-    public func subscriber(_ prefix: String = "") throws -> Subscription {
+    public func subscriber(_ prefix: String = "", as keys: CurveClientKeys? = nil) throws -> Subscription {
         let socket = try ZMQSocket(context: context, type: .sub)
+        try (keys ?? curve)?.apply(to: socket)
         try socket.connect(publish)
         try socket.subscribe(prefix)
         Thread.sleep(forTimeInterval: 0.3)  // PUB drops messages until the subscription arrives

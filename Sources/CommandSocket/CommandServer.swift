@@ -1,5 +1,6 @@
 import ClubProtocol
 import ClubRuntime
+import Events
 import Foundation
 import JSON
 import Logging
@@ -9,16 +10,19 @@ import ZMQ
 /// Answers one command request (the body frame) with the reply body. The handler applies
 /// the request size limits (they differ by operation); the server only refuses what exceeds
 /// the socket's message limit.
+///
+/// `sender` is the principal whose CurveZMQ key sent the request (`security.mode: curve`), nil
+/// in open mode; the handler authorises the op and each submitted event for it.
 public protocol CommandHandling: Sendable {
-    func handle(request: [UInt8]) async -> [UInt8]
+    func handle(request: [UInt8], sender: Principal?) async -> [UInt8]
     /// The reply to a request that can be answered at once without waiting for anything
-    /// (a query of published state), or nil to go through ``handle(request:)``. Runs on the
-    /// command socket's thread, so it must be quick.
-    func handleAtOnce(request: [UInt8]) -> [UInt8]?
+    /// (a query of published state), or nil to go through ``handle(request:sender:)``. Runs on
+    /// the command socket's thread, so it must be quick.
+    func handleAtOnce(request: [UInt8], sender: Principal?) -> [UInt8]?
 }
 
 extension CommandHandling {
-    public func handleAtOnce(request: [UInt8]) -> [UInt8]? { nil }
+    public func handleAtOnce(request: [UInt8], sender: Principal?) -> [UInt8]? { nil }
 }
 
 /// Owns the ROUTER command socket on a dedicated thread, with a ZeroMQ context of its own.
@@ -39,6 +43,7 @@ public final class CommandServer: @unchecked Sendable {
     private var stopRequested = false
     private let finished = DispatchSemaphore(value: 0)
     private let handler: any CommandHandling
+    private let curve: CurveServer?
     private let logger: Logger
     /// The endpoint actually bound.
     public let boundEndpoint: String
@@ -53,13 +58,21 @@ public final class CommandServer: @unchecked Sendable {
     ///   - realtimePriority: serve under `SCHED_FIFO` at this priority — the server thread and
     ///     the I/O thread of the socket's own ZeroMQ context — so that answers do not wait
     ///     behind bulk work for a core, where the system allows it; nil keeps normal scheduling.
+    ///   - curve: make the ROUTER a CurveZMQ server (`security.mode: curve`); `authenticator`
+    ///     then receives the server's context to bind its ZAP handler in, before the bind.
     public init(
-        endpoint: String, maxMessageBytes: Int, realtimePriority: Int32?, handler: any CommandHandling, logger: Logger
+        endpoint: String, maxMessageBytes: Int, realtimePriority: Int32?, curve: CurveServer? = nil,
+        authenticator: (ZMQContext) throws -> Void = { _ in }, handler: any CommandHandling, logger: Logger
     ) throws {
         context = ZMQContext(realtimePriority: realtimePriority)
         router = try ZMQSocket(context: context, type: .router)
         try router.set(.maxMessageSize, maxMessageBytes)
         try router.set(.linger, 500)
+        if let curve {
+            try authenticator(context)
+            try router.makeCurveServer(secretKey: curve.secretKey, domain: "command")
+        }
+        self.curve = curve
         try router.bind(endpoint)
         boundEndpoint = router.lastEndpoint
         let name = "inproc://clubd-command-replies-\(Self.counter.withLock { $0 += 1; return $0 })"
@@ -103,7 +116,7 @@ public final class CommandServer: @unchecked Sendable {
                     while let reply = try replies.receiveMessage(wait: false) { _ = try router.send(frames: reply, wait: false) }
                 }
                 if ready[0] {
-                    while let frames = try router.receiveMessage(wait: false) { accept(frames) }
+                    while let (frames, peer) = try router.receiveMessage(wait: false, peer: curve != nil) { accept(frames, peer: peer) }
                 }
             } catch let error as ZMQError where error.contextTerminated {
                 return
@@ -116,13 +129,23 @@ public final class CommandServer: @unchecked Sendable {
     }
 
     /// Splits `[identity, (empty), body]` and answers asynchronously.
-    private func accept(_ frames: [[UInt8]]) {
+    private func accept(_ frames: [[UInt8]], peer: String?) {
         guard frames.count >= 2 else { return }
         let identity = frames[0]
         let delimited = frames.count >= 3 && frames[1].isEmpty
         let envelope = delimited ? [identity, []] : [identity]
         let body = Array(frames.dropFirst(envelope.count))
-        if body.count == 1, let reply = handler.handleAtOnce(request: body[0]) {
+        var sender: Principal?
+        if let curve {
+            // Who the key is now: a device retired since the handshake is refused from now on.
+            guard let peer, let principal = curve.principal(peer) else {
+                let refusal = CommandError("forbidden", "the client's key is not registered (any more): retired or unknown")
+                _ = try? router.send(frames: envelope + [refusal.reply], wait: false)
+                return
+            }
+            sender = principal
+        }
+        if body.count == 1, let reply = handler.handleAtOnce(request: body[0], sender: sender) {
             _ = try? router.send(frames: envelope + [reply], wait: false)
             return
         }
@@ -132,7 +155,7 @@ public final class CommandServer: @unchecked Sendable {
             if body.count != 1 {
                 reply = CommandError("bad_request", "a request is one frame holding a JSON object").reply
             } else {
-                reply = await handler.handle(request: body[0])
+                reply = await handler.handle(request: body[0], sender: sender)
             }
             self.send(envelope + [reply])
         }

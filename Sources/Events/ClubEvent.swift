@@ -14,6 +14,9 @@ public struct ClubEvent: Sendable, Equatable {
     public let json: [UInt8]
     /// Its position in the batch it came in, if it came in one.
     public var index: Int?
+    /// The principal that sent it (``Principal/description``) in `security.mode: curve`; nil in
+    /// open mode.
+    public var sender: String?
 
     public init(type: String, id: String, user: String, ts: Int64?, body: JSONObject, json: [UInt8]) {
         self.type = type

@@ -22,7 +22,7 @@ extension EventDecoder {
     ]
 
     /// Decodes one object at the reader. Field errors refuse the element; syntax errors throw.
-    func decodeObject(_ reader: inout JSONReader, index: Int?, now: Int64, into result: inout DecodedEvents) throws {
+    func decodeObject(_ reader: inout JSONReader, index: Int?, now: Int64, sender: Principal?, into result: inout DecodedEvents) throws {
         let start = reader.position
         var fields = TelemetryFields()
         try reader.beginObject()
@@ -37,7 +37,9 @@ extension EventDecoder {
         guard let type = fields.type else { return refuse(.missingField, "missing required field 'type'") }
         if type == "telemetry" {
             switch fields.sample(now: now, maxFutureMillis: limits.maxFutureMillis) {
-            case .success(let sample): result.samples.append(sample)
+            case .success(let sample):
+                if let sender, let refusal = sender.refusal(type: type, user: sample.user) { return refuse(.forbidden, refusal) }
+                result.samples.append(sample)
             case .failure(let error): refuse(error.reason, error.message)
             }
             return
@@ -47,6 +49,10 @@ extension EventDecoder {
         guard case .object(let body) = try tree.readValue() else { return }
         switch validate(type: type, body: body, json: Array(span), now: now) {
         case .success(var event):
+            if let sender {
+                if let refusal = sender.refusal(type: type, user: event.user) { return refuse(.forbidden, refusal) }
+                event.sender = sender.description
+            }
             event.index = index
             result.events.append(event)
         case .failure(let error): refuse(error.reason, error.message)
@@ -129,7 +135,7 @@ extension EventDecoder {
 
     /// Opaque ids: 1–128 characters of `[A-Za-z0-9._:-]`; a user id must not be an e-mail
     /// or a phone number (the character set already excludes `@` and `+`).
-    static func checkID(_ id: String, field: String) -> FieldError? {
+    public static func checkID(_ id: String, field: String) -> FieldError? {
         let utf8 = id.utf8
         guard !utf8.isEmpty, utf8.count <= 128 else {
             return FieldError(.invalidID, "field '\(field)' must hold 1 to 128 characters")

@@ -31,13 +31,15 @@ public struct EventDecoder: Sendable {
     /// - Parameters:
     ///   - frame: the raw frame bytes.
     ///   - now: the current time, epoch milliseconds, for the future-time check.
+    ///   - sender: who sent it (`security.mode: curve`): each event it may not assert is refused
+    ///     alone with `forbidden`; nil (open mode) lets every client-side type through.
     ///   - into: results are appended here, so a batch of frames shares one value.
-    public func decode(frame: [UInt8], now: Int64, into result: inout DecodedEvents) {
-        frame.withUnsafeBytes { decode(frame: $0, now: now, into: &result) }
+    public func decode(frame: [UInt8], now: Int64, sender: Principal? = nil, into result: inout DecodedEvents) {
+        frame.withUnsafeBytes { decode(frame: $0, now: now, sender: sender, into: &result) }
     }
 
     /// Decodes one frame lent as raw bytes (such as a ZeroMQ message, without copying it).
-    public func decode(frame: UnsafeRawBufferPointer, now: Int64, into result: inout DecodedEvents) {
+    public func decode(frame: UnsafeRawBufferPointer, now: Int64, sender: Principal? = nil, into result: inout DecodedEvents) {
         guard !frame.isEmpty else {
             result.rejections.append(Rejection(.emptyFrame, "the frame is empty"))
             return
@@ -54,7 +56,7 @@ public struct EventDecoder: Sendable {
         do {
             switch try reader.peekKind() {
             case .object:
-                try decodeObject(&reader, index: nil, now: now, into: &result)
+                try decodeObject(&reader, index: nil, now: now, sender: sender, into: &result)
             case .array:
                 try reader.beginArray()
                 var index = 0
@@ -65,7 +67,7 @@ public struct EventDecoder: Sendable {
                             excerpt: Rejection.excerpt(of: frame))
                     }
                     if try reader.peekKind() == .object {
-                        try decodeObject(&reader, index: index, now: now, into: &result)
+                        try decodeObject(&reader, index: index, now: now, sender: sender, into: &result)
                     } else {
                         let start = reader.position
                         try reader.skipValue()

@@ -44,6 +44,10 @@ extension ClubStore {
             // The log entries an admission gate decided, to rebuild it (a few of the log's).
             try db.execute(sql: #"CREATE TABLE gated_event ("offset" INTEGER PRIMARY KEY)"#)
         }
+        migrator.registerMigration("v6-sender") { db in
+            // Who sent each entry in security.mode curve (NULL in open mode and for raised events).
+            try db.execute(sql: "ALTER TABLE activity ADD COLUMN sender TEXT")
+        }
     }
 
     /// Makes a `submit` durable in one transaction: its telemetry in the journal and its
@@ -133,7 +137,7 @@ extension ClubStore {
         outcomes: [AppendOutcome], committed: Committed
     ) {
         let statement = try db.cachedStatement(
-            sql: "INSERT OR IGNORE INTO activity (id, type, user, at, received_at, body) VALUES (?, ?, ?, ?, ?, ?)")
+            sql: "INSERT OR IGNORE INTO activity (id, type, user, at, received_at, body, sender) VALUES (?, ?, ?, ?, ?, ?, ?)")
         var consent = connections.withLock { $0 }
         var appended: [ActivityEvent] = []
         let outcomes = try events.map { e -> AppendOutcome in
@@ -148,7 +152,7 @@ extension ClubStore {
                 if seen { return .duplicate }
                 if let refusal = gate.admit(e) { return .refused(refusal.reason, refusal.message) }
             }
-            try statement.execute(arguments: [e.id, e.type, e.user, e.at, receivedAt, Data(e.json)])
+            try statement.execute(arguments: [e.id, e.type, e.user, e.at, receivedAt, Data(e.json), e.sender])
             guard db.changesCount > 0 else { return .duplicate }
             let offset = db.lastInsertedRowID
             if gate != nil { try db.execute(sql: #"INSERT INTO gated_event ("offset") VALUES (?)"#, arguments: [offset]) }
@@ -170,11 +174,12 @@ extension ClubStore {
         let rows = try Row.fetchCursor(
             db,
             sql: #"""
-                SELECT a."offset", a.id, a.type, a.user, a.at, a.body FROM gated_event g JOIN activity a ON a."offset" = g."offset"
-                ORDER BY g."offset"
+                SELECT a."offset", a.id, a.type, a.user, a.at, a.body, a.sender FROM gated_event g
+                JOIN activity a ON a."offset" = g."offset" ORDER BY g."offset"
                 """#)
         while let row = try rows.next() {
-            let event = ActivityEvent(offset: row[0], id: row[1], type: row[2], user: row[3], at: row[4], json: [UInt8](row[5] as Data))
+            let event = ActivityEvent(
+                offset: row[0], id: row[1], type: row[2], user: row[3], at: row[4], json: [UInt8](row[5] as Data), sender: row[6])
             _ = gate.admit(event)
         }
     }
@@ -194,11 +199,11 @@ extension ClubStore {
         if let recent = tail.read(after: offset, limit: limit) { return recent }
         return try await pool.read { db in
             try Row.fetchAll(
-                db, sql: #"SELECT "offset", id, type, user, at, body FROM activity WHERE "offset" > ? ORDER BY "offset" LIMIT ?"#,
+                db, sql: #"SELECT "offset", id, type, user, at, body, sender FROM activity WHERE "offset" > ? ORDER BY "offset" LIMIT ?"#,
                 arguments: [offset, limit]
             ).map {
                 // Columns by position: looking them up by name costs more than the rest of the read.
-                ActivityEvent(offset: $0[0], id: $0[1], type: $0[2], user: $0[3], at: $0[4], json: [UInt8]($0[5] as Data))
+                ActivityEvent(offset: $0[0], id: $0[1], type: $0[2], user: $0[3], at: $0[4], json: [UInt8]($0[5] as Data), sender: $0[6])
             }
         }
     }

@@ -17,8 +17,16 @@ public struct Devices: Sendable, Equatable {
 
     public private(set) var byID: [String: Device] = [:]
     private var byUser: [String: [String]] = [:]
+    /// The device each public key authenticates (a retired device's key stays, to say why it is
+    /// refused; a key re-registered elsewhere moves).
+    private var byKey: [String: String] = [:]
+    /// Keys of the configuration's services and admins: never a device's.
+    private let reservedKeys: Set<String>
 
-    public init() {}
+    public init(reservedKeys: Set<String> = []) { self.reservedKeys = reservedKeys }
+
+    /// The device `publicKey` belongs to, retired or not.
+    public func device(withKey publicKey: String) -> Device? { byKey[publicKey].flatMap { byID[$0] } }
 
     /// A user's devices in registration order.
     public func devices(of user: String) -> [Device] { (byUser[user] ?? []).compactMap { byID[$0] } }
@@ -32,7 +40,15 @@ public struct Devices: Sendable, Equatable {
             if let held = byID[id], held.user != event.user {
                 throw Refusal(.conflict, "device '\(id)' belongs to another user")
             }
+            let key = b["public_key"]?.stringValue
+            if let key, reservedKeys.contains(key) { throw Refusal(.conflict, "the public key belongs to a service or an admin") }
+            if let key, let holder = byKey[key].flatMap({ byID[$0] }), holder.id != id, !holder.retired {
+                throw Refusal(.conflict, "the public key belongs to another device")
+            }
             let known = byID[id] != nil
+            // A new key replaces the device's old one at once (rotation of the same device id).
+            if let old = byID[id]?.publicKey, old != key, byKey[old] == id { byKey[old] = nil }
+            if let key { byKey[key] = id }
             byID[id] = Device(
                 id: id, user: event.user, kind: b["kind"]?.stringValue ?? "other", publicKey: b["public_key"]?.stringValue,
                 registeredAt: event.at, retired: false)
@@ -55,8 +71,9 @@ public struct Devices: Sendable, Equatable {
 public typealias DevicesGate = EngineGate<Devices>
 
 extension EngineGate where State == Devices {
-    public convenience init() {
-        self.init(types: EventDecoder.deviceTypes, fresh: { Devices() }, apply: { devices, event throws(Refusal) in try devices.apply(event) })
+    /// - Parameter reservedKeys: the public keys of the configured services and admins.
+    public convenience init(reservedKeys: Set<String> = []) {
+        self.init(types: EventDecoder.deviceTypes, fresh: { Devices(reservedKeys: reservedKeys) }, apply: { devices, event throws(Refusal) in try devices.apply(event) })
     }
 
     /// A user's devices as the log has them.

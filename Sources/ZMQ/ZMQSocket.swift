@@ -62,6 +62,29 @@ public final class ZMQSocket: @unchecked Sendable {
         guard rc == 0 else { throw ZMQError(call: "zmq_setsockopt(\(option))") }
     }
 
+    /// Sets a text option (`zmq_setsockopt` with the string's bytes, no terminator).
+    private func set(_ option: Int32, text: String, name: String) throws {
+        let bytes = Array(text.utf8)
+        guard zmq_setsockopt(handle, option, bytes, bytes.count) == 0 else { throw ZMQError(call: "zmq_setsockopt(\(name))") }
+    }
+
+    /// Makes this socket a CurveZMQ server with `secretKey` (Z85): peers must handshake with
+    /// CURVE and are then authenticated by the context's ZAP handler, if one is bound, under
+    /// `domain`. Call before `bind`.
+    public func makeCurveServer(secretKey: String, domain: String) throws {
+        try set(.curveServer, 1)
+        try set(ZMQ_CURVE_SECRETKEY, text: secretKey, name: "ZMQ_CURVE_SECRETKEY")
+        try set(ZMQ_ZAP_DOMAIN, text: domain, name: "ZMQ_ZAP_DOMAIN")
+    }
+
+    /// Makes this socket a CurveZMQ client of the server whose public key is `serverKey`,
+    /// authenticating with the key pair `publicKey`/`secretKey` (all Z85). Call before `connect`.
+    public func makeCurveClient(serverKey: String, publicKey: String, secretKey: String) throws {
+        try set(ZMQ_CURVE_SERVERKEY, text: serverKey, name: "ZMQ_CURVE_SERVERKEY")
+        try set(ZMQ_CURVE_PUBLICKEY, text: publicKey, name: "ZMQ_CURVE_PUBLICKEY")
+        try set(ZMQ_CURVE_SECRETKEY, text: secretKey, name: "ZMQ_CURVE_SECRETKEY")
+    }
+
     /// Subscribes a SUB socket to messages whose first frame starts with `prefix`.
     public func subscribe(_ prefix: String) throws {
         let bytes = Array(prefix.utf8)
@@ -124,6 +147,14 @@ public final class ZMQSocket: @unchecked Sendable {
     public func receiveFrame<Result>(
         wait: Bool = true, _ body: (_ bytes: UnsafeRawBufferPointer, _ more: Bool) throws -> Result
     ) throws -> Result? {
+        try receiveFrame(wait: wait, peer: false) { bytes, more, _ in try body(bytes, more) }
+    }
+
+    /// Receives one frame as ``receiveFrame(wait:_:)`` does, with the authenticated peer when
+    /// `peer` is true: the `User-Id` the ZAP handler gave the connection (nil without one).
+    public func receiveFrame<Result>(
+        wait: Bool = true, peer: Bool, _ body: (_ bytes: UnsafeRawBufferPointer, _ more: Bool, _ peer: String?) throws -> Result
+    ) throws -> Result? {
         var message = zmq_msg_t()
         zmq_msg_init(&message)
         defer { zmq_msg_close(&message) }
@@ -136,20 +167,33 @@ public final class ZMQSocket: @unchecked Sendable {
         }
         let size = zmq_msg_size(&message)
         let bytes = size == 0 ? UnsafeRawBufferPointer(start: nil, count: 0) : UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: size)
-        return try body(bytes, zmq_msg_more(&message) != 0)
+        var userID: String?
+        if peer, let property = zmq_msg_gets(&message, "User-Id") { userID = String(cString: property) }
+        return try body(bytes, zmq_msg_more(&message) != 0, userID)
     }
 
     /// Receives all frames of one message, or nil when none is ready.
     public func receiveMessage(wait: Bool = true) throws -> [[UInt8]]? {
-        guard let first = try receiveFrame(wait: wait) else { return nil }
-        var frames = [first.bytes]
-        var more = first.more
+        try receiveMessage(wait: wait, peer: false)?.frames
+    }
+
+    /// Receives all frames of one message with its authenticated peer (the `User-Id` of the
+    /// ZAP handler; nil without one, or when `peer` is false), or nil when none is ready.
+    public func receiveMessage(wait: Bool = true, peer: Bool) throws -> (frames: [[UInt8]], peer: String?)? {
+        guard let first = try receiveFrame(wait: wait, peer: peer, { bytes, more, peer in ([UInt8](bytes), more, peer) }) else {
+            return nil
+        }
+        var frames = [first.0]
+        var more = first.1
+        // A ROUTER's routing-id frame carries no metadata: take the peer of the frames after it.
+        var sender = first.2
         while more {
             // The remaining frames of a message are already here: never EAGAIN.
-            guard let next = try receiveFrame(wait: true) else { break }
-            frames.append(next.bytes)
-            more = next.more
+            guard let next = try receiveFrame(wait: true, peer: peer, { bytes, more, peer in ([UInt8](bytes), more, peer) }) else { break }
+            frames.append(next.0)
+            more = next.1
+            sender = sender ?? next.2
         }
-        return frames
+        return (frames, sender)
     }
 }

@@ -14,6 +14,8 @@ public enum ZMQSocketOption: Sendable {
     case sendTimeout
     /// `ZMQ_MAXMSGSIZE` (64-bit): a larger inbound message drops the peer's connection.
     case maxMessageSize
+    /// `ZMQ_CURVE_SERVER`: 1 makes the socket a CurveZMQ server.
+    case curveServer
 
     var rawValue: Int32 {
         switch self {
@@ -23,6 +25,7 @@ public enum ZMQSocketOption: Sendable {
         case .receiveTimeout: ZMQ_RCVTIMEO
         case .sendTimeout: ZMQ_SNDTIMEO
         case .maxMessageSize: ZMQ_MAXMSGSIZE
+        case .curveServer: ZMQ_CURVE_SERVER
         }
     }
 

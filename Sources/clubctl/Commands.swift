@@ -122,9 +122,7 @@ struct Send: ParsableCommand {
         let lines = data.split(separator: UInt8(ascii: "\n")).map { [UInt8]($0) }.filter { !$0.allSatisfy { $0 == 32 || $0 == 13 } }
         let context = ZMQContext()
         if !reliable {
-            let push = try ZMQSocket(context: context, type: .push)
-            try push.set(.linger, 5000)
-            try push.connect(endpoints.ingest)
+            let push = try endpoints.socket(.push, endpoints.ingest, context: context, linger: 5000)
             let progress = ProgressLine("pushing frames", total: lines.count)
             for (n, line) in lines.enumerated() {
                 try push.send(line)
@@ -135,7 +133,7 @@ struct Send: ParsableCommand {
             print("pushed \(lines.count) frames")
             return
         }
-        let client = endpoints.client(context: context)
+        let client = try endpoints.client(context: context)
         var accepted = 0, duplicates = 0, rejected = 0
         var events: [JSONValue] = []
         for line in lines {
@@ -170,8 +168,7 @@ struct Subscribe: ParsableCommand {
     @Option(help: "Exit after this many messages.") var count: Int?
 
     func run() throws {
-        let socket = try ZMQSocket(context: ZMQContext(), type: .sub)
-        try socket.connect(endpoints.publish)
+        let socket = try endpoints.socket(.sub, endpoints.publish)
         try socket.subscribe(prefix)
         var seen = 0
         while count.map({ seen < $0 }) ?? true {

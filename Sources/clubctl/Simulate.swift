@@ -27,9 +27,7 @@ struct Simulate: ParsableCommand {
         let rounds = Int64((events + users - 1) / max(users, 1))
         options.startTs = start ?? Int64(Date().timeIntervalSince1970 * 1000) - rounds * options.sampleInterval
         var fleet = FleetSimulator(options: options)
-        let push = try ZMQSocket(context: ZMQContext(), type: .push)
-        try push.set(.linger, 10_000)
-        try push.connect(endpoints.ingest)
+        let push = try endpoints.socket(.push, endpoints.ingest, linger: 10_000)
         let began = Date()
         var sent = 0
         let progress = ProgressLine("simulating samples", total: events)

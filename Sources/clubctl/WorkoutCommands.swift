@@ -38,7 +38,7 @@ struct Import: ParsableCommand {
 
     func run() throws {
         // Long rides make files of tens of megabytes: decoding and storing them takes seconds.
-        let client = endpoints.client(timeout: 120_000)
+        let client = try endpoints.client(timeout: 120_000)
         var failed = false
         let progress = ProgressLine("importing files", total: files.count)
         for (n, file) in files.enumerated() {

@@ -3,6 +3,7 @@ import ArgumentParser
 import ClubDaemon
 import Foundation
 import Logging
+import ZMQ
 
 /// `clubd`: the Interest Club stream-processing daemon.
 @main
@@ -17,6 +18,9 @@ struct Clubd: AsyncParsableCommand {
 
     @Flag(help: "Validate the configuration and pipeline files, print what is wrong and exit.")
     var checkConfig = false
+
+    @Flag(help: "Print the public key (Z85) of the daemon's security.secret_key_file, for its clients, and exit.")
+    var printPublicKey = false
 
     @Option(help: "Ingest PULL endpoint (ingest.endpoint).") var ingest: String?
     @Option(help: "Command ROUTER endpoint (command.endpoint).") var command: String?
@@ -45,7 +49,15 @@ struct Clubd: AsyncParsableCommand {
             if let offerRules { settings.offerRulesDirectory = offerRules }
             if let catalogue { settings.catalogueDirectory = catalogue }
             if let dropDir { settings.importDropDirectory = dropDir }
+            if printPublicKey {
+                let secret = try settings.security.secretKey()
+                guard let publicKey = CurveKeys.publicKey(forSecret: secret) else { throw ExitCode(78) }
+                print(publicKey)
+                return
+            }
             let programme = try settings.loadProgramme()
+            try settings.checkSecurity()
+            if settings.security.mode == .curve { _ = try settings.security.secretKey() }
             if checkConfig {
                 print("configuration OK; \(programme.summary)")
                 return

@@ -51,6 +51,18 @@ import Testing
         #expect(walk.entries.last?.balance == account.balance)
     }
 
+    /// curve mode: what a device asserts about its own user earns nothing (not even a streak
+    /// day); the same workout from a service earns its points.
+    @Test mutating func selfAssertedEventsEarnNothing() {
+        var account = BonusAccount()
+        let e = event("workout", ["distance_m": 5000, "sport": "run"])
+        let fromDevice = ActivityEvent(offset: e.offset, id: e.id, type: e.type, user: e.user, at: e.at, json: e.json, sender: "device:w1")
+        #expect(fromDevice.isSelfAsserted)
+        #expect(engine.apply(fromDevice, to: &account, now: Self.noon).entries.isEmpty && account.balance == 0)
+        let fromService = ActivityEvent(offset: e.offset, id: e.id, type: e.type, user: e.user, at: e.at, json: e.json, sender: "service:shop")
+        #expect(points(engine.apply(fromService, to: &account, now: Self.noon).entries) == ["workout": 10, "km": 10, "long": 5])
+    }
+
     @Test mutating func multiplierDoublesTheEventsAwards() {
         var account = BonusAccount()
         let plain = engine.apply(event("session.attended", ["with_coach": false]), to: &account, now: Self.noon)

@@ -69,3 +69,41 @@ import ZMQ
         #expect(throws: ZMQError.self) { try socket.bind("tcp://not-an-address") }
     }
 }
+
+/// CurveZMQ keys: generated pairs, the public key derived from the secret one, Z85 checks.
+@Suite struct CurveKeysTests {
+    @Test func generatedPairsDeriveAndValidate() throws {
+        #expect(CurveKeys.isAvailable)
+        let (publicKey, secretKey) = try CurveKeys.generate()
+        #expect(CurveKeys.isWellFormed(publicKey) && CurveKeys.isWellFormed(secretKey) && publicKey != secretKey)
+        #expect(CurveKeys.publicKey(forSecret: secretKey) == publicKey)
+        #expect(CurveKeys.publicKey(forSecret: "short") == nil)
+        #expect(CurveKeys.problem(with: publicKey) == nil)
+        #expect(CurveKeys.problem(with: "abc")?.contains("not 3") == true)
+        #expect(CurveKeys.problem(with: String(repeating: "~", count: 40))?.contains("'~'") == true)
+    }
+
+    @Test func aCurveClientTalksToACurveServerAndAPlainOneDoesNot() throws {
+        let context = ZMQContext()
+        let server = try CurveKeys.generate()
+        let client = try CurveKeys.generate()
+        let rep = try ZMQSocket(context: context, type: .rep)
+        try rep.set(.linger, 0)
+        try rep.makeCurveServer(secretKey: server.secretKey, domain: "test")
+        try rep.bind("tcp://127.0.0.1:*")
+        let req = try ZMQSocket(context: context, type: .req)
+        try req.set(.linger, 0)
+        try CurveClientKeys(serverKey: server.publicKey, publicKey: client.publicKey, secretKey: client.secretKey).apply(to: req)
+        try req.connect(rep.lastEndpoint)
+        try req.send(Array("ping".utf8))
+        try rep.set(.receiveTimeout, 3000)
+        #expect(try rep.receiveFrame(wait: true).map { String(decoding: $0.bytes, as: UTF8.self) } == "ping")
+        let plain = try ZMQSocket(context: context, type: .req)
+        try plain.set(.linger, 0)
+        try plain.connect(rep.lastEndpoint)
+        try plain.send(Array("plain".utf8))
+        try rep.set(.receiveTimeout, 500)
+        try rep.send(Array("pong".utf8))
+        #expect(try rep.receiveFrame(wait: true) == nil)  // the plain client never got through
+    }
+}

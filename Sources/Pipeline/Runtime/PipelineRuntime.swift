@@ -36,6 +36,9 @@ public actor PipelineRuntime {
         public var maxMessageBytes = 16 << 20
         public var inboxBatches = 64
         public var limits = EventDecoder.Limits()
+        /// `security.mode: curve`: the ingest and publish sockets are CurveZMQ servers (the
+        /// context's ZAP handler admits the keys); nil in open mode.
+        public var curve: CurveServer?
 
         public init() {}
     }
@@ -114,7 +117,7 @@ public actor PipelineRuntime {
         self.inbox = inbox
         let publisher = try Publisher(
             context: context, endpoint: options.publishEndpoint, sendHighWaterMark: options.sendHighWaterMark,
-            channelEndpoints: options.publishChannelEndpoints)
+            channelEndpoints: options.publishChannelEndpoints, curveSecretKey: options.curve?.secretKey)
         self.publisher = publisher
         publishEndpoint = publisher.boundEndpoint
 
@@ -167,7 +170,7 @@ public actor PipelineRuntime {
             context: context,
             options: .init(
                 endpoint: options.ingestEndpoint, receiveHighWaterMark: options.receiveHighWaterMark,
-                maxMessageBytes: options.maxMessageBytes),
+                maxMessageBytes: options.maxMessageBytes, curve: options.curve),
             decoder: decoder, inbox: inbox, logger: logger,
             batch: { decoded, frames, receivedAt in .ingested(decoded, frames: frames, receivedAt: receivedAt) })
         ingestEndpoint = receiver.boundEndpoint
@@ -293,7 +296,7 @@ public actor PipelineRuntime {
     static func record(_ event: ClubEvent, receivedAt: Int64) -> ActivityEvent {
         ActivityEvent(
             id: event.id, type: event.type, user: event.user, at: event.ts ?? receivedAt, json: event.json, body: event.body,
-            consent: consent(of: event))
+            consent: consent(of: event), sender: event.sender)
     }
 
     /// A `connection` grants or revokes; a workout from an external system needs consent.
@@ -656,9 +659,10 @@ public actor PipelineRuntime {
 
     /// Decodes events for `submit` with the ingest decoder's limits, and checks them against
     /// the definitions as ingest does (``screen(_:)``).
-    public nonisolated func decode(_ frame: [UInt8], now: Int64) -> DecodedEvents {
+    /// Decodes a `submit`'s events as `sender` may send them (nil: open mode).
+    public nonisolated func decode(_ frame: [UInt8], now: Int64, sender: Principal? = nil) -> DecodedEvents {
         var decoded = DecodedEvents()
-        decoder.decode(frame: frame, now: now, into: &decoded)
+        decoder.decode(frame: frame, now: now, sender: sender, into: &decoded)
         screen(&decoded)
         return decoded
     }
