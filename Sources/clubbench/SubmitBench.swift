@@ -20,6 +20,17 @@ struct SubmitBench: ParsableCommand {
     @Option(help: "Users the events belong to.") var users = 1_000
 
     @Option(help: "Concurrent clients for the second round of each batch size.") var clients = 4
+    @Flag(help: "Compare security.mode curve with open (batches of 100, 1 and --clients clients), alternated; report the ratio.")
+    var curve = false
+    @Option(help: "Runs of each mode with --curve.") var rounds = 3
+
+    static let bonusRules = """
+        caps: {daily: 500}
+        rules:
+          - {id: class, on: class.attended, points: 15}
+          - {id: class-minutes, on: class.attended, points: 1, per: {field: minutes, unit: 10}}
+          - {id: streak-3, on: class.attended, streak_days: 3, points: 30}
+        """
 
     func run() throws {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
@@ -30,6 +41,7 @@ struct SubmitBench: ParsableCommand {
                         .utf8)
             }
         }
+        if curve { return try compareSecurity(events) }
         let bare100 = try bareSQLite(events("bare", self.events), batch: 100)
         let bare1 = try bareSQLite(events("bare", singles), batch: 1)
         print(String(format: "baseline  bare SQLite inserts, transactions of 100: %9.0f events/s", bare100))
@@ -38,14 +50,7 @@ struct SubmitBench: ParsableCommand {
         let daemon = try DaemonProcess()
         // Client events that earn points as attended sessions did before the daemon raised those
         // itself: three rules per event, a daily cap the load passes.
-        let rules = try daemon.writeBonusRules(
-            """
-            caps: {daily: 500}
-            rules:
-              - {id: class, on: class.attended, points: 15}
-              - {id: class-minutes, on: class.attended, points: 1, per: {field: minutes, unit: 10}}
-              - {id: streak-3, on: class.attended, streak_days: 3, points: 30}
-            """)
+        let rules = try daemon.writeBonusRules(Self.bonusRules)
         try daemon.start(extraArguments: ["--log-level", "warning"] + rules)
         defer { daemon.terminate() }
         let roundTrips = try healthRoundTrips(daemon, count: singles)
@@ -91,7 +96,7 @@ struct SubmitBench: ParsableCommand {
             group.enter()
             Thread {
                 defer { group.leave() }
-                let client = CommandClient(context: ZMQContext(), endpoint: daemon.command, timeout: 30_000, retries: 1)
+                let client = CommandClient(context: ZMQContext(), endpoint: daemon.command, timeout: 30_000, retries: 1, curve: daemon.curve)
                 var mine: [Double] = []
                 for index in stride(from: k, to: requests.count, by: clients) {
                     let sent = DispatchTime.now()
@@ -114,6 +119,40 @@ struct SubmitBench: ParsableCommand {
                 rtts[rtts.count / 2], rtts[rtts.count * 99 / 100], rtts.last!))
         try daemon.waitForBonus(offset: before + Int64(events.count), timeout: 600)
         return (Double(events.count) / seconds, Double(events.count) / start.elapsedSeconds)
+    }
+
+    /// Acknowledged submits in `open` and in `curve` mode (a service allowed `class.*` submits),
+    /// each round on a fresh daemon, alternated `rounds` times in this run.
+    func compareSecurity(_ events: (String, Int) -> [[UInt8]]) throws {
+        var rates: [String: [Double]] = [:]
+        for round in 1...rounds {
+            for mode in ["open", "curve"] {
+                let daemon = try DaemonProcess()
+                var flags = try daemon.writeBonusRules(Self.bonusRules)
+                if mode == "curve" {
+                    let setup = try daemon.enableCurve(services: [(name: "app", events: ["class.*"], ops: [])])
+                    flags += setup.flags
+                    try daemon.start(extraArguments: ["--log-level", "warning"] + flags)
+                    daemon.curve = setup.services["app"]  // the submits come from the service
+                } else {
+                    try daemon.start(extraArguments: ["--log-level", "warning"] + flags)
+                }
+                defer { daemon.terminate() }
+                for (batch, clientCount) in [(100, 1), (100, clients), (1, 1)] {
+                    let count = batch == 1 ? singles : self.events
+                    let (rate, _) = try submitted(events("r\(round)b\(batch)c\(clientCount)", count), batch: batch, clients: clientCount, daemon: daemon)
+                    let key = "batches of \(batch), \(clientCount) client(s)"
+                    rates["\(mode) \(key)", default: []].append(rate)
+                    print(String(format: "round %d   %-5@ acknowledged submit, %@: %9.0f events/s", round, mode, key, rate))
+                }
+            }
+        }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        for (batch, clientCount) in [(100, 1), (100, clients), (1, 1)] {
+            let key = "batches of \(batch), \(clientCount) client(s)"
+            let open = median(rates["open \(key)"]!), secured = median(rates["curve \(key)"]!)
+            print(String(format: "median    %@: open %.0f, curve %.0f events/s: ratio curve / open = %.3f", key, open, secured, secured / open))
+        }
     }
 
     /// Requests per second of the cheapest operation, one client waiting for each reply.

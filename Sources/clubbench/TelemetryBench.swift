@@ -20,6 +20,11 @@ struct TelemetryBench: ParsableCommand {
     @Option(help: "Users in the simulated fleet.") var users = 10_000
     @Flag(help: "Measure only the decoder and the window operator, in this process (for profiling).")
     var componentsOnly = false
+    @Option(help: "Events per ingest frame (a JSON array of that many samples); 1 sends each sample alone.")
+    var batch = 1
+    @Flag(help: "Compare security.mode curve with open: alternate runs of both, report the ratio.")
+    var curve = false
+    @Option(help: "Runs of each mode with --curve.") var rounds = 3
 
     func run() throws {
         let options = FleetSimulator.Options.endingNow(users: users, events: events)
@@ -27,6 +32,7 @@ struct TelemetryBench: ParsableCommand {
         var frames: [[UInt8]] = []
         frames.reserveCapacity(events)
         while frames.count < events { frames += fleet.nextFrames() }
+        if curve { return try compareSecurity(Self.batched(frames, batch)) }
         let bytes = frames.reduce(0) { $0 + $1.count }
         print("frames: \(frames.count), \(bytes / frames.count) bytes each on average, \(users) users")
 
@@ -45,6 +51,45 @@ struct TelemetryBench: ParsableCommand {
         print(String(format: "ratio     clubd / raw = %.3f", daemon / raw))
         print("snapshot  of the state after the run: \(run.snapshot)")
         print("clubd RSS MiB at each tenth of the run and at the end: \(rss.samples.map { String($0 / 1024) }.joined(separator: " ")); peak \(rss.peak / 1024)")
+    }
+
+    /// `frames` joined `size` at a time into JSON arrays (batch frames).
+    static func batched(_ frames: [[UInt8]], _ size: Int) -> [[UInt8]] {
+        guard size > 1 else { return frames }
+        return stride(from: 0, to: frames.count, by: size).map { first in
+            var frame: [UInt8] = [UInt8(ascii: "[")]
+            for (i, event) in frames[first..<min(first + size, frames.count)].enumerated() {
+                if i > 0 { frame.append(UInt8(ascii: ",")) }
+                frame += event
+            }
+            frame.append(UInt8(ascii: "]"))
+            return frame
+        }
+    }
+
+    /// Telemetry through clubd in `open` and in `curve` mode (a service key allowed `telemetry`
+    /// sends the fleet, the subscriber is the admin), alternated `rounds` times in this run.
+    func compareSecurity(_ frames: [[UInt8]]) throws {
+        print("frames: \(frames.count) of \(batch) event(s), \(events) samples, \(users) users; \(rounds) rounds of open then curve")
+        var rates: [String: [Double]] = [:]
+        for round in 1...rounds {
+            for mode in ["open", "curve"] {
+                var sender: CurveClientKeys?
+                let run = try DaemonRun.measure(
+                    frames, pipelines: ["minute.yaml": PipelineLoader.embeddedDefault], samples: events,
+                    prepare: { daemon in
+                        guard mode == "curve" else { return [] }
+                        let setup = try daemon.enableCurve(services: [(name: "gateway", events: ["telemetry"], ops: [])])
+                        sender = setup.services["gateway"]
+                        return setup.flags
+                    }, sender: { sender })
+                rates[mode, default: []].append(run.rate)
+                print(String(format: "round %d   %-5@ decode → window → publish: %10.0f events/s", round, mode, run.rate))
+            }
+        }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        let open = median(rates["open"]!), secured = median(rates["curve"]!)
+        print(String(format: "median    open %.0f, curve %.0f events/s: ratio curve / open = %.3f", open, secured, secured / open))
     }
 
     /// Events per second the decoder turns into samples, in ingest-sized batches.
@@ -133,7 +178,8 @@ enum DaemonRun {
         _ frames: [[UInt8]], pipelines: [String: String], samples: Int? = nil,
         prepare: ((DaemonProcess) throws -> [String])? = nil, ready: ((DaemonProcess) throws -> Void)? = nil,
         inspect: ((DaemonProcess) throws -> Void)? = nil,
-        alongside: (@Sendable (DaemonProcess, _ done: @Sendable () -> Bool) -> Void)? = nil
+        alongside: (@Sendable (DaemonProcess, _ done: @Sendable () -> Bool) -> Void)? = nil,
+        sender: () -> CurveClientKeys? = { nil }
     ) throws -> Result {
         let samples = samples ?? frames.count
         let daemon = try DaemonProcess(pipelines: pipelines)
@@ -144,8 +190,10 @@ enum DaemonRun {
 
         let context = ZMQContext()
         let push = try ZMQSocket(context: context, type: .push)
+        try sender()?.apply(to: push)
         try push.connect(daemon.ingest)
         let sub = try ZMQSocket(context: context, type: .sub)
+        try daemon.curve?.apply(to: sub)
         try sub.subscribe("window.")
         try sub.connect(daemon.publish)
         defer {
