@@ -71,10 +71,35 @@ import ZMQ
 
     struct TestFailure: Error { let message: String; init(_ message: String) { self.message = message } }
 
+    /// `GET /metrics` of the daemon's Prometheus listener, over a plain TCP socket.
+    static func metrics(port: UInt16) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw TestFailure("cannot connect to the metrics listener") }
+        let request = Array("GET /metrics HTTP/1.0\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            response += buffer[0..<n]
+        }
+        return String(decoding: response, as: UTF8.self)
+    }
+
     @Test func unknownKeysGetNoAnswerAndNothingTheySendIsProcessed() throws {
         let daemon = try DaemonProcess()
         let curve = try daemon.enableCurve()
-        try daemon.start(extraArguments: curve.flags)
+        let port = UInt16.random(in: 20_000...60_000)
+        try daemon.start(extraArguments: curve.flags + ["--metrics", "127.0.0.1:\(port)"])
         let stranger = try curve.newClient()
         // The command socket: no reply for a stranger, nor for a client without CURVE.
         #expect(throws: (any Error).self) { try daemon.request(["op": "health"], timeout: 1500, as: stranger) }
@@ -100,6 +125,10 @@ import ZMQ
         let lines = daemon.log.split(separator: "\n").filter { $0.contains("connection refused") && $0.contains(stranger.publicKey) }
         #expect(lines.count >= 1 && lines.count <= 4, "\(lines.count) log lines for one key")
         #expect(daemon.log.contains("reason=unknown_key"))
+        // Counted by reason: every one of the stranger's handshakes (at least the 20 above and the first).
+        let counted = try Self.metrics(port: port).split(separator: "\n").first { $0.hasPrefix("clubd_auth_refused_total{reason=\"unknown_key\"}") }
+        let refusals = counted.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        #expect(refusals >= 21, "\(counted ?? "no clubd_auth_refused_total")")
     }
 
     @Test func aDeviceSpeaksForItsOwnUserOnlyRefusedPerEvent() throws {
