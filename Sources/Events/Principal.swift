@@ -7,7 +7,8 @@ public struct Principal: Sendable, Hashable, CustomStringConvertible {
         case device
         /// A service of the configuration: the event types and ops it lists, for any user.
         case service
-        /// An administrator of the configuration: every op and every client-side type.
+        /// An administrator of the configuration: every op and every client-side type but
+        /// `bonus.spent`.
         case admin
     }
 
@@ -48,9 +49,13 @@ public struct Principal: Sendable, Hashable, CustomStringConvertible {
         case .service:
             return events.matches(type) ? nil : "service '\(name)' may not send '\(type.prefix(64))' events (security.services)"
         case .admin:
-            return nil
+            // Points are the shop's money: only a service allowed it (the shop adapter) spends them.
+            return type == Self.spendType ? "'\(Self.spendType)' comes only from a service allowed it (the shop adapter), not from admin '\(name)'" : nil
         }
     }
+
+    /// The purchase paid with points, which only a service listing it may send.
+    public static let spendType = "bonus.spent"
 
     /// Whether this principal may use `op` (`health` for everyone, `submit` for every principal,
     /// which then decides each event; a service its `ops`; an admin everything).

@@ -25,6 +25,15 @@ import Testing
         #expect(EventTypePatterns.problem(with: "group.*") == nil && EventTypePatterns.problem(with: "*") == nil)
     }
 
+    @Test func onlyAServiceAllowedItSpendsPoints() {
+        let spend = #"{"type":"bonus.spent","id":"b","user":"ann","points":5}"#
+        #expect(decode(spend, as: Principal.admin("ops")).rejections.first?.reason == .forbidden)
+        #expect(decode(spend, as: watch).rejections.first?.reason == .forbidden)
+        let shop = Principal.service("shop", events: EventTypePatterns(["bonus.spent"]), ops: [])
+        #expect(decode(spend, as: shop).events.first?.sender == "service:shop")
+        #expect(decode(spend, as: nil).events.count == 1)  // open mode
+    }
+
     @Test func opsByKind() {
         #expect(watch.mayUse(op: "health") && watch.mayUse(op: "submit") && !watch.mayUse(op: "balance"))
         #expect(app.mayUse(op: "groups") && !app.mayUse(op: "reload"))
