@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "clubd", targets: ["clubd"]),
         .executable(name: "clubctl", targets: ["clubctl"]),
         .executable(name: "clubbench", targets: ["clubbench"]),
+        .executable(name: "club-shop-adapter", targets: ["club-shop-adapter"]),
+        .executable(name: "club-shop-simulator", targets: ["club-shop-simulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -17,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // The HTTP server of club-shop-simulator, the shop the adapter's tests (and demos) talk to.
+        .package(url: "https://github.com/swhitty/FlyingFox.git", from: "0.27.1"),
     ],
     targets: [
         // libzmq, as the system provides it.
@@ -102,6 +106,19 @@ let package = Package(
         .target(name: "ClubClient", dependencies: ["ZMQ", "JSON"]),
         // A deterministic device fleet: GPS tracks, heart rate, sessions, network faults.
         .target(name: "Simulation"),
+        // The shop adapter: its own process between the shop's HTTP API and clubd's sockets.
+        .target(
+            name: "ShopAdapter",
+            dependencies: [
+                "ClubClient", "ClubProtocol", "JSON", "ZMQ", "Definitions", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "club-shop-adapter",
+            dependencies: [
+                "ShopAdapter", "Definitions", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         .executableTarget(
             name: "clubctl",
             dependencies: [
@@ -132,6 +149,14 @@ let package = Package(
         .testTarget(name: "BonusTests", dependencies: ["Bonus", "ClubKernel", "Definitions", "DefinitionTesting", "Events", "JSON"]),
         .testTarget(name: "OffersTests", dependencies: ["Offers", "ClubKernel", "Bonus", "Definitions", "DefinitionTesting", "JSON"]),
         .testTarget(name: "ImportsTests", dependencies: ["Imports", "ClubTestKit"]),
+        .executableTarget(
+            name: "club-shop-simulator",
+            dependencies: [
+                "JSON", .product(name: "FlyingFox", package: "FlyingFox"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(
+            name: "ShopAdapterTests",
+            dependencies: ["ShopAdapter", "ClubTestKit", "JSON", "Definitions", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "UsersTests", dependencies: ["Users", "ClubKernel", "Events", "JSON"]),
         .testTarget(name: "CommunityTests", dependencies: ["Community", "ClubKernel", "Events", "JSON"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ClubKernel", "Definitions", "DefinitionTesting", "JSON"]),

@@ -2,8 +2,24 @@ import Bonus
 import ClubProtocol
 import JSON
 
-/// The Bonus subsystem's ops: `balance` and `ledger`.
+/// The Bonus subsystem's ops: `balance`, `ledger` and `ledger.changes`.
 extension CommandHandler {
+    /// Every user's ledger entries after a feed position, for a consumer that delivers them.
+    func ledgerChanges(_ request: LedgerChangesRequest) async -> [UInt8] {
+        do {
+            let changes = try await store.ledgerChanges(after: request.after, limit: request.limit)
+            return LedgerChangesReply(
+                entries: changes.map {
+                    .init(
+                        seq: $0.seq, user: $0.entry.user, event: $0.entry.event, rule: $0.entry.rule, kind: $0.entry.kind.rawValue,
+                        points: $0.entry.points, at: $0.entry.at, balance: $0.entry.balance)
+                }, next: changes.last?.seq ?? request.after
+            ).bytes
+        } catch {
+            return CommandError("storage_failed", "cannot read the ledger: \(error)").reply
+        }
+    }
+
     func balance(_ request: BalanceRequest) async -> [UInt8] {
         BalanceReply(user: request.user, points: await runtime.balance(of: request.user)).bytes
     }

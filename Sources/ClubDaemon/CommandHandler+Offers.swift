@@ -6,8 +6,20 @@ import JSON
 import Offers
 import Pipeline
 
-/// The Offers subsystem's ops: `offers` and `offers.preview`.
+/// The Offers subsystem's ops: `offers`, `offers.preview` and `offers.changes`.
 extension CommandHandler {
+    /// Every offer issued after a feed position, for a consumer that delivers them.
+    func offerChanges(_ request: OfferChangesRequest) async -> [UInt8] {
+        do {
+            let changes = try await store.offerChanges(after: request.after, limit: request.limit)
+            return OfferChangesReply(
+                offers: changes.map { .init(feedSeq: $0.seq, offer: RawObject(members: $0.members)) }, next: changes.last?.seq ?? request.after
+            ).bytes
+        } catch {
+            return CommandError("storage_failed", "cannot read offers: \(error)").reply
+        }
+    }
+
     /// The offers valid now for a user: targeted at them, for their region, and general.
     func offers(_ request: OffersRequest) async -> [UInt8] {
         let user = request.user

@@ -96,12 +96,14 @@ struct CommandHandler: CommandHandling {
         case .snapshot: return await snapshot()
         case .balance: return await answer(BalanceRequest.self, object, balance)  // Bonus: CommandHandler+Bonus.swift
         case .ledger: return await answer(LedgerRequest.self, object, ledger)
+        case .ledgerChanges: return await answer(LedgerChangesRequest.self, object, ledgerChanges)
         case .leaderboard: return await answer(LeaderboardRequest.self, object, leaderboard)  // Training: CommandHandler+Training.swift
         case .workouts: return await answer(WorkoutsRequest.self, object, workouts)
         case .import: return await answer(ImportRequest.self, object, importFile)  // Imports: CommandHandler+Imports.swift
         case .forgetImports: return await answer(ForgetImportsRequest.self, object, forgetImports)
         case .offers: return await answer(OffersRequest.self, object, offers)  // Offers: CommandHandler+Offers.swift
         case .offersPreview: return await answer(OffersPreviewRequest.self, object, previewOffers)
+        case .offersChanges: return await answer(OfferChangesRequest.self, object, offerChanges)
         case .exercises: return await answer(ExercisesRequest.self, object, exercises)  // Training catalogue: CommandHandler+Training.swift
         case .programmes: return await answer(ProgrammesRequest.self, object, programmes)
         case .programme: return await answer(ProgrammeRequest.self, object, programme)

@@ -5,6 +5,8 @@ public enum Op: String, Sendable, CaseIterable {
     case forgetImports = "forget_imports"
     case offers
     case offersPreview = "offers.preview"
+    case ledgerChanges = "ledger.changes"
+    case offersChanges = "offers.changes"
     case exercises, programmes, programme, progress
     case groups, group, recommendations, sessions, session, discussion, competition
     case devices, gear

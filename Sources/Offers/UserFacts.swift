@@ -11,12 +11,16 @@ public struct UserFacts: Sendable, Equatable, Codable {
     public var workouts = WorkoutBook()
     /// The fastest time in seconds over each distance in metres (from `record.personal`).
     public var bests: [Double: Double] = [:]
+    /// The user's gear and its mileage, kept by the same rules as the training stage's (the
+    /// `gear` op's numbers); nil until the first `gear.*` event (and in facts saved before).
+    public var gear: GearBook?
 
     public init() {}
 
     /// Whether events of `type` teach facts (others need not be read for them).
     public static func learns(from type: String) -> Bool {
         type == "profile" || type == "workout" || type == "record.personal" || type == "imports.deleted"
+            || GearBook.types.contains(type)
     }
 
     /// Learns from an activity event of this user.
@@ -27,12 +31,16 @@ public struct UserFacts: Sendable, Equatable, Codable {
             if let interests = event.body["interests"]?.arrayValue { self.interests = interests.compactMap(\.stringValue) }
         case "workout":
             if case .success(let workout) = Workout.from(event.body, offset: event.offset) {
-                _ = workouts.add(workout, priority: sourcePriority)
+                place(workouts.add(workout, priority: sourcePriority))
             }
         case "imports.deleted":
             if let system = event.body["system"]?.stringValue {
-                _ = workouts.forgetImports(from: system, priority: sourcePriority)
+                place(workouts.forgetImports(from: system, priority: sourcePriority))
             }
+        case let type where GearBook.types.contains(type):
+            var book = gear ?? GearBook()
+            do throws(Refusal) { try book.apply(event) } catch {}  // refused: the training stage says why on `rejected`
+            gear = book
         case "record.personal":
             if let distance = event.body["distance_m"]?.doubleValue, let seconds = event.body["time_s"]?.doubleValue {
                 bests[distance] = min(bests[distance] ?? .infinity, seconds)
@@ -40,6 +48,13 @@ public struct UserFacts: Sendable, Equatable, Codable {
         default:
             break
         }
+    }
+
+    /// Moves the mileage of workouts that started or stopped counting (one copy per activity).
+    private mutating func place(_ change: WorkoutBook.Change) {
+        guard var book = gear else { return }
+        _ = book.place(counted: change.nowCounted, uncounted: change.noLongerCounted)
+        gear = book
     }
 
     /// The value of a fact when `event` triggers; periods are those holding the event's time.
@@ -65,8 +80,14 @@ public struct UserFacts: Sendable, Equatable, Codable {
         case .workoutsMonth: return .number(Double(totals(calendar.month).count))
         case .workoutsTotal: return .number(Double(workouts.counted.count))
         case .gearDistance:
-            guard let gear = event.body["gear"]?.stringValue else { return .missing }
-            return .number(counted.filter { $0.gear == gear }.reduce(0) { $0 + $1.distance })
+            // The gear the event names (a workout's, a `gear.worn`'s), else for a workout the
+            // user's default gear for its sport: its distance as the `gear` op has it.
+            let mine = gear?.gear(of: event.user) ?? []
+            if let id = event.body["gear"]?.stringValue { return mine.first { $0.id == id }.map { .number($0.distance) } ?? .missing }
+            guard event.type == "workout", let sport = event.body["sport"]?.stringValue,
+                let item = mine.last(where: { $0.sports.contains(sport) && $0.retiredAt.map { $0 > event.at } ?? true })
+            else { return .missing }
+            return .number(item.distance)
         }
     }
 

@@ -96,6 +96,24 @@ extension ClubStore {
     }
 
     /// The newest `limit` ledger entries of `user`, oldest first.
+    /// Ledger entries of every user after `after` (their `seq`), in booking order, at most
+    /// `limit`: the feed a consumer that delivers them elsewhere reads (the shop adapter).
+    public func ledgerChanges(after: Int64, limit: Int) async throws -> [(seq: Int64, entry: LedgerEntry)] {
+        try await ledgerPool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT seq, user, event, rule, kind, points, at, balance FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?",
+                arguments: [after, limit]
+            ).map {
+                (
+                    $0[0],
+                    LedgerEntry(
+                        user: $0[1], event: $0[2], rule: $0[3], kind: LedgerEntry.Kind(rawValue: $0[4]) ?? .award, points: $0[5], at: $0[6],
+                        balance: $0[7])
+                )
+            }
+        }
+    }
+
     public func ledger(user: String, limit: Int = 1000) async throws -> [LedgerEntry] {
         try await ledgerPool.read { db in
             try Row.fetchAll(

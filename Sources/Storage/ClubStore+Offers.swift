@@ -33,7 +33,27 @@ extension ClubStore {
                         occurrence INTEGER NOT NULL) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v2-offer-feed") { db in
+            // The order offers were issued in, for a consumer that delivers them elsewhere (the
+            // shop adapter reads `offers.changes` after its position): one row per offer.
+            try db.execute(
+                sql: """
+                    CREATE TABLE offer_feed (seq INTEGER PRIMARY KEY AUTOINCREMENT, code TEXT NOT NULL UNIQUE);
+                    INSERT INTO offer_feed (code) SELECT code FROM offer ORDER BY issued_at, code;
+                    """)
+        }
         return migrator
+    }
+
+    /// Offers issued after feed position `after`, in the order they were issued: (seq, the
+    /// offer's JSON members), at most `limit`.
+    public func offerChanges(after: Int64, limit: Int) async throws -> [(seq: Int64, members: [UInt8])] {
+        try await offersPool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT f.seq, o.body FROM offer_feed f JOIN offer o ON o.code = f.code WHERE f.seq > ? ORDER BY f.seq LIMIT ?",
+                arguments: [after, limit]
+            ).map { ($0[0], [UInt8]($0[1] as Data)) }
+        }
     }
 
     /// The activity log offset up to which the offer stage has committed its effects.
@@ -67,10 +87,12 @@ extension ClubStore {
                     INSERT INTO offer (code, rule, audience, audience_key, region, trigger, issued_at, valid_until, body)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
+            let feed = try db.cachedStatement(sql: "INSERT INTO offer_feed (code) VALUES (?)")
             for o in offers {
                 try insert.execute(arguments: [
                     o.code, o.rule, o.audience.kind, o.audience.key, o.region, o.trigger, o.issuedAt, o.validUntil, Data(o.members),
                 ])
+                try feed.execute(arguments: [o.code])
             }
             let save = try db.cachedStatement(sql: "INSERT OR REPLACE INTO offer_facts (user, state) VALUES (?, ?)")
             for (user, state) in facts { try save.execute(arguments: [user, Data(state)]) }

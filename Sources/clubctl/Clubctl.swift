@@ -12,7 +12,7 @@ struct Clubctl: AsyncParsableCommand {
         subcommands: [
             Health.self, Send.self, Subscribe.self, Stats.self, Balance.self, Ledger.self, Leaderboard.self, Workouts.self, Import.self,
             Offers.self, Exercises.self, Programmes.self, ProgrammeCommand.self, Progress.self, Groups.self, GroupCommand.self,
-            Sessions.self, SessionCommand.self, Discussion.self, CompetitionCommand.self, DevicesCommand.self, Simulate.self, Keygen.self,
+            Sessions.self, SessionCommand.self, Discussion.self, CompetitionCommand.self, DevicesCommand.self, GearCommand.self, Simulate.self, Keygen.self,
         ])
 }
 

@@ -18,3 +18,25 @@ struct DevicesCommand: ParsableCommand {
         }
     }
 }
+
+struct GearCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gear", abstract: "List a member's gear with its mileage.")
+    @OptionGroup var endpoints: Endpoints
+    @OptionGroup var output: OutputOptions
+    @Argument(help: "The user id.") var user: String
+
+    func run() throws {
+        let reply = try endpoints.client().request(GearRequest(user: user).bytes)
+        try output.show(reply, as: GearReply.self) { g in
+            guard !g.gear.isEmpty else { return "\(g.user): no gear" }
+            var table = Table("GEAR", "KIND", "TITLE", "SPORTS", "KM", "TIME", "WORKOUTS", "RETIRE AT KM", "STATE")
+            for x in g.gear {
+                table.add(
+                    x.gear, x.kind, x.title ?? "-", x.sports.joined(separator: ","), String(format: "%.1f", x.distance / 1000),
+                    Format.duration(x.durationSeconds), "\(x.workouts)", x.retireAt.map { String(format: "%.0f", $0 / 1000) } ?? "-",
+                    x.retired ? "retired" : "active")
+            }
+            return table.text
+        }
+    }
+}

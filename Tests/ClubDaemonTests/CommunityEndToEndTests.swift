@@ -408,9 +408,28 @@ import Testing
 
     // MARK: Gear (User subsystem)
 
+    /// Offer rules on the gear's numbers: `gear.worn` itself, and `user.gear_distance_m` on a
+    /// workout that names no gear (the sport's default).
+    static let gearOffers = """
+        offers:
+          - id: new-shoes
+            title: Time for new shoes
+            on: gear.worn
+            offer: {text: "Your shoes are worn: 20% off a new pair.", discount_percent: 20, valid_for: 30d}
+            audience: user
+          - id: shoe-care
+            title: Shoe care
+            on: workout
+            when: "user.gear_distance_m >= 5000 and user.gear_distance_m < 7000"
+            offer: {text: "5 km on your shoes: a cleaning kit for less.", discount_percent: 5, valid_for: 30d}
+            audience: user
+            caps: {once_per: 30d}
+        """
+
     @Test func gearAccruesCountedWorkoutsAndIsWornOnce() async throws {
         let daemon = try DaemonProcess()
-        try daemon.start()
+        let offerRules = try daemon.writeOfferRules(["gear.yaml": Self.gearOffers])
+        try daemon.start(extraArguments: offerRules)
         let rejected = try daemon.subscriber("rejected")
         let hour: Int64 = 3_600_000
         let t = Self.now - 48 * hour
@@ -434,8 +453,13 @@ import Testing
         #expect(shoes["distance_m"] == 11000 && shoes["workouts"] == 2 && shoes["retired"] == true, "\(gear.jsonText)")
         #expect(shoes["duration_s"] == 3630 && shoes["sports"] == ["run"] && shoes["title"] == "Trail shoes")
         try daemon.waitForStages(["training"])
+        // The offer rules read the same numbers: shoe-care once the shoes' 6 km (r1, its copy not
+        // counted), new-shoes on gear.worn; r2 (11 km) is past shoe-care's range.
+        try daemon.waitForStages(["offers"])
+        let offers = try daemon.request(["op": "offers", "user": "ann"])["offers"]?.arrayValue ?? []
+        #expect(offers.compactMap { $0["rule"]?.stringValue }.sorted() == ["new-shoes", "shoe-care"], "\(offers.map(\.jsonText))")
         daemon.kill()
-        try daemon.start()
+        try daemon.start(extraArguments: offerRules)
         try daemon.waitForStages(["training"])
         let store = try ClubStore(path: daemon.databasePath)
         let worn = try await store.activity(after: 0, limit: Int.max).filter { $0.type == "gear.worn" }

@@ -198,6 +198,8 @@ import ZMQ
         #expect(byApp["accepted"] == 2 && Self.codes(byApp) == [2: "forbidden"], "\(byApp.jsonText)")
         #expect(try daemon.request(["op": "balance", "user": "ann"], as: shop)["ok"] == true)
         #expect(try daemon.request(["op": "ledger", "user": "ann"], as: shop)["error"]?["code"] == "forbidden")
+        // The community stage's read model follows the log: wait for it to apply the group.
+        try daemon.waitForStages(["community"])
         #expect(try daemon.request(["op": "groups", "user": "bob"], as: app)["groups"]?.arrayValue?.count == 1)
         #expect(try daemon.request(["op": "snapshot"], as: app)["error"]?["code"] == "forbidden")
         #expect(try daemon.request(["op": "snapshot"])["ok"] == true)  // the admin may

@@ -77,6 +77,12 @@ import Testing
             return ActivityEvent(offset: 1, id: id, type: "workout", user: "u1", at: start, body: body)
         }
         let day: Int64 = 86_400_000
+        // The gear, in use from 60 days ago; no default sport, so only workouts naming it go to it.
+        facts.learn(
+            ActivityEvent(
+                offset: 1, id: "g", type: "gear.added", user: "u1", at: Self.noon - 60 * day,
+                body: JSONObject([("type", "gear.added"), ("id", "g"), ("user", "u1"), ("gear", "shoe"), ("kind", "shoes")])),
+            sourcePriority: [])
         facts.learn(workout("a", source: "device", start: Self.noon - day, km: 10, gear: "shoe"), sourcePriority: ["device"])
         // The same run from Strava: a copy, not counted.
         facts.learn(workout("b", source: "strava", start: Self.noon - day + 60_000, km: 10.2, gear: "shoe"), sourcePriority: ["device"])
@@ -97,6 +103,31 @@ import Testing
         #expect(try evaluate("user.gear_distance_m", c) == .number(15_000))
         #expect(try holds("user.region == 'RU-SPE' and 'running' in user.interests and user.balance >= 100", c))
         #expect(try evaluate("best_time_s(5000)", c) == .missing)
+        // Gear the user does not have has no distance.
+        #expect(try evaluate("user.gear_distance_m", context("workout", ["gear": "boots"], facts: facts)) == .missing)
+    }
+
+    /// `user.gear_distance_m` reads the `gear` op's numbers: a workout naming no gear goes to the
+    /// sport's default, a copy counts once, retired gear accrues nothing.
+    @Test func gearDistanceFollowsTheGearRules() throws {
+        var facts = UserFacts()
+        let day: Int64 = 86_400_000
+        func learn(_ type: String, _ fields: [(String, JSONValue)], at: Int64) {
+            let body = JSONObject([("type", .string(type)), ("id", .string("\(type)\(at)")), ("user", "u1")] + fields)
+            facts.learn(ActivityEvent(offset: 1, id: "\(type)\(at)", type: type, user: "u1", at: at, body: body), sourcePriority: ["device"])
+        }
+        func run(_ source: String, start: Int64, km: Double) -> [(String, JSONValue)] {
+            [("source", .string(source)), ("sport", "run"), ("start", .number(Double(start))), ("duration_s", 1800), ("distance_m", .number(km * 1000))]
+        }
+        learn("gear.added", [("gear", "trail"), ("kind", "shoes"), ("sports", ["run"]), ("retire_at_m", 20000)], at: Self.noon - 30 * day)
+        learn("workout", run("device", start: Self.noon - 10 * day, km: 8), at: Self.noon - 10 * day)
+        learn("workout", run("strava", start: Self.noon - 10 * day + 30_000, km: 8.1), at: Self.noon - 9 * day)  // a copy
+        learn("gear.retired", [("gear", "trail")], at: Self.noon - 5 * day)
+        learn("workout", run("device", start: Self.noon - 2 * day, km: 12), at: Self.noon - 2 * day)  // after the retirement
+        let onRun = context("workout", ["sport": "run"], facts: facts)
+        #expect(try evaluate("user.gear_distance_m", onRun) == .missing)  // no default in use now
+        #expect(try evaluate("user.gear_distance_m", context("workout", ["gear": "trail"], facts: facts)) == .number(8000))
+        #expect(facts.gear?.gear(of: "u1").first?.workouts == 1)
     }
 
     @Test(arguments: [
