@@ -2,14 +2,19 @@ import ClubTestKit
 import Foundation
 import JSON
 import Testing
+import ZMQ
 
 /// `clubctl` against a real daemon: readable tables for people, the exact JSON with `--json`,
 /// errors on standard error with a failing exit status.
 @Suite(.serialized) struct ClubctlTests {
-    static func clubctl(_ arguments: [String], daemon: DaemonProcess) throws -> (status: Int32, output: String, errors: String) {
+    static func clubctl(
+        _ arguments: [String], daemon: DaemonProcess, environment: [String: String] = [:], executable: String = "clubctl",
+        endpoints: Bool = true
+    ) throws -> (status: Int32, output: String, errors: String) {
         let process = Process()
-        process.executableURL = DaemonProcess.productsDirectory.appendingPathComponent("clubctl")
-        process.arguments = arguments + ["--command", daemon.command]
+        process.executableURL = DaemonProcess.productsDirectory.appendingPathComponent(executable)
+        process.arguments = arguments + (endpoints ? ["--command", daemon.command] : [])
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let output = Pipe()
         let errors = Pipe()
         process.standardOutput = output
@@ -54,6 +59,46 @@ import Testing
         #expect(refused.status != 0)
         #expect(refused.errors.hasPrefix("error wrong_type: "), "\(refused.errors)")
         #expect(refused.output.isEmpty)
+    }
+
+    /// The key tools against a daemon in curve mode: `clubctl keygen` makes the admin's key,
+    /// `clubd --print-public-key` tells clients the server's; clubctl authenticates with flags or
+    /// with the environment, and gets nothing without a key.
+    @Test func keygenAndClientKeysReachACurveDaemon() throws {
+        let daemon = try DaemonProcess()
+        let keyFile = daemon.directory.appendingPathComponent("ops.key").path
+        let generated = try Self.clubctl(["keygen", "--secret-file", keyFile], daemon: daemon, endpoints: false)
+        let adminKey = generated.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(generated.status == 0 && adminKey.count == 40, "\(generated)")
+        let mode = try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let pair = try Self.clubctl(["keygen"], daemon: daemon, endpoints: false).output.split(separator: "\n")
+        #expect(pair.count == 2 && pair[0].hasPrefix("public_key: ") && pair[1].hasPrefix("secret_key: "))
+        let serverSecret = String(pair[1].dropFirst("secret_key: ".count))
+        let serverKeyFile = daemon.directory.appendingPathComponent("server.key")
+        try serverSecret.write(to: serverKeyFile, atomically: true, encoding: .utf8)
+        let config = daemon.directory.appendingPathComponent("curve.yaml")
+        try """
+            security:
+              mode: curve
+              secret_key_file: \(serverKeyFile.path)
+              admins: [{name: ops, public_key: "\(adminKey)"}]
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let printed = try Self.clubctl(["--config", config.path, "--print-public-key"], daemon: daemon, executable: "clubd", endpoints: false)
+        let serverKey = printed.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(serverKey == String(pair[0].dropFirst("public_key: ".count)), "\(printed)")
+        let secret = try String(contentsOfFile: keyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        daemon.curve = CurveClientKeys(serverKey: serverKey, secretKey: secret)
+        try daemon.start(extraArguments: ["--config", config.path])
+
+        let withFlags = try Self.clubctl(["health", "--server-key=\(serverKey)", "--key-file", keyFile], daemon: daemon)
+        #expect(withFlags.status == 0 && withFlags.output.hasPrefix("clubd 0.1.0: ok"), "\(withFlags)")
+        let withEnvironment = try Self.clubctl(["health"], daemon: daemon, environment: ["CLUB_SERVER_KEY": serverKey, "CLUB_KEY_FILE": keyFile])
+        #expect(withEnvironment.status == 0 && withEnvironment.output.hasPrefix("clubd 0.1.0: ok"), "\(withEnvironment)")
+        let without = try Self.clubctl(["health", "--timeout", "500", "--retries", "1"], daemon: daemon)
+        #expect(without.status != 0 && without.errors.contains("no reply"), "\(without)")
+        let half = try Self.clubctl(["health", "--server-key=\(serverKey)"], daemon: daemon)
+        #expect(half.status != 0 && half.errors.contains("needs both"), "\(half)")
     }
 
     @Test func importAndWorkoutsPrintOneLineAFileAndATable() throws {
