@@ -437,15 +437,17 @@ import Testing
             daemon,
             [
                 Self.event(#"{"type":"connection","id":"x0","user":"ann","system":"strava","state":"active"}"#),
+                Self.event(#"{"type":"connection","id":"x0g","user":"ann","system":"garmin","state":"active"}"#),
                 Self.event(#"{"type":"gear.added","id":"x1","user":"ann","gear":"shoes-1","kind":"shoes","title":"Trail shoes","sports":["run"],"retire_at_m":10000,"ts":\#(t)}"#),
                 Self.event(#"{"type":"gear.added","id":"x2","user":"ann","gear":"bad","kind":"sofa"}"#),  // out_of_range
                 Self.workout("r1", "ann", km: 6, at: t + hour), Self.workout("r1-copy", "ann", km: 6, at: t + hour, source: "strava"),
+                Self.workout("r1-garmin", "ann", km: 6, at: t + hour, source: "garmin"),  // the device run, its Strava and Garmin copies: once
                 Self.workout("r2", "ann", km: 5, at: t + 3 * hour),
                 Self.event(#"{"type":"gear.retired","id":"x3","user":"ann","gear":"shoes-1","ts":\#(t + 4 * hour)}"#),
                 Self.workout("r3", "ann", km: 7, at: t + 5 * hour),  // after the retirement: on no gear
                 Self.event(#"{"type":"gear.retired","id":"x4","user":"ann","gear":"nope"}"#),  // unknown_gear, on rejected
             ])
-        #expect(Self.codes(reply) == [2: "out_of_range"], "\(reply.jsonText)")
+        #expect(Self.codes(reply) == [3: "out_of_range"], "\(reply.jsonText)")
         let refused = try rejected.receive(count: 2)  // the submit's out_of_range, then the training stage's refusal
         #expect(refused.contains { $0.payload["code"] == "unknown_gear" && $0.payload["event"] == "x4" }, "\(refused.map(\.payload.jsonText))")
         let gear = try Self.poll(daemon, ["op": "gear", "user": "ann"]) { $0["gear"]?[0]?["workouts"] == 2 }
