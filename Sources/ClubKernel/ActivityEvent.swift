@@ -8,29 +8,33 @@ import Synchronization
 public struct ActivityEvent: Sendable, Equatable {
     /// Assigned by the log; 0 before the event is appended.
     public let offset: Int64
-    public let id: String
-    public let type: String
-    public let user: String
     /// Event time (its `ts`, or when it was received), epoch milliseconds.
     public let at: Int64
+    /// Everything else, in one shared box: an event is copied at every hand-over (the log's
+    /// tail, each consumer's batch, a group event per member), and a copy then costs one
+    /// reference count instead of one per string and buffer.
+    private let payload: Payload
+
+    public var id: String { payload.id }
+    public var type: String { payload.type }
+    public var user: String { payload.user }
     /// The event as submitted, unknown fields included: what the log stores and `activity.<type>`
     /// publishes.
-    public let json: [UInt8]
+    public var json: [UInt8] { payload.json }
     /// What the event grants or needs of the user's consent, checked when it is appended.
-    public let consent: ConsentEffect?
+    public var consent: ConsentEffect? { payload.consent }
     /// The principal that sent it in `security.mode: curve` (`device:<id>`, `service:<name>`,
     /// `admin:<name>`), as the log records it; nil in open mode and for raised events.
-    public let sender: String?
-    private let fields: ParsedFields
+    public var sender: String? { payload.sender }
 
     /// An event as received (`json`), to append or as read back from the log.
     public init(
         offset: Int64 = 0, id: String, type: String, user: String, at: Int64, json: [UInt8], consent: ConsentEffect? = nil,
         sender: String? = nil
     ) {
-        self.init(
-            offset: offset, id: id, type: type, user: user, at: at, json: json, consent: consent, sender: sender,
-            fields: ParsedFields(json: json))
+        self.offset = offset
+        self.at = at
+        payload = Payload(id: id, type: type, user: user, json: json, consent: consent, sender: sender, object: nil)
     }
 
     /// An event as received whose fields a decoder has already parsed: the log's consumers use
@@ -38,9 +42,9 @@ public struct ActivityEvent: Sendable, Equatable {
     public init(
         id: String, type: String, user: String, at: Int64, json: [UInt8], body: JSONObject, consent: ConsentEffect?, sender: String? = nil
     ) {
-        self.init(
-            offset: 0, id: id, type: type, user: user, at: at, json: json, consent: consent, sender: sender,
-            fields: ParsedFields(json: json, object: body))
+        offset = 0
+        self.at = at
+        payload = Payload(id: id, type: type, user: user, json: json, consent: consent, sender: sender, object: body)
     }
 
     /// Whether a device sent it about its own user (`security.mode: curve`): a self-asserted
@@ -55,37 +59,29 @@ public struct ActivityEvent: Sendable, Equatable {
     /// The same event credited to another user (a group's event for each of its members); the
     /// fields, if parsed, are shared.
     public func crediting(_ user: String) -> ActivityEvent {
-        ActivityEvent(offset: offset, id: id, type: type, user: user, at: at, json: json, consent: consent, sender: sender, fields: fields)
+        ActivityEvent(offset: offset, at: at, payload: payload.crediting(user))
     }
 
     /// The same event at the offset the log gave it; the fields, if parsed, are shared.
     public func appended(at offset: Int64) -> ActivityEvent {
-        ActivityEvent(offset: offset, id: id, type: type, user: user, at: at, json: json, consent: consent, sender: sender, fields: fields)
+        ActivityEvent(offset: offset, at: at, payload: payload)
     }
 
-    private init(
-        offset: Int64, id: String, type: String, user: String, at: Int64, json: [UInt8], consent: ConsentEffect?, sender: String?,
-        fields: ParsedFields
-    ) {
+    private init(offset: Int64, at: Int64, payload: Payload) {
         self.offset = offset
-        self.id = id
-        self.type = type
-        self.user = user
         self.at = at
-        self.json = json
-        self.consent = consent
-        self.sender = sender
-        self.fields = fields
+        self.payload = payload
     }
 
     /// The event's fields, read from ``json`` when first asked for and kept: a consumer that has
     /// no use for an event's type never pays for parsing it. Empty when `json` is not an object
     /// (the decoders let only objects into the log).
-    public var body: JSONObject { fields.object }
+    public var body: JSONObject { payload.object }
 
     public static func == (a: ActivityEvent, b: ActivityEvent) -> Bool {
-        a.offset == b.offset && a.id == b.id && a.type == b.type && a.user == b.user && a.at == b.at && a.json == b.json
-            && a.consent == b.consent && a.sender == b.sender
+        a.offset == b.offset && a.at == b.at
+            && (a.payload === b.payload
+                || (a.id == b.id && a.type == b.type && a.user == b.user && a.json == b.json && a.consent == b.consent && a.sender == b.sender))
     }
 
     /// An event the daemon raises itself: `type`, `id` and `ts`, then `members` (already
@@ -103,16 +99,31 @@ public struct ActivityEvent: Sendable, Equatable {
     }
 }
 
-/// An event's JSON and its fields once parsed. A class, so that copies of an event (the log's
-/// in-memory tail, each consumer's batch) share one parse; the cache is behind a `Mutex`, so it
-/// is `Sendable` as it stands.
-final class ParsedFields: Sendable {
-    private let json: [UInt8]
+/// An event's identity, JSON and sender, and its fields once parsed. A class, so that copies of
+/// an event (the log's in-memory tail, each consumer's batch) share it and one parse; the
+/// cache is behind a `Mutex` and everything else is immutable, so it is `Sendable` as it stands.
+final class Payload: Sendable {
+    let id: String
+    let type: String
+    let user: String
+    let json: [UInt8]
+    let consent: ConsentEffect?
+    let sender: String?
     private let cache: Mutex<JSONObject?>
 
-    init(json: [UInt8], object: JSONObject? = nil) {
+    init(id: String, type: String, user: String, json: [UInt8], consent: ConsentEffect?, sender: String?, object: JSONObject?) {
+        self.id = id
+        self.type = type
+        self.user = user
         self.json = json
+        self.consent = consent
+        self.sender = sender
         cache = Mutex(object)
+    }
+
+    /// The same payload for another user, sharing one parse of the fields.
+    func crediting(_ user: String) -> Payload {
+        Payload(id: id, type: type, user: user, json: json, consent: consent, sender: sender, object: object)  // parsed once for all
     }
 
     var object: JSONObject {
