@@ -79,10 +79,9 @@ struct BoardsBench: ParsableCommand {
             withRates.append(with.rate)
             print(String(format: "round %d   without boards %10.0f events/s, with 12 boards %10.0f events/s", round, without.rate, with.rate))
         }
-        let median = { (rates: [Double]) in rates.sorted()[rates.count / 2] }
-        print(String(format: "baseline  pipeline without boards (median):         %10.0f events/s", median(withoutRates)))
-        print(String(format: "clubd     with 12 boards ranking the workouts:       %10.0f events/s", median(withRates)))
-        let ratio = median(withRates) / median(withoutRates)
+        print(String(format: "baseline  pipeline without boards (median):         %10.0f events/s", withoutRates.median))
+        print(String(format: "clubd     with 12 boards ranking the workouts:       %10.0f events/s", withRates.median))
+        let ratio = withRates.median / withoutRates.median
         print(String(format: "ratio     with / without = %.3f  (boards cost %.1f %%)", ratio, (1 - ratio) * 100))
         queries.stop()
         queries.report().forEach { print($0) }

@@ -76,9 +76,8 @@ struct CommunityBench: ParsableCommand {
                 }
             }
         }
-        let median = { (xs: [Double]) in xs.sorted()[xs.count / 2] }
-        let without = median(rates["without"]!)
-        let with = median(rates["with detection"]!)
+        let without = rates["without"]!.median
+        let with = rates["with detection"]!.median
         print(String(format: "ratio     with / without = %.3f (cost %.1f %% of the telemetry throughput)", with / without, (without / with - 1) * 100))
     }
 

@@ -43,7 +43,7 @@ struct HandoffBench: ParsableCommand {
             }
             print(String(format: "round %d  actor %.0f  inproc %.0f  ipc %.0f messages/s", round, Double(total) / actor, Double(total) / inproc, Double(total) / ipc))
         }
-        func median(_ name: String) -> Double { results[name]!.sorted()[results[name]!.count / 2] }
+        func median(_ name: String) -> Double { results[name]!.median }
         let base = median("actor")
         print(String(format: "median    actor call (today) %.0f messages/s", base))
         print(String(format: "median    ZeroMQ inproc      %.0f messages/s  (ratio %.2f)", median("inproc"), median("inproc") / base))

@@ -38,8 +38,7 @@ struct OffersBench: ParsableCommand {
                 print(String(format: "round %d  offer stage, %@: %9.0f events/s", round, name.padding(toLength: 11, withPad: " ", startingAt: 0), rate))
             }
         }
-        let median = { (name: String) in rates[name]!.sorted()[rates[name]!.count / 2] }
-        let (bare, loaded) = (median("no rules"), median("\(rules) rules"))
+        let (bare, loaded) = (rates["no rules"]!.median, rates["\(rules) rules"]!.median)
         print(String(format: "median   no rules %.0f events/s, %d rules %.0f events/s: cost x%.2f", bare, rules, loaded, bare / loaded))
     }
 

@@ -147,10 +147,9 @@ struct SubmitBench: ParsableCommand {
                 }
             }
         }
-        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
         for (batch, clientCount) in [(100, 1), (100, clients), (1, 1)] {
             let key = "batches of \(batch), \(clientCount) client(s)"
-            let open = median(rates["open \(key)"]!), secured = median(rates["curve \(key)"]!)
+            let open = rates["open \(key)"]!.median, secured = rates["curve \(key)"]!.median
             print(String(format: "median    %@: open %.0f, curve %.0f events/s: ratio curve / open = %.3f", key, open, secured, secured / open))
         }
     }

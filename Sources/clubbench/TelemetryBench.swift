@@ -87,8 +87,7 @@ struct TelemetryBench: ParsableCommand {
                 print(String(format: "round %d   %-5@ decode → window → publish: %10.0f events/s", round, mode, run.rate))
             }
         }
-        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-        let open = median(rates["open"]!), secured = median(rates["curve"]!)
+        let open = rates["open"]!.median, secured = rates["curve"]!.median
         print(String(format: "median    open %.0f, curve %.0f events/s: ratio curve / open = %.3f", open, secured, secured / open))
     }
 

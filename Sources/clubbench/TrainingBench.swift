@@ -49,8 +49,7 @@ struct TrainingBench: ParsableCommand {
                 say(String(format: "round %d  training stage, %@: %9.0f log entries/s", round, name.padding(toLength: 13, withPad: " ", startingAt: 0), rate))
             }
         }
-        let median = { (name: String) in rates[name]!.sorted()[rates[name]!.count / 2] }
-        let (bare, planned) = (median("no programmes"), median("programmes"))
+        let (bare, planned) = (rates["no programmes"]!.median, rates["programmes"]!.median)
         say(String(format: "median   no programmes %.0f/s, programmes %.0f/s: programmes cost %.1f %%", bare, planned, (bare / planned - 1) * 100))
     }
 
