@@ -1,8 +1,12 @@
+import ClubClient
 import ClubTestKit
 import Foundation
 import GRDB
 import JSON
 import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import ZMQ
 
 /// `security.mode: curve` through a real clubd and real CURVE sockets: unknown keys get no
@@ -50,52 +54,19 @@ import ZMQ
         return seen
     }
 
-    /// A REQ connection kept open across requests.
-    final class Connection {
-        let socket: ZMQSocket
-        init(_ endpoint: String, keys: CurveClientKeys) throws {
-            socket = try ZMQSocket(context: ZMQContext(), type: .req)
-            try socket.set(.linger, 0)
-            try keys.apply(to: socket)
-            try socket.connect(endpoint)
-        }
-        func request(_ body: JSONValue) throws -> JSONValue {
-            try socket.send(body.serialized())
-            var poller = ZMQPoller(reading: [socket])
-            guard try poller.poll(timeoutMilliseconds: 5000)[0], let reply = try socket.receiveFrame(wait: false) else {
-                throw TestFailure("no reply")
-            }
-            return try JSONValue.parse(reply.bytes)
-        }
+    /// A REQ connection kept open across requests (one attempt each: no reconnect, which would
+    /// be a new handshake).
+    static func connection(_ daemon: DaemonProcess, keys: CurveClientKeys) -> CommandClient {
+        CommandClient(context: ZMQContext(), endpoint: daemon.command, timeout: 5000, retries: 1, curve: keys)
     }
 
-    struct TestFailure: Error { let message: String; init(_ message: String) { self.message = message } }
-
-    /// `GET /metrics` of the daemon's Prometheus listener, over a plain TCP socket.
-    static func metrics(port: UInt16) throws -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw TestFailure("cannot connect to the metrics listener") }
-        let request = Array("GET /metrics HTTP/1.0\r\n\r\n".utf8)
-        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-        var response: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 { break }
-            response += buffer[0..<n]
-        }
-        return String(decoding: response, as: UTF8.self)
+    /// `GET /metrics` of the daemon's Prometheus listener.
+    static func metrics(port: UInt16) async throws -> String {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+        return String(decoding: data, as: UTF8.self)
     }
 
-    @Test func unknownKeysGetNoAnswerAndNothingTheySendIsProcessed() throws {
+    @Test func unknownKeysGetNoAnswerAndNothingTheySendIsProcessed() async throws {
         let daemon = try DaemonProcess()
         let curve = try daemon.enableCurve()
         let port = UInt16.random(in: 20_000...60_000)
@@ -117,7 +88,7 @@ import ZMQ
         let admin = try daemon.pusher()
         for i in 0..<3 { try admin.send(Array(Self.telemetry("bob", ts: Self.now - 60_000 + Int64(i) * 1000, km: 1).utf8)) }
         #expect(try Self.waitForProcessed(daemon, 3) == 3)
-        Thread.sleep(forTimeInterval: 0.5)
+        try await Task.sleep(for: .milliseconds(500))
         #expect(try Self.processed(daemon) == 3)
         #expect(try eavesdropper.receive(count: 1, timeout: 1000).isEmpty)
         // Refusals are logged at most once a second per key: 20 handshakes of one key, one line or two.
@@ -126,7 +97,7 @@ import ZMQ
         #expect(lines.count >= 1 && lines.count <= 4, "\(lines.count) log lines for one key")
         #expect(daemon.log.contains("reason=unknown_key"))
         // Counted by reason: every one of the stranger's handshakes (at least the 20 above and the first).
-        let counted = try Self.metrics(port: port).split(separator: "\n").first { $0.hasPrefix("clubd_auth_refused_total{reason=\"unknown_key\"}") }
+        let counted = try await Self.metrics(port: port).split(separator: "\n").first { $0.hasPrefix("clubd_auth_refused_total{reason=\"unknown_key\"}") }
         let refusals = counted.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
         #expect(refusals >= 21, "\(counted ?? "no clubd_auth_refused_total")")
     }
@@ -226,7 +197,7 @@ import ZMQ
         // Across kill -9: the key is in the log, the gate rebuilt from it.
         daemon.kill()
         try daemon.start(extraArguments: curve.flags)
-        let connected = try Connection(daemon.command, keys: first)
+        let connected = Self.connection(daemon, keys: first)
         #expect(try connected.request(sample())["accepted"] == 1)
         // Rotation: the same device registered with the new key; the old one stops at once —
         // on the connection it has open, and for new connections (no answer).
@@ -243,7 +214,7 @@ import ZMQ
         // Refused at the handshake: a PUSH with no peer queues it, and nothing arrives.
         try oldPush.send(Array(Self.telemetry("ann", ts: t + 500, km: 9).utf8), wait: false)
         // Retired: the new key is refused from its next request, on its open connection too.
-        let stillOpen = try Connection(daemon.command, keys: second)
+        let stillOpen = Self.connection(daemon, keys: second)
         #expect(try stillOpen.request(["op": "health"])["ok"] == true)
         _ = try Self.submit(daemon, [Self.event(#"{"type":"device.retired","id":"d3","user":"ann","device":"w1"}"#)])
         #expect(try stillOpen.request(sample())["error"]?["code"] == "forbidden")

@@ -17,11 +17,6 @@ import FoundationNetworking
 @Suite(.serialized) struct ShopAdapterEndToEndTests {
     static let now = Int64(Date().timeIntervalSince1970 * 1000)
 
-    struct TestFailure: Error {
-        let message: String
-        init(_ message: String) { self.message = message }
-    }
-
     /// The simulated shop's process and its control endpoints.
     final class ShopProcess {
         let process = Process()
@@ -38,7 +33,7 @@ import FoundationNetworking
             let text = String(decoding: line, as: UTF8.self)
             guard text.hasPrefix("listening ") else {
                 process.terminate()
-                throw TestFailure("the shop simulator said '\(text)' instead of where it listens")
+                throw TestKitError("the shop simulator said '\(text)' instead of where it listens")
             }
             url = String(text.dropFirst("listening ".count))
         }
