@@ -23,15 +23,19 @@ public struct Principal: Sendable, Hashable, CustomStringConvertible {
     public let ops: Set<String>
 
     public static func device(_ id: String, user: String) -> Principal {
-        Principal(kind: .device, name: id, user: user, events: EventTypePatterns(["telemetry", "workout"]), ops: [])
+        Principal(kind: .device, name: id, user: user, events: deviceEvents, ops: [])
     }
+
+    /// What every device may send (for its own user).
+    private static let deviceEvents = EventTypePatterns(["telemetry", "workout"])
+    private static let everything = EventTypePatterns(["*"])
 
     public static func service(_ name: String, events: EventTypePatterns, ops: Set<String>) -> Principal {
         Principal(kind: .service, name: name, user: nil, events: events, ops: ops)
     }
 
     public static func admin(_ name: String) -> Principal {
-        Principal(kind: .admin, name: name, user: nil, events: EventTypePatterns(["*"]), ops: [])
+        Principal(kind: .admin, name: name, user: nil, events: everything, ops: [])
     }
 
     /// `device:<id>`, `service:<name>` or `admin:<name>`: how logs and the activity log name it.
@@ -75,6 +79,7 @@ public struct Principal: Sendable, Hashable, CustomStringConvertible {
 /// (`group.*` matches `group.created`, not `group`) or `*` for every type.
 public struct EventTypePatterns: Sendable, Hashable {
     public private(set) var exact: Set<String> = []
+    /// The areas of `<area>.*` patterns with their dot (`group.`): a type of the area starts with one.
     public private(set) var areas: Set<String> = []
     public private(set) var all = false
 
@@ -83,7 +88,7 @@ public struct EventTypePatterns: Sendable, Hashable {
             if pattern == "*" {
                 all = true
             } else if pattern.hasSuffix(".*") {
-                areas.insert(String(pattern.dropLast(2)))
+                areas.insert(String(pattern.dropLast()))
             } else {
                 exact.insert(pattern)
             }
@@ -102,6 +107,6 @@ public struct EventTypePatterns: Sendable, Hashable {
 
     public func matches(_ type: String) -> Bool {
         if all || exact.contains(type) { return true }
-        return areas.contains { type.utf8.count > $0.utf8.count + 1 && type.hasPrefix($0) && type.utf8.dropFirst($0.utf8.count).first == 46 }
+        return areas.contains { type.count > $0.count && type.hasPrefix($0) }
     }
 }

@@ -23,10 +23,7 @@ public enum CurveKeys {
     }
 
     /// Whether `key` is 40 characters of the Z85 alphabet: a CurveZMQ key as text.
-    public static func isWellFormed(_ key: String) -> Bool {
-        let utf8 = key.utf8
-        return utf8.count == 40 && utf8.allSatisfy { alphabet.contains($0) }
-    }
+    public static func isWellFormed(_ key: String) -> Bool { problem(with: key) == nil }
 
     /// The Z85 text of a 32-byte binary key (the ZAP request's form).
     public static func z85(_ bytes: [UInt8]) -> String? {
