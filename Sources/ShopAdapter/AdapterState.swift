@@ -48,8 +48,4 @@ public final class AdapterState: Sendable {
                 arguments: [key, status, Int64(Date().timeIntervalSince1970 * 1000)])
         }
     }
-
-    public func refusedCount() throws -> Int {
-        try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM refused_delivery") ?? 0 }
-    }
 }

@@ -25,16 +25,6 @@ public actor ShopAdapter {
     private let club: ClubConnection
     private let wakeUps: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
-    /// Counts since start, for logs and tests: member records read, events submitted, entries delivered.
-    public private(set) var counts = Counts()
-
-    public struct Counts: Sendable, Equatable {
-        public var members = 0
-        public var skippedMembers = 0
-        public var ledgerDelivered = 0
-        public var offersDelivered = 0
-        public var refused = 0
-    }
 
     public init(config: ShopAdapterConfig, logger: Logger) throws {
         self.config = config
@@ -45,48 +35,36 @@ public actor ShopAdapter {
         (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Runs both loops until cancelled.
+    /// Runs both loops until cancelled: members every `shop.poll_interval`; deliveries on each
+    /// wake-up from the subscription, or every `shop.delivery_interval` without one.
     public func run() async {
         let subscriber = try? WakeUpSubscriber(config: config, club: club, wake: wake)
         subscriber?.start()
         defer { subscriber?.stop() }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.loop("members", every: self.config.pollIntervalMillis) { try await self.syncMembers() } }
-            group.addTask { await self.deliveries() }
-        }
-    }
-
-    private func deliveries() async {
-        var wakeUps = self.wakeUps.makeAsyncIterator()
-        var delay = config.retryInitialMillis
-        while !Task.isCancelled {
-            do {
-                try await deliverLedger()
-                try await deliverOffers()
-                delay = config.retryInitialMillis
-                // Until a wake-up from the subscription or the interval, whichever comes first.
-                let interval = config.deliveryIntervalMillis
-                let timer = Task { try? await Task.sleep(for: .milliseconds(interval)); self.wake.yield() }
-                _ = await wakeUps.next()
-                timer.cancel()
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.error("delivery failed; retrying", metadata: ["error": "\(error)", "in_ms": "\(delay)"])
-                try? await Task.sleep(for: .milliseconds(delay))
-                delay = min(delay * 2, config.retryMaxMillis)
+            group.addTask {
+                await self.loop("members", { try await self.syncMembers() }, then: { try await Task.sleep(for: .milliseconds(self.config.pollIntervalMillis)) })
+            }
+            group.addTask {
+                var wakeUps = self.wakeUps.makeAsyncIterator()
+                let interval = self.config.deliveryIntervalMillis
+                await self.loop("delivery", { try await self.deliverLedger(); try await self.deliverOffers() }, then: {
+                    let timer = Task { try? await Task.sleep(for: .milliseconds(interval)); self.wake.yield() }
+                    _ = await wakeUps.next()
+                    timer.cancel()
+                })
             }
         }
     }
 
-    /// Runs `body` every `interval` ms, retrying with back-off when it fails.
-    private func loop(_ name: String, every interval: Int64, _ body: () async throws -> Void) async {
+    /// Runs `body`, then `pause`, until cancelled; a failing `body` is retried with back-off.
+    private func loop(_ name: String, _ body: () async throws -> Void, then pause: () async throws -> Void) async {
         var delay = config.retryInitialMillis
         while !Task.isCancelled {
             do {
                 try await body()
                 delay = config.retryInitialMillis
-                try await Task.sleep(for: .milliseconds(interval))
+                try await pause()
             } catch is CancellationError {
                 return
             } catch {
@@ -108,11 +86,9 @@ public actor ShopAdapter {
                 switch MemberMapper.events(of: member) {
                 case .success(let mapped): events += mapped
                 case .failure(let skipped):
-                    counts.skippedMembers += 1
                     logger.warning("member record skipped", metadata: ["reason": "\(skipped.reason)"])
                 }
             }
-            counts.members += page.members.count
             for start in stride(from: 0, to: events.count, by: 500) {
                 let reply = try await club.request(SubmitRequest(events: Array(events[start..<min(start + 500, events.count)])).bytes)
                 guard reply["ok"] == .bool(true) else { throw AdapterError("clubd refused the submit: \(reply.serialized().asText)", retry: true) }
@@ -128,42 +104,43 @@ public actor ShopAdapter {
 
     /// Delivers every ledger entry after the position.
     public func deliverLedger() async throws {
-        var after = Int64(try state.position("ledger") ?? "0") ?? 0
-        while true {
-            let reply = try LedgerChangesReply(reply: try await club.request(LedgerChangesRequest(after: after, limit: 500).bytes))
-            if reply.entries.isEmpty { return }
-            for entry in reply.entries {
+        try await deliverFeed("ledger", to: config.ledgerPath) { after in
+            try LedgerChangesReply(reply: try await self.club.request(LedgerChangesRequest(after: after, limit: 500).bytes)).entries.map {
                 var w = JSONWriter()
-                entry.write(into: &w)
-                try await deliver(w.bytes, to: config.ledgerPath, key: "ledger-\(entry.seq)")
-                counts.ledgerDelivered += 1
-                try state.setPosition("ledger", "\(entry.seq)")
-                after = entry.seq
+                $0.write(into: &w)
+                return (seq: $0.seq, key: "ledger-\($0.seq)", body: w.bytes)
             }
         }
     }
 
     /// Delivers every offer issued after the position.
     public func deliverOffers() async throws {
-        var after = Int64(try state.position("offers") ?? "0") ?? 0
-        while true {
-            let reply = try OfferChangesReply(reply: try await club.request(OfferChangesRequest(after: after, limit: 500).bytes))
-            if reply.offers.isEmpty { return }
-            for change in reply.offers {
-                let code = change.offer.value["code"]?.stringValue ?? "\(change.feedSeq)"
-                try await deliver([UInt8(ascii: "{")] + change.offer.members + [UInt8(ascii: "}")], to: config.offersPath, key: "offer-\(code)")
-                counts.offersDelivered += 1
-                try state.setPosition("offers", "\(change.feedSeq)")
-                after = change.feedSeq
+        try await deliverFeed("offers", to: config.offersPath) { after in
+            try OfferChangesReply(reply: try await self.club.request(OfferChangesRequest(after: after, limit: 500).bytes)).offers.map {
+                let code = $0.offer.value["code"]?.stringValue ?? "\($0.feedSeq)"
+                return (seq: $0.feedSeq, key: "offer-\(code)", body: [UInt8(ascii: "{")] + $0.offer.members + [UInt8(ascii: "}")])
             }
         }
     }
 
-    private func deliver(_ body: [UInt8], to path: String, key: String) async throws {
-        if case .refused(let status) = try await shop.deliver(body, to: path, key: key) {
-            counts.refused += 1
-            try state.recordRefused(key: key, status: status)
-            logger.error("the shop refused a delivery for good; recorded, moving on", metadata: ["key": "\(key)", "status": "\(status)"])
+    /// Delivers one of clubd's feeds from the adapter's position `name` on, page by page (`fetch`
+    /// gives the changes after a position), moving the position after each delivery. A delivery
+    /// the shop refuses for good is recorded and passed.
+    private func deliverFeed(
+        _ name: String, to path: String, fetch: (Int64) async throws -> [(seq: Int64, key: String, body: [UInt8])]
+    ) async throws {
+        var after = Int64(try state.position(name) ?? "0") ?? 0
+        while true {
+            let changes = try await fetch(after)
+            if changes.isEmpty { return }
+            for change in changes {
+                if case .refused(let status) = try await shop.deliver(change.body, to: path, key: change.key) {
+                    try state.recordRefused(key: change.key, status: status)
+                    logger.error("the shop refused a delivery for good; recorded, moving on", metadata: ["key": "\(change.key)", "status": "\(status)"])
+                }
+                try state.setPosition(name, "\(change.seq)")
+                after = change.seq
+            }
         }
     }
 }
