@@ -51,7 +51,8 @@ public final class Daemon: Sendable {
         let programme = try config.loadProgramme()
         try config.checkSecurity()
         try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
-        let devices = DevicesGate(reservedKeys: Set(config.security.configuredPrincipals.keys))
+        let principals = config.security.configuredPrincipals
+        let devices = DevicesGate(reservedKeys: Set(principals.keys))
         let store = try ClubStore(
             path: (config.stateDirectory as NSString).appendingPathComponent("clubd.sqlite"),
             gate: AdmissionGates([CommunityGate(config: config.community), devices]))
@@ -59,7 +60,7 @@ public final class Daemon: Sendable {
         var options = config.runtimeOptions
         // curve: the ZAP handlers (one per ZeroMQ context) bind before any CURVE socket does.
         var zapHandlers: [ZAPHandler] = []
-        let directory = KeyDirectory(configured: config.security.configuredPrincipals, devices: devices)
+        let directory = KeyDirectory(configured: principals, devices: devices)
         let decide: ZAPHandler.Decide = { domain, key in
             switch directory.admission(key: key, subscribing: domain == "publish") {
             case .success: nil

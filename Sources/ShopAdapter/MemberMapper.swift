@@ -23,7 +23,7 @@ public enum MemberMapper {
         if let region = record["region"]?.stringValue, !region.isEmpty, region.count <= 64 { profile["region"] = .string(region) }
         let interests = (record["interests"]?.arrayValue ?? []).compactMap(\.stringValue).filter { !$0.isEmpty && $0.count <= 64 }
         profile["interests"] = .array(interests.prefix(50).map(JSONValue.string))
-        let version = record["updated_at"].map { $0.stringValue ?? $0.serialized().asText } ?? ""
+        let version = record["updated_at"].map { $0.stringValue ?? $0.jsonText } ?? ""
         profile["id"] = .string("shop-profile:\(id):\(version):\(digest(JSONValue.object(profile).serialized()))")
         var events: [JSONValue] = [.object(profile)]
         if case .object(let consents)? = record["consents"] {
@@ -60,8 +60,4 @@ public enum MemberMapper {
         let hex = String(hash, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
-}
-
-extension [UInt8] {
-    var asText: String { String(decoding: self, as: UTF8.self) }
 }

@@ -29,7 +29,7 @@ public actor ShopAdapter {
     public init(config: ShopAdapterConfig, logger: Logger) throws {
         self.config = config
         self.logger = logger
-        shop = try ShopClient(config: config, logger: logger)
+        shop = try ShopClient(config: config)
         state = try AdapterState(path: config.statePath)
         club = try ClubConnection(config: config)
         (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -91,9 +91,9 @@ public actor ShopAdapter {
             }
             for start in stride(from: 0, to: events.count, by: 500) {
                 let reply = try await club.request(SubmitRequest(events: Array(events[start..<min(start + 500, events.count)])).bytes)
-                guard reply["ok"] == .bool(true) else { throw AdapterError("clubd refused the submit: \(reply.serialized().asText)", retry: true) }
+                guard reply["ok"] == .bool(true) else { throw AdapterError("clubd refused the submit: \(reply.jsonText)") }
                 for rejected in reply["rejected"]?.arrayValue ?? [] {
-                    logger.warning("clubd refused a member event", metadata: ["rejection": "\(rejected.serialized().asText)"])
+                    logger.warning("clubd refused a member event", metadata: ["rejection": "\(rejected.jsonText)"])
                 }
             }
             guard let next = page.next, next != cursor else { return }

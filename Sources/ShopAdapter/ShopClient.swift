@@ -1,13 +1,12 @@
 import Foundation
 import JSON
-import Logging
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 
 /// The shop's HTTP API as the adapter uses it: members read in pages after a cursor, offers and
-/// ledger entries delivered one by one with an `Idempotency-Key`, retried with exponential
-/// back-off while the shop is unreachable or answers 5xx, 408 or 429.
+/// ledger entries delivered one by one with an `Idempotency-Key`. What fails for now throws; the
+/// adapter's loops retry it with exponential back-off.
 public struct ShopClient: Sendable {
     public enum Outcome: Sendable, Equatable {
         /// 2xx (or 409: the shop had it already).
@@ -20,13 +19,11 @@ public struct ShopClient: Sendable {
     let config: ShopAdapterConfig
     let token: String?
     let session: URLSession
-    let logger: Logger
 
-    public init(config: ShopAdapterConfig, logger: Logger) throws {
+    public init(config: ShopAdapterConfig) throws {
         guard let base = URL(string: config.shopURL) else { throw AdapterError("shop.url is not a URL: \(config.shopURL)") }
         self.base = base
         self.config = config
-        self.logger = logger
         if config.tokenFile.isEmpty {
             token = nil
         } else {
@@ -46,36 +43,26 @@ public struct ShopClient: Sendable {
         components.queryItems = [URLQueryItem(name: "limit", value: "\(config.membersPageSize)")]
             + (cursor.map { [URLQueryItem(name: "after", value: $0)] } ?? [])
         let (body, status) = try await send(request(components.url!, method: "GET"))
-        guard (200..<300).contains(status) else { throw AdapterError("GET \(config.membersPath): HTTP \(status)", retry: true) }
+        guard (200..<300).contains(status) else { throw AdapterError("GET \(config.membersPath): HTTP \(status)") }
         let page = try JSONValue.parse(Array(body))
         guard let members = page["members"]?.arrayValue else { throw AdapterError("GET \(config.membersPath): no 'members' list") }
-        return (members, page["next"]?.stringValue ?? page["next"].map { $0.serialized().asText })
+        return (members, page["next"]?.stringValue ?? page["next"].map { $0.jsonText })
     }
 
-    /// Delivers one JSON object to `path`, retrying until the shop answers for good or the task
-    /// is cancelled (shutdown).
+    /// Delivers one JSON object to `path`.
+    /// - Returns: delivered, or refused for good (a 4xx other than 408, 409 and 429).
+    /// - Throws: when the shop is unreachable or answers 5xx, 408 or 429: the adapter's loop
+    ///   tries the same delivery again with back-off (its position has not moved).
     public func deliver(_ body: [UInt8], to path: String, key: String) async throws -> Outcome {
         var request = request(base.appendingPathComponent(path), method: "POST")
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue(key, forHTTPHeaderField: "Idempotency-Key")
         request.httpBody = Data(body)
-        var delay = config.retryInitialMillis
-        while true {
-            try Task.checkCancellation()
-            do {
-                let (_, status) = try await send(request)
-                switch status {
-                case 200..<300, 409: return .delivered
-                case 408, 429, 500...: logger.warning("shop answered \(status); retrying", metadata: ["key": "\(key)"])
-                default: return .refused(status: status)
-                }
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                logger.warning("shop unreachable; retrying", metadata: ["key": "\(key)", "error": "\(error)", "in_ms": "\(delay)"])
-            }
-            try await Task.sleep(for: .milliseconds(delay))
-            delay = min(delay * 2, config.retryMaxMillis)
+        let (_, status) = try await send(request)
+        switch status {
+        case 200..<300, 409: return .delivered
+        case 408, 429, 500...: throw AdapterError("POST \(path) \(key): HTTP \(status)")
+        default: return .refused(status: status)
         }
     }
 
@@ -93,12 +80,9 @@ public struct ShopClient: Sendable {
     }
 }
 
-/// Something the adapter cannot do now; `retry` when trying again later may help.
+/// Something the adapter cannot do (now): the loops log it and try again with back-off; at
+/// start-up it ends the process.
 public struct AdapterError: Error, CustomStringConvertible {
     public let description: String
-    public let retry: Bool
-    public init(_ description: String, retry: Bool = false) {
-        self.description = description
-        self.retry = retry
-    }
+    public init(_ description: String) { self.description = description }
 }
