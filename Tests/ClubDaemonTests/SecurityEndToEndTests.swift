@@ -83,13 +83,17 @@ import ZMQ
         // Ingest: a stranger's samples are never processed; the admin's are, exactly.
         let push = try daemon.pusher(as: stranger)
         for i in 0..<5 { try push.send(Array(Self.telemetry("ann", ts: Self.now - 60_000 + Int64(i) * 1000, km: 1).utf8), wait: false) }
-        // A subscriber with a stranger's key hears nothing.
+        // A subscriber with a stranger's key hears nothing of what the admin's subscriber hears.
         let eavesdropper = try daemon.subscriber("", as: stranger)
+        let heard = try daemon.subscriber("rejected")
         let admin = try daemon.pusher()
         for i in 0..<3 { try admin.send(Array(Self.telemetry("bob", ts: Self.now - 60_000 + Int64(i) * 1000, km: 1).utf8)) }
         #expect(try Self.waitForProcessed(daemon, 3) == 3)
         try await Task.sleep(for: .milliseconds(500))
         #expect(try Self.processed(daemon) == 3)
+        try admin.send(Array("not json".utf8))  // `not_an_object`, published on `rejected`
+        let heardOne = try heard.receive(count: 1)
+        #expect(heardOne.first?.payload["code"] == "not_an_object", "\(heardOne.map(\.payload.jsonText))")
         #expect(try eavesdropper.receive(count: 1, timeout: 1000).isEmpty)
         // Refusals are logged at most once a second per key: 20 handshakes of one key, one line or two.
         for _ in 0..<20 { _ = try? daemon.request(["op": "health"], timeout: 50, as: stranger) }
@@ -135,9 +139,12 @@ import ZMQ
         #expect(try daemon.request(["op": "health"], as: watch)["ok"] == true)
         #expect(try daemon.request(["op": "balance", "user": "ann"], as: watch)["error"]?["code"] == "forbidden")
         #expect(try daemon.request(["op": "reload"], as: watch)["error"]?["code"] == "forbidden")
-        // A device key cannot subscribe.
+        // A device key cannot subscribe: it hears nothing of what the admin's subscriber hears.
         let listening = try daemon.subscriber("", as: watch)
-        try daemon.pusher().send(Array(Self.telemetry("bob", ts: t + 2000, km: 1).utf8))
+        let heard = try daemon.subscriber("rejected")
+        try daemon.pusher().send(Array("not json".utf8))
+        let heardOne = try heard.receive(count: 1)
+        #expect(heardOne.first?.payload["code"] == "not_an_object", "\(heardOne.map(\.payload.jsonText))")
         #expect(try listening.receive(count: 1, timeout: 1000).isEmpty)
         #expect(daemon.log.contains("reason=not_subscriber"))
     }
