@@ -239,13 +239,17 @@ import FoundationNetworking
         let points: [Int64] = received.values.compactMap { $0["body"]?["points"]?.int64Value }
         #expect(points.reduce(0, +) == 12 * 45)
 
-        // A graceful restart sends nothing again: the positions are durable.
+        // A graceful restart sends nothing again: the positions are durable. The restarted adapter
+        // is alive — one more run's three entries arrive — and they are all it sends.
         let acceptedBefore = try await shop.counter("accepted")
         #expect(acceptedBefore - received.count <= 2, "at most the delivery in flight at the kill repeats (the shop de-duplicates it)")
         #expect(adapter.terminate() == 0)
         try adapter.start()
-        try await Task.sleep(for: .milliseconds(1500))
-        #expect(try await shop.counter("accepted") == acceptedBefore)
+        try await Task.sleep(for: .milliseconds(1000))
+        #expect(try daemon.request(["op": "submit", "events": [Self.run("r13", "m-1", daysAgo: 3)]])["accepted"] == 1)  // no new offer: once per 30 days
+        try await Self.waitUntil("the run after the restart") { try await shop.received().count == 51 }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await shop.counter("accepted") == acceptedBefore + 3)
 
         // No personal data anywhere: every table of every database file, every column as text.
         adapter.terminate()
