@@ -10,11 +10,10 @@ public final class DaemonProcess: @unchecked Sendable {
     public let ingest: String
     public let command: String
     public let publish: String
-    private var process: Process?
-    private var logFile: URL { directory.appendingPathComponent("clubd.log") }
+    private let process: ChildProcess
 
     /// Everything the daemon wrote to stdout and stderr, across restarts.
-    public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+    public var log: String { process.log }
 
     /// The directory holding the test binaries, where `swift build` put `clubd` too.
     public static let productsDirectory: URL =
@@ -24,6 +23,7 @@ public final class DaemonProcess: @unchecked Sendable {
     public init(pipelines: [String: String]? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("clubd-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        process = ChildProcess("clubd", log: directory.appendingPathComponent("clubd.log"))
         ingest = "ipc://\(directory.path)/ingest"
         command = "ipc://\(directory.path)/command"
         publish = "ipc://\(directory.path)/publish"
@@ -56,21 +56,11 @@ public final class DaemonProcess: @unchecked Sendable {
     /// Starts `clubd` and waits until it answers `health`.
     /// - Parameter healthTimeout: seconds to wait (a large state takes a while to restore).
     public func start(extraArguments: [String] = [], healthTimeout: TimeInterval = 20) throws {
-        let process = Process()
-        process.executableURL = Self.productsDirectory.appendingPathComponent("clubd")
-        process.arguments = [
-            "--ingest", ingest, "--command", command, "--publish", publish, "--state-dir", directory.appendingPathComponent("var").path,
-            "--pipelines", directory.appendingPathComponent("Pipelines").path,
-        ] + extraArguments
-        if !FileManager.default.fileExists(atPath: logFile.path) {
-            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        }
-        let output = try FileHandle(forWritingTo: logFile)
-        output.seekToEndOfFile()
-        process.standardError = output
-        process.standardOutput = output
-        try process.run()
-        self.process = process
+        try process.start(
+            [
+                "--ingest", ingest, "--command", command, "--publish", publish, "--state-dir",
+                directory.appendingPathComponent("var").path, "--pipelines", directory.appendingPathComponent("Pipelines").path,
+            ] + extraArguments)
         let deadline = Date().addingTimeInterval(healthTimeout)
         while Date() < deadline {
             if let reply = try? request(["op": "health"], timeout: 300), reply["ok"] == .bool(true) { return }
@@ -145,25 +135,14 @@ public final class DaemonProcess: @unchecked Sendable {
     public var databasePath: String { directory.appendingPathComponent("var/clubd.sqlite").path }
 
     /// The process id while the daemon runs.
-    public var processIdentifier: Int32? { process?.processIdentifier }
+    public var processIdentifier: Int32? { process.processIdentifier }
 
     /// Sends SIGTERM and waits for the exit status.
     @discardableResult
-    public func terminate() -> Int32 {
-        guard let process else { return -1 }
-        process.terminate()
-        process.waitUntilExit()
-        self.process = nil
-        return process.terminationStatus
-    }
+    public func terminate() -> Int32 { process.terminate() }
 
     /// Sends SIGKILL: no drain, no snapshot.
-    public func kill() {
-        guard let process else { return }
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        self.process = nil
-    }
+    public func kill() { process.kill() }
 
     /// Runs `clubd --check-config` with `arguments`.
     /// - Returns: the exit status and what it wrote to standard error.
@@ -180,7 +159,7 @@ public final class DaemonProcess: @unchecked Sendable {
     }
 
     deinit {
-        if let process, process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.kill()
         try? FileManager.default.removeItem(at: directory)
     }
 

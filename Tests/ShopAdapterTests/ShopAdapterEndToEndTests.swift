@@ -63,51 +63,14 @@ import FoundationNetworking
     }
 
     /// The adapter's process, on a configuration in the daemon's scratch directory.
-    final class AdapterProcess {
-        let config: URL
-        let log: URL
-        var process: Process?
-
-        init(directory: URL, shop: String, daemon: DaemonProcess) throws {
-            config = directory.appendingPathComponent("shop-adapter.yaml")
-            log = directory.appendingPathComponent("shop-adapter.log")
-            try """
-                shop: {url: "\(shop)", poll_interval: 300ms, delivery_interval: 200ms, retry_initial: 50ms, retry_max: 300ms, timeout: 2s}
-                club: {command: "\(daemon.command)", publish: "\(daemon.publish)"}
-                state: {path: "\(directory.appendingPathComponent("adapter/state.sqlite").path)"}
-                """.write(to: config, atomically: true, encoding: .utf8)
-            FileManager.default.createFile(atPath: log.path, contents: nil)
-        }
-
-        func start() throws {
-            let process = Process()
-            process.executableURL = DaemonProcess.productsDirectory.appendingPathComponent("club-shop-adapter")
-            process.arguments = ["--config", config.path]
-            let output = try FileHandle(forWritingTo: log)
-            output.seekToEndOfFile()
-            process.standardError = output
-            process.standardOutput = output
-            try process.run()
-            self.process = process
-        }
-
-        func kill() {
-            guard let process else { return }
-            Foundation.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            self.process = nil
-        }
-
-        @discardableResult
-        func terminate() -> Int32 {
-            guard let process else { return -1 }
-            process.terminate()
-            process.waitUntilExit()
-            self.process = nil
-            return process.terminationStatus
-        }
-
-        deinit { kill() }
+    static func adapter(directory: URL, shop: String, daemon: DaemonProcess) throws -> (process: ChildProcess, arguments: [String]) {
+        let config = directory.appendingPathComponent("shop-adapter.yaml")
+        try """
+            shop: {url: "\(shop)", poll_interval: 300ms, delivery_interval: 200ms, retry_initial: 50ms, retry_max: 300ms, timeout: 2s}
+            club: {command: "\(daemon.command)", publish: "\(daemon.publish)"}
+            state: {path: "\(directory.appendingPathComponent("adapter/state.sqlite").path)"}
+            """.write(to: config, atomically: true, encoding: .utf8)
+        return (ChildProcess("club-shop-adapter", log: directory.appendingPathComponent("shop-adapter.log")), ["--config", config.path])
     }
 
     /// What the adapter logged, for a failure's message.
@@ -184,9 +147,9 @@ import FoundationNetworking
         #expect(records.count == 5 && personal.count >= 5 * 7, "\(personal)")  // a page: names, e-mail, phone, street, city, birthday
         let daemon = try DaemonProcess()
         try daemon.start(extraArguments: try daemon.writeOfferRules(["running.yaml": Self.offerRules]))
-        let adapter = try AdapterProcess(directory: daemon.directory, shop: url, daemon: daemon)
-        Self.adapterLog = adapter.log
-        try adapter.start()
+        let (adapter, arguments) = try Self.adapter(directory: daemon.directory, shop: url, daemon: daemon)
+        Self.adapterLog = adapter.logFile
+        try adapter.start(arguments)
         defer { adapter.kill() }
         let log = try DatabaseQueue(path: daemon.databasePath)
         func count(_ sql: String) throws -> Int { try log.read { try Int.fetchOne($0, sql: sql) ?? 0 } }
@@ -219,7 +182,7 @@ import FoundationNetworking
         #expect(try daemon.request(["op": "submit", "events": .array(second)])["accepted"] == 6)
         try await Self.waitUntil("the adapter retrying against the outage") { try await shop.counter("refused_while_down") >= 3 }
         adapter.kill()
-        try adapter.start()
+        try adapter.start(arguments)
         try await Task.sleep(for: .milliseconds(500))
         try await shop.post("/test/up")
 
@@ -244,7 +207,7 @@ import FoundationNetworking
         let acceptedBefore = try await shop.counter("accepted")
         #expect(acceptedBefore - received.count <= 2, "at most the delivery in flight at the kill repeats (the shop de-duplicates it)")
         #expect(adapter.terminate() == 0)
-        try adapter.start()
+        try adapter.start(arguments)
         try await Task.sleep(for: .milliseconds(1000))
         #expect(try daemon.request(["op": "submit", "events": [Self.run("r13", "m-1", daysAgo: 3)]])["accepted"] == 1)  // no new offer: once per 30 days
         try await Self.waitUntil("the run after the restart") { try await shop.received().count == 51 }
