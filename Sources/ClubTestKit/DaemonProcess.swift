@@ -110,7 +110,8 @@ public final class DaemonProcess: @unchecked Sendable {
         try waitFor("offers_offset", offset, timeout: timeout)
     }
 
-    private func waitFor(_ field: String, _ offset: Int64, timeout: TimeInterval) throws {
+    /// Polls `health` until its integer `field` (`samples_processed`, `bonus_offset` …) reaches `offset`.
+    public func waitFor(_ field: String, _ offset: Int64, timeout: TimeInterval = 30) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let done = try? request(["op": "health"], timeout: 1000)[field]?.int64Value, done >= offset { return }

@@ -44,16 +44,6 @@ import ZMQ
         try daemon.request(["op": "health"])["samples_processed"]?.int64Value ?? -1
     }
 
-    static func waitForProcessed(_ daemon: DaemonProcess, _ count: Int64, timeout: Double = 10) throws -> Int64 {
-        let deadline = Date().addingTimeInterval(timeout)
-        var seen = try processed(daemon)
-        while seen < count, Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.05)
-            seen = try processed(daemon)
-        }
-        return seen
-    }
-
     /// A REQ connection kept open across requests (one attempt each: no reconnect, which would
     /// be a new handshake).
     static func connection(_ daemon: DaemonProcess, keys: CurveClientKeys) -> CommandClient {
@@ -88,7 +78,7 @@ import ZMQ
         let heard = try daemon.subscriber("rejected")
         let admin = try daemon.pusher()
         for i in 0..<3 { try admin.send(Array(Self.telemetry("bob", ts: Self.now - 60_000 + Int64(i) * 1000, km: 1).utf8)) }
-        #expect(try Self.waitForProcessed(daemon, 3) == 3)
+        try daemon.waitFor("samples_processed", 3)
         try await Task.sleep(for: .milliseconds(500))
         #expect(try Self.processed(daemon) == 3)
         try admin.send(Array("not json".utf8))  // `not_an_object`, published on `rejected`
@@ -123,7 +113,8 @@ import ZMQ
         let refused = try rejected.receive(count: 2)
         #expect(refused.map { $0.payload["code"] } == ["forbidden", "forbidden"], "\(refused.map(\.payload.jsonText))")
         #expect(refused.map { $0.payload["index"] } == [1, 3])
-        #expect(try Self.waitForProcessed(daemon, 2) == 2)
+        try daemon.waitFor("samples_processed", 2)
+        #expect(try Self.processed(daemon) == 2)
         // submit: the same, answered per event; the device's own workout is accepted.
         let reply = try Self.submit(
             daemon,
