@@ -42,8 +42,9 @@ let package = Package(
         // Configuration files: YAML read key by key with errors located at file:line:column.
         .target(name: "Definitions", dependencies: [.product(name: "Yams", package: "Yams")]),
         // The User subsystem: what the club knows of a member without personal data — consent
-        // to import from external systems (connections); devices and gear come here. Pure.
-        .target(name: "Users", dependencies: ["ClubKernel", "Events"]),
+        // to import from external systems (connections), devices, the keys they hold, and the
+        // telemetry history (raw samples, minute and day rollups). Pure.
+        .target(name: "Users", dependencies: ["ClubKernel", "Events", "Telemetry"]),
         // The bonus programme of the Activity subsystem: rules, the points engine, caps, streaks,
         // expiry. Pure.
         .target(name: "Bonus", dependencies: ["ClubKernel", "Events", "JSON", "Definitions"]),
@@ -144,7 +145,7 @@ let package = Package(
         .testTarget(name: "ClubKernelTests", dependencies: ["ClubKernel", "JSON"]),
         .testTarget(name: "EventsTests", dependencies: ["ClubKernel", "Events", "JSON"]),
         .testTarget(name: "TelemetryTests", dependencies: ["ClubKernel", "Telemetry", "Events"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "ClubKernel"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "ClubKernel", "Users", "Events"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "DefinitionTesting", "Storage", "ClubKernel", "ClubRuntime", "Bonus", "ZMQ", "ClubTestKit", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "BonusTests", dependencies: ["Bonus", "ClubKernel", "Definitions", "DefinitionTesting", "Events", "JSON"]),
         .testTarget(name: "OffersTests", dependencies: ["Offers", "ClubKernel", "Bonus", "Definitions", "DefinitionTesting", "JSON"]),
@@ -157,7 +158,7 @@ let package = Package(
         .testTarget(
             name: "ShopAdapterTests",
             dependencies: ["ShopAdapter", "ClubTestKit", "JSON", "Definitions", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "UsersTests", dependencies: ["Users", "ClubKernel", "Events", "JSON"]),
+        .testTarget(name: "UsersTests", dependencies: ["Users", "ClubKernel", "Events", "JSON", "Telemetry"]),
         .testTarget(name: "CommunityTests", dependencies: ["Community", "ClubKernel", "Events", "JSON"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ClubKernel", "Definitions", "DefinitionTesting", "JSON"]),
         .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "ClubKernel", "Bonus", "Imports", "ZMQ", "clubd", "clubctl", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -5,6 +5,7 @@ import Foundation
 import Offers
 import Pipeline
 import Training
+import Users
 import Yams
 
 /// The daemon's settings. Every key, its default and its meaning are listed in
@@ -57,6 +58,13 @@ public struct ClubConfig: Sendable, DefinitionFile {
     public var activityRetentionMillis: Int64 = 90 * 86_400_000
     /// Who may say what (`security.*`): open on loopback by default.
     public var security = SecurityConfig()
+    /// `history.enabled`: keep the telemetry history (raw samples, minute and day rollups).
+    public var historyEnabled = true
+    /// `history.*`: retentions (`samples_for`, `minutes_for`, `days_for`; `forever` keeps) and
+    /// the minutes' lateness.
+    public var history = HistorySettings()
+    /// `history.retention_interval`: how often expired history is deleted.
+    public var historyRetentionIntervalMillis: Int64 = 60_000
 
     public init() {}
 
@@ -184,6 +192,17 @@ public struct ClubConfig: Sendable, DefinitionFile {
             c.activityRetentionMillis = m.duration("retention", default: c.activityRetentionMillis, min: 60_000)
             root.absorb(m)
         }
+        if var m = root.nested("history") {
+            c.historyEnabled = m.bool("enabled", default: c.historyEnabled)
+            c.history.samplesFor = retention(&m, "samples_for", c.history.samplesFor)
+            c.history.minutesFor = retention(&m, "minutes_for", c.history.minutesFor)
+            c.history.daysFor = retention(&m, "days_for", c.history.daysFor)
+            c.history.allowedLateness = m.duration("allowed_lateness", default: c.history.allowedLateness, min: 0)
+            c.history.outOfOrderness = m.duration("out_of_orderness", default: c.history.outOfOrderness, min: 0)
+            c.history.idleTimeout = m.duration("idle_timeout", default: c.history.idleTimeout, min: 1_000)
+            c.historyRetentionIntervalMillis = m.duration("retention_interval", default: c.historyRetentionIntervalMillis, min: 100)
+            root.absorb(m)
+        }
         if var m = root.nested("metrics") {
             c.metricsListen = m.string("listen", default: c.metricsListen) ?? ""
             if !c.metricsListen.isEmpty, MetricsServer.parse(listen: c.metricsListen) == nil {
@@ -210,6 +229,13 @@ public struct ClubConfig: Sendable, DefinitionFile {
         return c
     }
 
+    /// A retention: a duration of at least a second, or `forever` (nil).
+    private static func retention(_ m: inout YAMLMapping, _ key: String, _ fallback: Int64?) -> Int64? {
+        if let node = m.node(key), node.string == "forever" { return nil }
+        let value = m.duration(key, default: fallback ?? -1, min: 1_000)
+        return value < 0 ? nil : value
+    }
+
     private static func endpoint(_ m: inout YAMLMapping, _ key: String, _ fallback: String) -> String {
         let value = m.string(key, default: fallback) ?? fallback
         if !(value.hasPrefix("tcp://") || value.hasPrefix("ipc://") || value.hasPrefix("inproc://")) {
@@ -232,6 +258,8 @@ public struct ClubConfig: Sendable, DefinitionFile {
         o.limits.maxBatchEvents = maxBatchEvents
         o.limits.maxDepth = maxJSONDepth
         o.limits.maxFutureMillis = maxFutureMillis
+        o.history = historyEnabled ? history : nil
+        o.historyRetentionInterval = .milliseconds(historyRetentionIntervalMillis)
         return o
     }
 }

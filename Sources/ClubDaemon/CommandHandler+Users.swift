@@ -27,3 +27,38 @@ extension CommandHandler {
         ).bytes
     }
 }
+
+extension CommandHandler {
+    /// A user's telemetry history at one resolution: storage with what the history stage
+    /// holds beyond its last commit.
+    func historyOf(_ request: HistoryRequest) async -> [UInt8] {
+        guard let resolution = HistoryResolution(rawValue: request.resolution) else {
+            return CommandError("unknown_resolution", "resolution '\(request.resolution)'").reply
+        }
+        let bounds = request.range.bounds
+        let page: PipelineRuntime.HistoryPage?
+        do {
+            page = try await runtime.history(of: request.range.user, from: bounds.from, to: bounds.to, resolution: resolution, limit: request.limit)
+        } catch {
+            return CommandError.storageFailed("cannot read the history", error).reply
+        }
+        guard let page else {
+            return CommandError("history_disabled", "this daemon keeps no telemetry history (history.enabled: false)").reply
+        }
+        return HistoryReply(
+            user: request.range.user, resolution: request.resolution,
+            samples: page.samples.map {
+                .init(
+                    ts: Int($0.ts), device: $0.device, session: $0.session, sport: $0.sport, distance: $0.distance, heartRate: $0.heartRate,
+                    speed: $0.speed, cadence: $0.cadence, power: $0.power, latitude: $0.latitude, longitude: $0.longitude, altitude: $0.altitude)
+            },
+            rollups: page.rollups.map {
+                .init(
+                    start: Int($0.start), end: Int($0.end), samples: $0.rollup.samples, distance: $0.rollup.distance,
+                    movingTime: Double($0.rollup.movingMillis) / 1000, averageHeartRate: $0.rollup.averageHeartRate,
+                    maxHeartRate: $0.rollup.maxHeartRate)
+            },
+            nextFrom: page.nextFrom.map { Int($0) }
+        ).bytes
+    }
+}

@@ -117,6 +117,7 @@ struct CommandHandler: CommandHandling {
         case .competition: return await answer(CompetitionRequest.self, object, competition)
         case .devices: return await answer(DevicesRequest.self, object, devicesOf)  // Users: CommandHandler+Users.swift
         case .gear: return await answer(GearRequest.self, object, gearOf)
+        case .history: return await answer(HistoryRequest.self, object, historyOf)
         }
     }
 

@@ -9,7 +9,7 @@ public enum Op: String, Sendable, CaseIterable {
     case offersChanges = "offers.changes"
     case exercises, programmes, programme, progress
     case groups, group, recommendations, sessions, session, discussion, competition
-    case devices, gear
+    case devices, gear, history
     case reload, snapshot
 
     /// The `unknown_op` error for a name that is none of these.

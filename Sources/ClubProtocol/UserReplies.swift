@@ -126,3 +126,139 @@ public struct GearReply: Reply, Equatable {
         gear = items
     }
 }
+
+/// `history`: points oldest first — raw samples (`ts`, `device`, `session` and the sample's
+/// measurements as sent) or minute / day rollups (`ts` = `start`, `end`, `samples`,
+/// `distance_m`, `moving_time_s`, `avg_hr`, `max_hr`). `truncated` with `next_from` when
+/// `limit` cut the answer: ask again from there.
+public struct HistoryReply: Reply, Equatable {
+    public struct Sample: Sendable, Equatable {
+        public var ts: Int
+        public var device: String
+        public var session: String
+        public var sport: String?
+        public var distance: Double?
+        public var heartRate: Double?
+        public var speed: Double?
+        public var cadence: Double?
+        public var power: Double?
+        public var latitude: Double?
+        public var longitude: Double?
+        public var altitude: Double?
+
+        public init(
+            ts: Int, device: String, session: String, sport: String? = nil, distance: Double? = nil, heartRate: Double? = nil,
+            speed: Double? = nil, cadence: Double? = nil, power: Double? = nil, latitude: Double? = nil, longitude: Double? = nil,
+            altitude: Double? = nil
+        ) {
+            self.ts = ts
+            self.device = device
+            self.session = session
+            self.sport = sport
+            self.distance = distance
+            self.heartRate = heartRate
+            self.speed = speed
+            self.cadence = cadence
+            self.power = power
+            self.latitude = latitude
+            self.longitude = longitude
+            self.altitude = altitude
+        }
+
+        static var numbers: [(key: String, path: WritableKeyPath<Sample, Double?>)] { [
+            ("distance_m", \.distance), ("hr", \.heartRate), ("speed_mps", \.speed), ("cadence", \.cadence), ("power_w", \.power),
+            ("lat", \.latitude), ("lon", \.longitude), ("alt_m", \.altitude),
+        ] }
+    }
+
+    public struct Rollup: Sendable, Equatable {
+        public var start: Int
+        public var end: Int
+        public var samples: Int
+        public var distance: Double
+        public var movingTime: Double
+        public var averageHeartRate: Double?
+        public var maxHeartRate: Double?
+
+        public init(start: Int, end: Int, samples: Int, distance: Double, movingTime: Double, averageHeartRate: Double?, maxHeartRate: Double?) {
+            self.start = start
+            self.end = end
+            self.samples = samples
+            self.distance = distance
+            self.movingTime = movingTime
+            self.averageHeartRate = averageHeartRate
+            self.maxHeartRate = maxHeartRate
+        }
+    }
+
+    public var user: String
+    public var resolution: String
+    public var samples: [Sample]
+    public var rollups: [Rollup]
+    /// The first point's time the next request should start from, when `limit` cut the answer.
+    public var nextFrom: Int?
+
+    public init(user: String, resolution: String, samples: [Sample] = [], rollups: [Rollup] = [], nextFrom: Int? = nil) {
+        self.user = user
+        self.resolution = resolution
+        self.samples = samples
+        self.rollups = rollups
+        self.nextFrom = nextFrom
+    }
+
+    public func writeMembers(into w: inout JSONWriter) {
+        w.member("user", user)
+        w.member("resolution", resolution)
+        w.member("truncated", nextFrom != nil)
+        if let nextFrom { w.member("next_from", nextFrom) }
+        w.key("points")
+        w.beginArray()
+        for s in samples {
+            w.beginObject()
+            w.member("ts", s.ts)
+            w.member("device", s.device)
+            w.member("session", s.session)
+            if let sport = s.sport { w.member("sport", sport) }
+            for (key, path) in Sample.numbers {
+                if let v = s[keyPath: path] { w.member(key, v) }
+            }
+            w.endObject()
+        }
+        for r in rollups {
+            w.beginObject()
+            w.member("ts", r.start)
+            w.member("end", r.end)
+            w.member("samples", r.samples)
+            w.member("distance_m", (r.distance * 1000).rounded() / 1000)
+            w.member("moving_time_s", r.movingTime)
+            w.key("avg_hr")
+            if let v = r.averageHeartRate { w.value((v * 1000).rounded() / 1000) } else { w.null() }
+            w.key("max_hr")
+            if let v = r.maxHeartRate { w.value(v) } else { w.null() }
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    public init(reply: JSONValue) throws(CommandError) {
+        let r = ReplyReader(value: reply)
+        user = try r.string("user")
+        resolution = try r.string("resolution")
+        nextFrom = reply["next_from"]?.int64Value.map { Int($0) }
+        samples = []
+        rollups = []
+        for p in try r.array("points") {
+            let pr = ReplyReader(value: p)
+            if resolution == "sample" {
+                var s = Sample(ts: try pr.int("ts"), device: try pr.string("device"), session: try pr.string("session"), sport: pr.optionalString("sport"))
+                for (key, path) in Sample.numbers { s[keyPath: path] = p[key]?.doubleValue }
+                samples.append(s)
+            } else {
+                rollups.append(
+                    Rollup(
+                        start: try pr.int("ts"), end: try pr.int("end"), samples: try pr.int("samples"), distance: try pr.double("distance_m"),
+                        movingTime: try pr.double("moving_time_s"), averageHeartRate: p["avg_hr"]?.doubleValue, maxHeartRate: p["max_hr"]?.doubleValue))
+            }
+        }
+    }
+}

@@ -92,6 +92,7 @@ public final class ClubStore: Sendable {
                     """)
         }
         registerActivityTables(&migrator)
+        registerHistoryTables(&migrator)
         return migrator
     }
 
@@ -107,9 +108,11 @@ public final class ClubStore: Sendable {
 
     // MARK: Snapshots
 
-    /// Replaces the snapshot atomically and drops journal entries it includes.
-    public func save(_ snapshot: StateSnapshot) async throws {
+    /// Replaces the snapshot atomically, drops journal entries it includes and writes the
+    /// history batches not yet written.
+    public func save(_ snapshot: StateSnapshot, history: [HistoryBatch] = []) async throws {
         try await pool.write { db in
+            try Self.write(history, db)
             try db.execute(sql: "DELETE FROM snapshot_part")
             for (name, state) in snapshot.parts {
                 try db.execute(sql: "INSERT INTO snapshot_part (name, state) VALUES (?, ?)", arguments: [name, Data(state)])
@@ -159,6 +162,20 @@ public final class ClubStore: Sendable {
             ).map {
                 WindowRecord(pipeline: $0["pipeline"], user: user, start: $0["start"], end: $0["end"], result: [UInt8]($0["result"] as Data))
             }
+        }
+    }
+}
+
+extension ClubStore {
+    /// The main file's size: pages allocated (what the file takes on disk, the write-ahead log
+    /// checkpointed first) and pages in use (allocated less the free list that later writes reuse).
+    public func databaseSize() throws -> (allocated: Int, used: Int) {
+        _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        return try pool.read { db in
+            let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            let free = try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+            return (pages * pageSize, (pages - free) * pageSize)
         }
     }
 }

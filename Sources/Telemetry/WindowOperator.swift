@@ -31,8 +31,8 @@ public struct WindowOperator: Sendable {
         // never depends on hashing.
         var corrected: [String] = []
         var correctedSet: Set<String> = []
-        for sample in samples {
-            if process(sample, into: &output), correctedSet.insert(sample.user).inserted { corrected.append(sample.user) }
+        for (index, sample) in samples.enumerated() {
+            if process(sample, at: index, into: &output), correctedSet.insert(sample.user).inserted { corrected.append(sample.user) }
         }
         for user in corrected { emitUpdates(of: user, into: &output) }
         fireIdleUsers(into: &output)
@@ -41,7 +41,7 @@ public struct WindowOperator: Sendable {
 
     /// Processes one sample.
     /// - Returns: whether an emitted window of the user now waits for an update.
-    private mutating func process(_ sample: TelemetrySample, into output: inout WindowOutput) -> Bool {
+    private mutating func process(_ sample: TelemetrySample, at sampleIndex: Int, into output: inout WindowOutput) -> Bool {
         let spec = self.spec
         globalMaxTs = max(globalMaxTs, sample.ts)
         // The state is swapped out of the dictionary while it changes, so that its arrays
@@ -61,11 +61,13 @@ public struct WindowOperator: Sendable {
         if spec.latestEnd(of: sample.ts) <= horizon {
             output.late.append(
                 LateSample(user: sample.user, device: sample.device, session: sample.session, ts: sample.ts, horizon: horizon))
+            output.refused.append(sampleIndex)
             return false
         }
         let key = SeriesKey(device: sample.device, session: sample.session)
         guard let inserted = state.series[key, default: DeviceSeries()].insert(sample, spec: spec) else {
             output.duplicates += 1
+            output.refused.append(sampleIndex)
             return false
         }
         state.assign(sample, contribution: inserted.point.contribution, spec: spec)

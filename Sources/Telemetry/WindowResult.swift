@@ -28,6 +28,8 @@ public struct WindowOutput: Sendable {
     public var late: [LateSample] = []
     /// Samples repeated with the same (device, session, ts), counted once.
     public var duplicates = 0
+    /// Indices in the batch of the samples refused (late or repeated), ascending.
+    public var refused: [Int] = []
 
     public init() {}
 }

@@ -10,9 +10,9 @@ struct Clubctl: AsyncParsableCommand {
         commandName: "clubctl",
         abstract: "Command-line client of the Interest Club daemon.",
         subcommands: [
-            Health.self, Send.self, Subscribe.self, Stats.self, Balance.self, Ledger.self, Leaderboard.self, Workouts.self, Import.self,
+            Health.self, Snapshot.self, Send.self, Subscribe.self, Stats.self, Balance.self, Ledger.self, Leaderboard.self, Workouts.self, Import.self,
             Offers.self, Exercises.self, Programmes.self, ProgrammeCommand.self, Progress.self, Groups.self, GroupCommand.self,
-            Sessions.self, SessionCommand.self, Discussion.self, CompetitionCommand.self, DevicesCommand.self, GearCommand.self, Simulate.self, Keygen.self,
+            Sessions.self, SessionCommand.self, Discussion.self, CompetitionCommand.self, DevicesCommand.self, GearCommand.self, HistoryCommand.self, Simulate.self, Keygen.self,
         ])
 }
 

@@ -31,6 +31,20 @@ struct Health: ParsableCommand {
     }
 }
 
+struct Snapshot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Take a snapshot now: the pipelines' state and the history since the last one, written in one transaction.")
+    @OptionGroup var endpoints: Endpoints
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let reply = try endpoints.client().request(SnapshotRequest().bytes)
+        try output.show(reply, as: SnapshotReply.self) { s in
+            "snapshot taken at \(Format.time(s.takenAt)): \(Format.count(s.byteCount)) bytes, journal position \(Format.count(s.journalPosition))"
+        }
+    }
+}
+
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a user's window aggregates.")
     @OptionGroup var endpoints: Endpoints

@@ -39,17 +39,24 @@ public actor PipelineRuntime {
         /// `security.mode: curve`: the ingest and publish sockets are CurveZMQ servers (the
         /// context's ZAP handler admits the keys); nil in open mode.
         public var curve: CurveServer?
+        /// The telemetry history's retentions and minute windows; nil: no history is kept.
+        public var history: HistorySettings? = HistorySettings()
+        /// How often the history's retention runs.
+        public var historyRetentionInterval: Duration = .seconds(60)
 
         public init() {}
     }
 
     private let decoder: EventDecoder
-    private let store: any PipelineStore
+    let store: any PipelineStore
     private let inbox: Inbox<Inbound>
     private let receiver: IngestReceiver<Inbound>
     private let publisher: Publisher
     private var stages: [WindowStage]
     private let recordStage: RecordStage
+    /// The telemetry history (``HistoryStage``); nil when `history.enabled` is false.
+    let history: HistoryStage?
+    private let historyRetentionInterval: Duration
     private let bonus: BonusStage
     private let feed: ActivityFeed
     let training: TrainingStage
@@ -69,6 +76,8 @@ public actor PipelineRuntime {
     /// The community stage's runner (one of ``runners``), caught up before the journal replays.
     private let communityRunner: StageRunner
     private var consumerTasks: [Task<Void, Never>] = []
+    /// The history's retention, every `historyRetentionInterval`.
+    private var retentionTask: Task<Void, Never>?
     /// Closed windows and raised events the store refused; written before the next batch's.
     private var pendingWindows: [WindowRecord] = []
     private var pendingRaised: [ActivityEvent] = []
@@ -129,6 +138,10 @@ public actor PipelineRuntime {
         }
         self.stages = stages
         recordStage = try RecordStage(distances: training.recordDistances, snapshot: snapshot?.parts["records"])
+        history = options.history.map {
+            HistoryStage(settings: $0, snapshot: snapshot?.parts[HistoryStage.snapshotPart], store: store, logger: logger)
+        }
+        historyRetentionInterval = options.historyRetentionInterval
         journalPosition = snapshot?.journalPosition ?? 0
         let bonus = try await BonusStage(store: store, rules: bonusRules, publisher: publisher, logger: logger)
         self.bonus = bonus
@@ -216,6 +229,15 @@ public actor PipelineRuntime {
     /// work falling due without new events; ``stopLogConsumers()`` ends them.
     public func startLogConsumers() {
         let signals = logSignals
+        let history = history
+        let retentionInterval = historyRetentionInterval
+        retentionTask = Task {
+            guard let history else { return }
+            while !Task.isCancelled {
+                await history.enforceRetention()
+                try? await Task.sleep(for: retentionInterval)
+            }
+        }
         consumerTasks = runners.map { runner in Task { await runner.run() } } + [
             Task {
                 // Expiries, coalesced leaderboard publications, period ends and campaigns
@@ -331,6 +353,7 @@ public actor PipelineRuntime {
         acceptedCounter.increment(by: Int64(samples.count))
         async let personalRecords = recordStage.handle(samples)
         async let detected: Void = detectors.observe(samples, now: Clock.nowMillis())
+        async let historyRecorded: Void = { [history] in await history?.handle(samples) }()
         let outputs = await withTaskGroup(of: WindowStage.Output.self) { group in
             for stage in stages { group.addTask { await stage.handle(samples) } }
             var outputs: [WindowStage.Output] = []
@@ -350,6 +373,7 @@ public actor PipelineRuntime {
         if !records.isEmpty { windowsCounter.increment(by: Int64(records.count)) }
         if !messages.isEmpty { await publisher.publish(messages) }
         await detected
+        await historyRecorded
         pendingWindows += records
         pendingRaised += activity
         await writePending()
@@ -437,6 +461,8 @@ public actor PipelineRuntime {
         var attendance: AttendanceDetector
         var together: TogetherDetector
         var stages: [Stage]
+        /// The history's batches to write with the snapshot, and its state after them.
+        var history: (batches: [HistoryBatch], state: HistoryRecorder)?
         var journalPosition: Int64
         var takenAt: Int64
     }
@@ -449,7 +475,7 @@ public actor PipelineRuntime {
         let detected = await detectors.state
         return CapturedSnapshot(
             publisher: await publisher.snapshot(), records: await recordStage.state, attendance: detected.attendance, together: detected.together, stages: stageStates,
-            journalPosition: journalPosition, takenAt: Clock.nowMillis())
+            history: await history?.seal(), journalPosition: journalPosition, takenAt: Clock.nowMillis())
     }
 
     /// Encodes and stores a captured snapshot. Saves run one after another, in capture order.
@@ -461,8 +487,11 @@ public actor PipelineRuntime {
             Self.togetherPart: [UInt8]((try? JSONEncoder().encode(captured.together)) ?? Data()),
         ]
         for stage in captured.stages { parts[stage.name] = stage.prefix + stage.windows.snapshot() }
+        if let history = captured.history { parts[HistoryStage.snapshotPart] = history.state.snapshot() }
         let snapshot = StateSnapshot(parts: parts, journalPosition: captured.journalPosition, takenAt: captured.takenAt)
-        try await store.save(snapshot)
+        let batches = captured.history?.batches ?? []
+        try await store.save(snapshot, history: batches)
+        if let last = batches.last { await history?.confirm(through: last.generation) }
         snapshotTimer.recordInterval(since: start)
         snapshotBytes.record(snapshot.byteCount)
         await noteSaved(snapshot)
@@ -607,6 +636,8 @@ public actor PipelineRuntime {
         logSignals.finishAll()
         for task in consumerTasks.dropLast() { await task.value }
         consumerTasks.last?.cancel()
+        retentionTask?.cancel()
+        await retentionTask?.value
     }
 
     /// Takes a snapshot between two batches.

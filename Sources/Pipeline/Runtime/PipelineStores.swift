@@ -1,6 +1,8 @@
 import ClubKernel
 import ClubRuntime
+import Events
 import Telemetry
+import Users
 
 /// What the pipeline loop and the log's writers need of the activity log: appends (the
 /// consent checks and the duplicate ids are decided there, in log order) and the deletion of a
@@ -21,14 +23,42 @@ public protocol ActivityLogStore: ActivityLogReading {
 /// hold, the journal of acknowledged telemetry since, and the history of closed windows.
 public protocol TelemetryStore: Sendable {
     func loadSnapshot() async throws -> StateSnapshot?
-    /// Replaces the snapshot and drops the journal entries it includes, atomically.
-    func save(_ snapshot: StateSnapshot) async throws
+    /// Replaces the snapshot, drops the journal entries it includes and writes the history
+    /// batches not yet written (by generation), atomically.
+    func save(_ snapshot: StateSnapshot, history: [HistoryBatch]) async throws
     func journal(after position: Int64) async throws -> [(seq: Int64, payload: [UInt8])]
     /// Records closed windows; an update replaces the earlier result of the same window.
     func record(_ windows: [WindowRecord]) async throws
 }
 
+/// A read of the telemetry history, with the generation of the newest batch it includes (the
+/// history stage overlays what it holds beyond).
+public struct HistoryRead<Value: Sendable>: Sendable {
+    public var generation: Int64
+    public var value: Value
+    /// Stored chunks that did not decode (skipped, counted).
+    public var corrupt: Int
+
+    public init(generation: Int64, value: Value, corrupt: Int) {
+        self.generation = generation
+        self.value = value
+        self.corrupt = corrupt
+    }
+}
+
+/// What the history stage and the `history` op need of storage (written with the snapshot,
+/// ``TelemetryStore/save(_:history:)``).
+public protocol HistoryStore: Sendable {
+    /// Raw samples of `user` with `from` ≤ ts < `to`, in arrival order.
+    func historySamples(user: String, from: Int64, to: Int64) async throws -> HistoryRead<[TelemetrySample]>
+    /// Minute or day rollups of `user` starting in [`from`, `to`), by start.
+    func historyRollups(_ resolution: HistoryResolution, user: String, from: Int64, to: Int64) async throws -> HistoryRead<[Int64: Rollup]>
+    /// Deletes at most `limit` rows of each resolution older than its cut-off (nil: none).
+    /// - Returns: rows deleted.
+    func deleteHistory(samplesBefore: Int64?, minutesBefore: Int64?, daysBefore: Int64?, limit: Int) async throws -> Int
+}
+
 /// Everything the pipelines and their stages need of storage: what `PipelineRuntime` is
 /// given. Each stage sees only its own part.
-public typealias PipelineStore = TelemetryStore & ActivityLogStore & BonusStore & OfferStore & ConsumerStateStore
+public typealias PipelineStore = TelemetryStore & HistoryStore & ActivityLogStore & BonusStore & OfferStore & ConsumerStateStore
     & ConsumerOffsetStore

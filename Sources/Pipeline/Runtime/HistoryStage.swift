@@ -1,0 +1,92 @@
+import ClubKernel
+import ClubRuntime
+import Events
+import Logging
+import Metrics
+import Users
+
+/// The User subsystem's telemetry history beside the window stages: raw samples and minute
+/// rollups recorded as telemetry is processed, sealed into a batch at every snapshot and saved
+/// in the snapshot's transaction; retention deletes old rows in small steps.
+actor HistoryStage {
+    private var recorder: HistoryRecorder
+    private let store: any HistoryStore
+    private let logger: Logger
+    private let deletedCounter = Counter(label: "clubd_history_deleted_total")
+    private let droppedCounter = Counter(label: "clubd_history_dropped_total")
+    private let bufferedGauge = Gauge(label: "clubd_history_buffered_bytes")
+    private var reportedDropped = 0
+    private var retentionError: String?
+
+    /// The part of the snapshot holding the history's minute operator.
+    static let snapshotPart = "history"
+
+    init(settings: HistorySettings, snapshot: [UInt8]?, store: any HistoryStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+        if let snapshot {
+            do {
+                recorder = try HistoryRecorder(settings: settings, snapshot: snapshot)
+                return
+            } catch {
+                logger.warning("history snapshot unreadable; minutes start afresh", metadata: ["error": "\(error)"])
+            }
+        }
+        recorder = HistoryRecorder(settings: settings)
+    }
+
+    func handle(_ samples: [TelemetrySample]) {
+        recorder.record(samples, now: Clock.nowMillis())
+    }
+
+    /// Seals what arrived since the last snapshot; the returned batches (every one not yet
+    /// confirmed) and the recorder's state are saved together.
+    func seal() -> (batches: [HistoryBatch], state: HistoryRecorder) {
+        let batches = recorder.seal(now: Clock.nowMillis())
+        bufferedGauge.record(recorder.bufferedBytes)
+        if recorder.droppedSamples > reportedDropped {
+            droppedCounter.increment(by: Int64(recorder.droppedSamples - reportedDropped))
+            logger.error(
+                "storage refused the history for too long: oldest raw samples dropped",
+                metadata: ["dropped_samples": "\(recorder.droppedSamples - reportedDropped)"])
+            reportedDropped = recorder.droppedSamples
+        }
+        return (batches, recorder)
+    }
+
+    /// The snapshot holding batches up to `generation` committed.
+    func confirm(through generation: Int64) {
+        recorder.confirm(through: generation)
+    }
+
+    func overlay(of user: String) -> HistoryOverlay { recorder.overlay(of: user) }
+
+    var settings: HistorySettings { recorder.settings }
+
+    /// Deletes what the retentions no longer keep, `step` rows per resolution per transaction
+    /// with a pause between, so no write lock is held for long; returns when nothing is left.
+    func enforceRetention(step: Int = 500) async {
+        let s = recorder.settings
+        while !Task.isCancelled {
+            let now = Clock.nowMillis()
+            do {
+                let deleted = try await store.deleteHistory(
+                    samplesBefore: s.samplesFor.map { now - $0 }, minutesBefore: s.minutesFor.map { now - $0 },
+                    daysBefore: s.daysFor.map { now - $0 }, limit: step)
+                deletedCounter.increment(by: Int64(deleted))
+                if retentionError != nil {
+                    logger.notice("history retention recovered")
+                    retentionError = nil
+                }
+                if deleted < step { return }
+                try? await Task.sleep(for: .milliseconds(5))
+            } catch {
+                if retentionError == nil {
+                    logger.error("history retention cannot delete; retried at the next interval", metadata: ["error": "\(error)"])
+                }
+                retentionError = "\(error)"
+                return
+            }
+        }
+    }
+}

@@ -1,0 +1,266 @@
+import ClubKernel
+import Events
+import Telemetry
+
+/// How long the history keeps each resolution, and how its minutes are windowed. Durations in
+/// milliseconds; nil keeps forever.
+public struct HistorySettings: Sendable, Equatable {
+    public var samplesFor: Int64? = 30 * 86_400_000
+    public var minutesFor: Int64? = 365 * 86_400_000
+    public var daysFor: Int64?
+    /// The minutes are one-minute tumbling windows with the window operator's rules (the
+    /// contract's counter rule, duplicates, lateness), so that they add up to the pipelines'
+    /// windows; a sample later than this for its minute is late for the history too.
+    public var allowedLateness: Int64 = 300_000
+    public var outOfOrderness: Int64 = 5_000
+    public var idleTimeout: Int64 = 300_000
+
+    public init() {}
+
+    public static let minute: Int64 = 60_000
+    public static let day: Int64 = 86_400_000
+
+    /// The start of the UTC day holding `ts`.
+    public static func dayStart(_ ts: Int64) -> Int64 { ts - ((ts % day) + day) % day }
+
+    var spec: WindowSpec {
+        WindowSpec(kind: .tumbling(size: Self.minute), allowedLateness: allowedLateness, outOfOrderness: outOfOrderness, idleTimeout: idleTimeout)
+    }
+}
+
+/// One rollup point: the sums a minute or a day holds.
+public struct Rollup: Sendable, Equatable {
+    public var samples = 0
+    public var distance = 0.0
+    public var movingMillis: Int64 = 0
+    public var heartRateSum = 0.0
+    public var heartRateCount = 0
+    public var heartRateMax = 0.0
+
+    public init(
+        samples: Int = 0, distance: Double = 0, movingMillis: Int64 = 0, heartRateSum: Double = 0, heartRateCount: Int = 0,
+        heartRateMax: Double = 0
+    ) {
+        self.samples = samples
+        self.distance = distance
+        self.movingMillis = movingMillis
+        self.heartRateSum = heartRateSum
+        self.heartRateCount = heartRateCount
+        self.heartRateMax = heartRateMax
+    }
+
+    init(_ a: WindowAggregate) {
+        self.init(
+            samples: a.samples, distance: a.distance, movingMillis: a.movingMillis, heartRateSum: a.heartRateSum,
+            heartRateCount: a.heartRateCount, heartRateMax: a.heartRateMax)
+    }
+
+    public var averageHeartRate: Double? { heartRateCount > 0 ? heartRateSum / Double(heartRateCount) : nil }
+    public var maxHeartRate: Double? { heartRateCount > 0 ? heartRateMax : nil }
+
+    public mutating func add(_ o: Rollup) {
+        samples += o.samples
+        distance += o.distance
+        movingMillis += o.movingMillis
+        heartRateSum += o.heartRateSum
+        heartRateCount += o.heartRateCount
+        heartRateMax = max(heartRateMax, o.heartRateMax)
+    }
+}
+
+/// A user's minute rollup.
+public struct MinuteRow: Sendable, Equatable {
+    public var user: String
+    public var start: Int64
+    public var rollup: Rollup
+    public init(user: String, start: Int64, rollup: Rollup) {
+        self.user = user
+        self.start = start
+        self.rollup = rollup
+    }
+}
+
+/// What the history adds to storage at one snapshot: the raw samples since the previous one
+/// (a chunk per user) and the minutes that changed. Generations number batches, so a store
+/// writes each once however often it is handed one.
+public struct HistoryBatch: Sendable {
+    public var generation: Int64
+    public var chunks: [(user: String, chunk: SampleChunk)] = []
+    public var minutes: [MinuteRow] = []
+
+    public var isEmpty: Bool { chunks.isEmpty && minutes.isEmpty }
+    public var byteCount: Int { chunks.reduce(0) { $0 + $1.chunk.bytes.count } + minutes.count * 64 }
+}
+
+/// What the history holds in memory for a user that storage may not have committed, in
+/// pieces by batch generation: a read of storage at generation `g` adds the pieces after `g`.
+public struct HistoryOverlay: Sendable {
+    public struct Piece: Sendable {
+        /// The batch's generation; `Int64.max` for what is not sealed yet.
+        public var generation: Int64
+        /// Raw samples, in arrival order.
+        public var samples: [TelemetrySample] = []
+        /// Minute rollups by start; each replaces what storage has for that minute.
+        public var minutes: [Int64: Rollup] = [:]
+    }
+
+    public var pieces: [Piece] = []
+
+    /// The samples and minutes beyond a storage read at `generation`, newest piece winning.
+    public func after(_ generation: Int64) -> (samples: [TelemetrySample], minutes: [Int64: Rollup]) {
+        var samples: [TelemetrySample] = []
+        var minutes: [Int64: Rollup] = [:]
+        for piece in pieces where piece.generation > generation {
+            samples += piece.samples
+            minutes.merge(piece.minutes) { _, new in new }
+        }
+        return (samples, minutes)
+    }
+}
+
+/// The telemetry history of the User subsystem, as a pure state machine: raw samples kept
+/// compactly per user until the next snapshot writes them, and minute rollups computed by a
+/// one-minute window operator (so they follow the contract's counter rule and sum to the
+/// pipelines' windows by construction).
+///
+/// Exactly once: a batch is sealed at a snapshot and saved in the same transaction as the
+/// snapshot that no longer holds its samples; the journal replays only what follows.
+public struct HistoryRecorder: Sendable {
+    public let settings: HistorySettings
+    private var minutes: WindowOperator
+    private var buffers: [String: SampleChunkBuilder] = [:]
+    private var changedMinutes: [String: [Int64: Rollup]] = [:]
+    /// Sealed batches not yet known to be committed, oldest first.
+    private var sealed: [HistoryBatch] = []
+    /// The generation the next sealed batch gets.
+    public private(set) var nextGeneration: Int64 = 1
+    /// Samples dropped because storage refused sealed batches beyond ``sealedLimit``.
+    public private(set) var droppedSamples = 0
+    /// Raw sample bytes held in sealed, uncommitted batches before the oldest are dropped.
+    public var sealedLimit = 256 << 20
+
+    public init(settings: HistorySettings) {
+        self.settings = settings
+        minutes = WindowOperator(spec: settings.spec)
+    }
+
+    /// Bytes of raw samples held in memory.
+    public var bufferedBytes: Int {
+        buffers.values.reduce(0) { $0 + $1.byteCount } + sealed.reduce(0) { $0 + $1.byteCount }
+    }
+
+    /// Records a batch of accepted telemetry: every sample updates its minute; those the
+    /// minute operator accepts (not late, not repeated) and that are inside the raw retention
+    /// at `now` join their user's raw buffer.
+    public mutating func record(_ samples: [TelemetrySample], now: Int64) {
+        guard !samples.isEmpty else { return }
+        let output = minutes.process(samples)
+        let rawFloor = settings.samplesFor.map { now - $0 } ?? .min
+        var refused = output.refused.makeIterator()
+        var nextRefused = refused.next()
+        for (index, sample) in samples.enumerated() {
+            if index == nextRefused {
+                nextRefused = refused.next()
+                continue
+            }
+            guard sample.ts >= rawFloor else { continue }
+            buffers[sample.user, default: SampleChunkBuilder()].append(sample)
+        }
+        for result in output.results {
+            changedMinutes[result.user, default: [:]][result.start] = Rollup(result.aggregate)
+        }
+    }
+
+    /// Seals what arrived since the last seal into a batch (kept until ``confirm(through:)``),
+    /// and returns every batch not yet confirmed, oldest first.
+    public mutating func seal(now: Int64) -> [HistoryBatch] {
+        var batch = HistoryBatch(generation: nextGeneration)
+        for user in buffers.keys.sorted() {
+            if let chunk = buffers[user]!.build() { batch.chunks.append((user, chunk)) }
+        }
+        let minuteFloor = settings.minutesFor.map { now - $0 } ?? .min
+        for user in changedMinutes.keys.sorted() {
+            for (start, rollup) in changedMinutes[user]!.sorted(by: { $0.key < $1.key }) where start >= minuteFloor {
+                batch.minutes.append(MinuteRow(user: user, start: start, rollup: rollup))
+            }
+        }
+        buffers = [:]
+        changedMinutes = [:]
+        if !batch.isEmpty {
+            sealed.append(batch)
+            nextGeneration += 1
+        }
+        var held = sealed.reduce(0) { $0 + $1.byteCount }
+        while held > sealedLimit, sealed.count > 1 {
+            let dropped = sealed.removeFirst()
+            held -= dropped.byteCount
+            droppedSamples += dropped.chunks.reduce(0) { $0 + $1.chunk.count }
+        }
+        return sealed
+    }
+
+    /// Storage committed every batch up to `generation`: they need not be held any more.
+    public mutating func confirm(through generation: Int64) {
+        sealed.removeAll { $0.generation <= generation }
+    }
+
+    /// What `user` has in memory that storage may not have committed: sealed batches, the
+    /// open buffer, changed minutes and the minutes still open (the current minute counts
+    /// what has arrived). Take it *before* reading storage: a batch missing here was
+    /// confirmed, so committed, before that read.
+    public func overlay(of user: String) -> HistoryOverlay {
+        var overlay = HistoryOverlay()
+        for batch in sealed {
+            var piece = HistoryOverlay.Piece(generation: batch.generation)
+            for (u, chunk) in batch.chunks where u == user {
+                if let samples = try? chunk.samples(user: user) { piece.samples += samples }
+            }
+            for row in batch.minutes where row.user == user { piece.minutes[row.start] = row.rollup }
+            overlay.pieces.append(piece)
+        }
+        var open = HistoryOverlay.Piece(generation: .max)
+        if let chunk = buffers[user]?.build(), let samples = try? chunk.samples(user: user) { open.samples = samples }
+        for (start, rollup) in changedMinutes[user] ?? [:] { open.minutes[start] = rollup }
+        for window in minutes.currentWindows(of: user) { open.minutes[window.start] = Rollup(window.aggregate) }
+        overlay.pieces.append(open)
+        return overlay
+    }
+
+    // MARK: Snapshot
+
+    /// Format version of ``snapshot()``.
+    public static let snapshotVersion: Int64 = 1
+
+    /// The minute operator and the generation counter. Raw buffers are not in it: a snapshot
+    /// is taken right after ``seal(now:)``, and the sealed batches are saved with it.
+    public func snapshot() -> [UInt8] {
+        var w = StateWriter()
+        w.write(Self.snapshotVersion)
+        w.write(nextGeneration)
+        return w.bytes + minutes.snapshot()
+    }
+
+    public init(settings: HistorySettings, snapshot bytes: [UInt8]) throws {
+        self.init(settings: settings)
+        var r = StateReader(bytes)
+        guard try r.readInt64() == Self.snapshotVersion else { throw StateReader.Corrupt(offset: 0) }
+        nextGeneration = try r.readInt64()
+        minutes = try WindowOperator(spec: settings.spec, snapshot: Array(bytes.dropFirst(16)))
+    }
+}
+
+extension Rollup {
+    /// Sums minute rollups into UTC days.
+    public static func days(of minutes: [Int64: Rollup]) -> [Int64: Rollup] {
+        var days: [Int64: Rollup] = [:]
+        for (start, rollup) in minutes {
+            days[HistorySettings.dayStart(start), default: Rollup()].add(rollup)
+        }
+        return days
+    }
+}
+
+/// The resolutions of the `history` op.
+public enum HistoryResolution: String, Sendable, CaseIterable {
+    case sample, minute, day
+}
