@@ -34,22 +34,23 @@ public final class DaemonProcess: @unchecked Sendable {
         }
     }
 
-    /// A one-minute tumbling pipeline with 1 minute lateness and no out-of-orderness delay.
+    /// A one-minute tumbling pipeline with 1 minute lateness and no out-of-orderness delay; a
+    /// user quiet for 2 s (daemon clock) has their windows closed.
     public static let minutePipeline = """
         name: minute
         stages:
           - {id: in, kind: source, events: [telemetry]}
-          - {id: w, kind: window, from: in, window: tumbling, size: 1m, allowed_lateness: 1m, out_of_orderness: 0s}
+          - {id: w, kind: window, from: in, window: tumbling, size: 1m, allowed_lateness: 1m, out_of_orderness: 0s, idle_timeout: 2s}
           - {id: out, kind: publish, from: w, topic: window}
         """
 
-    /// A session pipeline (30 s gap, no out-of-orderness delay) that raises each finished
-    /// session as a `workout.finished` activity event.
+    /// A session pipeline (30 s gap, no out-of-orderness delay, closed after 2 s of quiet) that
+    /// raises each finished session as a `workout.finished` activity event.
     public static let sessionPipeline = """
         name: sessions
         stages:
           - {id: in, kind: source}
-          - {id: w, kind: window, from: in, window: session, gap: 30s, allowed_lateness: 1m, out_of_orderness: 0s}
+          - {id: w, kind: window, from: in, window: session, gap: 30s, allowed_lateness: 1m, out_of_orderness: 0s, idle_timeout: 2s}
           - {id: out, kind: publish, from: w, topic: window, activity: workout.finished}
         """
 

@@ -93,6 +93,26 @@ public final class ClubStore: Sendable {
         }
         registerActivityTables(&migrator)
         registerHistoryTables(&migrator)
+        migrator.registerMigration("v8-journal-autoincrement") { db in
+            // Without AUTOINCREMENT, SQLite gave the first entry after a snapshot had emptied
+            // the journal the number 1 again — at or below the snapshot's journal position, so
+            // a restart skipped it: acknowledged telemetry lost to kill -9. Numbers now only grow,
+            // and start above every position a snapshot has recorded.
+            try db.execute(
+                sql: """
+                    CREATE TABLE journal_v8 (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        received_at INTEGER NOT NULL,
+                        payload BLOB NOT NULL);
+                    INSERT INTO journal_v8 (seq, received_at, payload) SELECT seq, received_at, payload FROM journal;
+                    DROP TABLE journal;
+                    ALTER TABLE journal_v8 RENAME TO journal;
+                    DELETE FROM sqlite_sequence WHERE name IN ('journal', 'journal_v8');
+                    INSERT INTO sqlite_sequence (name, seq) VALUES ('journal', MAX(
+                        COALESCE((SELECT MAX(seq) FROM journal), 0),
+                        COALESCE((SELECT journal_position FROM snapshot_meta WHERE id = 1), 0)));
+                    """)
+        }
         return migrator
     }
 

@@ -6,8 +6,9 @@ import Events
 ///
 /// Samples are taken in arrival order; one older than the session's newest is skipped (a
 /// late sample moves an effort by at most one sample interval). A counter that goes down
-/// starts a new segment. A session ends when no sample of it arrived for `idleMillis` of
-/// the event time of all users.
+/// starts a new segment. A session ends when no sample of it arrived for `idleMillis` on the
+/// daemon's clock (never another user's event time: a late-syncing watch is not cut short by
+/// someone else's live phone).
 public struct EffortTracker: Sendable, Equatable, Codable {
     struct SessionKey: Hashable, Sendable, Codable {
         let user: String
@@ -28,6 +29,9 @@ public struct EffortTracker: Sendable, Equatable, Codable {
         /// Per distance, the fastest time found, in milliseconds.
         var best: [Int64?] = []
         var lastTs = Int64.min
+        /// When its last sample arrived on the daemon's clock; nil: not known (replayed, or
+        /// restored from an older snapshot) — its idle time starts at the next look.
+        var lastArrival: Int64?
     }
 
     /// A personal record set by a finished session.
@@ -43,12 +47,13 @@ public struct EffortTracker: Sendable, Equatable, Codable {
     }
 
     public let distances: [Double]
-    public let idleMillis: Int64
+    /// How long a session's samples may pause (daemon clock) before it ends; the configuration's,
+    /// also over a restored snapshot's.
+    public var idleMillis: Int64
     var sessions: [SessionKey: Session] = [:]
     /// Per user, the best time per distance over all finished sessions.
     var personalBests: [String: [Int64?]] = [:]
-    var maxTs = Int64.min
-    /// Event time of the last look for ended sessions.
+    /// Daemon clock of the last look for ended sessions.
     var sweptAt = Int64.min
 
     public init(distances: [Double], idleMillis: Int64 = 120_000) {
@@ -56,10 +61,11 @@ public struct EffortTracker: Sendable, Equatable, Codable {
         self.idleMillis = idleMillis
     }
 
-    /// Takes samples in order and returns the records of sessions that ended.
-    public mutating func process(_ samples: [TelemetrySample]) -> [Record] {
+    /// Takes samples in order, which arrived at `now` (nil: replayed after a restart, when no
+    /// session ends), and returns the records of sessions that ended by `now`. An empty batch
+    /// is a tick of the clock.
+    public mutating func process(_ samples: [TelemetrySample], now: Int64?) -> [Record] {
         for sample in samples {
-            maxTs = max(maxTs, sample.ts)
             guard let distance = sample.distance else { continue }
             let key = SessionKey(user: sample.user, device: sample.device, session: sample.session)
             let index: [SessionKey: Session].Index
@@ -73,6 +79,7 @@ public struct EffortTracker: Sendable, Equatable, Codable {
             var session = Session()
             swap(&session, &sessions.values[index])
             defer { swap(&session, &sessions.values[index]) }
+            session.lastArrival = now
             guard sample.ts > session.lastTs else { continue }
             session.lastTs = sample.ts
             if let last = session.points.last, distance < last.distance {
@@ -98,14 +105,15 @@ public struct EffortTracker: Sendable, Equatable, Codable {
                 session.starts = session.starts.map { $0 - keep }
             }
         }
-        // Look for ended sessions once per second of event time.
-        guard maxTs >= sweptAt + 1000 else { return [] }
-        sweptAt = maxTs
-        return finishIdleSessions()
+        // Look for ended sessions once per second of the clock.
+        guard let now, now >= sweptAt + 1000 else { return [] }
+        sweptAt = now
+        return finishIdleSessions(now: now)
     }
 
-    private mutating func finishIdleSessions() -> [Record] {
-        let ended = sessions.filter { $0.value.lastTs + idleMillis < maxTs }.sorted { ($0.value.lastTs, $0.key.user, $0.key.session) < ($1.value.lastTs, $1.key.user, $1.key.session) }
+    private mutating func finishIdleSessions(now: Int64) -> [Record] {
+        for index in sessions.indices where sessions.values[index].lastArrival == nil { sessions.values[index].lastArrival = now }
+        let ended = sessions.filter { $0.value.lastArrival! + idleMillis <= now }.sorted { ($0.value.lastTs, $0.key.user, $0.key.session) < ($1.value.lastTs, $1.key.user, $1.key.session) }
         var records: [Record] = []
         for (key, session) in ended {
             sessions[key] = nil

@@ -24,11 +24,17 @@ struct UserWindows {
     var series: [SeriesKey: DeviceSeries] = [:]
     /// Newest event time of this user.
     var maxTs: Int64 = never
-    /// The due time under which this user sits in the timer heap, if any.
-    var scheduledAt: Int64?
-    /// No window needs emitting or dropping, and no session forgetting, before this time:
-    /// exact after the operator schedules the user, lowered when a window opens. `min`
-    /// (unknown) after a restore.
+    /// When the user's last sample arrived, on the daemon's clock (`never`: not known, as
+    /// after a replay or a restore of an older snapshot).
+    var lastArrival: Int64 = never
+    /// The due time under which this user sits in the idle heap, if any.
+    var idleAt: Int64?
+    /// Windows ending at or before this were closed because the user was idle: a sample for
+    /// them is late.
+    var closedThrough: Int64 = never
+    /// No window needs emitting or dropping, and no session forgetting, before this
+    /// watermark: exact after the operator advances the user, lowered when a window opens.
+    /// `min` (unknown) after a restore.
     var earliestDue = Int64.min
 
     static let never = Int64.min / 4

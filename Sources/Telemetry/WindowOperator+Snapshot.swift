@@ -1,17 +1,18 @@
 import ClubKernel
 extension WindowOperator {
     /// Format version of ``snapshot()``.
-    public static let snapshotVersion: Int64 = 3
+    public static let snapshotVersion: Int64 = 4
 
     /// All state, for a restart that continues exactly where this run stopped.
     public func snapshot() -> [UInt8] {
         var w = StateWriter()
         w.write(Self.snapshotVersion)
-        w.write(globalMaxTs)
         w.write(users.count)
         for (user, state) in users {
             w.write(user)
             w.write(state.maxTs)
+            w.write(state.lastArrival)
+            w.write(state.closedThrough)
             w.write(state.windows.count)
             for window in state.windows {
                 w.write(window.start)
@@ -48,12 +49,18 @@ extension WindowOperator {
     public init(spec: WindowSpec, snapshot bytes: [UInt8]) throws {
         self.init(spec: spec)
         var r = StateReader(bytes)
-        guard try r.readInt64() == Self.snapshotVersion else { throw StateReader.Corrupt(offset: 0) }
-        globalMaxTs = try r.readInt64()
+        // Version 3 had one watermark for all users (skipped) and no arrival times.
+        let version = try r.readInt64()
+        guard version == Self.snapshotVersion || version == 3 else { throw StateReader.Corrupt(offset: 0) }
+        if version == 3 { _ = try r.readInt64() }
         for _ in 0..<(try r.readInt()) {
             let user = try r.readString()
             var state = UserWindows()
             state.maxTs = try r.readInt64()
+            if version >= 4 {
+                state.lastArrival = try r.readInt64()
+                state.closedThrough = try r.readInt64()
+            }
             for _ in 0..<(try r.readInt()) {
                 var window = OpenWindow(start: try r.readInt64(), end: try r.readInt64())
                 window.emitted = try r.readBool()
@@ -79,8 +86,12 @@ extension WindowOperator {
                     points: points, floorTs: floorTs, floorDistance: floorDistance, floorAltitude: floorAltitude,
                     lastSeen: lastSeen)
             }
-            // The timer heap is derived state: rebuild it.
-            schedule(&state, user: user)
+            // The heaps are derived state: rebuild them. An unknown arrival is timed at the
+            // first tick.
+            state.earliestDue = nextDue(state) ?? .max
+            let idleDue = state.lastArrival == UserWindows.never ? Int64.min : state.lastArrival + spec.idleTimeout
+            state.idleAt = idleDue
+            idleTimers.push(idleDue, user)
             users[user] = state
         }
         guard r.isAtEnd else { throw StateReader.Corrupt(offset: r.offset) }

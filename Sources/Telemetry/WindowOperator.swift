@@ -2,17 +2,23 @@ import Events
 
 /// Keyed event-time windows over telemetry: the state machine of a window stage.
 ///
-/// Per user, the watermark is the newer of the user's own newest event time and the newest
-/// event time of all users minus the idle timeout, less the out-of-orderness allowance.
-/// A window emits its final result when the watermark passes its end, stays correctable for
-/// the allowed lateness (corrections are emitted as updates), then is dropped; a sample for
-/// a dropped window is late. Everything depends on event time only, so the same input
-/// gives the same output, across restarts too.
+/// **Event time is per user**: a user's watermark is that user's own newest event time less
+/// the out-of-orderness allowance, so one member's live phone never makes another member's
+/// late-syncing watch late. A window emits its final result when its user's watermark passes
+/// its end, stays correctable for the allowed lateness (corrections are emitted as updates),
+/// then is dropped; a sample for a dropped window is late.
+///
+/// A user who stops sending has their windows closed by the **daemon's clock**: once nothing
+/// of theirs arrived for `idleTimeout`, every open window is emitted and dropped, and later
+/// samples for those windows are late (judged per user). The user's state is forgotten
+/// `sessionTimeout` after their last arrival. Every call takes `now`; with the same input and
+/// the same `now`s the output is the same, across restarts too (`now: nil` never idles:
+/// a replay of the journal).
 public struct WindowOperator: Sendable {
     public let spec: WindowSpec
     var users: [String: UserWindows] = [:]
-    var globalMaxTs: Int64 = UserWindows.never
-    var timers = TimerHeap()
+    /// (due on the daemon's clock, user): when to check a user for idleness or forgetting.
+    var idleTimers = TimerHeap()
 
     public init(spec: WindowSpec) {
         self.spec = spec
@@ -24,8 +30,10 @@ public struct WindowOperator: Sendable {
     /// Windows held open (or correctable) right now.
     public var openWindowCount: Int { users.values.reduce(0) { $0 + $1.windows.count } }
 
-    /// Processes a batch of samples in order.
-    public mutating func process(_ samples: [TelemetrySample]) -> WindowOutput {
+    /// Processes a batch of samples in order, which arrived at `now` (daemon clock, epoch ms),
+    /// then closes the windows of users idle at `now`. With `now` nil (replaying what arrived
+    /// before a restart) no user idles and arrivals are not timed.
+    public mutating func process(_ samples: [TelemetrySample], now: Int64?) -> WindowOutput {
         var output = WindowOutput()
         // Users with a correction to emit, in first-correction order, so that output order
         // never depends on hashing.
@@ -35,15 +43,39 @@ public struct WindowOperator: Sendable {
             if process(sample, at: index, into: &output), correctedSet.insert(sample.user).inserted { corrected.append(sample.user) }
         }
         for user in corrected { emitUpdates(of: user, into: &output) }
-        fireIdleUsers(into: &output)
+        var previous: String?
+        for sample in samples where sample.user != previous {
+            noteArrival(of: sample.user, at: now)
+            previous = sample.user
+        }
+        if let now { fireIdleUsers(now: now, into: &output) }
         return output
+    }
+
+    /// Closes the windows of users idle at `now` (the daemon's clock), without new samples.
+    public mutating func tick(now: Int64) -> WindowOutput {
+        var output = WindowOutput()
+        fireIdleUsers(now: now, into: &output)
+        return output
+    }
+
+    /// Times the user's last arrival at `now`; a user not yet waiting in the idle heap
+    /// joins it. Without a clock (a replay) the arrival is unknown: the first tick starts the
+    /// user's idle time afresh.
+    private mutating func noteArrival(of user: String, at now: Int64?) {
+        guard let index = users.index(forKey: user) else { return }
+        users.values[index].lastArrival = now ?? UserWindows.never
+        let due = now.map { $0 + spec.idleTimeout } ?? .min
+        if users.values[index].idleAt.map({ due < $0 }) ?? true {
+            users.values[index].idleAt = due
+            idleTimers.push(due, user)
+        }
     }
 
     /// Processes one sample.
     /// - Returns: whether an emitted window of the user now waits for an update.
     private mutating func process(_ sample: TelemetrySample, at sampleIndex: Int, into output: inout WindowOutput) -> Bool {
         let spec = self.spec
-        globalMaxTs = max(globalMaxTs, sample.ts)
         // The state is swapped out of the dictionary while it changes, so that its arrays
         // stay uniquely referenced and are mutated in place.
         let index: [String: UserWindows].Index
@@ -56,8 +88,7 @@ public struct WindowOperator: Sendable {
         var state = UserWindows()
         swap(&state, &users.values[index])
         defer { swap(&state, &users.values[index]) }
-        let watermark = watermark(state)
-        let horizon = watermark - spec.allowedLateness
+        let horizon = horizon(state)
         if spec.latestEnd(of: sample.ts) <= horizon {
             output.late.append(
                 LateSample(user: sample.user, device: sample.device, session: sample.session, ts: sample.ts, horizon: horizon))
@@ -73,24 +104,28 @@ public struct WindowOperator: Sendable {
         state.assign(sample, contribution: inserted.point.contribution, spec: spec)
         for change in inserted.corrections { state.correct(at: change.ts, by: change.delta, spec: spec) }
         state.maxTs = max(state.maxTs, sample.ts)
-        if self.watermark(state) >= state.earliestDue {
+        if watermark(state) >= state.earliestDue {
             advance(&state, user: sample.user, into: &output)
-        } else if state.earliestDue < state.scheduledAt ?? .max {
-            schedule(&state, user: sample.user)
         }
         return state.windows.contains(where: \.changedSinceEmit)
     }
 
-    /// The watermark of one user.
+    /// The watermark of one user: their own event time.
     func watermark(_ state: UserWindows) -> Int64 {
-        max(state.maxTs, globalMaxTs - spec.idleTimeout) - spec.outOfOrderness
+        state.maxTs - spec.outOfOrderness
+    }
+
+    /// Windows ending at or before this are final for good: past the lateness of the user's
+    /// watermark, or closed because the user was idle.
+    func horizon(_ state: UserWindows) -> Int64 {
+        max(watermark(state) - spec.allowedLateness, state.closedThrough)
     }
 
     /// Emits windows the watermark passed, drops those past the lateness, forgets idle
-    /// device sessions, and schedules the user's next due time.
+    /// device sessions, and notes the user's next due time.
     mutating func advance(_ state: inout UserWindows, user: String, into output: inout WindowOutput) {
         let watermark = watermark(state)
-        let horizon = watermark - spec.allowedLateness
+        let horizon = horizon(state)
         var kept: [OpenWindow] = []
         kept.reserveCapacity(state.windows.count)
         for var window in state.windows {
@@ -113,10 +148,10 @@ public struct WindowOperator: Sendable {
                 state.series[key] = nil
             }
         }
-        schedule(&state, user: user)
+        state.earliestDue = nextDue(state) ?? .max
     }
 
-    /// The earliest time at which the idle rule must act on this user: a window to emit or
+    /// The earliest watermark at which this user's state must change: a window to emit or
     /// drop, or an idle device session to forget.
     func nextDue(_ state: UserWindows) -> Int64? {
         var due = Int64.max
@@ -127,34 +162,49 @@ public struct WindowOperator: Sendable {
         return due == Int64.max ? nil : due
     }
 
-    /// Puts the user in the timer heap at its next due time, unless an earlier entry is there.
-    mutating func schedule(_ state: inout UserWindows, user: String) {
-        let due = nextDue(state)
-        state.earliestDue = due ?? .max
-        guard let due else { return }
-        if state.scheduledAt.map({ due < $0 }) ?? true {
-            state.scheduledAt = due
-            timers.push(due, user)
-        }
-    }
-
-    /// Advances users whose due time the all-users watermark has reached. An entry that
-    /// became early (a session grew) is pushed again at the real due time, so that users
-    /// are advanced at the same moments whatever the history of the heap.
-    private mutating func fireIdleUsers(into output: inout WindowOutput) {
-        let idleWatermark = globalMaxTs - spec.idleTimeout - spec.outOfOrderness
-        while let next = timers.minimum, next.due <= idleWatermark {
-            _ = timers.popMinimum()
-            guard var state = users[next.user], state.scheduledAt == next.due else { continue }
-            state.scheduledAt = nil
-            if let due = nextDue(state), due != next.due {
-                schedule(&state, user: next.user)
+    /// Acts on users whose idle check fell due at `now`: a user heard from since is checked
+    /// again later; one idle for `idleTimeout` has every window emitted and dropped (and
+    /// the lateness horizon moved past them); one idle for `sessionTimeout` is forgotten.
+    private mutating func fireIdleUsers(now: Int64, into output: inout WindowOutput) {
+        while let next = idleTimers.minimum, next.due <= now {
+            _ = idleTimers.popMinimum()
+            guard var state = users[next.user], state.idleAt == next.due else { continue }
+            if state.lastArrival == UserWindows.never { state.lastArrival = now }  // restored without a clock
+            let idleDue = state.lastArrival + spec.idleTimeout
+            if idleDue > now {
+                state.idleAt = idleDue
+                idleTimers.push(idleDue, next.user)
                 users[next.user] = state
                 continue
             }
-            advance(&state, user: next.user, into: &output)
-            users[next.user] = state.isEmpty ? nil : state
+            close(&state, user: next.user, into: &output)
+            let forgetAt = state.lastArrival + max(spec.sessionTimeout, spec.idleTimeout)
+            if forgetAt <= now {
+                users[next.user] = nil
+                continue
+            }
+            state.idleAt = forgetAt
+            idleTimers.push(forgetAt, next.user)
+            users[next.user] = state
         }
+    }
+
+    /// Emits every window of an idle user (final, or the update it waits for) and drops them;
+    /// their samples become the floors of the device sessions, so a session resumed later
+    /// continues its counter.
+    private mutating func close(_ state: inout UserWindows, user: String, into output: inout WindowOutput) {
+        guard !state.windows.isEmpty || state.series.values.contains(where: { !$0.points.isEmpty }) else { return }
+        for window in state.windows {
+            if !window.emitted {
+                output.results.append(result(user, window, isUpdate: false))
+            } else if window.changedSinceEmit {
+                output.results.append(result(user, window, isUpdate: true))
+            }
+            state.closedThrough = max(state.closedThrough, window.end)
+        }
+        state.windows = []
+        for key in Array(state.series.keys) { state.series[key]!.prune(horizon: .max, spec: spec) }
+        state.earliestDue = .max
     }
 
     private mutating func emitUpdates(of user: String, into output: inout WindowOutput) {

@@ -21,6 +21,9 @@ public struct TrainingConfig: Sendable, Equatable, DefinitionFile {
     /// Distances (metres) of the fastest efforts within device sessions that become
     /// `record.personal` activity events when they beat the user's best.
     public var recordDistances: [Double] = [1000, 5000, 10000]
+    /// A device session ends for its records when none of its samples arrived for this long on
+    /// the daemon's clock (`personal_records_idle`).
+    public var recordIdleMillis: Int64 = 120_000
     /// Exercises and programmes (`training.catalogue_dir` of the daemon's configuration).
     public var catalogue = Catalogue()
     /// How long after the end of a step's day + 1 the daemon's clock misses a step that the
@@ -66,6 +69,7 @@ public struct TrainingConfig: Sendable, Equatable, DefinitionFile {
             }
             c.recordDistances = distances
         }
+        c.recordIdleMillis = m.duration("personal_records_idle", default: c.recordIdleMillis, min: 1_000)
         if var comparisons = m.nested("comparisons") {
             c.comparisons = ComparisonSpec.parse(&comparisons)
             m.absorb(comparisons)

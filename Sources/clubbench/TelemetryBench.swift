@@ -114,7 +114,8 @@ struct TelemetryBench: ParsableCommand {
         var windows = WindowOperator(spec: spec)
         let start = DispatchTime.now()
         var results = 0
-        for batch in batches { results += windows.process(batch).results.count }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for batch in batches { results += windows.process(batch, now: now).results.count }
         return (Self.rate(batches.reduce(0) { $0 + $1.count }, since: start), results)
     }
 

@@ -125,6 +125,7 @@ import Testing
     @Test func finishedSessionsAreRaisedAsActivityEventsOnceAndEarnPoints() throws {
         let daemon = try DaemonProcess(pipelines: [
             "sessions.yaml": DaemonProcess.sessionPipeline,
+            "boards.yaml": "name: boards\npersonal_records_idle: 2s\nleaderboards: []\n",
         ])
         let flags = try daemon.writeBonusRules(
             "rules:\n  - {id: tracked, on: workout.finished, when: {distance_m: {at_least: 1000}}, points: 7}\n")
@@ -135,10 +136,9 @@ import Testing
             try! JSONValue.parse(#"{"type":"telemetry","user":"\#(user)","device":"w","session":"s","ts":\#(ts),"distance_m":\#(distance)}"#)
         }
         // u-1 runs 1.2 km in 4 minutes, u-2 only 300 m (same device and session names, same
-        // times: different users, so no duplicates); a sample 10 minutes later closes both.
+        // times: different users, so no duplicates); 2 s of quiet on the daemon's clock closes both.
         var events = (0...24).map { sample("u-1", t0 + Int64($0) * 10_000, Double($0) * 50) }
         events += (0...6).map { sample("u-2", t0 + Int64($0) * 10_000, Double($0) * 50) }
-        events.append(sample("u-3", t0 + 600_000, 0))
         _ = try daemon.request(["op": "submit", "events": .array(events)])
         let raised = try feed.receive(count: 2)
         #expect(Set(raised.compactMap { $0.payload["event"]?["user"]?.stringValue }) == ["u-1", "u-2"])
@@ -152,13 +152,13 @@ import Testing
         #expect(try daemon.request(["op": "balance", "user": "u-2"])["points"] == 0)
         // A restart replays the journal and raises the same windows (and u-1's 1 km record)
         // again: they are duplicates.
-        Thread.sleep(forTimeInterval: 0.3)
+        try daemon.waitForBonus(offset: 3)
         let logged = try daemon.request(["op": "health"])["bonus_offset"]
         #expect(logged == 3)  // two finished sessions and u-1's first 1 km record
         #expect(daemon.terminate() == 0)
         try daemon.start(extraArguments: flags)
         _ = try daemon.request(["op": "submit", "events": .array(events)])
-        Thread.sleep(forTimeInterval: 0.3)
+        Thread.sleep(forTimeInterval: 3.5)  // past the 2 s of quiet that would close anything new
         #expect(try daemon.request(["op": "health"])["bonus_offset"] == logged)
         #expect(try daemon.request(["op": "ledger", "user": "u-1"])["entries"]?.arrayValue?.count == 1)
         daemon.terminate()

@@ -9,6 +9,7 @@ import Testing
         name: leaderboards
         time_zone: UTC
         publish_interval: 200ms
+        personal_records_idle: 2s
         leaderboards:
           - {id: week-km, metric: distance, period: week, size: 2}
           - {id: region-workouts, metric: workouts, period: all_time, scope: each_region}
@@ -115,7 +116,7 @@ import Testing
             name: sessions
             stages:
               - {id: in, kind: source}
-              - {id: w, kind: window, from: in, window: session, gap: 30s, allowed_lateness: 1m, out_of_orderness: 0s}
+              - {id: w, kind: window, from: in, window: session, gap: 30s, allowed_lateness: 1m, out_of_orderness: 0s, idle_timeout: 2s}
               - {id: out, kind: publish, from: w, topic: window, activity: workout.finished}
             """
         let daemon = try DaemonProcess(pipelines: pipelines)
@@ -126,8 +127,8 @@ import Testing
             try! JSONValue.parse(
                 #"{"type":"telemetry","user":"\#(user)","device":"watch","session":"s1","ts":\#(start + i * 10_000),"distance_m":\#(i * 40),"sport":"run"}"#)
         }
-        // 31 samples, 5 minutes, 1.2 km; then another user's sample 10 minutes later closes the session.
-        _ = try daemon.request(["op": "submit", "events": .array((0...30).map { sample($0) } + [sample(90, "zed")])])
+        // 31 samples, 5 minutes, 1.2 km; 2 s of quiet on the daemon's clock closes the session.
+        _ = try daemon.request(["op": "submit", "events": .array((0...30).map { sample($0) })])
         func eve() throws -> JSONValue? {
             let deadline = Date().addingTimeInterval(10)
             while Date() < deadline {
@@ -176,13 +177,15 @@ extension LeaderboardEndToEndTests {
         try daemon.start()
         let records = try daemon.subscriber("activity.record.personal")
         let start = Int64(Date().timeIntervalSince1970 * 1000) - 3_600_000
-        // 1.2 km at 5 m/s, one sample per 10 s; another user's sample 5 minutes later ends the session.
+        // 1.2 km at 5 m/s, one sample per 10 s; another user's sample far ahead ends nothing, 2 s
+        // of quiet on the daemon's clock (personal_records_idle) end the session.
         var events: [JSONValue] = (0...24).map { i in
             try! JSONValue.parse(
                 #"{"type":"telemetry","user":"pat","device":"watch","session":"s1","ts":\#(start + Int64(i) * 10_000),"distance_m":\#(i * 50)}"#)
         }
-        events.append(try JSONValue.parse(#"{"type":"telemetry","user":"kim","device":"w","session":"k","ts":\#(start + 540_000)}"#))
+        events.append(try JSONValue.parse(#"{"type":"telemetry","user":"kim","device":"w","session":"k","ts":\#(start + 3_540_000)}"#))
         _ = try daemon.request(["op": "submit", "events": .array(events)])
+        #expect(try records.receive(count: 1, timeout: 1000).isEmpty, "not before the session went quiet")
         let got = try records.receive(count: 1).first?.payload["event"]
         #expect(got?["user"] == "pat" && got?["distance_m"] == 1000 && got?["time_s"] == 200 && got?["previous_s"] == .null)
         #expect(got?["id"] == "pr:pat:watch:s1:1000")

@@ -202,10 +202,9 @@ import Testing
         func sample(_ user: String, _ ts: Int64, _ distance: Double) -> JSONValue {
             try! JSONValue.parse(#"{"type":"telemetry","user":"\#(user)","device":"w","session":"s","ts":\#(ts),"distance_m":\#(distance)}"#)
         }
-        // Ida runs 1.2 km, Jo 300 m; a later sample closes both sessions.
+        // Ida runs 1.2 km, Jo 300 m; both sessions close after 2 s of quiet (daemon clock).
         var events = (0...24).map { sample("ida", t0 + Int64($0) * 10_000, Double($0) * 50) }
         events += (0...6).map { sample("jo", t0 + Int64($0) * 10_000, Double($0) * 50) }
-        events.append(sample("kim", t0 + 600_000, 0))
         // Yesterday's daily board ended at midnight: its final standings are raised at once.
         let yesterday = Self.now - 86_400_000 - Self.now % 86_400_000 + 8 * Self.hour
         events += [Self.workout("y1", "jo", km: 8, at: yesterday), Self.workout("y2", "ida", km: 5, at: yesterday)]

@@ -36,3 +36,26 @@ import Testing
         #expect(try await cold.activity(after: before, limit: 5).map(\.id) == ["e40"])
     }
 }
+
+/// The journal of acknowledged telemetry: an entry after a snapshot that emptied the journal is
+/// numbered above the snapshot's position, so a restart replays it (SQLite reused number 1 for it
+/// before, and a kill -9 lost it).
+@Suite struct JournalTests {
+    @Test func entriesAfterASnapshotAreReplayedAfterARestart() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("clubd-journal-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("clubd.sqlite").path
+        var store = try ClubStore(path: path)
+        let first = try #require(try await store.appendSubmission(journal: [1], events: [], receivedAt: 0).journalSeq)
+        try await store.save(StateSnapshot(parts: [:], journalPosition: first, takenAt: 0), history: [])
+        for round in 0..<3 {
+            let position = try #require(try await store.loadSnapshot()).journalPosition
+            let seq = try #require(try await store.appendSubmission(journal: [UInt8(round)], events: [], receivedAt: 0).journalSeq)
+            #expect(seq > position)
+            store = try ClubStore(path: path)  // a restart
+            #expect(try await store.journal(after: position).map(\.seq) == [seq])
+            try await store.save(StateSnapshot(parts: [:], journalPosition: seq, takenAt: 0), history: [])
+        }
+    }
+}

@@ -19,14 +19,18 @@ import Testing
         return samples
     }
 
-    func closer(at ts: Int64) -> TelemetrySample { TelemetrySample(user: "other", device: "x", session: "x", ts: ts, distance: nil) }
+    /// The daemon's clock for the samples of each call: an hour per run.
+    static let clock: Int64 = 1_796_000_000_000
 
     @Test func fastestEffortsSlideOverTheCumulativeDistance() {
         var tracker = EffortTracker(distances: [1000, 2000])
         // 5 m/s for 200 s (1 km), 10 m/s for 100 s (1 km), then 4 m/s for 250 s (1 km).
         let run = session(Array(repeating: 5, count: 20) + Array(repeating: 10, count: 10) + Array(repeating: 4, count: 25))
-        #expect(tracker.process(run).isEmpty)  // still running
-        let records = tracker.process([closer(at: run.last!.ts + 130_000)])
+        #expect(tracker.process(run, now: Self.clock).isEmpty)  // still running
+        #expect(tracker.process([], now: Self.clock + 119_000).isEmpty)
+        // Another user's time far ahead ends nothing; the clock passing the idle time does.
+        #expect(tracker.process([TelemetrySample(user: "other", device: "x", session: "x", ts: run.last!.ts + 7_200_000, distance: 0)], now: Self.clock + 1_000).isEmpty)
+        let records = tracker.process([], now: Self.clock + 120_000)
         #expect(records.map { "\(Int($0.distance)):\($0.millis)" } == ["1000:100000", "2000:300000"])
         #expect(records.allSatisfy { $0.previousMillis == nil && $0.endedAt == run.last!.ts })
     }
@@ -34,16 +38,16 @@ import Testing
     @Test func onlyBetterSessionsSetRecordsAndResetsStartNewSegments() {
         var tracker = EffortTracker(distances: [1000])
         let first = session(Array(repeating: 5, count: 20))  // 1 km in 200 s
-        _ = tracker.process(first + [closer(at: first.last!.ts + 130_000)])
+        _ = tracker.finish(first, at: Self.clock)
         let slower = session(Array(repeating: 4, count: 30), session: "s2", from: Self.t0 + 3_600_000)
-        #expect(tracker.process(slower + [closer(at: slower.last!.ts + 130_000)]).isEmpty)
+        #expect(tracker.finish(slower, at: Self.clock + 3_600_000).isEmpty)
         // A device reset halfway: no effort spans it, even though the counter jumps.
         var reset = session(Array(repeating: 8, count: 10), session: "s3", from: Self.t0 + 7_200_000)
         reset += session(Array(repeating: 8, count: 10), session: "s3", from: Self.t0 + 7_200_000 + 110_000).dropFirst()
-        let records = tracker.process(reset + [closer(at: reset.last!.ts + 130_000)])
+        let records = tracker.finish(reset, at: Self.clock + 7_200_000)
         #expect(records.isEmpty)  // 800 m per segment: no 1 km in either
         let faster = session(Array(repeating: 6.25, count: 20), session: "s4", from: Self.t0 + 10_800_000)  // 1 km in 160 s
-        let record = tracker.process(faster + [closer(at: faster.last!.ts + 130_000)]).first
+        let record = tracker.finish(faster, at: Self.clock + 10_800_000).first
         #expect(record?.millis == 160_000 && record?.previousMillis == 200_000)
     }
 
@@ -52,29 +56,36 @@ import Testing
     @Test func trackerSurvivesASnapshotMidSession() throws {
         var tracker = EffortTracker(distances: [2000, 1000])
         let done = session(Array(repeating: 5, count: 50), user: "a")
-        _ = tracker.process(done + [closer(at: done.last!.ts + 130_000)])
+        _ = tracker.finish(done, at: Self.clock)
         let from = done.last!.ts + 200_000
         let runs = (0..<3).map { session(Array(repeating: 5.5 + Double($0), count: 50), user: ["a", "b", "c"][$0], from: from) }
-        for run in runs { _ = tracker.process(Array(run.prefix(25))) }
+        for run in runs { _ = tracker.process(Array(run.prefix(25)), now: Self.clock + 3_600_000) }
         let bytes = tracker.snapshot()
         var restored = try EffortTracker(snapshot: bytes)
         #expect(restored == tracker)
         #expect(restored.snapshot().count == bytes.count)
-        let rest = runs.flatMap { $0.dropFirst(25) } + [closer(at: runs[0].last!.ts + 130_000)]
-        let a = tracker.process(rest)
-        let b = restored.process(rest)
+        let rest = runs.flatMap { $0.dropFirst(25) }
+        let a = tracker.finish(rest, at: Self.clock + 3_601_000)
+        let b = restored.finish(rest, at: Self.clock + 3_601_000)
         #expect(a == b && a.count == 6)
         #expect(a.first { $0.user == "a" && $0.distance == 1000 }?.previousMillis == 200_000)
     }
 
     @Test func aDamagedSnapshotIsRefusedAndTheJSONOfEarlierVersionsStillReads() throws {
         var tracker = EffortTracker(distances: [1000])
-        _ = tracker.process(Array(session(Array(repeating: 5, count: 20)).prefix(10)))
+        _ = tracker.process(Array(session(Array(repeating: 5, count: 20)).prefix(10)), now: Self.clock)
         let bytes = tracker.snapshot()
         for length in 0..<bytes.count {
             #expect(throws: StateReader.Corrupt.self) { try EffortTracker(snapshot: Array(bytes.prefix(length))) }
         }
         #expect(throws: StateReader.Corrupt.self) { try EffortTracker(snapshot: bytes + [0]) }
         #expect(try JSONDecoder().decode(EffortTracker.self, from: JSONEncoder().encode(tracker)) == tracker)
+    }
+}
+
+extension EffortTracker {
+    /// Samples arriving at `now`, then the clock passing the idle time: the records set.
+    mutating func finish(_ samples: [TelemetrySample], at now: Int64) -> [Record] {
+        process(samples, now: now) + process([], now: now + idleMillis)
     }
 }

@@ -98,26 +98,52 @@ let t0: Int64 = 1_764_237_600_000  // a minute boundary
         #expect(a.averageSpeed == 2.4)
     }
 
-    @Test func idleUsersCloseWhenOthersMoveOn() {
+    /// Event time is per user: one user's samples hours ahead make nobody else's late, and
+    /// close nobody else's windows.
+    @Test func anotherUsersTimeNeitherClosesNorMakesLate() {
         let spec = WindowSpec(kind: .tumbling(size: minute), allowedLateness: 0, outOfOrderness: 0, idleTimeout: 2 * minute)
         var op = WindowOperator(spec: spec)
-        _ = op.process([sample(t0, 10, user: "quiet")])
-        let out = op.process([sample(t0 + 3 * minute + 1, 1, user: "busy")])
-        #expect(out.results.contains { $0.user == "quiet" && $0.aggregate.distance == 10 })
+        _ = op.process([sample(t0, 10, user: "watch")], now: 0)
+        let ahead = op.process([sample(t0 + 4 * 3_600_000, 1, user: "phone")], now: 1_000)
+        #expect(ahead.results.isEmpty)
+        // The watch syncs its run: all of it counts, windows close on its own time.
+        let synced = op.process((1...12).map { sample(t0 + Int64($0) * 10_000, 10 + Double($0) * 30, user: "watch") }, now: 2_000)
+        #expect(synced.late.isEmpty)
+        #expect(synced.results.map(\.user) == ["watch", "watch"], "minutes 0 and 1 closed by the watch's own time")
+        #expect(synced.results.map(\.aggregate.distance) == [160, 180])
     }
 
-    /// Sessions of users who stopped close when another user's time moves past the idle
-    /// timeout, whatever the order the users came in (a user whose session kept growing
-    /// sits in the timer heap under an early due time that must be rescheduled, not lost).
+    /// A user who stops sending has every window emitted by the daemon's clock after the idle
+    /// timeout; later samples for those windows are late (judged for that user), newer ones
+    /// open windows that continue the device's counter; the state goes after `sessionTimeout`.
+    @Test func idleUsersCloseOnTheClock() {
+        let spec = WindowSpec(kind: .tumbling(size: minute), allowedLateness: minute, outOfOrderness: 0, idleTimeout: 2 * minute)
+        var op = WindowOperator(spec: spec)
+        let own = op.process([sample(t0, 10, user: "quiet"), sample(t0 + 70_000, 40, user: "quiet")], now: 0)
+        #expect(own.results.map(\.aggregate.distance) == [10], "closed by the user's own time")
+        #expect(op.tick(now: 2 * minute - 1).results.isEmpty)
+        let closed = op.tick(now: 2 * minute)
+        #expect(closed.results.map(\.aggregate.distance) == [30])
+        #expect(op.openWindowCount == 0)
+        let later = op.process([sample(t0 + 80_000, 50, user: "quiet"), sample(t0 + 130_000, 90, user: "quiet")], now: 3 * minute)
+        #expect(later.late.count == 1, "its window was closed for good")
+        #expect(op.tick(now: 6 * minute).results.map(\.aggregate.distance) == [50], "the counter continues from 40")
+        _ = op.tick(now: 3 * minute + spec.sessionTimeout)
+        #expect(op.userCount == 0)
+    }
+
+    /// Sessions of users who stopped close on the clock whatever the order the users came in.
     @Test func idleSessionsOfEveryUserClose() {
         let spec = WindowSpec(kind: .session(gap: 30_000), allowedLateness: minute, outOfOrderness: 0)
         var op = WindowOperator(spec: spec)
         var batch = (0...24).map { sample(t0 + Int64($0) * 10_000, Double($0) * 50, user: "u-1") }
         batch += (0...6).map { sample(t0 + Int64($0) * 10_000, Double($0) * 50, user: "u-2") }
-        batch.append(sample(t0 + 600_000, 0, user: "u-3"))
-        let out = op.process(batch)
+        _ = op.process(batch, now: 0)
+        _ = op.process([sample(t0 + 600_000, 0, user: "u-3")], now: 60_000)
+        let out = op.tick(now: spec.idleTimeout)
         #expect(out.results.filter { !$0.isUpdate }.map(\.user).sorted() == ["u-1", "u-2"])
         #expect(out.results.first { $0.user == "u-2" }?.aggregate.distance == 300)
+        #expect(op.tick(now: 60_000 + spec.idleTimeout).results.map(\.user) == ["u-3"])
     }
 
     /// Random streams with loss, duplicates and reordering: a snapshot taken anywhere and
@@ -140,16 +166,15 @@ let t0: Int64 = 1_764_237_600_000  // a minute boundary
         }
         stream.sort { $0.ts < $1.ts }
         for i in stride(from: 0, to: stream.count - 3, by: 7) where Bool.random(using: &rng) { stream.swapAt(i, i + 2) }
-        stream.append(sample(t0 + 3_600_000, 0, user: "closer"))
-
+        // Then the daemon's clock passes everyone's idle timeout.
         var whole = WindowOperator(spec: spec)
-        let expected = stream.chunks(of: 100).flatMap { whole.process($0).results }
+        let expected = stream.chunks(of: 100).flatMap { whole.process($0).results } + whole.tick(now: spec.idleTimeout).results
 
         let cut = stream.count / 2
         var first = WindowOperator(spec: spec)
         var got = stream[..<cut].chunks(of: 100).flatMap { first.process($0).results }
         var second = try WindowOperator(spec: spec, snapshot: first.snapshot())
-        got += stream[cut...].chunks(of: 100).flatMap { second.process($0).results }
+        got += stream[cut...].chunks(of: 100).flatMap { second.process($0).results } + second.tick(now: spec.idleTimeout).results
         #expect(got.count == expected.count)
         let firstDifference = zip(got, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
         #expect(firstDifference == nil, "first difference at \(firstDifference ?? -1): \(firstDifference.map { "\(got[$0].user) \(got[$0].start) \(got[$0].end) \(got[$0].isUpdate) vs \(expected[$0].user) \(expected[$0].start) \(expected[$0].end) \(expected[$0].isUpdate)" } ?? "")")
@@ -193,4 +218,9 @@ extension Collection {
         }
         return result
     }
+}
+
+extension WindowOperator {
+    /// Event time alone: every sample arrives at the same instant, so no user idles.
+    mutating func process(_ samples: [TelemetrySample]) -> WindowOutput { process(samples, now: 0) }
 }

@@ -100,7 +100,7 @@ import Users
                 if g.chance(5) { batch.append(s) }  // repeated
             }
             recorder.record(batch, now: start)
-            let output = oracle.process(batch)
+            let output = oracle.process(batch, now: start)
             let refused = Set(output.refused)
             for (i, s) in batch.enumerated() where !refused.contains(i) { accepted[s.user, default: []].append(s) }
             for r in output.results { oracleMinutes[r.user, default: [:]][r.start] = r.aggregate }

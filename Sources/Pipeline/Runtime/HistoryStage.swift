@@ -35,8 +35,9 @@ actor HistoryStage {
         recorder = HistoryRecorder(settings: settings)
     }
 
-    func handle(_ samples: [TelemetrySample]) {
-        recorder.record(samples, now: Clock.nowMillis())
+    /// Records samples that arrived at `now` (nil: a replay); an empty batch is a clock tick.
+    func handle(_ samples: [TelemetrySample], now: Int64?) {
+        recorder.record(samples, now: now)
     }
 
     /// Seals what arrived since the last snapshot; the returned batches (every one not yet

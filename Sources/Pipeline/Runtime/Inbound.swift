@@ -10,6 +10,8 @@ enum Inbound: Sendable {
     case submitted([TelemetrySample], journalSeq: Int64)
     /// Take a snapshot now; resumed when it is saved.
     case snapshot(CheckedContinuation<StateSnapshot, any Error>)
+    /// The daemon's clock moved on: close the windows of users who went quiet.
+    case tick
     /// Replace the pipelines; resumed with a summary of what changed.
     case reload([PipelineDefinition], CheckedContinuation<[String], Never>)
 }

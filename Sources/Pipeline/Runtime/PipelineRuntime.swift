@@ -78,6 +78,10 @@ public actor PipelineRuntime {
     private var consumerTasks: [Task<Void, Never>] = []
     /// The history's retention, every `historyRetentionInterval`.
     private var retentionTask: Task<Void, Never>?
+    /// Puts a ``Inbound/tick`` in the inbox every second.
+    private var clockTask: Task<Void, Never>?
+    /// A tick waits in the inbox (shared with the clock task).
+    private let tickPending = Mutex(false)
     /// Closed windows and raised events the store refused; written before the next batch's.
     private var pendingWindows: [WindowRecord] = []
     private var pendingRaised: [ActivityEvent] = []
@@ -137,7 +141,7 @@ public actor PipelineRuntime {
             stages.append(try Self.makeStage(definition, snapshot: snapshot, logger: logger))
         }
         self.stages = stages
-        recordStage = try RecordStage(distances: training.recordDistances, snapshot: snapshot?.parts["records"])
+        recordStage = try RecordStage(distances: training.recordDistances, idleMillis: training.recordIdleMillis, snapshot: snapshot?.parts["records"])
         history = options.history.map {
             HistoryStage(settings: $0, snapshot: snapshot?.parts[HistoryStage.snapshotPart], store: store, logger: logger)
         }
@@ -219,7 +223,7 @@ public actor PipelineRuntime {
         for entry in entries {
             var decoded = DecodedEvents()
             decoder.decode(frame: entry.payload, now: Clock.nowMillis() + decoder.limits.maxFutureMillis, into: &decoded)
-            await process(decoded.samples)
+            await process(decoded.samples, now: nil)
             markJournaled(entry.seq)
         }
         if !entries.isEmpty { logger.info("journal replayed", metadata: ["entries": "\(entries.count)"]) }
@@ -231,6 +235,13 @@ public actor PipelineRuntime {
         let signals = logSignals
         let history = history
         let retentionInterval = historyRetentionInterval
+        clockTask = Task { [weak self] in
+            // Idle users' windows close on the daemon's clock: one tick a second.
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                guard let self, self.queueTick() else { return }
+            }
+        }
         retentionTask = Task {
             guard let history else { return }
             while !Task.isCancelled {
@@ -252,6 +263,15 @@ public actor PipelineRuntime {
         ]
     }
 
+    /// Queues a clock tick unless one already waits. Returns false once the inbox is closed.
+    private nonisolated func queueTick() -> Bool {
+        let queue = tickPending.withLock { pending in
+            defer { pending = true }
+            return !pending
+        }
+        return !queue || inbox.putUnbounded(.tick)
+    }
+
     /// Starts taking ingest frames.
     public nonisolated func startReceiving() { receiver.start() }
 
@@ -271,10 +291,13 @@ public actor PipelineRuntime {
                 screen(&decoded)
                 await publishRejections(decoded.rejections, source: "ingest")
                 await appendActivity(decoded.events, receivedAt: receivedAt)
-                await process(decoded.samples)
+                await process(decoded.samples, now: Clock.nowMillis())
             case .submitted(let samples, let seq):
-                await process(samples)
+                await process(samples, now: Clock.nowMillis())
                 markJournaled(seq)
+            case .tick:
+                tickPending.withLock { $0 = false }
+                await process([], now: Clock.nowMillis())
             case .snapshot(let continuation):
                 let captured = await captureSnapshot()
                 let previous = pendingSave
@@ -347,15 +370,16 @@ public actor PipelineRuntime {
     /// Samples processed since start (replayed ones included).
     private var processedCount = 0
 
-    private func process(_ samples: [TelemetrySample]) async {
-        guard !samples.isEmpty else { return }
+    /// Runs samples that arrived at `now` (nil: replayed from the journal) through every
+    /// stage; an empty batch is a tick of the clock that closes idle users' windows.
+    private func process(_ samples: [TelemetrySample], now: Int64?) async {
         processedCount += samples.count
         acceptedCounter.increment(by: Int64(samples.count))
-        async let personalRecords = recordStage.handle(samples)
-        async let detected: Void = detectors.observe(samples, now: Clock.nowMillis())
-        async let historyRecorded: Void = { [history] in await history?.handle(samples) }()
+        async let personalRecords = recordStage.handle(samples, now: now)
+        async let detected: Void = samples.isEmpty ? () : detectors.observe(samples, now: Clock.nowMillis())
+        async let historyRecorded: Void = { [history] in await history?.handle(samples, now: now) }()
         let outputs = await withTaskGroup(of: WindowStage.Output.self) { group in
-            for stage in stages { group.addTask { await stage.handle(samples) } }
+            for stage in stages { group.addTask { await stage.handle(samples, now: now) } }
             var outputs: [WindowStage.Output] = []
             for await output in group { outputs.append(output) }
             return outputs
@@ -638,6 +662,7 @@ public actor PipelineRuntime {
         consumerTasks.last?.cancel()
         retentionTask?.cancel()
         await retentionTask?.value
+        clockTask?.cancel()
     }
 
     /// Takes a snapshot between two batches.

@@ -9,20 +9,22 @@ import Telemetry
 actor RecordStage {
     private var tracker: EffortTracker
 
-    init(distances: [Double], snapshot: [UInt8]?) throws {
+    init(distances: [Double], idleMillis: Int64, snapshot: [UInt8]?) throws {
         if let snapshot, snapshot.first == UInt8(ascii: "{") {
             tracker = try JSONDecoder().decode(EffortTracker.self, from: Data(snapshot))  // written before 2026-11-27
         } else if let snapshot {
             tracker = try EffortTracker(snapshot: snapshot)
         } else {
-            tracker = EffortTracker(distances: distances)
+            tracker = EffortTracker(distances: distances, idleMillis: idleMillis)
         }
+        tracker.idleMillis = idleMillis
     }
 
     /// The records set by sessions that ended, as activity log entries. Their ids follow
     /// from the session and the distance, so a replay raises duplicates, not new records.
-    func handle(_ samples: [TelemetrySample]) -> [ActivityEvent] {
-        tracker.process(samples).map { record in
+    /// Samples that arrived at `now` (nil: a replay); an empty batch is a clock tick.
+    func handle(_ samples: [TelemetrySample], now: Int64?) -> [ActivityEvent] {
+        tracker.process(samples, now: now).map { record in
             let id = "pr:\(record.user):\(record.device):\(record.session):\(Int(record.distance))"
             var w = JSONWriter()
             w.member("user", record.user)

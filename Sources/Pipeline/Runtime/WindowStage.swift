@@ -29,8 +29,10 @@ actor WindowStage {
         }
     }
 
-    func handle(_ samples: [TelemetrySample]) -> Output {
-        let result = windows.process(samples)
+    /// Windows samples that arrived at `now` (nil: a replay); an empty batch is a clock tick
+    /// that closes the windows of idle users.
+    func handle(_ samples: [TelemetrySample], now: Int64?) -> Output {
+        let result = windows.process(samples, now: now)
         var output = Output(late: result.late.count, duplicates: result.duplicates)
         for window in result.results {
             let members = window.jsonMembers(pipeline: definition.name, kind: definition.window.kind.name)

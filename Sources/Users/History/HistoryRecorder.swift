@@ -149,13 +149,13 @@ public struct HistoryRecorder: Sendable {
         buffers.values.reduce(0) { $0 + $1.byteCount } + sealed.reduce(0) { $0 + $1.byteCount }
     }
 
-    /// Records a batch of accepted telemetry: every sample updates its minute; those the
-    /// minute operator accepts (not late, not repeated) and that are inside the raw retention
-    /// at `now` join their user's raw buffer.
-    public mutating func record(_ samples: [TelemetrySample], now: Int64) {
-        guard !samples.isEmpty else { return }
-        let output = minutes.process(samples)
-        let rawFloor = settings.samplesFor.map { now - $0 } ?? .min
+    /// Records a batch of accepted telemetry that arrived at `now` (nil: replayed after a
+    /// restart): every sample updates its minute; those the minute operator accepts (not
+    /// late, not repeated) and that are inside the raw retention join their user's raw
+    /// buffer. The minutes of users idle at `now` close. An empty batch is a clock tick.
+    public mutating func record(_ samples: [TelemetrySample], now: Int64?) {
+        let output = minutes.process(samples, now: now)
+        let rawFloor = settings.samplesFor.flatMap { retention in now.map { $0 - retention } } ?? .min
         var refused = output.refused.makeIterator()
         var nextRefused = refused.next()
         for (index, sample) in samples.enumerated() {
