@@ -24,7 +24,9 @@ struct TelemetryBench: ParsableCommand {
     var batch = 1
     @Flag(help: "Compare security.mode curve with open: alternate runs of both, report the ratio.")
     var curve = false
-    @Option(help: "Runs of each mode with --curve.") var rounds = 3
+    @Flag(help: "Compare the telemetry history on (raw samples and rollups written) with history.enabled: false, alternating.")
+    var history = false
+    @Option(help: "Runs of each mode with --curve or --history.") var rounds = 3
 
     func run() throws {
         let options = FleetSimulator.Options.endingNow(users: users, events: events)
@@ -33,6 +35,7 @@ struct TelemetryBench: ParsableCommand {
         frames.reserveCapacity(events)
         while frames.count < events { frames += fleet.nextFrames() }
         if curve { return try compareSecurity(Self.batched(frames, batch)) }
+        if history { return try compareHistory(Self.batched(frames, batch)) }
         let bytes = frames.reduce(0) { $0 + $1.count }
         print("frames: \(frames.count), \(bytes / frames.count) bytes each on average, \(users) users")
 
@@ -89,6 +92,31 @@ struct TelemetryBench: ParsableCommand {
         }
         let open = rates["open"]!.median, secured = rates["curve"]!.median
         print(String(format: "median    open %.0f, curve %.0f events/s: ratio curve / open = %.3f", open, secured, secured / open))
+    }
+
+    /// Telemetry through clubd with the history kept (the default) and with `history.enabled:
+    /// false`, alternated `rounds` times in this run; the history's rows after the last run.
+    func compareHistory(_ frames: [[UInt8]]) throws {
+        print("frames: \(frames.count) of \(batch) event(s), \(events) samples, \(users) users; \(rounds) rounds of without then with history")
+        var rates: [String: [Double]] = [:]
+        var rss: [String: [Double]] = [:]
+        for round in 1...rounds {
+            for mode in ["without", "with"] {
+                let run = try DaemonRun.measure(
+                    frames, pipelines: ["minute.yaml": PipelineLoader.embeddedDefault], samples: events,
+                    prepare: { daemon in
+                        let config = daemon.directory.appendingPathComponent("clubd.yaml")
+                        try "history: {enabled: \(mode == "with")}\n".write(to: config, atomically: true, encoding: .utf8)
+                        return ["--config", config.path]
+                    }, sender: { nil })
+                rates[mode, default: []].append(run.rate)
+                rss[mode, default: []].append(Double(run.rss.peak) / 1024)
+                print(String(format: "round %d   %-7@ history: %10.0f events/s, peak RSS %.0f MiB", round, mode, run.rate, Double(run.rss.peak) / 1024))
+            }
+        }
+        let without = rates["without"]!.median, with = rates["with"]!.median
+        print(String(format: "median    without %.0f, with %.0f events/s: ratio with / without = %.3f (cost %.1f %%)", without, with, with / without, (1 - with / without) * 100))
+        print(String(format: "median    peak RSS without %.0f MiB, with %.0f MiB", rss["without"]!.median, rss["with"]!.median))
     }
 
     /// Events per second the decoder turns into samples, in ingest-sized batches.
