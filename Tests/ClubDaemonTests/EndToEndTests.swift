@@ -159,6 +159,34 @@ import Testing
         daemon.terminate()
     }
 
+    /// Issue 17's repro: 40 members' sessions sent one after another, the first member's next
+    /// session 4 hours later among them. Event time is per user: nobody's samples are late, every
+    /// member gets every window, closed by their own time or their 2 s of quiet.
+    @Test func fortyMembersSentOneAfterAnotherAreAllWindowed() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let late = try daemon.subscriber("late")
+        let push = try daemon.pusher()
+        let base = Self.t0 - 5 * 3_600_000
+        for user in 0..<40 {
+            let frames = (0..<18).map { Self.telemetry(base + Int64($0) * 10_000, Double($0) * 30, user: "m-\(user)") }
+            try push.send(Array("[\(frames.joined(separator: ","))]".utf8))
+            if user == 0 {
+                try push.send(Array(Self.telemetry(base + 4 * 3_600_000, 0, user: "m-0").utf8))
+            }
+        }
+        try daemon.waitFor("samples_processed", 40 * 18 + 1)
+        #expect(try late.receive(count: 1, timeout: 3500).isEmpty, "no member's sample is late")
+        for user in 0..<40 {
+            let windows = try daemon.request(["op": "stats", "user": .string("m-\(user)")])["windows"]!.arrayValue!
+                .filter { $0["start"]!.int64Value! < base + 3_600_000 }
+            #expect(windows.map { $0["samples"]!.int64Value! } == [6, 6, 6], "m-\(user)")
+            #expect(windows.allSatisfy { $0["open"] == nil }, "closed (m-0 by its own next session, the others by the clock)")
+            #expect(windows.reduce(0) { $0 + $1["distance_m"]!.doubleValue! } == 17 * 30)
+        }
+        #expect(daemon.terminate() == 0)
+    }
+
     /// A stream cut in two by SIGTERM and a restart gives the windows of one run.
     @Test func sigtermAndRestartGiveTheSameWindowsAsOneRun() throws {
         var frames: [String] = []

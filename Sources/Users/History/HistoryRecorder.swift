@@ -11,7 +11,7 @@ public struct HistorySettings: Sendable, Equatable {
     /// The minutes are one-minute tumbling windows with the window operator's rules (the
     /// contract's counter rule, duplicates, lateness), so that they add up to the pipelines'
     /// windows; a sample later than this for its minute is late for the history too.
-    public var allowedLateness: Int64 = 300_000
+    public var allowedLateness: Int64 = 120_000
     public var outOfOrderness: Int64 = 5_000
     public var idleTimeout: Int64 = 300_000
 
