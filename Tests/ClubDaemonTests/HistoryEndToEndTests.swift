@@ -12,11 +12,14 @@ import FoundationNetworking
 @Suite(.serialized) struct HistoryEndToEndTests {
     static var now: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
-    /// The history's minutes with the test minute pipeline's rules (1 min lateness, no delay).
-    static let config = """
-        state: {snapshot_interval: 1h}
-        history: {allowed_lateness: 1m, out_of_orderness: 0s}
+    /// The history's minutes with the test minute pipeline's rules (1 min lateness, no delay;
+    /// with its 2 s idle time they are that pipeline's windows, else the history's own operator's).
+    static func config(shared: Bool) -> String {
         """
+        state: {snapshot_interval: 1h}
+        history: {allowed_lateness: 1m, out_of_orderness: 0s, idle_timeout: \(shared ? "2s" : "5m")}
+        """
+    }
 
     struct Sample: Hashable {
         let user: String
@@ -57,12 +60,14 @@ import FoundationNetworking
         return reply
     }
 
-    @Test func historyMatchesTheWindowsAtEveryResolutionAcrossKill9() throws {
+    /// With the minutes shared with the pipeline, and with their own operator.
+    @Test(arguments: [true, false]) func historyMatchesTheWindowsAtEveryResolutionAcrossKill9(shared: Bool) throws {
         let daemon = try DaemonProcess()
         let config = daemon.directory.appendingPathComponent("clubd.yaml")
-        try Self.config.write(to: config, atomically: true, encoding: .utf8)
+        try Self.config(shared: shared).write(to: config, atomically: true, encoding: .utf8)
         let flags = ["--config", config.path]
         try daemon.start(extraArguments: flags)
+        #expect(daemon.log.contains(shared ? "history_minutes=pipeline minute" : "history_minutes=own operator"))
         let t0 = (Self.now / 60_000 - 30) * 60_000
         let samples = Self.stream(t0: t0)
         // Half, a snapshot (its batch written with it), the rest with one sample repeated, then
@@ -112,8 +117,7 @@ import FoundationNetworking
         try check("before the kill")
         daemon.kill()
         try daemon.start(extraArguments: flags)
-        print("after restart: \(try daemon.request(["op": "health"]).jsonText)")
-        try daemon.waitFor("samples_processed", Int64(samples.count - 70 + 1), timeout: 3)
+        try daemon.waitFor("samples_processed", Int64(samples.count - 70 + 1))
         try check("after kill -9 and the journal's replay")
         // Once written with a snapshot, the file holds each sample once.
         #expect(try daemon.request(["op": "snapshot"])["ok"] == true)
@@ -128,7 +132,7 @@ import FoundationNetworking
     @Test func pagesCoverTheRangeOnceAndBadRequestsAreRefused() throws {
         let daemon = try DaemonProcess()
         let config = daemon.directory.appendingPathComponent("clubd.yaml")
-        try Self.config.write(to: config, atomically: true, encoding: .utf8)
+        try Self.config(shared: false).write(to: config, atomically: true, encoding: .utf8)
         try daemon.start(extraArguments: ["--config", config.path])
         let t0 = (Self.now / 60_000 - 30) * 60_000
         let samples = Self.stream(t0: t0).filter { $0.user == "h-1" }

@@ -3,6 +3,7 @@ import ClubRuntime
 import Events
 import Logging
 import Metrics
+import Telemetry
 import Users
 
 /// The User subsystem's telemetry history beside the window stages: raw samples and minute
@@ -21,23 +22,39 @@ actor HistoryStage {
     /// The part of the snapshot holding the history's minute operator.
     static let snapshotPart = "history"
 
-    init(settings: HistorySettings, snapshot: [UInt8]?, store: any HistoryStore, logger: Logger) {
+    /// - Parameter sharedMinutes: a pipeline has the history's window spec: its windows are the
+    ///   minutes (``handle(_:windows:now:)``), not a second operator's.
+    init(settings: HistorySettings, sharedMinutes: Bool, snapshot: [UInt8]?, store: any HistoryStore, logger: Logger) {
         self.store = store
         self.logger = logger
         if let snapshot {
             do {
-                recorder = try HistoryRecorder(settings: settings, snapshot: snapshot)
+                recorder = try HistoryRecorder(settings: settings, sharedMinutes: sharedMinutes, snapshot: snapshot)
                 return
             } catch {
                 logger.warning("history snapshot unreadable; minutes start afresh", metadata: ["error": "\(error)"])
             }
         }
-        recorder = HistoryRecorder(settings: settings)
+        recorder = HistoryRecorder(settings: settings, sharedMinutes: sharedMinutes)
     }
 
-    /// Records samples that arrived at `now` (nil: a replay); an empty batch is a clock tick.
+    /// Records samples that arrived at `now` (nil: a replay) with the recorder's own minutes; an
+    /// empty batch is a clock tick.
     func handle(_ samples: [TelemetrySample], now: Int64?) {
         recorder.record(samples, now: now)
+    }
+
+    /// Records samples with the output the minute-spec pipeline produced for them.
+    func handle(_ samples: [TelemetrySample], windows: WindowOutput, now: Int64?) {
+        recorder.record(samples, windows: windows, now: now)
+    }
+
+    var sharesMinutes: Bool { recorder.sharesMinutes }
+
+    func shareMinutes(_ shared: Bool) {
+        guard shared != recorder.sharesMinutes else { return }
+        recorder.shareMinutes(shared)
+        logger.notice(shared ? "history minutes now come from a pipeline with their window spec" : "history minutes now have their own window operator")
     }
 
     /// Seals what arrived since the last snapshot; the returned batches (every one not yet
@@ -60,7 +77,7 @@ actor HistoryStage {
         recorder.confirm(through: generation)
     }
 
-    func overlay(of user: String) -> HistoryOverlay { recorder.overlay(of: user) }
+    func overlay(of user: String, open: [WindowResult]) -> HistoryOverlay { recorder.overlay(of: user, open: open) }
 
     var settings: HistorySettings { recorder.settings }
 

@@ -22,9 +22,8 @@ extension PipelineRuntime {
     public nonisolated func history(
         of user: String, from: Int64, to: Int64, resolution: HistoryResolution, limit: Int
     ) async throws -> HistoryPage? {
-        guard let history else { return nil }
         // The overlay first: a batch it no longer holds was committed before the read below.
-        let overlay = await history.overlay(of: user)
+        guard let overlay = await historyOverlay(of: user) else { return nil }
         var page = HistoryPage()
         switch resolution {
         case .sample:

@@ -143,9 +143,12 @@ public actor PipelineRuntime {
         self.stages = stages
         recordStage = try RecordStage(distances: training.recordDistances, idleMillis: training.recordIdleMillis, snapshot: snapshot?.parts["records"])
         history = options.history.map {
-            HistoryStage(settings: $0, snapshot: snapshot?.parts[HistoryStage.snapshotPart], store: store, logger: logger)
+            HistoryStage(
+                settings: $0, sharedMinutes: Self.historySource(stages, $0) != nil, snapshot: snapshot?.parts[HistoryStage.snapshotPart],
+                store: store, logger: logger)
         }
         historyRetentionInterval = options.historyRetentionInterval
+        historySourceIndex = options.history.flatMap { Self.historySource(stages, $0) }
         journalPosition = snapshot?.journalPosition ?? 0
         let bonus = try await BonusStage(store: store, rules: bonusRules, publisher: publisher, logger: logger)
         self.bonus = bonus
@@ -193,7 +196,10 @@ public actor PipelineRuntime {
         ingestEndpoint = receiver.boundEndpoint
         logger.info(
             "state restored",
-            metadata: ["snapshot_taken_at": "\(snapshot?.takenAt ?? 0)", "journal_position": "\(journalPosition)"])
+            metadata: [
+                "snapshot_taken_at": "\(snapshot?.takenAt ?? 0)", "journal_position": "\(journalPosition)",
+                "history_minutes": "\(options.history == nil ? "off" : historySourceIndex.map { "pipeline \(stages[$0].definition.name)" } ?? "own operator")",
+            ])
     }
 
     /// A stage's snapshot part is prefixed with its window spec, so that a changed
@@ -367,6 +373,23 @@ public actor PipelineRuntime {
         }
     }
 
+    /// The stage whose windows are the history's minutes (its spec is ``HistorySettings/spec``).
+    private var historySourceIndex: Int?
+
+    /// The first stage windowing exactly as the history's minutes do.
+    static func historySource(_ stages: [WindowStage], _ settings: HistorySettings) -> Int? {
+        stages.firstIndex { $0.definition.window == settings.spec }
+    }
+
+    /// The open minutes of `user` where the history shares a pipeline's, else none (the
+    /// history has its own), and the history's overlay over them.
+    func historyOverlay(of user: String) async -> HistoryOverlay? {
+        guard let history else { return nil }
+        var open: [WindowResult] = []
+        if let index = historySourceIndex { open = await stages[index].openResults(of: user) }
+        return await history.overlay(of: user, open: open)
+    }
+
     /// Samples processed since start (replayed ones included).
     private var processedCount = 0
 
@@ -377,13 +400,16 @@ public actor PipelineRuntime {
         acceptedCounter.increment(by: Int64(samples.count))
         async let personalRecords = recordStage.handle(samples, now: now)
         async let detected: Void = samples.isEmpty ? () : detectors.observe(samples, now: Clock.nowMillis())
-        async let historyRecorded: Void = { [history] in await history?.handle(samples, now: now) }()
-        let outputs = await withTaskGroup(of: WindowStage.Output.self) { group in
-            for stage in stages { group.addTask { await stage.handle(samples, now: now) } }
-            var outputs: [WindowStage.Output] = []
+        // The history's minutes: a pipeline's windows when one has their spec, else its own operator.
+        let shared = history.flatMap { _ in historySourceIndex }
+        async let historyRecorded: Void = { [history] in if shared == nil { await history?.handle(samples, now: now) } }()
+        let outputs = await withTaskGroup(of: (Int, WindowStage.Output).self) { group in
+            for (index, stage) in stages.enumerated() { group.addTask { (index, await stage.handle(samples, now: now)) } }
+            var outputs: [(Int, WindowStage.Output)] = []
             for await output in group { outputs.append(output) }
-            return outputs
+            return outputs.sorted { $0.0 < $1.0 }.map(\.1)
         }
+        if let shared, let history { await history.handle(samples, windows: outputs[shared].windows, now: now) }
         var messages: [Publisher.Message] = []
         var records: [WindowRecord] = []
         var activity = await personalRecords
@@ -545,6 +571,10 @@ public actor PipelineRuntime {
             changes.append("removed \(stage.definition.name)")
         }
         stages = next
+        if let history {
+            historySourceIndex = Self.historySource(stages, await history.settings)
+            await history.shareMinutes(historySourceIndex != nil)
+        }
         return changes
     }
 

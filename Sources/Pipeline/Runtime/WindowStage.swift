@@ -18,6 +18,9 @@ actor WindowStage {
         var activity: [ActivityEvent] = []
         var late = 0
         var duplicates = 0
+        /// The operator's own output (results and refusals), for the history when this stage
+        /// provides its minutes.
+        var windows = WindowOutput()
     }
 
     init(definition: PipelineDefinition, snapshot: [UInt8]? = nil) throws {
@@ -33,7 +36,7 @@ actor WindowStage {
     /// that closes the windows of idle users.
     func handle(_ samples: [TelemetrySample], now: Int64?) -> Output {
         let result = windows.process(samples, now: now)
-        var output = Output(late: result.late.count, duplicates: result.duplicates)
+        var output = Output(late: result.late.count, duplicates: result.duplicates, windows: result)
         for window in result.results {
             let members = window.jsonMembers(pipeline: definition.name, kind: definition.window.kind.name)
             output.messages.append(Publisher.Message(topic: "\(definition.topicPrefix).\(window.user)", members: members))
@@ -67,6 +70,9 @@ actor WindowStage {
                 result: $0.jsonMembers(pipeline: definition.name, kind: definition.window.kind.name))
         }
     }
+
+    /// Open and correctable windows of `user` with their aggregates.
+    func openResults(of user: String) -> [WindowResult] { windows.currentWindows(of: user) }
 
     /// The operator as it is now: a copy-on-write value, encoded by the caller.
     var state: WindowOperator { windows }

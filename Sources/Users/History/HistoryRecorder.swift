@@ -23,7 +23,8 @@ public struct HistorySettings: Sendable, Equatable {
     /// The start of the UTC day holding `ts`.
     public static func dayStart(_ ts: Int64) -> Int64 { ts - ((ts % day) + day) % day }
 
-    var spec: WindowSpec {
+    /// The minutes' windows: one-minute tumbling with the settings' rules.
+    public var spec: WindowSpec {
         WindowSpec(kind: .tumbling(size: Self.minute), allowedLateness: allowedLateness, outOfOrderness: outOfOrderness, idleTimeout: idleTimeout)
     }
 }
@@ -119,15 +120,17 @@ public struct HistoryOverlay: Sendable {
 }
 
 /// The telemetry history of the User subsystem, as a pure state machine: raw samples kept
-/// compactly per user until the next snapshot writes them, and minute rollups computed by a
-/// one-minute window operator (so they follow the contract's counter rule and sum to the
-/// pipelines' windows by construction).
+/// compactly per user until the next snapshot writes them, and minute rollups that are the
+/// windows of a one-minute window operator (so they follow the contract's counter rule and sum
+/// to the pipelines' windows by construction) — a pipeline's own, when one has exactly the
+/// history's window spec (``record(_:windows:now:)``), else the recorder's.
 ///
 /// Exactly once: a batch is sealed at a snapshot and saved in the same transaction as the
 /// snapshot that no longer holds its samples; the journal replays only what follows.
 public struct HistoryRecorder: Sendable {
     public let settings: HistorySettings
-    private var minutes: WindowOperator
+    /// The recorder's own minute operator; nil while a pipeline's windows are the minutes.
+    private var minutes: WindowOperator?
     private var buffers: [String: SampleChunkBuilder] = [:]
     private var changedMinutes: [String: [Int64: Rollup]] = [:]
     /// Sealed batches not yet known to be committed, oldest first.
@@ -139,9 +142,23 @@ public struct HistoryRecorder: Sendable {
     /// Raw sample bytes held in sealed, uncommitted batches before the oldest are dropped.
     public var sealedLimit = 256 << 20
 
-    public init(settings: HistorySettings) {
+    /// - Parameter sharedMinutes: a pipeline with ``HistorySettings/spec`` provides the minutes.
+    public init(settings: HistorySettings, sharedMinutes: Bool = false) {
         self.settings = settings
-        minutes = WindowOperator(spec: settings.spec)
+        minutes = sharedMinutes ? nil : WindowOperator(spec: settings.spec)
+    }
+
+    /// Whether the minutes come from a pipeline's windows.
+    public var sharesMinutes: Bool { minutes == nil }
+
+    /// Switches where the minutes come from (a reload added or removed the matching pipeline);
+    /// a new own operator starts empty.
+    public mutating func shareMinutes(_ shared: Bool) {
+        if shared {
+            minutes = nil
+        } else if minutes == nil {
+            minutes = WindowOperator(spec: settings.spec)
+        }
     }
 
     /// Bytes of raw samples held in memory.
@@ -154,7 +171,14 @@ public struct HistoryRecorder: Sendable {
     /// late, not repeated) and that are inside the raw retention join their user's raw
     /// buffer. The minutes of users idle at `now` close. An empty batch is a clock tick.
     public mutating func record(_ samples: [TelemetrySample], now: Int64?) {
-        let output = minutes.process(samples, now: now)
+        guard minutes != nil else { return }
+        let output = minutes!.process(samples, now: now)
+        record(samples, windows: output, now: now)
+    }
+
+    /// Records a batch with the output of a pipeline's one-minute operator (the same spec) for
+    /// it: its results are the minutes, its refusals the samples not kept.
+    public mutating func record(_ samples: [TelemetrySample], windows output: WindowOutput, now: Int64?) {
         let rawFloor = settings.samplesFor.flatMap { retention in now.map { $0 - retention } } ?? .min
         var refused = output.refused.makeIterator()
         var nextRefused = refused.next()
@@ -208,7 +232,8 @@ public struct HistoryRecorder: Sendable {
     /// open buffer, changed minutes and the minutes still open (the current minute counts
     /// what has arrived). Take it *before* reading storage: a batch missing here was
     /// confirmed, so committed, before that read.
-    public func overlay(of user: String) -> HistoryOverlay {
+    /// - Parameter open: the open minutes of the pipeline providing them (with shared minutes).
+    public func overlay(of user: String, open openWindows: [WindowResult] = []) -> HistoryOverlay {
         var overlay = HistoryOverlay()
         for batch in sealed {
             var piece = HistoryOverlay.Piece(generation: batch.generation)
@@ -221,7 +246,7 @@ public struct HistoryRecorder: Sendable {
         var open = HistoryOverlay.Piece(generation: .max)
         if let chunk = buffers[user]?.build(), let samples = try? chunk.samples(user: user) { open.samples = samples }
         for (start, rollup) in changedMinutes[user] ?? [:] { open.minutes[start] = rollup }
-        for window in minutes.currentWindows(of: user) { open.minutes[window.start] = Rollup(window.aggregate) }
+        for window in minutes?.currentWindows(of: user) ?? openWindows { open.minutes[window.start] = Rollup(window.aggregate) }
         overlay.pieces.append(open)
         return overlay
     }
@@ -229,23 +254,33 @@ public struct HistoryRecorder: Sendable {
     // MARK: Snapshot
 
     /// Format version of ``snapshot()``.
-    public static let snapshotVersion: Int64 = 1
+    public static let snapshotVersion: Int64 = 2
 
-    /// The minute operator and the generation counter. Raw buffers are not in it: a snapshot
-    /// is taken right after ``seal(now:)``, and the sealed batches are saved with it.
+    /// The generation counter and the own minute operator, if any. Raw buffers are not in it:
+    /// a snapshot is taken right after ``seal(now:)``, and the sealed batches are saved with it.
     public func snapshot() -> [UInt8] {
         var w = StateWriter()
         w.write(Self.snapshotVersion)
         w.write(nextGeneration)
-        return w.bytes + minutes.snapshot()
+        w.write(minutes != nil)
+        return w.bytes + (minutes?.snapshot() ?? [])
     }
 
-    public init(settings: HistorySettings, snapshot bytes: [UInt8]) throws {
-        self.init(settings: settings)
+    /// Restores a snapshot; where the minutes come from is decided now (`sharedMinutes`): an
+    /// operator saved when they were the recorder's own is kept only while they still are.
+    public init(settings: HistorySettings, sharedMinutes: Bool = false, snapshot bytes: [UInt8]) throws {
+        self.init(settings: settings, sharedMinutes: sharedMinutes)
         var r = StateReader(bytes)
-        guard try r.readInt64() == Self.snapshotVersion else { throw StateReader.Corrupt(offset: 0) }
+        let version = try r.readInt64()
+        guard version == 1 || version == Self.snapshotVersion else { throw StateReader.Corrupt(offset: 0) }
         nextGeneration = try r.readInt64()
-        minutes = try WindowOperator(spec: settings.spec, snapshot: Array(bytes.dropFirst(16)))
+        let hasOperator = version == 1 ? true : try r.readBool()
+        guard hasOperator else {
+            guard r.isAtEnd else { throw StateReader.Corrupt(offset: r.offset) }
+            return
+        }
+        let saved = try WindowOperator(spec: settings.spec, snapshot: Array(bytes.dropFirst(version == 1 ? 16 : 17)))
+        if !sharedMinutes { minutes = saved }
     }
 }
 
