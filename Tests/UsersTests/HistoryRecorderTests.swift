@@ -43,13 +43,23 @@ import Users
             builder.append(s)
             sent.append(s)
         }
+        // Values no scaling gives back exactly, or that only look simple.
+        for (i, v) in [-0.0, 1e300, 5e-324, 0.1 + 0.2, 55.7512345678, -1234.0005, 9.1e15].enumerated() {
+            let s = TelemetrySample(
+                user: "u-1", device: "edge", session: "e", ts: ts + Int64(i), distance: abs(v), heartRate: v, speed: v, latitude: v, longitude: -v)
+            builder.append(s)
+            sent.append(s)
+        }
         let chunk = try #require(builder.build())
-        #expect(chunk.count == 2_000)
+        #expect(chunk.count == 2_007)
         #expect(chunk.firstTs == sent.map(\.ts).min()!)
         #expect(chunk.lastTs == sent.map(\.ts).max()!)
         #expect(try chunk.samples(user: "u-1") == sent)
         // Compact: well under the ~200 bytes of a sample's JSON.
-        #expect(chunk.bytes.count / chunk.count < 60, "\(chunk.bytes.count / chunk.count) bytes per sample")
+        #expect(chunk.bytes.count / chunk.count < 45, "\(chunk.bytes.count / chunk.count) bytes per sample")
+        let decoded = try chunk.samples(user: "u-1")
+        #expect(zip(decoded, sent).allSatisfy { $0.heartRate?.bitPattern == $1.heartRate?.bitPattern && $0.latitude?.bitPattern == $1.latitude?.bitPattern },
+            "bit for bit, -0.0 included")
         #expect(SampleChunkBuilder().build() == nil)
     }
 
