@@ -409,7 +409,10 @@ public actor PipelineRuntime {
             for await output in group { outputs.append(output) }
             return outputs.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        if let shared, let history { await history.handle(samples, windows: outputs[shared].windows, now: now) }
+        // Beside the publishing below.
+        async let historyShared: Void = { [history] in
+            if let shared, let history { await history.handle(samples, windows: outputs[shared].windows, now: now) }
+        }()
         var messages: [Publisher.Message] = []
         var records: [WindowRecord] = []
         var activity = await personalRecords
@@ -424,6 +427,7 @@ public actor PipelineRuntime {
         if !messages.isEmpty { await publisher.publish(messages) }
         await detected
         await historyRecorded
+        await historyShared
         pendingWindows += records
         pendingRaised += activity
         await writePending()

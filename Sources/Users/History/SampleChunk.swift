@@ -215,7 +215,15 @@ public struct SampleChunkBuilder: Sendable {
     public mutating func append(_ s: TelemetrySample) {
         Self.writeSigned(s.ts &- previousTs, to: &body)
         previousTs = s.ts
-        let names = (device: intern(s.device), session: intern(s.session), sport: s.sport.map { intern($0) } ?? -1)
+        // Mostly the previous sample's: compared before hashing.
+        let names: (device: Int, session: Int, sport: Int)
+        if let p = previousNames, strings[p.device] == s.device, strings[p.session] == s.session,
+            s.sport == (p.sport < 0 ? nil : strings[p.sport])
+        {
+            names = p
+        } else {
+            names = (intern(s.device), intern(s.session), s.sport.map { intern($0) } ?? -1)
+        }
         let sameNames = previousNames.map { $0 == names } ?? false
         previousNames = names
         var present = s.sport == nil ? 0 : SampleChunk.Field.sport.bit
