@@ -64,6 +64,32 @@ import ZMQ
     /// The key tools against a daemon in curve mode: `clubctl keygen` makes the admin's key,
     /// `clubd --print-public-key` tells clients the server's; clubctl authenticates with flags or
     /// with the environment, and gets nothing without a key.
+    /// `clubctl history` at each resolution, and `clubctl snapshot`.
+    @Test func historyPrintsSamplesMinutesAndDays() throws {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        let t0 = (Int64(Date().timeIntervalSince1970 * 1000) / 60_000 - 10) * 60_000
+        let events = (0..<24).map { i in
+            try! JSONValue.parse(
+                #"{"type":"telemetry","user":"h-9","device":"w","session":"s","ts":\#(t0 + Int64(i) * 5_000),"distance_m":\#(Double(i) * 12.5),"hr":\#(130 + i)}"#)
+        }
+        #expect(try daemon.request(["op": "submit", "events": .array(events)])["accepted"] == 24)
+        try daemon.waitFor("samples_processed", 24)
+        let minutes = try Self.clubctl(["history", "h-9"], daemon: daemon)
+        #expect(minutes.status == 0, "\(minutes.errors)")
+        #expect(minutes.output.contains("MINUTE") && minutes.output.contains("      12  0.138"), "\(minutes.output)")  // 0…137.5 m, then 150…287.5 m
+        let days = try Self.clubctl(["history", "h-9", "--resolution", "day"], daemon: daemon)
+        #expect(days.output.contains("DAY (UTC)") && days.output.contains("      24  0.287"), "\(days.output)")
+        let samples = try Self.clubctl(["history", "h-9", "--resolution", "sample", "--limit", "5", "--json"], daemon: daemon)
+        let reply = try JSONValue.parse(Array(samples.output.utf8))
+        #expect(reply["points"]?.arrayValue?.count == 5 && reply["truncated"] == true, "\(samples.output)")
+        let snapshot = try Self.clubctl(["snapshot"], daemon: daemon)
+        #expect(snapshot.status == 0 && snapshot.output.hasPrefix("snapshot taken at"), "\(snapshot.output)")
+        let bad = try Self.clubctl(["history", "h-9", "--resolution", "hour"], daemon: daemon)
+        #expect(bad.status != 0 && (bad.errors + bad.output).contains("unknown_resolution"), "\(bad.errors)")
+        daemon.terminate()
+    }
+
     @Test func keygenAndClientKeysReachACurveDaemon() throws {
         let daemon = try DaemonProcess()
         let keyFile = daemon.directory.appendingPathComponent("ops.key").path
