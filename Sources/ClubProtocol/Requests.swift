@@ -1,3 +1,4 @@
+import ClubKernel
 import JSON
 
 /// A request of the command socket: `{"op": …, …members}`. Each request type writes itself
@@ -48,10 +49,12 @@ public struct RequestReader {
     /// The user a request is about.
     public func user() throws(CommandError) -> String { try string("user") }
 
-    /// Optional integer epoch milliseconds.
+    /// An optional time: integer epoch milliseconds or an RFC 3339 string, as in events.
     public func millis(_ key: String) throws(CommandError) -> Int64? {
         guard let value = object[key] else { return nil }
-        guard let ms = value.int64Value else { throw .wrongType("field '\(key)' must be integer epoch milliseconds") }
+        guard let ms = EventTime.millis(value) else {
+            throw .wrongType("field '\(key)' must be integer epoch milliseconds or an RFC 3339 time such as 2026-11-27T10:00:00Z")
+        }
         return ms
     }
 

@@ -151,6 +151,9 @@ import FoundationNetworking
         #expect(pages == (samples.count + 6) / 7)
         #expect(seen == samples.map(\.ts).sorted())
         let minutes = try history(daemon, "h-1", "minute", from: t0, to: t0 + 20 * 60_000, limit: 3)
+        let rfc = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(t0) / 1000))
+        let sameByText = try daemon.request(["op": "history", "user": "h-1", "from": .string(rfc), "limit": 3])
+        #expect(sameByText["points"] == minutes["points"], "from as RFC 3339 (\(rfc))")
         #expect(minutes["points"]?.arrayValue?.count == 3 && minutes["next_from"]?.int64Value == t0 + 3 * 60_000)
 
         let bad: [(JSONValue, String)] = [

@@ -106,9 +106,12 @@ import Testing
         #expect(throws: CommandError.wrongType("field 'limit' must be an integer in 1...100000")) {
             try LedgerRequest(request: Self.object(Array(#"{"op":"ledger","user":"u","limit":0}"#.utf8)))
         }
-        #expect(throws: CommandError.wrongType("field 'from' must be integer epoch milliseconds")) {
+        #expect(throws: CommandError.wrongType("field 'from' must be integer epoch milliseconds or an RFC 3339 time such as 2026-11-27T10:00:00Z")) {
             try WorkoutsRequest(request: Self.object(Array(#"{"op":"workouts","user":"u","from":"yesterday"}"#.utf8)))
         }
+        #expect(try WorkoutsRequest(request: Self.object(Array(#"{"op":"workouts","user":"u","from":"2026-11-27T10:00:00Z"}"#.utf8))).range.from == 1_795_773_600_000)
+        let history = try HistoryRequest(request: Self.object(Array(#"{"op":"history","user":"u","to":"2026-11-27T13:00:00.250+03:00"}"#.utf8)))
+        #expect(history.range.to == 1_795_773_600_250 && history.resolution == "minute" && history.limit == 10_000)
         #expect(throws: CommandError.self) { try ImportRequest(request: Self.object(Array(#"{"op":"import","user":"u","system":"garmin"}"#.utf8))) }
     }
 }
