@@ -60,8 +60,8 @@ actor HistoryStage {
     /// Seals what arrived since the last snapshot; the returned batches (every one not yet
     /// confirmed) and the recorder's state are saved together.
     func seal() -> (batches: [HistoryBatch], state: HistoryRecorder) {
-        let batches = recorder.seal(now: Clock.nowMillis())
         bufferedGauge.record(recorder.bufferedBytes)
+        let batches = recorder.seal(now: Clock.nowMillis())
         if recorder.droppedSamples > reportedDropped {
             droppedCounter.increment(by: Int64(recorder.droppedSamples - reportedDropped))
             logger.error(
