@@ -98,13 +98,20 @@ public final class ClubStore: Sendable {
             // the journal the number 1 again — at or below the snapshot's journal position, so
             // a restart skipped it: acknowledged telemetry lost to kill -9. Numbers now only grow,
             // and start above every position a snapshot has recorded.
+            //
+            // Entries already misnumbered are recovered: a snapshot deletes the entries it
+            // includes in its own transaction, so every entry still here was journaled after the
+            // last snapshot and is not in it. They are renumbered after its position, in order.
             try db.execute(
                 sql: """
                     CREATE TABLE journal_v8 (
                         seq INTEGER PRIMARY KEY AUTOINCREMENT,
                         received_at INTEGER NOT NULL,
                         payload BLOB NOT NULL);
-                    INSERT INTO journal_v8 (seq, received_at, payload) SELECT seq, received_at, payload FROM journal;
+                    INSERT INTO journal_v8 (seq, received_at, payload)
+                        SELECT COALESCE((SELECT journal_position FROM snapshot_meta WHERE id = 1), 0) + ROW_NUMBER() OVER (ORDER BY seq),
+                            received_at, payload
+                        FROM journal;
                     DROP TABLE journal;
                     ALTER TABLE journal_v8 RENAME TO journal;
                     DELETE FROM sqlite_sequence WHERE name IN ('journal', 'journal_v8');

@@ -1,6 +1,7 @@
 import ClubKernel
 import Foundation
-import Storage
+import GRDB
+@testable import Storage
 import Testing
 
 @Suite struct ActivityLogTests {
@@ -57,5 +58,32 @@ import Testing
             #expect(try await store.journal(after: position).map(\.seq) == [seq])
             try await store.save(StateSnapshot(parts: [:], journalPosition: seq, takenAt: 0), history: [])
         }
+    }
+}
+
+/// A state directory journaled by an earlier clubd: entries that SQLite numbered again from 1 after
+/// a snapshot emptied the journal are renumbered after the snapshot's position by the migration,
+/// so the next start replays them instead of skipping them.
+@Suite struct JournalMigrationTests {
+    @Test func misnumberedEntriesAreReplayedAfterTheUpgrade() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("clubd-upgrade-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("clubd.sqlite").path
+        let old = try DatabaseQueue(path: path)
+        try ClubStore.migrator.migrate(old, upTo: "v7-history")
+        try await old.write { db in
+            try db.execute(sql: "INSERT INTO snapshot_meta (id, taken_at, journal_position) VALUES (1, 0, 5)")
+            for (seq, byte) in [(1, 10), (2, 20)] {
+                try db.execute(sql: "INSERT INTO journal (seq, received_at, payload) VALUES (?, 0, ?)", arguments: [seq, Data([UInt8(byte)])])
+            }
+        }
+        try old.close()
+        let store = try ClubStore(path: path)
+        let replayed = try await store.journal(after: 5)
+        #expect(replayed.map(\.seq) == [6, 7])
+        #expect(replayed.map(\.payload) == [[10], [20]], "in their order")
+        let next = try #require(try await store.appendSubmission(journal: [30], events: [], receivedAt: 0).journalSeq)
+        #expect(next == 8)
     }
 }
