@@ -120,8 +120,25 @@ public final class ClubStore: Sendable {
                         COALESCE((SELECT journal_position FROM snapshot_meta WHERE id = 1), 0)));
                     """)
         }
+        migrator.registerMigration("v9-snapshot-chunks") { db in
+            // A part in slices of at most `snapshotSlice` bytes, so that saving copies a slice at
+            // a time (each bind copies its value) instead of the whole part twice over.
+            try db.execute(
+                sql: """
+                    CREATE TABLE snapshot_slice (
+                        name TEXT NOT NULL,
+                        idx INTEGER NOT NULL,
+                        state BLOB NOT NULL);
+                    CREATE UNIQUE INDEX snapshot_slice_order ON snapshot_slice (name, idx);
+                    INSERT INTO snapshot_slice (name, idx, state) SELECT name, 0, state FROM snapshot_part;
+                    DROP TABLE snapshot_part;
+                    """)
+        }
         return migrator
     }
+
+    /// Largest slice of a snapshot part in one row.
+    static let snapshotSlice = 1 << 20
 
     // MARK: Journal
 
@@ -140,9 +157,23 @@ public final class ClubStore: Sendable {
     public func save(_ snapshot: StateSnapshot, history: [HistoryBatch] = []) async throws {
         try await pool.write { db in
             try Self.write(history, db)
-            try db.execute(sql: "DELETE FROM snapshot_part")
+            try db.execute(sql: "DELETE FROM snapshot_slice")
+            let insert = try db.cachedStatement(sql: "INSERT INTO snapshot_slice (name, idx, state) VALUES (?, ?, ?)")
             for (name, state) in snapshot.parts {
-                try db.execute(sql: "INSERT INTO snapshot_part (name, state) VALUES (?, ?)", arguments: [name, Data(state)])
+                try state.withUnsafeBytes { bytes in
+                    var index = 0
+                    for start in stride(from: 0, to: max(bytes.count, 1), by: Self.snapshotSlice) {
+                        let count = min(Self.snapshotSlice, bytes.count - start)
+                        // Borrowed, not copied: the bind below copies the slice into SQLite.
+                        let slice =
+                            count == 0
+                            ? Data()
+                            : Data(
+                                bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress! + start), count: count, deallocator: .none)
+                        try insert.execute(arguments: [name, index, slice])
+                        index += 1
+                    }
+                }
             }
             try db.execute(
                 sql: "INSERT OR REPLACE INTO snapshot_meta (id, taken_at, journal_position) VALUES (1, ?, ?)",
@@ -158,8 +189,10 @@ public final class ClubStore: Sendable {
                 return nil
             }
             var parts: [String: [UInt8]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT name, state FROM snapshot_part") {
-                parts[row["name"]] = [UInt8](row["state"] as Data)
+            let rows = try Row.fetchCursor(db, sql: "SELECT name, state FROM snapshot_slice ORDER BY name, idx")
+            while let row = try rows.next() {
+                let name: String = row["name"]
+                (row["state"] as Data).withUnsafeBytes { parts[name, default: []].append(contentsOf: $0) }
             }
             return StateSnapshot(parts: parts, journalPosition: meta["journal_position"], takenAt: meta["taken_at"])
         }

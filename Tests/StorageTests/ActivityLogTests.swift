@@ -87,3 +87,22 @@ import Testing
         #expect(next == 8)
     }
 }
+
+/// Snapshot parts are stored in slices of at most 1 MiB and read back whole: large, empty and
+/// exactly-sliced parts alike.
+@Suite struct SnapshotSliceTests {
+    @Test func partsOfEverySizeRoundTrip() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("clubd-slices-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try ClubStore(path: directory.appendingPathComponent("clubd.sqlite").path)
+        let parts: [String: [UInt8]] = [
+            "large": (0..<(5 << 19) + 123).map { UInt8(truncatingIfNeeded: $0 &* 31) }, "empty": [],
+            "exact": [UInt8](repeating: 7, count: 2 << 20), "small": [1, 2, 3],
+        ]
+        try await store.save(StateSnapshot(parts: parts, journalPosition: 0, takenAt: 1), history: [])
+        #expect(try await store.loadSnapshot()?.parts == parts)
+        try await store.save(StateSnapshot(parts: ["small": [9]], journalPosition: 0, takenAt: 2), history: [])
+        #expect(try await store.loadSnapshot()?.parts == ["small": [9]], "a new snapshot replaces every slice")
+    }
+}
