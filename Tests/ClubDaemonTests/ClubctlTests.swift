@@ -68,7 +68,8 @@ import ZMQ
     @Test func historyPrintsSamplesMinutesAndDays() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
-        let t0 = (Int64(Date().timeIntervalSince1970 * 1000) / 60_000 - 10) * 60_000
+        var t0 = (Int64(Date().timeIntervalSince1970 * 1000) / 60_000 - 10) * 60_000
+        if t0 / 86_400_000 != (t0 + 120_000) / 86_400_000 { t0 -= 180_000 }  // two minutes of one UTC day
         let events = (0..<24).map { i in
             try! JSONValue.parse(
                 #"{"type":"telemetry","user":"h-9","device":"w","session":"s","ts":\#(t0 + Int64(i) * 5_000),"distance_m":\#(Double(i) * 12.5),"hr":\#(130 + i)}"#)
