@@ -324,3 +324,108 @@ public struct LeaderboardPayload: TopicPayload, Equatable {
         }
     }
 }
+
+/// `window.<user>`: a window's aggregates when it closed (`update: false`), a correction of it
+/// (`update: true`), or — in `stats` answers only — a window still open (`open: true`). Means and
+/// sums are to the thousandth; means without a measurement are null.
+public struct WindowPayload: TopicPayload, Equatable {
+    public var pipeline: String
+    /// `tumbling`, `hopping` or `session`.
+    public var window: String
+    public var user: String
+    public var start: Int
+    public var end: Int
+    public var update: Bool
+    public var open: Bool
+    public var sport: String?
+    public var samples: Int
+    public var distance: Double
+    public var movingTime: Double
+    public var averageHeartRate: Double?
+    public var maxHeartRate: Double?
+    public var averageSpeed: Double?
+    public var elevationGain: Double
+    public var averageCadence: Double?
+    public var averagePower: Double?
+    public var firstTs: Int
+    public var lastTs: Int
+
+    public init(
+        pipeline: String, window: String, user: String, start: Int, end: Int, update: Bool, open: Bool = false, sport: String?,
+        samples: Int, distance: Double, movingTime: Double, averageHeartRate: Double?, maxHeartRate: Double?, averageSpeed: Double?,
+        elevationGain: Double, averageCadence: Double?, averagePower: Double?, firstTs: Int, lastTs: Int
+    ) {
+        self.pipeline = pipeline
+        self.window = window
+        self.user = user
+        self.start = start
+        self.end = end
+        self.update = update
+        self.open = open
+        self.sport = sport
+        self.samples = samples
+        self.distance = distance
+        self.movingTime = movingTime
+        self.averageHeartRate = averageHeartRate
+        self.maxHeartRate = maxHeartRate
+        self.averageSpeed = averageSpeed
+        self.elevationGain = elevationGain
+        self.averageCadence = averageCadence
+        self.averagePower = averagePower
+        self.firstTs = firstTs
+        self.lastTs = lastTs
+    }
+
+    public func writeMembers(into w: inout JSONWriter) {
+        w.member("pipeline", pipeline)
+        w.member("window", window)
+        w.member("user", user)
+        w.member("start", start)
+        w.member("end", end)
+        w.member("update", update)
+        if open { w.member("open", true) }
+        w.key("sport")
+        if let sport { w.value(sport) } else { w.null() }
+        w.member("samples", samples)
+        w.member("distance_m", Self.thousandths(distance))
+        w.member("moving_time_s", movingTime)
+        Self.optional(&w, "avg_hr", averageHeartRate)
+        Self.optional(&w, "max_hr", maxHeartRate)
+        Self.optional(&w, "avg_speed_mps", averageSpeed)
+        w.member("elevation_gain_m", Self.thousandths(elevationGain))
+        Self.optional(&w, "avg_cadence", averageCadence)
+        Self.optional(&w, "avg_power_w", averagePower)
+        w.member("first_ts", firstTs)
+        w.member("last_ts", lastTs)
+    }
+
+    public init(payload: JSONValue) throws(CommandError) {
+        let r = ReplyReader(value: payload)
+        pipeline = try r.string("pipeline")
+        window = try r.string("window")
+        user = try r.string("user")
+        start = try r.int("start")
+        end = try r.int("end")
+        update = payload["update"]?.boolValue ?? false
+        open = payload["open"]?.boolValue ?? false
+        sport = r.optionalString("sport")
+        samples = try r.int("samples")
+        distance = try r.double("distance_m")
+        movingTime = try r.double("moving_time_s")
+        averageHeartRate = payload["avg_hr"]?.doubleValue
+        maxHeartRate = payload["max_hr"]?.doubleValue
+        averageSpeed = payload["avg_speed_mps"]?.doubleValue
+        elevationGain = try r.double("elevation_gain_m")
+        averageCadence = payload["avg_cadence"]?.doubleValue
+        averagePower = payload["avg_power_w"]?.doubleValue
+        firstTs = try r.int("first_ts")
+        lastTs = try r.int("last_ts")
+    }
+
+    static func thousandths(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
+
+    private static func optional(_ w: inout JSONWriter, _ key: String, _ value: Double?) {
+        w.key(key)
+        if let value { w.value(thousandths(value)) } else { w.null() }
+    }
+}

@@ -46,15 +46,28 @@ struct Snapshot: ParsableCommand {
 }
 
 struct Stats: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a user's window aggregates.")
+    static let configuration = CommandConfiguration(abstract: "Print a user's window aggregates, closed and open.")
     @OptionGroup var endpoints: Endpoints
+    @OptionGroup var output: OutputOptions
     @Argument(help: "The user id.") var user: String
     @Option(help: "From, epoch ms.") var from: Int?
     @Option(help: "To, epoch ms.") var to: Int?
 
     func run() throws {
         let request = StatsRequest(user: user, from: from.map(Int64.init), to: to.map(Int64.init))
-        print(try endpoints.client().request(request.bytes).jsonText)
+        let reply = try endpoints.client().request(request.bytes)
+        try output.show(reply, as: StatsReply.self) { stats in
+            let windows = stats.windows.compactMap { try? WindowPayload(payload: $0.value) }
+            guard !windows.isEmpty else { return "\(stats.user): no windows" }
+            var table = Table("PIPELINE", "WINDOW", "START", "END", "SPORT", "SAMPLES", "KM", "MOVING", "AVG HR", "STATE")
+            for w in windows {
+                table.add(
+                    w.pipeline, w.window, Format.time(w.start), Format.time(w.end), w.sport ?? "-", "\(w.samples)",
+                    String(format: "%.3f", w.distance / 1000), Format.duration(w.movingTime),
+                    w.averageHeartRate.map { String(format: "%.0f", $0) } ?? "-", w.open ? "open" : w.update ? "corrected" : "closed")
+            }
+            return table.text
+        }
     }
 }
 

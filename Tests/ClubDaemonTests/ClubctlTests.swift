@@ -64,7 +64,8 @@ import ZMQ
     /// The key tools against a daemon in curve mode: `clubctl keygen` makes the admin's key,
     /// `clubd --print-public-key` tells clients the server's; clubctl authenticates with flags or
     /// with the environment, and gets nothing without a key.
-    /// `clubctl history` at each resolution, and `clubctl snapshot`.
+    /// `clubctl history` at each resolution, `clubctl stats` (the same minutes as windows) and
+    /// `clubctl snapshot`.
     @Test func historyPrintsSamplesMinutesAndDays() throws {
         let daemon = try DaemonProcess()
         try daemon.start()
@@ -84,6 +85,8 @@ import ZMQ
         let samples = try Self.clubctl(["history", "h-9", "--resolution", "sample", "--limit", "5", "--json"], daemon: daemon)
         let reply = try JSONValue.parse(Array(samples.output.utf8))
         #expect(reply["points"]?.arrayValue?.count == 5 && reply["truncated"] == true, "\(samples.output)")
+        let stats = try Self.clubctl(["stats", "h-9"], daemon: daemon)
+        #expect(stats.output.contains("PIPELINE") && stats.output.contains("tumbling") && stats.output.contains("      12  0.138"), "\(stats.output)")
         let snapshot = try Self.clubctl(["snapshot"], daemon: daemon)
         #expect(snapshot.status == 0 && snapshot.output.hasPrefix("snapshot taken at"), "\(snapshot.output)")
         let bad = try Self.clubctl(["history", "h-9", "--resolution", "hour"], daemon: daemon)

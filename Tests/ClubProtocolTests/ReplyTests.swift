@@ -82,6 +82,29 @@ import Testing
 @Suite struct RequestTests {
     static func object(_ bytes: [UInt8]) throws -> JSONObject { try #require(try JSONValue.parse(bytes).objectValue) }
 
+    /// `window.<user>` as the contract's example has it: written to the thousandth, means without
+    /// a measurement null, `open` only when set; read back equal.
+    @Test func windowPayloadsWriteTheContractsFieldsAndReadBack() throws {
+        let payload = WindowPayload(
+            pipeline: "minute", window: "tumbling", user: "u-17", start: 1_764_237_600_000, end: 1_764_237_660_000, update: false,
+            sport: "run", samples: 58, distance: 182.4000004, movingTime: 57, averageHeartRate: 141.23456, maxHeartRate: 150,
+            averageSpeed: 3.1, elevationGain: 2.5, averageCadence: 84, averagePower: nil, firstTs: 1_764_237_600_000,
+            lastTs: 1_764_237_659_000)
+        let json = try JSONValue.parse(Array("{\(String(decoding: payload.members, as: UTF8.self))}".utf8))
+        #expect(json["distance_m"] == 182.4 && json["avg_hr"] == 141.235 && json["avg_power_w"] == .null && json["open"] == nil)
+        #expect(json["update"] == false && json["sport"] == "run" && json["max_hr"] == 150)
+        var rounded = payload
+        rounded.distance = 182.4
+        rounded.averageHeartRate = 141.235
+        #expect(try WindowPayload(payload: json) == rounded)
+        var open = payload
+        open.open = true
+        open.sport = nil
+        let openJSON = try JSONValue.parse(Array("{\(String(decoding: open.members, as: UTF8.self))}".utf8))
+        #expect(openJSON["open"] == true && openJSON["sport"] == .null)
+        #expect(throws: CommandError.self) { try WindowPayload(payload: .object(JSONObject([("pipeline", "minute")]))) }
+    }
+
     @Test func requestsRoundTripThroughTheirJSON() throws {
         let ledger = LedgerRequest(user: "u-1", limit: 20)
         let parsed = try Self.object(ledger.bytes)

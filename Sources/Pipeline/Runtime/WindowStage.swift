@@ -83,33 +83,12 @@ actor WindowStage {
 extension WindowResult {
     /// The members of a `window.<user>` payload (without braces).
     func jsonMembers(pipeline: String, kind: String) -> [UInt8] {
-        var w = JSONWriter(capacity: 320)
         let a = aggregate
-        w.member("pipeline", pipeline)
-        w.member("window", kind)
-        w.member("user", user)
-        w.member("start", Int(start))
-        w.member("end", Int(end))
-        w.member("update", isUpdate)
-        if isOpen { w.member("open", true) }
-        w.key("sport")
-        if let sport = a.sport { w.value(sport) } else { w.null() }
-        w.member("samples", a.samples)
-        w.member("distance_m", (a.distance * 1000).rounded() / 1000)
-        w.member("moving_time_s", Double(a.movingMillis) / 1000)
-        optional(&w, "avg_hr", a.averageHeartRate)
-        optional(&w, "max_hr", a.heartRateCount > 0 ? a.heartRateMax : nil)
-        optional(&w, "avg_speed_mps", a.averageSpeed)
-        w.member("elevation_gain_m", (a.elevationGain * 1000).rounded() / 1000)
-        optional(&w, "avg_cadence", a.averageCadence)
-        optional(&w, "avg_power_w", a.averagePower)
-        w.member("first_ts", Int(a.firstTs))
-        w.member("last_ts", Int(a.lastTs))
-        return w.bytes
-    }
-
-    private func optional(_ w: inout JSONWriter, _ key: String, _ value: Double?) {
-        w.key(key)
-        if let value { w.value((value * 1000).rounded() / 1000) } else { w.null() }
+        return WindowPayload(
+            pipeline: pipeline, window: kind, user: user, start: Int(start), end: Int(end), update: isUpdate, open: isOpen, sport: a.sport,
+            samples: a.samples, distance: a.distance, movingTime: Double(a.movingMillis) / 1000, averageHeartRate: a.averageHeartRate,
+            maxHeartRate: a.heartRateCount > 0 ? a.heartRateMax : nil, averageSpeed: a.averageSpeed, elevationGain: a.elevationGain,
+            averageCadence: a.averageCadence, averagePower: a.averagePower, firstTs: Int(a.firstTs), lastTs: Int(a.lastTs)
+        ).members
     }
 }
