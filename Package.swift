@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Telemetry", dependencies: ["ClubKernel", "Events", "JSON"]),
         // The command socket's contract: op names, typed replies and error codes, written with the
         // JSON writer and read back by clients; shared by clubd and clubctl.
-        .target(name: "ClubProtocol", dependencies: ["JSON", "ClubKernel"]),
+        .target(name: "ClubProtocol", dependencies: ["JSON", "ClubKernel", "Events"]),
         // Configuration files: YAML read key by key with errors located at file:line:column.
         .target(name: "Definitions", dependencies: [.product(name: "Yams", package: "Yams")]),
         // The User subsystem: what the club knows of a member without personal data — consent

@@ -47,11 +47,7 @@ extension CommandHandler {
         }
         return HistoryReply(
             user: request.range.user, resolution: request.resolution,
-            samples: page.samples.map {
-                .init(
-                    ts: Int($0.ts), device: $0.device, session: $0.session, sport: $0.sport, distance: $0.distance, heartRate: $0.heartRate,
-                    speed: $0.speed, cadence: $0.cadence, power: $0.power, latitude: $0.latitude, longitude: $0.longitude, altitude: $0.altitude)
-            },
+            samples: page.samples,
             rollups: page.rollups.map {
                 .init(
                     start: Int($0.start), end: Int($0.end), samples: $0.rollup.samples, distance: $0.rollup.distance,

@@ -1,3 +1,4 @@
+import Events
 import JSON
 
 /// `devices`: a user's devices in registration order.
@@ -127,50 +128,11 @@ public struct GearReply: Reply, Equatable {
     }
 }
 
-/// `history`: points oldest first — raw samples (`ts`, `device`, `session` and the sample's
-/// measurements as sent) or minute / day rollups (`ts` = `start`, `end`, `samples`,
+/// `history`: points oldest first — raw samples (each a contract `telemetry` event: `type`,
+/// `user`, `device`, `session`, `ts` and the measurements as sent) or minute / day rollups (`ts` = `start`, `end`, `samples`,
 /// `distance_m`, `moving_time_s`, `avg_hr`, `max_hr`). `truncated` with `next_from` when
 /// `limit` cut the answer: ask again from there.
 public struct HistoryReply: Reply, Equatable {
-    public struct Sample: Sendable, Equatable {
-        public var ts: Int
-        public var device: String
-        public var session: String
-        public var sport: String?
-        public var distance: Double?
-        public var heartRate: Double?
-        public var speed: Double?
-        public var cadence: Double?
-        public var power: Double?
-        public var latitude: Double?
-        public var longitude: Double?
-        public var altitude: Double?
-
-        public init(
-            ts: Int, device: String, session: String, sport: String? = nil, distance: Double? = nil, heartRate: Double? = nil,
-            speed: Double? = nil, cadence: Double? = nil, power: Double? = nil, latitude: Double? = nil, longitude: Double? = nil,
-            altitude: Double? = nil
-        ) {
-            self.ts = ts
-            self.device = device
-            self.session = session
-            self.sport = sport
-            self.distance = distance
-            self.heartRate = heartRate
-            self.speed = speed
-            self.cadence = cadence
-            self.power = power
-            self.latitude = latitude
-            self.longitude = longitude
-            self.altitude = altitude
-        }
-
-        static var numbers: [(key: String, path: WritableKeyPath<Sample, Double?>)] { [
-            ("distance_m", \.distance), ("hr", \.heartRate), ("speed_mps", \.speed), ("cadence", \.cadence), ("power_w", \.power),
-            ("lat", \.latitude), ("lon", \.longitude), ("alt_m", \.altitude),
-        ] }
-    }
-
     public struct Rollup: Sendable, Equatable {
         public var start: Int
         public var end: Int
@@ -193,12 +155,12 @@ public struct HistoryReply: Reply, Equatable {
 
     public var user: String
     public var resolution: String
-    public var samples: [Sample]
+    public var samples: [TelemetrySample]
     public var rollups: [Rollup]
     /// The first point's time the next request should start from, when `limit` cut the answer.
     public var nextFrom: Int?
 
-    public init(user: String, resolution: String, samples: [Sample] = [], rollups: [Rollup] = [], nextFrom: Int? = nil) {
+    public init(user: String, resolution: String, samples: [TelemetrySample] = [], rollups: [Rollup] = [], nextFrom: Int? = nil) {
         self.user = user
         self.resolution = resolution
         self.samples = samples
@@ -213,17 +175,7 @@ public struct HistoryReply: Reply, Equatable {
         if let nextFrom { w.member("next_from", nextFrom) }
         w.key("points")
         w.beginArray()
-        for s in samples {
-            w.beginObject()
-            w.member("ts", s.ts)
-            w.member("device", s.device)
-            w.member("session", s.session)
-            if let sport = s.sport { w.member("sport", sport) }
-            for (key, path) in Sample.numbers {
-                if let v = s[keyPath: path] { w.member(key, v) }
-            }
-            w.endObject()
-        }
+        for s in samples { s.write(to: &w) }
         for r in rollups {
             w.beginObject()
             w.member("ts", r.start)
@@ -250,9 +202,8 @@ public struct HistoryReply: Reply, Equatable {
         for p in try r.array("points") {
             let pr = ReplyReader(value: p)
             if resolution == "sample" {
-                var s = Sample(ts: try pr.int("ts"), device: try pr.string("device"), session: try pr.string("session"), sport: pr.optionalString("sport"))
-                for (key, path) in Sample.numbers { s[keyPath: path] = p[key]?.doubleValue }
-                samples.append(s)
+                guard let sample = TelemetrySample(written: p) else { throw ReplyReader.missing("points", "telemetry samples") }
+                samples.append(sample)
             } else {
                 rollups.append(
                     Rollup(

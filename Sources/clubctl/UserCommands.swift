@@ -66,7 +66,7 @@ struct HistoryCommand: ParsableCommand {
                 var table = Table("TIME", "DEVICE", "SESSION", "SPORT", "DIST M", "HR", "SPEED", "LAT", "LON")
                 for s in h.samples {
                     table.add(
-                        Format.time(s.ts), s.device, s.session, s.sport ?? "-", s.distance.map { String(format: "%.1f", $0) } ?? "-",
+                        Format.time(Int(s.ts)), s.device, s.session, s.sport ?? "-", s.distance.map { String(format: "%.1f", $0) } ?? "-",
                         s.heartRate.map { String(format: "%.0f", $0) } ?? "-", s.speed.map { String(format: "%.2f", $0) } ?? "-",
                         s.latitude.map { String(format: "%.5f", $0) } ?? "-", s.longitude.map { String(format: "%.5f", $0) } ?? "-")
                 }
