@@ -231,9 +231,9 @@ public struct ClubConfig: Sendable, DefinitionFile {
 
     /// A retention: a duration of at least a second, or `forever` (nil).
     private static func retention(_ m: inout YAMLMapping, _ key: String, _ fallback: Int64?) -> Int64? {
-        if let node = m.node(key), node.string == "forever" { return nil }
-        let value = m.duration(key, default: fallback ?? -1, min: 1_000)
-        return value < 0 ? nil : value
+        guard let node = m.node(key) else { return fallback }
+        if node.string == "forever" { return nil }
+        return m.duration(key, default: fallback ?? 0, min: 1_000)
     }
 
     private static func endpoint(_ m: inout YAMLMapping, _ key: String, _ fallback: String) -> String {

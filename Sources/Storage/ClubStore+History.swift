@@ -51,7 +51,7 @@ extension ClubStore: HistoryStore {
     /// save that did commit is skipped), then recomputes the days their minutes touched.
     static func write(_ batches: [HistoryBatch], _ db: Database) throws {
         guard !batches.isEmpty else { return }
-        var committed = try Int64.fetchOne(db, sql: "SELECT generation FROM history_meta WHERE id = 1") ?? 0
+        var committed = try generation(db)
         let chunk = try db.cachedStatement(
             sql: "INSERT INTO history_chunk (user, first_ts, last_ts, samples, data) VALUES (?, ?, ?, ?, ?)")
         let minute = try db.cachedStatement(
@@ -97,10 +97,8 @@ extension ClubStore: HistoryStore {
                 db, sql: "SELECT data FROM history_chunk WHERE user = ? AND last_ts >= ? AND first_ts < ? ORDER BY id",
                 arguments: [user, from, to])
             while let row = try rows.next() {
-                let data = row["data"] as Data
-                let chunk = SampleChunk(firstTs: 0, lastTs: 0, count: 0, bytes: [UInt8](data))
                 do {
-                    samples += try chunk.samples(user: user).filter { $0.ts >= from && $0.ts < to }
+                    samples += try SampleChunk.samples(in: [UInt8](row["data"] as Data), user: user).filter { $0.ts >= from && $0.ts < to }
                 } catch {
                     corrupt += 1
                 }

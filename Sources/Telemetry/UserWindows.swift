@@ -39,8 +39,6 @@ struct UserWindows {
 
     static let never = Int64.min / 4
 
-    var isEmpty: Bool { windows.isEmpty && series.isEmpty }
-
     /// Adds a new sample's own values and its contribution to the windows holding it,
     /// creating them.
     mutating func assign(_ sample: TelemetrySample, contribution: Contribution, spec: WindowSpec) {

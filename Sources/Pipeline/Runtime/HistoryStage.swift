@@ -49,8 +49,6 @@ actor HistoryStage {
         recorder.record(samples, windows: windows, now: now)
     }
 
-    var sharesMinutes: Bool { recorder.sharesMinutes }
-
     func shareMinutes(_ shared: Bool) {
         guard shared != recorder.sharesMinutes else { return }
         recorder.shareMinutes(shared)

@@ -11,12 +11,7 @@ extension PipelineRuntime {
         public var rollups: [(start: Int64, end: Int64, rollup: Rollup)] = []
         /// Where the next page starts, when `limit` cut this one.
         public var nextFrom: Int64?
-        /// Stored chunks that did not decode (skipped).
-        public var corrupt = 0
     }
-
-    /// Whether the history is kept (`history.enabled`).
-    public nonisolated var keepsHistory: Bool { history != nil }
 
     /// A user's history in [`from`, `to`); nil when no history is kept.
     public nonisolated func history(
@@ -29,7 +24,7 @@ extension PipelineRuntime {
         case .sample:
             let read = try await store.historySamples(user: user, from: from, to: to)
             let held = overlay.after(read.generation).samples.filter { $0.ts >= from && $0.ts < to }
-            page.corrupt = read.corrupt
+            if read.corrupt > 0 { corruptChunks.increment(by: Int64(read.corrupt)) }
             var samples = read.value + held
             // Stable: samples of one time keep their arrival order.
             samples = samples.enumerated().sorted { ($0.element.ts, $0.offset) < ($1.element.ts, $1.offset) }.map(\.element)
@@ -54,9 +49,7 @@ extension PipelineRuntime {
             for day in Set(held.keys.map(HistorySettings.dayStart)) where day >= from && day < to {
                 var minutes = try await store.historyRollups(.minute, user: user, from: day, to: day + HistorySettings.day).value
                 for (start, rollup) in held where HistorySettings.dayStart(start) == day { minutes[start] = rollup }
-                var total = Rollup()
-                for rollup in minutes.values { total.add(rollup) }
-                days[day] = total
+                days[day] = Rollup.days(of: minutes)[day]
             }
             page.rollups = days.sorted { $0.key < $1.key }.map { ($0.key, $0.key + HistorySettings.day, $0.value) }
         }

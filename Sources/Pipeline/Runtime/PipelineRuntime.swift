@@ -115,6 +115,8 @@ public actor PipelineRuntime {
     private let inboxGauge = Gauge(label: "clubd_inbox_depth")
     private let snapshotTimer = Metrics.Timer(label: "clubd_snapshot_duration_seconds")
     private let snapshotBytes = Gauge(label: "clubd_snapshot_bytes")
+    /// Stored raw-sample chunks a `history` read could not decode (skipped).
+    let corruptChunks = Counter(label: "clubd_history_corrupt_chunks_total")
 
     /// Binds the ingest and publish sockets and restores state from the store.
     /// - Throws: when a socket cannot bind or the snapshot cannot be read.
@@ -142,13 +144,14 @@ public actor PipelineRuntime {
         }
         self.stages = stages
         recordStage = try RecordStage(distances: training.recordDistances, idleMillis: training.recordIdleMillis, snapshot: snapshot?.parts["records"])
+        let historySource = options.history.flatMap { Self.historySource(stages, $0) }
+        historySourceIndex = historySource
         history = options.history.map {
             HistoryStage(
-                settings: $0, sharedMinutes: Self.historySource(stages, $0) != nil, snapshot: snapshot?.parts[HistoryStage.snapshotPart],
-                store: store, logger: logger)
+                settings: $0, sharedMinutes: historySource != nil, snapshot: snapshot?.parts[HistoryStage.snapshotPart], store: store,
+                logger: logger)
         }
         historyRetentionInterval = options.historyRetentionInterval
-        historySourceIndex = options.history.flatMap { Self.historySource(stages, $0) }
         journalPosition = snapshot?.journalPosition ?? 0
         let bonus = try await BonusStage(store: store, rules: bonusRules, publisher: publisher, logger: logger)
         self.bonus = bonus
@@ -235,8 +238,9 @@ public actor PipelineRuntime {
         if !entries.isEmpty { logger.info("journal replayed", metadata: ["entries": "\(entries.count)"]) }
     }
 
-    /// Starts the log consumers (each on its own runner) and the ticker that wakes them for
-    /// work falling due without new events; ``stopLogConsumers()`` ends them.
+    /// Starts the log consumers (each on its own runner), the ticker that wakes them for work
+    /// falling due without new events, the pipeline loop's clock tick (idle users' windows) and
+    /// the history's retention; ``stopLogConsumers()`` ends them all.
     public func startLogConsumers() {
         let signals = logSignals
         let history = history
@@ -373,7 +377,8 @@ public actor PipelineRuntime {
         }
     }
 
-    /// The stage whose windows are the history's minutes (its spec is ``HistorySettings/spec``).
+    /// The stage whose windows are the history's minutes (its spec is ``HistorySettings/spec``);
+    /// nil when the history has its own operator, or is off.
     private var historySourceIndex: Int?
 
     /// The first stage windowing exactly as the history's minutes do.
@@ -401,7 +406,7 @@ public actor PipelineRuntime {
         async let personalRecords = recordStage.handle(samples, now: now)
         async let detected: Void = samples.isEmpty ? () : detectors.observe(samples, now: Clock.nowMillis())
         // The history's minutes: a pipeline's windows when one has their spec, else its own operator.
-        let shared = history.flatMap { _ in historySourceIndex }
+        let shared = historySourceIndex
         async let historyRecorded: Void = { [history] in if shared == nil { await history?.handle(samples, now: now) } }()
         let outputs = await withTaskGroup(of: (Int, WindowStage.Output).self) { group in
             for (index, stage) in stages.enumerated() { group.addTask { (index, await stage.handle(samples, now: now)) } }
@@ -747,9 +752,8 @@ public actor PipelineRuntime {
         return (users, windows, inbox.depth, journalPosition, lastSnapshotAt, stages.map(\.definition.name), processedCount)
     }
 
-    /// Decodes events for `submit` with the ingest decoder's limits, and checks them against
-    /// the definitions as ingest does (``screen(_:)``).
-    /// Decodes a `submit`'s events as `sender` may send them (nil: open mode).
+    /// Decodes a `submit`'s events with the ingest decoder's limits, as `sender` may send them
+    /// (nil: open mode), and checks them against the definitions as ingest does (``screen(_:)``).
     public nonisolated func decode(_ frame: [UInt8], now: Int64, sender: Principal? = nil) -> DecodedEvents {
         var decoded = DecodedEvents()
         decoder.decode(frame: frame, now: now, sender: sender, into: &decoded)

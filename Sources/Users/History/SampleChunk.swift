@@ -36,7 +36,10 @@ public struct SampleChunk: Sendable, Equatable {
     }
 
     /// Decodes every sample of the chunk, for `user`.
-    public func samples(user: String) throws(Corrupt) -> [TelemetrySample] {
+    public func samples(user: String) throws(Corrupt) -> [TelemetrySample] { try Self.samples(in: bytes, user: user) }
+
+    /// Decodes every sample of a chunk's bytes, for `user`.
+    public static func samples(in bytes: [UInt8], user: String) throws(Corrupt) -> [TelemetrySample] {
         var r = Reader(bytes: bytes)
         let version = try r.byte()
         guard version == 1 || version == Self.version else { throw Corrupt(description: "unknown chunk version \(version)") }
