@@ -124,33 +124,33 @@ struct SubmitBench: ParsableCommand {
     /// Acknowledged submits in `open` and in `curve` mode (a service allowed `class.*` submits),
     /// each round on a fresh daemon, alternated `rounds` times in this run.
     func compareSecurity(_ events: (String, Int) -> [[UInt8]]) throws {
-        var rates: [String: [Double]] = [:]
-        for round in 1...rounds {
-            for mode in ["open", "curve"] {
-                let daemon = try DaemonProcess()
-                var flags = try daemon.writeBonusRules(Self.bonusRules)
-                if mode == "curve" {
-                    let setup = try daemon.enableCurve(services: [(name: "app", events: ["class.*"], ops: [])])
-                    flags += setup.flags
-                    try daemon.start(extraArguments: ["--log-level", "warning"] + flags)
-                    daemon.curve = setup.services["app"]  // the submits come from the service
-                } else {
-                    try daemon.start(extraArguments: ["--log-level", "warning"] + flags)
-                }
-                defer { daemon.terminate() }
-                for (batch, clientCount) in [(100, 1), (100, clients), (1, 1)] {
-                    let count = batch == 1 ? singles : self.events
-                    let (rate, _) = try submitted(events("r\(round)b\(batch)c\(clientCount)", count), batch: batch, clients: clientCount, daemon: daemon)
-                    let key = "batches of \(batch), \(clientCount) client(s)"
-                    rates["\(mode) \(key)", default: []].append(rate)
-                    print(String(format: "round %d   %-5@ acknowledged submit, %@: %9.0f events/s", round, mode, key, rate))
-                }
+        let cases = [(100, 1), (100, clients), (1, 1)]
+        func key(_ batch: Int, _ clientCount: Int) -> String { "batches of \(batch), \(clientCount) client(s)" }
+        let rates = try alternate(["open", "curve"], rounds: rounds) { round, mode -> [String: Double] in
+            let daemon = try DaemonProcess()
+            var flags = try daemon.writeBonusRules(Self.bonusRules)
+            if mode == "curve" {
+                let setup = try daemon.enableCurve(services: [(name: "app", events: ["class.*"], ops: [])])
+                flags += setup.flags
+                try daemon.start(extraArguments: ["--log-level", "warning"] + flags)
+                daemon.curve = setup.services["app"]  // the submits come from the service
+            } else {
+                try daemon.start(extraArguments: ["--log-level", "warning"] + flags)
             }
+            defer { daemon.terminate() }
+            var rates: [String: Double] = [:]
+            for (batch, clientCount) in cases {
+                let count = batch == 1 ? singles : self.events
+                let (rate, _) = try submitted(events("r\(round)b\(batch)c\(clientCount)", count), batch: batch, clients: clientCount, daemon: daemon)
+                rates[key(batch, clientCount)] = rate
+                print(String(format: "round %d   %-5@ acknowledged submit, %@: %9.0f events/s", round, mode, key(batch, clientCount), rate))
+            }
+            return rates
         }
-        for (batch, clientCount) in [(100, 1), (100, clients), (1, 1)] {
-            let key = "batches of \(batch), \(clientCount) client(s)"
-            let open = rates["open \(key)"]!.median, secured = rates["curve \(key)"]!.median
-            print(String(format: "median    %@: open %.0f, curve %.0f events/s: ratio curve / open = %.3f", key, open, secured, secured / open))
+        for (batch, clientCount) in cases {
+            let k = key(batch, clientCount)
+            let open = rates["open"]!.map { $0[k]! }.median, secured = rates["curve"]!.map { $0[k]! }.median
+            print(String(format: "median    %@: open %.0f, curve %.0f events/s: ratio curve / open = %.3f", k, open, secured, secured / open))
         }
     }
 

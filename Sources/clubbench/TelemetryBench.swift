@@ -74,49 +74,42 @@ struct TelemetryBench: ParsableCommand {
     /// sends the fleet, the subscriber is the admin), alternated `rounds` times in this run.
     func compareSecurity(_ frames: [[UInt8]]) throws {
         print("frames: \(frames.count) of \(batch) event(s), \(events) samples, \(users) users; \(rounds) rounds of open then curve")
-        var rates: [String: [Double]] = [:]
-        for round in 1...rounds {
-            for mode in ["open", "curve"] {
-                var sender: CurveClientKeys?
-                let run = try DaemonRun.measure(
-                    frames, pipelines: ["minute.yaml": PipelineLoader.embeddedDefault], samples: events,
-                    prepare: { daemon in
-                        guard mode == "curve" else { return [] }
-                        let setup = try daemon.enableCurve(services: [(name: "gateway", events: ["telemetry"], ops: [])])
-                        sender = setup.services["gateway"]
-                        return setup.flags
-                    }, sender: { sender })
-                rates[mode, default: []].append(run.rate)
-                print(String(format: "round %d   %-5@ decode → window → publish: %10.0f events/s", round, mode, run.rate))
-            }
+        let rates = try alternate(["open", "curve"], rounds: rounds) { round, mode in
+            var sender: CurveClientKeys?
+            let run = try DaemonRun.measure(
+                frames, pipelines: ["minute.yaml": PipelineLoader.embeddedDefault], samples: events,
+                prepare: { daemon in
+                    guard mode == "curve" else { return [] }
+                    let setup = try daemon.enableCurve(services: [(name: "gateway", events: ["telemetry"], ops: [])])
+                    sender = setup.services["gateway"]
+                    return setup.flags
+                }, sender: { sender })
+            print(String(format: "round %d   %-5@ decode → window → publish: %10.0f events/s", round, mode, run.rate))
+            return run.rate
         }
         let open = rates["open"]!.median, secured = rates["curve"]!.median
         print(String(format: "median    open %.0f, curve %.0f events/s: ratio curve / open = %.3f", open, secured, secured / open))
     }
 
     /// Telemetry through clubd with the history kept (the default) and with `history.enabled:
-    /// false`, alternated `rounds` times in this run; the history's rows after the last run.
+    /// false`, alternated `rounds` times in this run: events/s and the daemon's peak RSS.
     func compareHistory(_ frames: [[UInt8]]) throws {
         print("frames: \(frames.count) of \(batch) event(s), \(events) samples, \(users) users; \(rounds) rounds of without then with history")
-        var rates: [String: [Double]] = [:]
-        var rss: [String: [Double]] = [:]
-        for round in 1...rounds {
-            for mode in ["without", "with"] {
-                let run = try DaemonRun.measure(
-                    frames, pipelines: ["minute.yaml": PipelineLoader.embeddedDefault], samples: events,
-                    prepare: { daemon in
-                        let config = daemon.directory.appendingPathComponent("clubd.yaml")
-                        try "history: {enabled: \(mode == "with")}\n".write(to: config, atomically: true, encoding: .utf8)
-                        return ["--config", config.path]
-                    }, sender: { nil })
-                rates[mode, default: []].append(run.rate)
-                rss[mode, default: []].append(Double(run.rss.peak) / 1024)
-                print(String(format: "round %d   %-7@ history: %10.0f events/s, peak RSS %.0f MiB", round, mode, run.rate, Double(run.rss.peak) / 1024))
-            }
+        let runs = try alternate(["without", "with"], rounds: rounds) { round, mode in
+            let run = try DaemonRun.measure(
+                frames, pipelines: ["minute.yaml": PipelineLoader.embeddedDefault], samples: events,
+                prepare: { daemon in
+                    let config = daemon.directory.appendingPathComponent("clubd.yaml")
+                    try "history: {enabled: \(mode == "with")}\n".write(to: config, atomically: true, encoding: .utf8)
+                    return ["--config", config.path]
+                })
+            print(String(format: "round %d   %-7@ history: %10.0f events/s, peak RSS %.0f MiB", round, mode, run.rate, Double(run.rss.peak) / 1024))
+            return (rate: run.rate, rss: Double(run.rss.peak) / 1024)
         }
-        let without = rates["without"]!.median, with = rates["with"]!.median
+        func median(_ mode: String, _ value: ((rate: Double, rss: Double)) -> Double) -> Double { runs[mode]!.map(value).median }
+        let without = median("without", \.rate), with = median("with", \.rate)
         print(String(format: "median    without %.0f, with %.0f events/s: ratio with / without = %.3f (cost %.1f %%)", without, with, with / without, (1 - with / without) * 100))
-        print(String(format: "median    peak RSS without %.0f MiB, with %.0f MiB", rss["without"]!.median, rss["with"]!.median))
+        print(String(format: "median    peak RSS without %.0f MiB, with %.0f MiB", median("without", \.rss), median("with", \.rss)))
     }
 
     /// Events per second the decoder turns into samples, in ingest-sized batches.
