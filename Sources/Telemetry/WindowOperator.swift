@@ -40,14 +40,11 @@ public struct WindowOperator: Sendable {
         var corrected: [String] = []
         var correctedSet: Set<String> = []
         for (index, sample) in samples.enumerated() {
-            if process(sample, at: index, into: &output), correctedSet.insert(sample.user).inserted { corrected.append(sample.user) }
+            if process(sample, at: index, now: now, into: &output), correctedSet.insert(sample.user).inserted {
+                corrected.append(sample.user)
+            }
         }
         for user in corrected { emitUpdates(of: user, into: &output) }
-        var previous: String?
-        for sample in samples where sample.user != previous {
-            noteArrival(of: sample.user, at: now)
-            previous = sample.user
-        }
         if let now { fireIdleUsers(now: now, into: &output) }
         return output
     }
@@ -62,19 +59,18 @@ public struct WindowOperator: Sendable {
     /// Times the user's last arrival at `now`; a user not yet waiting in the idle heap
     /// joins it. Without a clock (a replay) the arrival is unknown: the first tick starts the
     /// user's idle time afresh.
-    private mutating func noteArrival(of user: String, at now: Int64?) {
-        guard let index = users.index(forKey: user) else { return }
-        users.values[index].lastArrival = now ?? UserWindows.never
+    private mutating func noteArrival(_ state: inout UserWindows, of user: String, at now: Int64?) {
+        state.lastArrival = now ?? UserWindows.never
         let due = now.map { $0 + spec.idleTimeout } ?? .min
-        if users.values[index].idleAt.map({ due < $0 }) ?? true {
-            users.values[index].idleAt = due
+        if state.idleAt.map({ due < $0 }) ?? true {
+            state.idleAt = due
             idleTimers.push(due, user)
         }
     }
 
-    /// Processes one sample.
+    /// Processes one sample, which arrived at `now` (a late or repeated one too: its user is not idle).
     /// - Returns: whether an emitted window of the user now waits for an update.
-    private mutating func process(_ sample: TelemetrySample, at sampleIndex: Int, into output: inout WindowOutput) -> Bool {
+    private mutating func process(_ sample: TelemetrySample, at sampleIndex: Int, now: Int64?, into output: inout WindowOutput) -> Bool {
         let spec = self.spec
         // The state is swapped out of the dictionary while it changes, so that its arrays
         // stay uniquely referenced and are mutated in place.
@@ -88,6 +84,7 @@ public struct WindowOperator: Sendable {
         var state = UserWindows()
         swap(&state, &users.values[index])
         defer { swap(&state, &users.values[index]) }
+        noteArrival(&state, of: sample.user, at: now)
         let horizon = horizon(state)
         if spec.latestEnd(of: sample.ts) <= horizon {
             output.late.append(
