@@ -3,7 +3,7 @@ import ClubKernel
 /// deterministic: the same events in the same order, at the same `now`, give the same
 /// ledger, which is what makes replay after a crash exact.
 public struct BonusEngine: Sendable {
-    public var rules: BonusRules
+    public let rules: BonusRules
 
     /// Why an event earned nothing and changed nothing, when that is an error for its sender.
     public struct Refusal: Error, Sendable, Equatable {
@@ -32,7 +32,12 @@ public struct BonusEngine: Sendable {
 
     public init(rules: BonusRules) {
         self.rules = rules
+        types = rules.rules.reduce(into: [Self.spendType, Self.prizeType]) { $0.formUnion($1.on) }
     }
+
+    /// The event types that can change an account: those the rules are on, spends and prizes.
+    /// Events of other types earn nothing (their user's expiries come with the next sweep).
+    public let types: Set<String>
 
     /// Expires what is due at `now`, then applies `event` to the account of `event.user`.
     /// - Returns: the ledger entries in order, or a refusal (a spend larger than the

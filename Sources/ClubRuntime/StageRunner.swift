@@ -144,14 +144,26 @@ public final class StageRunner: Sendable {
 
     /// Everything after the consumer's offset, in steps of its batch limit, then its due work.
     private func drain() async throws {
-        while case let records = try await log.activity(after: await consumer.offset, limit: consumer.batchLimit), let last = records.last {
-            try await consumer.apply(records, upTo: last.offset)
+        while let batch = try await read() {
+            try await consumer.apply(batch.records, upTo: batch.through)
             let offset = await consumer.offset
             update { $0.offset = offset }
         }
         try await consumer.due()
         let offset = await consumer.offset
         update { $0.offset = offset }
+    }
+
+    /// The next entries for the consumer (of its types, if it names them) and how far they
+    /// reach; nil when the log holds nothing after its offset.
+    private func read() async throws -> ActivityBatch? {
+        let offset = await consumer.offset
+        guard let types = await consumer.types else {
+            let records = try await log.activity(after: offset, limit: consumer.batchLimit)
+            return records.last.map { ActivityBatch(records: records, through: $0.offset) }
+        }
+        let batch = try await log.activity(after: offset, limit: consumer.batchLimit, types: types)
+        return batch.through > offset ? batch : nil
     }
 
     /// Sleeps `duration` in short slices; false as soon as the signal finished (shutdown).

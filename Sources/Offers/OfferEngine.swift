@@ -90,6 +90,9 @@ public struct OfferEngine: Sendable {
     /// Whether any rule fires on events of `type`.
     public func fires(on type: String) -> Bool { byType[type] != nil }
 
+    /// The event types the engine reads: those rules fire on, and those that teach facts.
+    public var types: Set<String> { UserFacts.types.union(byType.keys) }
+
     /// Learns what `event` tells about its user, without applying the rules.
     public mutating func learn(_ event: ActivityEvent) {
         guard UserFacts.learns(from: event.type) else { return }

@@ -17,11 +17,11 @@ public struct UserFacts: Sendable, Equatable, Codable {
 
     public init() {}
 
-    /// Whether events of `type` teach facts (others need not be read for them).
-    public static func learns(from type: String) -> Bool {
-        type == "profile" || type == "workout" || type == "record.personal" || type == "imports.deleted"
-            || GearBook.types.contains(type)
-    }
+    /// The types of event that teach facts (others need not be read for them).
+    public static let types: Set<String> = GearBook.types.union(["profile", "workout", "record.personal", "imports.deleted"])
+
+    /// Whether events of `type` teach facts.
+    public static func learns(from type: String) -> Bool { types.contains(type) }
 
     /// Learns from an activity event of this user.
     public mutating func learn(_ event: ActivityEvent, sourcePriority: [String]) {

@@ -1,4 +1,5 @@
 import ClubKernel
+import ClubRuntime
 import Synchronization
 
 /// The newest entries of the activity log, kept in memory as they are committed. The log's
@@ -13,6 +14,17 @@ final class ActivityTail: Sendable {
         var coveredFrom: Int64
         /// The newest committed entry's offset.
         var newest: Int64
+
+        /// The index of the first entry after `offset` (`records.count` if none).
+        func first(after offset: Int64) -> Int {
+            var low = head
+            var high = records.count
+            while low < high {
+                let middle = (low + high) / 2
+                if records[middle].offset <= offset { low = middle + 1 } else { high = middle }
+            }
+            return low
+        }
     }
 
     private let state: Mutex<State>
@@ -49,13 +61,29 @@ final class ActivityTail: Sendable {
     func read(after offset: Int64, limit: Int) -> [ActivityEvent]? {
         state.withLock { s in
             guard offset + 1 >= s.coveredFrom else { return nil }
-            var low = s.head
-            var high = s.records.count
-            while low < high {
-                let middle = (low + high) / 2
-                if s.records[middle].offset <= offset { low = middle + 1 } else { high = middle }
-            }
+            let low = s.first(after: offset)
             return Array(s.records[low..<min(low + limit, s.records.count)])
+        }
+    }
+
+    /// Up to `limit` entries after `offset` of `types` among the next `stretch` offsets, and
+    /// how far that reached; nil when the tail does not hold the entries after `offset`.
+    func read(after offset: Int64, limit: Int, types: Set<String>, stretch: Int64) -> ActivityBatch? {
+        state.withLock { s in
+            guard offset + 1 >= s.coveredFrom else { return nil }
+            let low = s.first(after: offset)
+            var records: [ActivityEvent] = []
+            var through = offset
+            for index in low..<s.records.count {
+                let record = s.records[index]
+                guard record.offset <= offset + stretch else { break }
+                through = record.offset
+                if types.contains(record.type) {
+                    records.append(record)
+                    if records.count == limit { break }
+                }
+            }
+            return ActivityBatch(records: records, through: through)
         }
     }
 }

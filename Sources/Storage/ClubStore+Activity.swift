@@ -208,6 +208,31 @@ extension ClubStore {
         }
     }
 
+    /// Up to `limit` entries after `offset` of `types`, from a stretch of at most
+    /// ``filteredStretch`` offsets: the tail's when it holds them, else SQLite's, where the
+    /// other entries are passed over inside the query (never turned into events).
+    public func activity(after offset: Int64, limit: Int, types: Set<String>) async throws -> ActivityBatch {
+        if let recent = tail.read(after: offset, limit: limit, types: types, stretch: Self.filteredStretch) { return recent }
+        // Read before the query: every entry up to it is committed, so the query sees them all.
+        let end = min(tail.newest, offset + Self.filteredStretch)
+        guard end > offset else { return ActivityBatch(records: [], through: offset) }
+        let sorted = types.sorted()
+        let sql =
+            #"SELECT "offset", id, type, user, at, body, sender FROM activity WHERE "offset" > ? AND "offset" <= ? AND type IN ("#
+            + Array(repeating: "?", count: sorted.count).joined(separator: ", ") + #") ORDER BY "offset" LIMIT ?"#
+        let arguments: StatementArguments = [offset, end] + StatementArguments(sorted) + [limit]
+        let records = try await pool.read { db in
+            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map {
+                ActivityEvent(offset: $0[0], id: $0[1], type: $0[2], user: $0[3], at: $0[4], json: [UInt8]($0[5] as Data), sender: $0[6])
+            }
+        }
+        return ActivityBatch(records: records, through: records.count == limit ? records[records.count - 1].offset : end)
+    }
+
+    /// Offsets one filtered read passes over at most: a consumer of few types catches up on
+    /// a long stretch of others in steps of this many, each a short read.
+    static let filteredStretch: Int64 = 8_192
+
     /// The offset of the newest committed log entry (0 for an empty log).
     public var newestActivityOffset: Int64 { tail.newest }
 

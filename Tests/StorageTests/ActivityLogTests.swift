@@ -38,6 +38,62 @@ import Testing
     }
 }
 
+/// A consumer that names its types reads exactly the log's entries of those types, in order and
+/// each once, whether the tail or SQLite serves the read and over stretches longer than one read
+/// passes: the oracle is the unfiltered read, filtered afterwards.
+@Suite struct FilteredActivityReadTests {
+    static let types = ["workout", "profile", "training.step_completed", "group.joined", "bonus.spent"]
+
+    static func record(_ n: Int) -> ActivityEvent {
+        // Long runs of one type (as a replay raising step events makes them), then a mix.
+        let type = n < 12_000 ? types[n / 3_000 % types.count] : types[n * 7 % types.count]
+        return ActivityEvent(id: "e\(n)", type: type, user: "u\(n % 7)", at: Int64(n), json: Array(#"{"type":"\#(type)","id":"e\#(n)"}"#.utf8))
+    }
+
+    /// Follows `through` from `offset` to the log's end, as the stage runner does.
+    static func drain(_ store: ClubStore, after offset: Int64, limit: Int, types: Set<String>) async throws -> [String] {
+        var ids: [String] = []
+        var offset = offset
+        while true {
+            let batch = try await store.activity(after: offset, limit: limit, types: types)
+            #expect(batch.records.count <= limit)
+            #expect(batch.records.allSatisfy { types.contains($0.type) && $0.offset > offset && $0.offset <= batch.through })
+            #expect(batch.through <= store.newestActivityOffset)
+            guard batch.through > offset else { break }
+            ids += batch.records.map(\.id)
+            offset = batch.through
+        }
+        #expect(offset == store.newestActivityOffset)
+        return ids
+    }
+
+    @Test func filteredReadsReturnExactlyTheEntriesOfTheirTypes() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("clubd-filter-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("clubd.sqlite").path
+        let warm = try ClubStore(path: path, tailCapacity: 5_000)
+        for batch in stride(from: 0, to: 20_000, by: 1_000) {
+            _ = try await warm.appendActivity((batch..<batch + 1_000).map(Self.record), receivedAt: 0)
+        }
+        let cold = try ClubStore(path: path, tailCapacity: 5_000)  // nothing in its tail: SQLite serves every read
+        let all = try await warm.activity(after: 0, limit: 30_000)
+        #expect(all.count == 20_000)
+        for types: Set<String> in [["training.step_completed"], ["workout", "profile"], ["bonus.spent", "group.joined", "workout"], ["nothing.here"]] {
+            for after in [Int64(0), 2_999, 16_001] {
+                let expected = all.filter { $0.offset > after && types.contains($0.type) }.map(\.id)
+                for store in [warm, cold] {
+                    for limit in [1, 250, 10_000] where limit > 1 || types.count == 1 {
+                        let ids = try await Self.drain(store, after: after, limit: limit, types: types)
+                        #expect(ids == expected, "\(types) after \(after), limit \(limit)")
+                    }
+                }
+            }
+        }
+        #expect(!all.filter { $0.type == "training.step_completed" }.isEmpty)
+    }
+}
+
 /// The journal of acknowledged telemetry: an entry after a snapshot that emptied the journal is
 /// numbered above the snapshot's position, so a restart replays it (SQLite reused number 1 for it
 /// before, and a kill -9 lost it).

@@ -134,8 +134,8 @@ import Testing
         _ = counted(&p, Self.run("a3", user: "a", day: 5, minutes: 20, km: 4))  // 5:00/km
         let last = counted(&p, Self.run("a4", user: "a", day: 6, minutes: 15, sport: "strength", reps: 19))  // 95 % of 20
         #expect(last.count == 2)
-        guard case .programmeCompleted(_, let e, _)? = last.last else { throw Failure("no completion: \(last)") }
-        #expect(e.state == .completed)
+        guard case .programmeCompleted(_, let e, let done, let missed, _)? = last.last else { throw Failure("no completion: \(last)") }
+        #expect(e.state == .completed && done == 4 && missed == 0)
         #expect(p.enrolments["a"]?.first?.state == .completed)
         // b misses everything: the last step missed ends the programme.
         _ = p.expire(now: Self.start + 30 * Self.day, grace: Self.day, catalogue: Self.catalogue)

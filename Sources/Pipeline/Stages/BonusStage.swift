@@ -32,7 +32,7 @@ actor BonusStage: LogConsumer {
     private let entriesCounter = Counter(label: "clubd_bonus_entries_total")
     private let refusalsCounter = Counter(label: "clubd_bonus_refusals_total")
 
-    /// Events applied since start.
+    /// Events applied since start (of the types the rules read: others are passed unread).
     private(set) var processed = 0
 
     init(store: any BonusStore, rules: BonusRules, publisher: Publisher, logger: Logger) async throws {
@@ -57,6 +57,9 @@ actor BonusStage: LogConsumer {
 
     /// Replaces the rules; events from the current offset on are judged by them.
     func reload(_ rules: BonusRules) { engine = BonusEngine(rules: rules) }
+
+    /// Only what the rules can book is read.
+    var types: Set<String>? { engine.types }
 
     /// A user's points now (0 for a user never seen).
     func balance(of user: String) -> Int { accounts[user]?.balance ?? 0 }

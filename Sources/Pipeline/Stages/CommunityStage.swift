@@ -65,11 +65,12 @@ actor CommunityStage: LogConsumer {
         refreshSchedule(force: true)
     }
 
-    /// The types this stage reads; the rest of the log passes by.
-    private static let types = CommunityState.clientTypes.union(CommunityState.raisedTypes).union(["profile"])
+    /// The types this stage reads; the rest of the log passes by unread.
+    private static let readTypes = CommunityState.clientTypes.union(CommunityState.raisedTypes).union(["profile"])
+    var types: Set<String>? { Self.readTypes }
 
     func apply(_ records: [ActivityEvent], upTo newOffset: Int64) async throws {
-        for record in records where Self.types.contains(record.type) {
+        for record in records where Self.readTypes.contains(record.type) {
             do throws(CommunityState.Refusal) {
                 let applied = try state.apply(record, config: config)
                 pendingRaised += applied.raised

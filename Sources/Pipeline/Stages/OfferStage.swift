@@ -43,6 +43,7 @@ actor OfferStage: LogConsumer {
         self.balance = balance
         self.sourcePriority = sourcePriority
         engine = OfferEngine(rules: rules, sourcePriority: sourcePriority)
+        types = engine.types
         try await restore()
     }
 
@@ -59,7 +60,13 @@ actor OfferStage: LogConsumer {
     }
 
     /// Replaces the rules; events from the current offset on are judged by them.
-    func reload(_ rules: OfferRules) { engine.reload(rules) }
+    func reload(_ rules: OfferRules) {
+        engine.reload(rules)
+        types = engine.types
+    }
+
+    /// What the rules fire on and the facts learn from; the rest of the log passes by unread.
+    private(set) var types: Set<String>?
 
     /// The region the stage knows for `user`.
     func region(of user: String) -> String? { engine.facts[user]?.region }

@@ -77,11 +77,11 @@ extension TrainingStage {
             w.member("enrolment", e.number)
             return .raised(
                 "training.step_missed", id: "step:\(user):\(e.programme):\(e.number):\(step.step):missed", user: user, at: at, members: w.bytes)
-        case .programmeCompleted(let user, let e, let at):
+        case .programmeCompleted(let user, let e, let done, let missed, let at):
             w.member("programme", e.programme)
             w.member("enrolment", e.number)
-            w.member("steps_done", e.steps.filter { $0.state == .done }.count)
-            w.member("steps_missed", e.steps.filter { $0.state == .missed }.count)
+            w.member("steps_done", done)
+            w.member("steps_missed", missed)
             return .raised(
                 "training.programme_completed", id: "programme:\(user):\(e.programme):\(e.number):completed", user: user, at: at,
                 members: w.bytes)

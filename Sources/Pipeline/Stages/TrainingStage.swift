@@ -38,6 +38,9 @@ actor TrainingStage: LogConsumer {
     /// Events the clock decided (missed steps), appended with the next commit of the state.
     var clockRaised: [ActivityEvent] = []
     var config: TrainingConfig
+    /// What the stage applies (``types(_:)``); the rest of the log passes by unread.
+    private var readTypes: Set<String>
+    var types: Set<String>? { readTypes }
     var state = TrainingState()
     /// Members' progress through programmes (``TrainingStage+Programmes.swift``).
     var progress = ProgrammeProgress()
@@ -94,6 +97,7 @@ actor TrainingStage: LogConsumer {
         self.raise = raise
         self.logGrew = logGrew
         self.config = config
+        readTypes = Self.types(config)
         index = LeaderboardIndex(config: config)
         self.publisher = publisher
         self.logger = logger
@@ -110,6 +114,13 @@ actor TrainingStage: LogConsumer {
         }
     }
 
+    /// The types the stage applies: workouts (and the session type that counts as one),
+    /// profiles, forgotten imports, enrolments, competitions, gear.
+    static func types(_ config: TrainingConfig) -> Set<String> {
+        Set(["workout", "profile", config.sessionEventType, importsDeleted]).union(EventDecoder.programmeTypes).union(Competitions.types)
+            .union(GearBook.types)
+    }
+
     /// A user's workouts starting in `from..<to`, in start order, and whether each counts
     /// (a recognised copy of another does not).
     func workouts(of user: String, from: Int64, to: Int64) -> [(workout: Workout, counted: Bool)] {
@@ -124,6 +135,7 @@ actor TrainingStage: LogConsumer {
     func reload(_ config: TrainingConfig) {
         if config.catalogue != self.config.catalogue { progress.catalogueChanged() }
         self.config = config
+        readTypes = Self.types(config)
         index.update(config: config, standings: state.standings)
     }
 
@@ -213,10 +225,7 @@ actor TrainingStage: LogConsumer {
     }
 
     private func apply(_ record: ActivityEvent, messages: inout [Publisher.Message], raised: inout [ActivityEvent]) {
-        guard record.type == "workout" || record.type == "profile" || record.type == config.sessionEventType
-            || record.type == Self.importsDeleted || EventDecoder.programmeTypes.contains(record.type)
-            || Competitions.types.contains(record.type) || GearBook.types.contains(record.type)
-        else { return }
+        guard readTypes.contains(record.type) else { return }
         if GearBook.types.contains(record.type) {
             do throws(Refusal) {
                 try gear.apply(record)

@@ -63,9 +63,25 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
 
     /// Something progress raised: the stage turns each one into an activity event.
     public enum Outcome: Sendable, Equatable {
-        case stepCompleted(user: String, enrolment: Enrolment, step: Programme.Step, workout: Workout, result: Double?)
-        case stepMissed(user: String, enrolment: Enrolment, step: Programme.Step, at: Int64)
-        case programmeCompleted(user: String, enrolment: Enrolment, at: Int64)
+        case stepCompleted(user: String, enrolment: Mark, step: Programme.Step, workout: Workout, result: Double?)
+        case stepMissed(user: String, enrolment: Mark, step: Programme.Step, at: Int64)
+        /// With how many of the enrolment's steps were done and missed.
+        case programmeCompleted(user: String, enrolment: Mark, done: Int, missed: Int, at: Int64)
+    }
+
+    /// The enrolment an outcome belongs to, as it stood then: what the raised event names.
+    /// (Not the enrolment itself: holding a copy of its steps would make the next change to
+    /// them copy them all.)
+    public struct Mark: Sendable, Equatable {
+        public let programme: String
+        public let number: Int
+        public let state: State
+
+        init(_ e: Enrolment) {
+            programme = e.programme
+            number = e.number
+            state = e.state
+        }
     }
 
     /// Why an enrolment event changed nothing: `not_enrolled`, `conflict`, `unknown_programme`,
@@ -163,36 +179,50 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
     /// passed are missed), then it fulfils what it fits.
     /// - Parameter maxHeartRate: the user's maximum heart rate, for heart-rate zone targets.
     public mutating func counted(_ workout: Workout, catalogue: Catalogue, maxHeartRate: @autoclosure () -> Double) -> [Outcome] {
-        var outcomes = advance(user: workout.user, to: workout.start, catalogue: catalogue)
-        // By index, holding no copy of the user's enrolments: each change is made in place.
-        for index in 0..<(enrolments[workout.user]?.count ?? 0) where enrolments[workout.user]![index].state == .active {
-            guard let programme = catalogue.programme(enrolments[workout.user]![index].programme) else { continue }
-            outcomes += fulfil(workout, enrolment: index, programme, maxHeartRate: maxHeartRate)
+        let user = workout.user, time = workout.start
+        let moved = time > userTime[user] ?? .min
+        if moved { userTime[user] = time }
+        // Taken out while it changes, so that each change is made in place (the results change beside it).
+        guard var list = enrolments.removeValue(forKey: user) else { return [] }
+        defer { enrolments[user] = list }
+        var outcomes: [Outcome] = []
+        if moved { Self.miss(user: user, &list, catalogue: catalogue, into: &outcomes) { window in window.upperBound <= time } }
+        for index in list.indices where list[index].state == .active {
+            guard let programme = catalogue.programme(list[index].programme) else { continue }
+            fulfil(workout, enrolment: &list[index], programme, maxHeartRate: maxHeartRate, into: &outcomes)
         }
         return outcomes
     }
 
-    private mutating func fulfil(_ workout: Workout, enrolment index: Int, _ programme: Programme, maxHeartRate: () -> Double) -> [Outcome] {
-        let user = workout.user
-        guard let next = fits(workout, enrolments[user]![index], programme) else { return [] }
+    private mutating func fulfil(
+        _ workout: Workout, enrolment e: inout Enrolment, _ programme: Programme, maxHeartRate: () -> Double, into outcomes: inout [Outcome]
+    ) {
+        guard let next = Self.fits(workout, e, programme) else { return }
         let step = programme.steps[next]
         let measured = step.targets.measure(workout, maxHeartRate: step.targets.hrZone == nil ? Targets.defaultMaxHeartRate : maxHeartRate())
-        guard measured.met else { return [] }
+        guard measured.met else { return }
         let done = StepRecord(
             state: .done, workout: workout.id, result: measured.result, start: workout.start, end: workout.end,
             score: Self.score(measured.result, step), kind: step.targets.principal)
-        enrolments[user]![index].steps[next] = done
+        e.steps[next] = done
         record(programme.id, next, done, +1)
-        if next == programme.steps.count - 1 { enrolments[user]![index].state = .completed }
-        let e = enrolments[user]![index]
-        var outcomes: [Outcome] = [.stepCompleted(user: user, enrolment: e, step: step, workout: workout, result: measured.result)]
-        if e.state == .completed { outcomes.append(.programmeCompleted(user: user, enrolment: e, at: workout.end)) }
-        return outcomes
+        if next == programme.steps.count - 1 { e.state = .completed }
+        outcomes.append(.stepCompleted(user: workout.user, enrolment: Mark(e), step: step, workout: workout, result: measured.result))
+        if e.state == .completed { outcomes.append(Self.completion(of: e, user: workout.user, at: workout.end)) }
+    }
+
+    /// The outcome of an enrolment's end.
+    private static func completion(of e: Enrolment, user: String, at: Int64) -> Outcome {
+        var (done, missed) = (0, 0)
+        for step in e.steps {
+            if step.state == .done { done += 1 } else if step.state == .missed { missed += 1 }
+        }
+        return .programmeCompleted(user: user, enrolment: Mark(e), done: done, missed: missed, at: at)
     }
 
     /// The index of the enrolment's next open step if `workout` may fulfil it (targets aside):
     /// its sport, its window, after and not a copy of the workouts that fulfilled earlier steps.
-    private func fits(_ workout: Workout, _ e: Enrolment, _ programme: Programme) -> Int? {
+    private static func fits(_ workout: Workout, _ e: Enrolment, _ programme: Programme) -> Int? {
         guard let next = programme.steps.indices.prefix(e.steps.count).first(where: { e.steps[$0].state == .open }) else { return nil }
         let step = programme.steps[next]
         guard workout.sport == step.sport, e.window(day: step.day).contains(workout.start) else { return nil }
@@ -206,7 +236,10 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
     public mutating func advance(user: String, to time: Int64, catalogue: Catalogue) -> [Outcome] {
         guard time > userTime[user] ?? .min else { return [] }
         userTime[user] = time
-        return miss(user: user, catalogue: catalogue) { window in window.upperBound <= time }
+        guard enrolments[user] != nil else { return [] }
+        var outcomes: [Outcome] = []
+        Self.miss(user: user, &enrolments[user]!, catalogue: catalogue, into: &outcomes) { window in window.upperBound <= time }
+        return outcomes
     }
 
     /// Misses the open steps of every user whose day + 1 ended more than `grace` before `now`
@@ -217,13 +250,17 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
         guard earliestDeadline == .min || (earliestDeadline < .max - grace && earliestDeadline + grace <= now) else { return [] }
         var outcomes: [Outcome] = []
         earliestDeadline = .max
-        for user in enrolments.keys {
-            outcomes += miss(user: user, catalogue: catalogue) { window in window.upperBound + grace <= now }
-            for e in enrolments[user]! where e.state == .active {
+        // By index, holding no other reference to the dictionary: each user's change is made in place.
+        var index = enrolments.startIndex
+        while index != enrolments.endIndex {
+            let user = enrolments.keys[index]
+            Self.miss(user: user, &enrolments.values[index], catalogue: catalogue, into: &outcomes) { window in window.upperBound + grace <= now }
+            for e in enrolments.values[index] where e.state == .active {
                 if let programme = catalogue.programme(e.programme), let deadline = Self.deadline(of: e, programme) {
                     earliestDeadline = min(earliestDeadline, deadline)
                 }
             }
+            index = enrolments.index(after: index)
         }
         return outcomes
     }
@@ -248,20 +285,21 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
         earliestDeadline = min(earliestDeadline, deadline)
     }
 
-    private mutating func miss(user: String, catalogue: Catalogue, passed: (Range<Int64>) -> Bool) -> [Outcome] {
-        var outcomes: [Outcome] = []
-        for index in 0..<(enrolments[user]?.count ?? 0) where enrolments[user]![index].state == .active {
-            guard let programme = catalogue.programme(enrolments[user]![index].programme) else { continue }
-            let count = enrolments[user]![index].steps.count
-            for (i, step) in programme.steps.prefix(count).enumerated() where enrolments[user]![index].steps[i].state == .open {
-                let window = enrolments[user]![index].window(day: step.day)
+    /// Misses the open steps of `user`'s active enrolments whose window `passed`.
+    private static func miss(
+        user: String, _ list: inout [Enrolment], catalogue: Catalogue, into outcomes: inout [Outcome], passed: (Range<Int64>) -> Bool
+    ) {
+        for index in list.indices where list[index].state == .active {
+            guard let programme = catalogue.programme(list[index].programme) else { continue }
+            let count = list[index].steps.count
+            for (i, step) in programme.steps.prefix(count).enumerated() where list[index].steps[i].state == .open {
+                let window = list[index].window(day: step.day)
                 guard passed(window) else { break }  // days go forward: later steps end later
-                enrolments[user]![index].steps[i].state = .missed
-                if i == count - 1 { enrolments[user]![index].state = .ended }  // the last step, and none open before it
-                outcomes.append(.stepMissed(user: user, enrolment: enrolments[user]![index], step: step, at: window.upperBound))
+                list[index].steps[i].state = .missed
+                if i == count - 1 { list[index].state = .ended }  // the last step, and none open before it
+                outcomes.append(.stepMissed(user: user, enrolment: Mark(list[index]), step: step, at: window.upperBound))
             }
         }
-        return outcomes
     }
 
     // MARK: Results
