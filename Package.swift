@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(name: "EventsTests", dependencies: ["ClubKernel", "Events", "JSON"]),
         .testTarget(name: "TelemetryTests", dependencies: ["ClubKernel", "Telemetry", "Events"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "ClubKernel", "Users", "Events", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "DefinitionTesting", "Storage", "ClubKernel", "ClubRuntime", "Bonus", "ZMQ", "ClubTestKit", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "DefinitionTesting", "Storage", "ClubKernel", "ClubRuntime", "Bonus", "Offers", "Training", "ZMQ", "ClubTestKit", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "BonusTests", dependencies: ["Bonus", "ClubKernel", "Definitions", "DefinitionTesting", "Events", "JSON"]),
         .testTarget(name: "OffersTests", dependencies: ["Offers", "ClubKernel", "Bonus", "Definitions", "DefinitionTesting", "JSON"]),
         .testTarget(name: "ImportsTests", dependencies: ["Imports", "ClubTestKit"]),

@@ -90,8 +90,8 @@ public struct OfferEngine: Sendable {
     /// Whether any rule fires on events of `type`.
     public func fires(on type: String) -> Bool { byType[type] != nil }
 
-    /// The event types the engine reads: those rules fire on, and those that teach facts.
-    public var types: Set<String> { UserFacts.types.union(byType.keys) }
+    /// The event types rules fire on.
+    public var triggers: Set<String> { Set(byType.keys) }
 
     /// Learns what `event` tells about its user, without applying the rules.
     public mutating func learn(_ event: ActivityEvent) {
@@ -102,8 +102,13 @@ public struct OfferEngine: Sendable {
     /// Learns from `event` and issues what the rules say (at most one rule's offers).
     public mutating func apply(_ event: ActivityEvent, balance: Int? = nil) -> [IssuedOffer] {
         learn(event)
+        return apply(event, facts: facts[event.user] ?? UserFacts(), balance: balance)
+    }
+
+    /// Issues what the rules say about `event`, judged on `facts` as they stand after it
+    /// (learned elsewhere: the daemon's training stage hands them on).
+    public mutating func apply(_ event: ActivityEvent, facts: UserFacts, balance: Int?) -> [IssuedOffer] {
         guard let trigger = byType[event.type], let first = trigger.rules.first else { return [] }
-        let facts = self.facts[event.user] ?? UserFacts()
         var frame = EvaluationFrame(
             EvaluationContext(event: event, facts: facts, balance: balance, calendar: first.calendar), slots: slots)
         var next = 0

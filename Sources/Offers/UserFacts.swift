@@ -3,8 +3,10 @@ import ClubKernel
 import JSON
 import Training
 
-/// What the offer stage knows about one user, learned from the activity log: the profile,
-/// the counted workouts (copies from several sources count once) and personal records.
+/// What the offer rules know about one user: the profile, the counted workouts (copies from
+/// several sources count once), gear and personal records. In the daemon the training stage
+/// learns all but the records and hands them on with each event (``init(region:interests:workouts:gear:)``);
+/// ``learn(_:sourcePriority:)`` learns them from the log where nothing else does (a preview).
 public struct UserFacts: Sendable, Equatable, Codable {
     public var region: String?
     public var interests: [String] = []
@@ -16,6 +18,24 @@ public struct UserFacts: Sendable, Equatable, Codable {
     public var gear: GearBook?
 
     public init() {}
+
+    /// Facts learned elsewhere (the training stage's), without personal records.
+    public init(region: String?, interests: [String], workouts: WorkoutBook, gear: GearBook?) {
+        self.region = region
+        self.interests = interests
+        self.workouts = workouts
+        self.gear = gear
+    }
+
+    /// The personal records alone: what the offer stage learns and keeps itself.
+    public var records: UserFacts {
+        var facts = UserFacts()
+        facts.bests = bests
+        return facts
+    }
+
+    /// The type of event that teaches personal records.
+    public static let recordType = "record.personal"
 
     /// The types of event that teach facts (others need not be read for them).
     public static let types: Set<String> = GearBook.types.union(["profile", "workout", "record.personal", "imports.deleted"])

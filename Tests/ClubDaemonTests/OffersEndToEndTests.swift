@@ -120,6 +120,62 @@ import Testing
         #expect(Self.rulesOf(try Self.offers(daemon, "cat")) == ["any-workout"])
     }
 
+    /// The facts the rules read (region, counted workouts — a copy from another source counting
+    /// once) are the training stage's, handed on with each event: right after a SIGTERM and after
+    /// a kill -9 that leaves the training stage to replay the log, and each offer issued once.
+    @Test func factsLearnedByTheTrainingStageJudgeEachEventAcrossRestarts() throws {
+        let daemon = try DaemonProcess()
+        let flags = try daemon.writeOfferRules([
+            "facts.yaml": """
+                offers:
+                  - id: third-run
+                    title: Third run
+                    on: workout
+                    when: "user.workouts_total == 3 and user.region == 'RU-SPE'"
+                    offer: {text: "a free pair of socks", discount_percent: 100, valid_for: 30d}
+                    audience: user
+                  - id: ten-km
+                    title: Ten kilometres
+                    on: review.posted
+                    when: "user.distance_total_m == 12000"
+                    offer: {text: "10% off", discount_percent: 10, valid_for: 30d}
+                    audience: user
+                """
+        ])
+        try daemon.start(extraArguments: flags)
+        func strava(_ id: String, _ user: String, km: Double, at start: Int64) -> JSONValue {
+            try! JSONValue.parse(
+                #"{"type":"workout","id":"\#(id)","user":"\#(user)","source":"strava","sport":"run","start":\#(start + 60_000),"duration_s":1740,"distance_m":\#(km * 1000)}"#)
+        }
+        let t = Self.now - 30 * Self.hour
+        for user in ["ann", "bob"] {
+            _ = try Self.submit(daemon, [
+                Self.event("connection", "c-\(user)", user, #","system":"strava","state":"active""#),
+                Self.event("profile", "p-\(user)", user, #","region":"\#(user == "ann" ? "RU-SPE" : "RU-MOW")""#),
+                Self.workout("\(user)-1", user, km: 4, at: t), strava("\(user)-1s", user, km: 4, at: t),  // one run, two copies
+                Self.workout("\(user)-2", user, km: 4, at: t + 2 * Self.hour),
+            ])
+        }
+        try daemon.waitForOffers(offset: 10)
+        #expect(Self.rulesOf(try Self.offers(daemon, "ann")) == [])  // two runs counted, not three
+        #expect(daemon.terminate() == 0)
+        try daemon.start(extraArguments: flags)
+        _ = try Self.submit(daemon, [Self.workout("ann-3", "ann", km: 4, at: t + 4 * Self.hour), Self.workout("bob-3", "bob", km: 4, at: t + 4 * Self.hour)])
+        try daemon.waitForOffers(offset: 12)
+        #expect(Self.rulesOf(try Self.offers(daemon, "ann")) == ["third-run"])
+        #expect(Self.rulesOf(try Self.offers(daemon, "bob")) == [])  // three runs, but in RU-MOW
+        daemon.kill()  // the training stage has not committed (once a minute): it replays the whole log
+        try daemon.start(extraArguments: flags)
+        _ = try Self.submit(daemon, [
+            Self.event("review.posted", "r-ann", "ann"), Self.event("review.posted", "r-bob", "bob"),
+            Self.workout("ann-4", "ann", km: 4, at: t + 6 * Self.hour),
+        ])
+        try daemon.waitForOffers(offset: 15)
+        // Exactly 12 km counted for each: three runs, the Strava copy not counted; no second third-run for Ann.
+        #expect(Self.rulesOf(try Self.offers(daemon, "ann")) == ["ten-km", "third-run"])
+        #expect(Self.rulesOf(try Self.offers(daemon, "bob")) == ["ten-km"])
+    }
+
     @Test func campaignsDaemonOutcomesAndPreview() throws {
         let campaign = """
             offers:

@@ -64,6 +64,8 @@ public actor PipelineRuntime {
     /// enrolments against it, and the catalogue ops read it.
     let catalogue: Mutex<Catalogue>
     private let offers: OfferStage
+    /// How the training stage hands entries and facts on to the offer stage.
+    private let offerHandOff: OfferHandOff
     /// The Community subsystem's stage: groups, sessions, discussions (``PipelineRuntime+Community.swift``).
     let community: CommunityStage
     /// Attendance against the community stage's schedule and running together, detected in the
@@ -71,7 +73,9 @@ public actor PipelineRuntime {
     let detectors: CommunityDetectors
     /// One signal per log consumer, notified when the log grows.
     private let logSignals: LogSignals
-    /// The log consumers' runners, in start order: bonus, feed, training, offers.
+    /// The index of the training stage's runner in ``runners``.
+    private let trainingRunner = 2
+    /// The log consumers' runners, in start order: bonus, feed, training, offers, community.
     private let runners: [StageRunner]
     /// The community stage's runner (one of ``runners``), caught up before the journal replays.
     private let communityRunner: StageRunner
@@ -170,6 +174,19 @@ public actor PipelineRuntime {
             store: store, rules: offerRules, sourcePriority: training.sourcePriority, publisher: publisher, logger: logger,
             balance: { await bonus.balance(of: $0) })
         self.offers = offers
+        // The offer stage reads the log through the training stage, which hands on each entry
+        // the rules fire on with its user's facts (learned once, there).
+        let (trainingOffset, offersOffset) = (await self.training.offset, await offers.offset)
+        let handOff = OfferHandOff(handed: trainingOffset, committed: offersOffset, signal: signals.offers, newest: { store.newestActivityOffset })
+        offerHandOff = handOff
+        await offers.receive(from: handOff)
+        await self.training.handOn(to: handOff, types: await offers.types ?? [], triggers: await offers.triggers)
+        if offersOffset < trainingOffset {
+            // Only after an upgrade from a version whose offer stage read the log itself.
+            logger.notice(
+                "offer stage behind the training stage: the entries between are passed without offers",
+                metadata: ["offers": "\(offersOffset)", "training": "\(trainingOffset)"])
+        }
         self.community = try await CommunityStage(
             store: store, config: community, logger: logger,
             raise: { records in
@@ -185,7 +202,7 @@ public actor PipelineRuntime {
             await StageRunner(consumer: bonus, log: store, signal: signals.bonus, logger: logger),
             await StageRunner(consumer: feed, log: store, signal: signals.feed, logger: logger),
             await StageRunner(consumer: self.training, log: store, signal: signals.training, logger: logger),
-            await StageRunner(consumer: offers, log: store, signal: signals.offers, logger: logger),
+            await StageRunner(consumer: offers, log: handOff, signal: signals.offers, logger: logger),
             communityRunner,
         ]
 
@@ -641,11 +658,14 @@ public actor PipelineRuntime {
     public func trainingProgress() async -> Int64 { await training.offset }
 
     /// Applies new offer rules to events not processed yet.
-    public func reloadOffers(_ rules: OfferRules) async { await offers.reload(rules) }
+    public func reloadOffers(_ rules: OfferRules) async {
+        await offers.reload(rules)
+        await training.handOn(to: offerHandOff, types: await offers.types ?? [], triggers: await offers.triggers)
+    }
 
     /// The members of each offer valid now for `user`: targeted, for their region, general.
     public func validOffers(for user: String) async throws -> [[UInt8]] {
-        try await store.validOffers(user: user, region: await offers.region(of: user), now: Clock.nowMillis(), limit: 500)
+        try await store.validOffers(user: user, region: await training.region(of: user), now: Clock.nowMillis(), limit: 500)
     }
 
     /// What `rules` would have issued over the recorded log since `since`; issues nothing.
@@ -696,6 +716,9 @@ public actor PipelineRuntime {
 
     /// Stops the log consumers after their current round; call after ``run()`` returned.
     public func stopLogConsumers() async {
+        // The training stage first: its last commit waits for the offer stage to commit as far.
+        logSignals.training.finish()
+        await consumerTasks[trainingRunner].value
         logSignals.finishAll()
         for task in consumerTasks.dropLast() { await task.value }
         consumerTasks.last?.cancel()

@@ -12,6 +12,10 @@ import Offers
 /// offers an event issued, the facts it taught and the log position commit in one
 /// transaction, so after a crash each event has its effect once and caps and budgets hold.
 /// Scheduled campaigns are issued when their time comes, each occurrence once.
+///
+/// It reads the log through the training stage (``OfferHandOff``): each entry a rule fires on
+/// comes with its user's profile, counted workouts and gear as the training stage learned
+/// them, so they are learned once. The stage itself learns and keeps only the personal records.
 actor OfferStage: LogConsumer {
     nonisolated let name = "offers"
     private let executor = DispatchQueueExecutor(label: "clubd-offers")
@@ -31,6 +35,11 @@ actor OfferStage: LogConsumer {
     private var storedOffset: Int64 = 0
     private var storedAt = Clock.nowMillis()
     private let issuedCounter = Counter(label: "clubd_offers_issued_total")
+    /// Where the entries come from, with their facts (set by ``receive(from:)`` before the stage runs).
+    private var handOff: OfferHandOff?
+    /// Users whose stored facts are from a version that kept all of them: rewritten with the
+    /// next commit as the records alone.
+    private var outdated: Set<String> = []
 
     /// - Parameter balance: a user's bonus balance, for rules that read it.
     init(
@@ -43,15 +52,26 @@ actor OfferStage: LogConsumer {
         self.balance = balance
         self.sourcePriority = sourcePriority
         engine = OfferEngine(rules: rules, sourcePriority: sourcePriority)
-        types = engine.types
+        types = Self.types(engine)
         try await restore()
     }
+
+    /// What the stage reads: the types rules fire on, and personal records.
+    private static func types(_ engine: OfferEngine) -> Set<String> { engine.triggers.union([UserFacts.recordType]) }
+
+    /// Reads from `handOff` from now on.
+    func receive(from handOff: OfferHandOff) { self.handOff = handOff }
 
     private func restore() async throws {
         let state = try await store.offersState()
         var engine = OfferEngine(rules: engine.rules, sourcePriority: sourcePriority)
         let decoder = JSONDecoder()
-        for (user, facts) in state.facts { engine.facts[user] = try decoder.decode(UserFacts.self, from: Data(facts)) }
+        outdated = []
+        for (user, facts) in state.facts {
+            let stored = try decoder.decode(UserFacts.self, from: Data(facts))
+            engine.facts[user] = stored.records
+            if stored != stored.records { outdated.insert(user) }
+        }
         engine.restore(try await store.offerCounters())
         for (rule, time) in state.occurrences { engine.restoreOccurrence(rule: rule, at: time) }
         self.engine = engine
@@ -62,58 +82,67 @@ actor OfferStage: LogConsumer {
     /// Replaces the rules; events from the current offset on are judged by them.
     func reload(_ rules: OfferRules) {
         engine.reload(rules)
-        types = engine.types
+        types = Self.types(engine)
     }
 
-    /// What the rules fire on and the facts learn from; the rest of the log passes by unread.
+    /// What the rules fire on, and personal records; the training stage hands on only these.
     private(set) var types: Set<String>?
 
-    /// The region the stage knows for `user`.
-    func region(of user: String) -> String? { engine.facts[user]?.region }
-
+    /// The types among ``types`` whose entries need their user's facts (those rules fire on).
+    var triggers: Set<String> { engine.triggers }
 
     func close() async throws {
         guard storedOffset != offset else { return }
-        try await store.commitOffers(position: offset, offers: [], facts: [:], occurrences: [:])
+        try await commit(position: offset, offers: [], learned: [])
     }
 
-    /// Drops what was applied but not committed: facts, counters and position as stored.
+    /// Drops what was applied but not committed: records, counters and position as stored.
     func recover() async throws { try await restore() }
 
-    func due() async throws { try await issueDueCampaigns() }
+    /// Campaigns, and a commit the training stage waits for (it commits its state only up to
+    /// where this stage has committed).
+    func due() async throws {
+        try await issueDueCampaigns()
+        if storedOffset != offset, handOff?.commitWanted != nil { try await commit(position: offset, offers: [], learned: []) }
+    }
 
     func apply(_ records: [ActivityEvent], upTo newOffset: Int64) async throws {
         var offers: [IssuedOffer] = []
         var learned: Set<String> = []
         for record in records {
-            guard let event = Self.event(record, for: engine) else { continue }
-            offers += engine.apply(event, balance: engine.readsBalance(event.type) ? await balance(event.user) : nil)
-            if UserFacts.learns(from: record.type) { learned.insert(record.user) }
+            if record.type == UserFacts.recordType {
+                engine.learn(record)
+                learned.insert(record.user)
+            }
+            guard engine.fires(on: record.type) else { continue }
+            var facts = handOff?.facts(at: record.offset) ?? UserFacts()
+            facts.bests = engine.facts[record.user]?.bests ?? [:]
+            offers += engine.apply(record, facts: facts, balance: engine.readsBalance(record.type) ? await balance(record.user) : nil)
         }
         // Events without effect need no transaction of their own: their position is stored
-        // with the next effect, or within a second. Replayed after a crash, they have no
-        // effect again.
+        // with the next effect, within a second, or when the training stage asks. Replayed
+        // after a crash, they have no effect again.
         let now = Clock.nowMillis()
-        guard !offers.isEmpty || !learned.isEmpty || now - storedAt >= 1000 else {
+        guard !offers.isEmpty || !learned.isEmpty || !outdated.isEmpty || now - storedAt >= 1000 || handOff?.commitWanted != nil else {
             offset = newOffset
             return
         }
-        let encoder = JSONEncoder()
-        var facts: [String: [UInt8]] = [:]
-        for user in learned { facts[user] = [UInt8](try encoder.encode(engine.facts[user])) }
-        try await store.commitOffers(position: newOffset, offers: offers, facts: facts, occurrences: [:])
-        offset = newOffset
-        storedOffset = newOffset
-        storedAt = now
+        try await commit(position: newOffset, offers: offers, learned: learned)
         await publish(offers)
     }
 
-    /// A log entry as `engine` takes it; nil when neither the rules nor the users' facts have
-    /// a use for its type (it is then not even parsed). Synchronous: the stage's loop must not
-    /// leave its thread per entry.
-    private static func event(_ record: ActivityEvent, for engine: OfferEngine) -> ActivityEvent? {
-        guard UserFacts.learns(from: record.type) || engine.fires(on: record.type) else { return nil }
-        return record
+    /// Commits the position with the offers and the records of the users who learned some
+    /// (and rewrites facts stored by an earlier version as their records alone).
+    private func commit(position: Int64, offers: [IssuedOffer], learned: Set<String>) async throws {
+        let encoder = JSONEncoder()
+        var facts: [String: [UInt8]] = [:]
+        for user in learned.union(outdated) { facts[user] = [UInt8](try encoder.encode(engine.facts[user]?.records ?? UserFacts())) }
+        try await store.commitOffers(position: position, offers: offers, facts: facts, occurrences: [:])
+        outdated = []
+        offset = position
+        storedOffset = position
+        storedAt = Clock.nowMillis()
+        handOff?.committed(through: position)
     }
 
     /// Replays the activity log through `rules` in a private engine, issuing nothing: facts
@@ -130,8 +159,8 @@ actor OfferStage: LogConsumer {
                     if UserFacts.learns(from: record.type) { engine.learn(record) }
                     continue
                 }
-                if let event = Self.event(record, for: engine) {
-                    preview.record(engine.apply(event, balance: engine.readsBalance(event.type) ? await balance(event.user) : nil))
+                if UserFacts.learns(from: record.type) || engine.fires(on: record.type) {
+                    preview.record(engine.apply(record, balance: engine.readsBalance(record.type) ? await balance(record.user) : nil))
                 }
             }
         }

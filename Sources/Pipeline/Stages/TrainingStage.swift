@@ -5,6 +5,7 @@ import Events
 import Foundation
 import JSON
 import Logging
+import Offers
 import Training
 
 /// The Training subsystem's consumer of the activity log: workouts (with duplicate
@@ -38,9 +39,15 @@ actor TrainingStage: LogConsumer {
     /// Events the clock decided (missed steps), appended with the next commit of the state.
     var clockRaised: [ActivityEvent] = []
     var config: TrainingConfig
-    /// What the stage applies (``types(_:)``); the rest of the log passes by unread.
-    private var readTypes: Set<String>
-    var types: Set<String>? { readTypes }
+    /// What the stage applies (``types(_:)``).
+    private var ownTypes: Set<String>
+    /// What the offer stage reads through this one (``handOn(to:types:triggers:)``).
+    private var offerTypes: Set<String> = []
+    /// Of those, the types rules fire on: handed on with their user's facts.
+    private var offerTriggers: Set<String> = []
+    private var offerHandOff: OfferHandOff?
+    /// What the stage reads: its own types and the offer stage's; the rest of the log passes by unread.
+    var types: Set<String>? { ownTypes.union(offerTypes) }
     var state = TrainingState()
     /// Members' progress through programmes (``TrainingStage+Programmes.swift``).
     var progress = ProgrammeProgress()
@@ -97,7 +104,7 @@ actor TrainingStage: LogConsumer {
         self.raise = raise
         self.logGrew = logGrew
         self.config = config
-        readTypes = Self.types(config)
+        ownTypes = Self.types(config)
         index = LeaderboardIndex(config: config)
         self.publisher = publisher
         self.logger = logger
@@ -113,6 +120,23 @@ actor TrainingStage: LogConsumer {
             committedOffset = saved.offset
         }
     }
+
+    /// From now on, hands the entries of `types` on to the offer stage through `handOff`, those
+    /// of `triggers` with their user's facts (also after the offer rules were reloaded).
+    func handOn(to handOff: OfferHandOff, types: Set<String>, triggers: Set<String>) {
+        offerHandOff = handOff
+        offerTypes = types
+        offerTriggers = triggers
+    }
+
+    /// What the offer rules know of `user` now: the profile, the counted workouts, the gear.
+    private func offerFacts(of user: String) -> UserFacts {
+        let profile = state.profiles[user]
+        return UserFacts(region: profile?.region, interests: profile?.interests ?? [], workouts: state.books[user] ?? WorkoutBook(), gear: gear.only(user))
+    }
+
+    /// The region of `user`'s profile, if the log has one.
+    func region(of user: String) -> String? { state.profiles[user]?.region }
 
     /// The types the stage applies: workouts (and the session type that counts as one),
     /// profiles, forgotten imports, enrolments, competitions, gear.
@@ -135,14 +159,27 @@ actor TrainingStage: LogConsumer {
     func reload(_ config: TrainingConfig) {
         if config.catalogue != self.config.catalogue { progress.catalogueChanged() }
         self.config = config
-        readTypes = Self.types(config)
+        ownTypes = Self.types(config)
         index.update(config: config, standings: state.standings)
     }
 
     func apply(_ records: [ActivityEvent], upTo newOffset: Int64) async throws {
         var messages: [Publisher.Message] = []
         var raised: [ActivityEvent] = []
-        for record in records { apply(record, messages: &messages, raised: &raised) }
+        var handed: [OfferHandOff.Entry] = []
+        for record in records {
+            apply(record, messages: &messages, raised: &raised)
+            if offerTypes.contains(record.type) {
+                handed.append(.init(event: record, facts: offerTriggers.contains(record.type) ? offerFacts(of: record.user) : nil))
+            }
+        }
+        if let offerHandOff {
+            // Bounded: while the offer stage is behind by a full hand-off, wait for it (a while:
+            // never for ever, should it be failing).
+            let deadline = Clock.nowMillis() + 2_000
+            while !offerHandOff.hasRoom, Clock.nowMillis() < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+            offerHandOff.hand(handed, through: newOffset)
+        }
         offset = newOffset
         pendingRaised += raised
         pendingMessages += messages
@@ -225,7 +262,7 @@ actor TrainingStage: LogConsumer {
     }
 
     private func apply(_ record: ActivityEvent, messages: inout [Publisher.Message], raised: inout [ActivityEvent]) {
-        guard readTypes.contains(record.type) else { return }
+        guard ownTypes.contains(record.type) else { return }
         if GearBook.types.contains(record.type) {
             do throws(Refusal) {
                 try gear.apply(record)
@@ -316,6 +353,11 @@ actor TrainingStage: LogConsumer {
         try await handOn()
         let raising = clockRaised
         guard offset != committedOffset || !raising.isEmpty else { return }
+        // Never ahead of the offer stage: a replay from here hands on what it has not committed.
+        if let offerHandOff, !(await offerHandOff.waitCommitted(through: offset, timeout: .seconds(5))) {
+            logger.warning("training state not committed: the offer stage has not committed as far", metadata: ["offset": "\(offset)"])
+            return
+        }
         // Encode a copy off the actor, so that queries are not held up by a large state.
         let persisted = Persisted(state: state, finalized: finalized, progress: progress, competitions: competitions, gear: gear)
         let position = offset

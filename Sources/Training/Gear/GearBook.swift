@@ -35,6 +35,14 @@ public struct GearBook: Codable, Sendable, Equatable {
     /// A user's gear in the order added.
     public func gear(of user: String) -> [Item] { items[user] ?? [] }
 
+    /// The gear of `user` alone, to read (nil if they have none): the offer rules' view of one member.
+    public func only(_ user: String) -> GearBook? {
+        guard let mine = items[user] else { return nil }
+        var book = GearBook()
+        book.items[user] = mine
+        return book
+    }
+
     /// Applies `gear.added` or `gear.retired`, or says why it cannot apply.
     public mutating func apply(_ event: ActivityEvent) throws(Refusal) {
         let b = event.body
