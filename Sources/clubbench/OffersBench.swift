@@ -66,7 +66,8 @@ struct OffersBench: ParsableCommand {
         try daemon.waitForStages(["training", "offers"], timeout: 600)
     }
 
-    /// Starts the daemon on the recorded log with the offer stage's database removed, and
+    /// Starts the daemon on the recorded log with the offer stage's database removed (so the
+    /// training stage, which hands the offer stage its entries and facts, rebuilds too), and
     /// measures how fast the stage applies the whole log.
     private func replay(_ daemon: DaemonProcess, flags: [String]) throws -> Double {
         let offers = ClubStore.offersPath(besides: daemon.databasePath)

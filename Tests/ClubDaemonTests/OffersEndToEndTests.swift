@@ -1,6 +1,7 @@
 import ClubTestKit
 import Foundation
 import JSON
+import Storage
 import Testing
 
 /// The Offers subsystem through a real clubd: rule files, the offer stage on the activity
@@ -174,6 +175,18 @@ import Testing
         // Exactly 12 km counted for each: three runs, the Strava copy not counted; no second third-run for Ann.
         #expect(Self.rulesOf(try Self.offers(daemon, "ann")) == ["ten-km", "third-run"])
         #expect(Self.rulesOf(try Self.offers(daemon, "bob")) == ["ten-km"])
+        let codes = try Self.offers(daemon, "ann").compactMap { $0["code"]?.stringValue }.sorted()
+
+        // The offers file removed: the training stage (committed at the SIGTERM) rebuilds from the
+        // log's start, so the offer stage judges every entry on the same facts and codes again.
+        #expect(daemon.terminate() == 0)
+        let file = ClubStore.offersPath(besides: daemon.databasePath)
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) }
+        try daemon.start(extraArguments: flags)
+        try daemon.waitForStages(["training", "offers"], timeout: 30)
+        #expect(try Self.offers(daemon, "ann").compactMap { $0["code"]?.stringValue }.sorted() == codes)
+        #expect(Self.rulesOf(try Self.offers(daemon, "bob")) == ["ten-km"])
+        #expect(codes.count == 2)
     }
 
     @Test func campaignsDaemonOutcomesAndPreview() throws {

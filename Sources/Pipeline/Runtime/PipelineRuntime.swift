@@ -177,16 +177,19 @@ public actor PipelineRuntime {
         // The offer stage reads the log through the training stage, which hands on each entry
         // the rules fire on with its user's facts (learned once, there).
         let (trainingOffset, offersOffset) = (await self.training.offset, await offers.offset)
-        let handOff = OfferHandOff(handed: trainingOffset, committed: offersOffset, signal: signals.offers, newest: { store.newestActivityOffset })
+        if offersOffset < trainingOffset {
+            // The offer stage's file was removed, or it is of a version whose offer stage read the
+            // log itself: the training stage learns again from the start to hand it every entry.
+            logger.notice(
+                "offer stage behind the training stage: the training stage rebuilds its state from the activity log",
+                metadata: ["offers": "\(offersOffset)", "training": "\(trainingOffset)"])
+            await self.training.rebuild()
+        }
+        let handOff = OfferHandOff(
+            handed: await self.training.offset, committed: offersOffset, signal: signals.offers, newest: { store.newestActivityOffset })
         offerHandOff = handOff
         await offers.receive(from: handOff)
         await self.training.handOn(to: handOff, types: await offers.types ?? [], triggers: await offers.triggers)
-        if offersOffset < trainingOffset {
-            // Only after an upgrade from a version whose offer stage read the log itself.
-            logger.notice(
-                "offer stage behind the training stage: the entries between are passed without offers",
-                metadata: ["offers": "\(offersOffset)", "training": "\(trainingOffset)"])
-        }
         self.community = try await CommunityStage(
             store: store, config: community, logger: logger,
             raise: { records in

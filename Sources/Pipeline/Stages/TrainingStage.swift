@@ -129,6 +129,22 @@ actor TrainingStage: LogConsumer {
         offerTriggers = triggers
     }
 
+    /// Starts over from the log's first entry, with nothing learned (the state is a function of
+    /// the log, and the events the clock decided are in the log): for an offer stage that is
+    /// behind this one, which must be handed every entry after its own offset with its facts.
+    /// Final boards already published are not published again.
+    func rebuild() {
+        let kept = finalized
+        state = TrainingState()
+        progress = ProgrammeProgress()
+        competitions = Competitions()
+        gear = GearBook()
+        finalized = kept
+        dirty = []
+        offset = 0
+        index.update(config: config, standings: state.standings)
+    }
+
     /// What the offer rules know of `user` now: the profile, the counted workouts, the gear.
     private func offerFacts(of user: String) -> UserFacts {
         let profile = state.profiles[user]
