@@ -429,3 +429,80 @@ public struct WindowPayload: TopicPayload, Equatable {
         if let value { w.value(thousandths(value)) } else { w.null() }
     }
 }
+
+/// `offer.user.<user>`, `offer.region.<region>`, `offer.all`: an offer a rule issued (also what
+/// the `offers` op lists and the `offers.changes` feed delivers). `user` for a targeted offer,
+/// `region` for a regional one; discounts, categories and SKUs only where the rule gives them.
+public struct OfferPayload: TopicPayload, Equatable {
+    public var code: String
+    public var rule: String
+    public var title: String
+    public var text: String
+    public var discountPercent: Double?
+    public var discountAmount: Double?
+    public var categories: [String]
+    public var skus: [String]
+    /// `user`, `region` or `all`.
+    public var audience: String
+    public var user: String?
+    public var region: String?
+    /// The event id that issued it, or `schedule:<time>` for a campaign.
+    public var trigger: String
+    public var issuedAt: Int
+    public var validUntil: Int
+
+    public init(
+        code: String, rule: String, title: String, text: String, discountPercent: Double?, discountAmount: Double?, categories: [String],
+        skus: [String], audience: String, user: String?, region: String?, trigger: String, issuedAt: Int, validUntil: Int
+    ) {
+        self.code = code
+        self.rule = rule
+        self.title = title
+        self.text = text
+        self.discountPercent = discountPercent
+        self.discountAmount = discountAmount
+        self.categories = categories
+        self.skus = skus
+        self.audience = audience
+        self.user = user
+        self.region = region
+        self.trigger = trigger
+        self.issuedAt = issuedAt
+        self.validUntil = validUntil
+    }
+
+    public func writeMembers(into w: inout JSONWriter) {
+        w.member("code", code)
+        w.member("rule", rule)
+        w.member("title", title)
+        w.member("text", text)
+        if let discountPercent { w.member("discount_percent", discountPercent) }
+        if let discountAmount { w.member("discount_amount", discountAmount) }
+        if !categories.isEmpty { w.member("categories", categories) }
+        if !skus.isEmpty { w.member("skus", skus) }
+        w.member("audience", audience)
+        if let user { w.member("user", user) }
+        if let region { w.member("region", region) }
+        w.member("trigger", trigger)
+        w.member("issued_at", issuedAt)
+        w.member("valid_until", validUntil)
+    }
+
+    public init(payload: JSONValue) throws(CommandError) {
+        let r = ReplyReader(value: payload)
+        code = try r.string("code")
+        rule = try r.string("rule")
+        title = try r.string("title")
+        text = try r.string("text")
+        discountPercent = payload["discount_percent"]?.doubleValue
+        discountAmount = payload["discount_amount"]?.doubleValue
+        categories = payload["categories"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        skus = payload["skus"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        audience = try r.string("audience")
+        user = r.optionalString("user")
+        region = r.optionalString("region")
+        trigger = try r.string("trigger")
+        issuedAt = try r.int("issued_at")
+        validUntil = try r.int("valid_until")
+    }
+}

@@ -1,5 +1,3 @@
-import JSON
-
 /// An offer a rule issued: to one user, to a region, or to everyone.
 public struct IssuedOffer: Sendable, Equatable {
     public enum Audience: Sendable, Equatable, Hashable {
@@ -55,12 +53,18 @@ public struct IssuedOffer: Sendable, Equatable {
     public let trigger: String
     public let issuedAt: Int64
     public let validUntil: Int64
-    /// The offer as published and listed (a JSON object's members, without braces).
-    public let members: [UInt8]
+    /// The rule's title.
+    public let title: String
+    /// What it gives: the rule's effect.
+    public let text: String
+    public let discountPercent: Double?
+    public let discountAmount: Double?
+    public let categories: [String]
+    public let skus: [String]
 
     public init(
         code: String, rule: String, audience: Audience, region: String, trigger: String, issuedAt: Int64, validUntil: Int64,
-        members: [UInt8]
+        title: String, text: String, discountPercent: Double?, discountAmount: Double?, categories: [String], skus: [String]
     ) {
         self.code = code
         self.rule = rule
@@ -69,6 +73,11 @@ public struct IssuedOffer: Sendable, Equatable {
         self.trigger = trigger
         self.issuedAt = issuedAt
         self.validUntil = validUntil
-        self.members = members
+        self.title = title
+        self.text = text
+        self.discountPercent = discountPercent
+        self.discountAmount = discountAmount
+        self.categories = categories
+        self.skus = skus
     }
 }

@@ -191,28 +191,11 @@ public struct OfferEngine: Sendable {
 
     static func offer(_ rule: OfferRule, audience: IssuedOffer.Audience, region: String, trigger: String, at time: Int64) -> IssuedOffer {
         let code = rule.effect.codePrefix + "-" + Self.codeSuffix("\(rule.id)\u{0}\(trigger)\u{0}\(audience.kind)\u{0}\(audience.key)")
-        let validUntil = time + rule.effect.validFor
-        var w = JSONWriter()
-        w.member("code", code)
-        w.member("rule", rule.id)
-        w.member("title", rule.title)
-        w.member("text", rule.effect.text)
-        if let percent = rule.effect.discountPercent { w.member("discount_percent", percent) }
-        if let amount = rule.effect.discountAmount { w.member("discount_amount", amount) }
-        if !rule.effect.categories.isEmpty { w.member("categories", rule.effect.categories) }
-        if !rule.effect.skus.isEmpty { w.member("skus", rule.effect.skus) }
-        w.member("audience", audience.kind)
-        switch audience {
-        case .user(let user): w.member("user", user)
-        case .region(let code): w.member("region", code)
-        case .everyone: break
-        }
-        w.member("trigger", trigger)
-        w.member("issued_at", Int(time))
-        w.member("valid_until", Int(validUntil))
+        let e = rule.effect
         return IssuedOffer(
-            code: code, rule: rule.id, audience: audience, region: region, trigger: trigger, issuedAt: time, validUntil: validUntil,
-            members: w.bytes)
+            code: code, rule: rule.id, audience: audience, region: region, trigger: trigger, issuedAt: time, validUntil: time + e.validFor,
+            title: rule.title, text: e.text, discountPercent: e.discountPercent, discountAmount: e.discountAmount, categories: e.categories,
+            skus: e.skus)
     }
 
     /// 12 characters of Crockford base32 from a 64-bit FNV-1a hash: codes follow from what

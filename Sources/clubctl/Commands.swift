@@ -120,20 +120,17 @@ struct Leaderboard: ParsableCommand {
             var lines = ["\(board.board) (\(board.metric)), \(board.period), \(board.scope): \(Format.count(board.ranked)) ranked"]
             if !board.entries.isEmpty {
                 var table = Table("RANK", "VALUE", "USER")
-                for e in board.entries { table.add(String(e.rank), Self.value(e.value), e.user) }
+                for e in board.entries { table.add(String(e.rank), Format.number(e.value), e.user) }
                 lines.append(table.text)
             }
             switch board.own {
             case nil: break
             case .unranked: lines.append("\(user ?? ""): not ranked")
-            case .ranked(let e): lines.append("\(e.user): rank \(e.rank), \(Self.value(e.value))")
+            case .ranked(let e): lines.append("\(e.user): rank \(e.rank), \(Format.number(e.value))")
             }
             return lines.joined(separator: "\n")
         }
     }
-
-    /// A board value: whole numbers without decimals, others to a thousandth.
-    static func value(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(format: "%.3f", v) }
 }
 
 struct Send: ParsableCommand {

@@ -12,10 +12,22 @@ struct Offers: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the offers valid now for a user: targeted, regional, general.")
         @OptionGroup var endpoints: Endpoints
+        @OptionGroup var output: OutputOptions
         @Argument(help: "The user id.") var user: String
 
         func run() throws {
-            print(try endpoints.client().request(OffersRequest(user: user).bytes).jsonText)
+            let reply = try endpoints.client().request(OffersRequest(user: user).bytes)
+            try output.show(reply, as: OffersReply.self) { list in
+                let offers = list.offers.compactMap { try? OfferPayload(payload: $0.value) }
+                guard !offers.isEmpty else { return "\(list.user): no valid offers" }
+                var table = Table("CODE", "FOR", "RULE", "GIVES", "VALID UNTIL", "TEXT")
+                for o in offers {
+                    let gives = o.discountPercent.map { "\(Format.number($0)) %" } ?? o.discountAmount.map { "\(Format.number($0)) off" } ?? "-"
+                    let audience = o.user.map { _ in "you" } ?? o.region ?? "everyone"
+                    table.add(o.code, audience, o.rule, gives, Format.time(o.validUntil), o.text)
+                }
+                return table.text
+            }
         }
     }
 

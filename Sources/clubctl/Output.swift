@@ -69,6 +69,9 @@ enum Format {
         return "\(s)s"
     }
 
+    /// A value: whole numbers without decimals, others to a thousandth.
+    static func number(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(format: "%.3f", v) }
+
     /// 1234567 → `1,234,567`.
     static func count(_ n: Int) -> String {
         let digits = String(abs(n))

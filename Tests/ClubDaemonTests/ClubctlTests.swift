@@ -61,6 +61,35 @@ import ZMQ
         #expect(refused.output.isEmpty)
     }
 
+    /// `clubctl offers <user>`: a table of the user's valid offers (a targeted one and a regional
+    /// one), and the exact reply with `--json`.
+    @Test func offersAreATableForPeople() throws {
+        let daemon = try DaemonProcess()
+        let flags = try daemon.writeOfferRules([
+            "o.yaml": """
+                offers:
+                  - {id: visit, title: Visit, on: store.visited, offer: {text: "10% off shoes", discount_percent: 10, valid_for: 7d}, audience: user}
+                  - {id: spb, title: SPb, on: club.joined, offer: {text: "300 off", discount_amount: 300, valid_for: 7d}, audience: {regions: [RU-SPE]}}
+                """
+        ])
+        try daemon.start(extraArguments: flags)
+        let events = [
+            try JSONValue.parse(#"{"type":"profile","id":"p1","user":"u-1","region":"RU-SPE"}"#),
+            try JSONValue.parse(#"{"type":"store.visited","id":"s1","user":"u-1"}"#),
+            try JSONValue.parse(#"{"type":"club.joined","id":"j1","user":"u-1"}"#),
+        ]
+        #expect(try daemon.request(["op": "submit", "events": .array(events)])["accepted"] == 3)
+        try daemon.waitForOffers(offset: 3)
+        let table = try Self.clubctl(["offers", "u-1"], daemon: daemon)
+        let rows = table.output.split(separator: "\n")
+        #expect(table.status == 0 && rows.count == 3 && rows[0].hasPrefix("CODE"), "\(table.output)")
+        #expect(rows.contains { $0.contains("you") && $0.contains("visit") && $0.contains("10 %") && $0.hasSuffix("10% off shoes") })
+        #expect(rows.contains { $0.contains("RU-SPE") && $0.contains("300 off") })
+        let json = try JSONValue.parse(Array(try Self.clubctl(["offers", "u-1", "--json"], daemon: daemon).output.utf8))
+        #expect(json["offers"]?.arrayValue?.count == 2)
+        #expect(try Self.clubctl(["offers", "nobody"], daemon: daemon).output == "nobody: no valid offers\n")
+    }
+
     /// The key tools against a daemon in curve mode: `clubctl keygen` makes the admin's key,
     /// `clubd --print-public-key` tells clients the server's; clubctl authenticates with flags or
     /// with the environment, and gets nothing without a key.

@@ -105,6 +105,24 @@ import Testing
         #expect(throws: CommandError.self) { try WindowPayload(payload: .object(JSONObject([("pipeline", "minute")]))) }
     }
 
+    /// `offer.*`: discounts, categories and SKUs only where the rule gives them, `user` or
+    /// `region` by audience; read back equal.
+    @Test func offerPayloadsWriteTheContractsFieldsAndReadBack() throws {
+        let targeted = OfferPayload(
+            code: "RUN-0123456789AB", rule: "long-run", title: "Long run", text: "10% off gels", discountPercent: 10, discountAmount: nil,
+            categories: ["nutrition"], skus: [], audience: "user", user: "u-1", region: nil, trigger: "w1", issuedAt: 1_764_237_600_000,
+            validUntil: 1_764_842_400_000)
+        let json = try JSONValue.parse(Array("{\(String(decoding: targeted.members, as: UTF8.self))}".utf8))
+        #expect(json["discount_percent"] == 10 && json["categories"] == ["nutrition"] && json["user"] == "u-1")
+        #expect(json["discount_amount"] == nil && json["skus"] == nil && json["region"] == nil)
+        #expect(try OfferPayload(payload: json) == targeted)
+        var regional = targeted
+        (regional.audience, regional.user, regional.region, regional.discountPercent, regional.discountAmount) = ("region", nil, "RU-SPE", nil, 300)
+        let back = try OfferPayload(payload: try JSONValue.parse(Array("{\(String(decoding: regional.members, as: UTF8.self))}".utf8)))
+        #expect(back == regional && back.region == "RU-SPE")
+        #expect(throws: CommandError.self) { try OfferPayload(payload: .object(JSONObject([("code", "X")]))) }
+    }
+
     @Test func requestsRoundTripThroughTheirJSON() throws {
         let ledger = LedgerRequest(user: "u-1", limit: 20)
         let parsed = try Self.object(ledger.bytes)

@@ -1,5 +1,6 @@
 import Bonus
 import ClubKernel
+import ClubProtocol
 import ClubRuntime
 import Foundation
 import JSON
@@ -180,4 +181,23 @@ actor OfferStage: LogConsumer {
         issuedCounter.increment(by: Int64(offers.count))
         await publisher.publish(offers.map { Publisher.Message(topic: $0.audience.topic, members: $0.members) })
     }
+}
+
+extension IssuedOffer {
+    /// The offer as published, listed and delivered: the contract's payload.
+    public var payload: OfferPayload {
+        let (user, region): (String?, String?)
+        switch audience {
+        case .user(let id): (user, region) = (id, nil)
+        case .region(let code): (user, region) = (nil, code)
+        case .everyone: (user, region) = (nil, nil)
+        }
+        return OfferPayload(
+            code: code, rule: rule, title: title, text: text, discountPercent: discountPercent, discountAmount: discountAmount,
+            categories: categories, skus: skus, audience: audience.kind, user: user, region: region, trigger: trigger, issuedAt: Int(issuedAt),
+            validUntil: Int(validUntil))
+    }
+
+    /// The payload's members, as stored and published.
+    public var members: [UInt8] { payload.members }
 }
