@@ -33,6 +33,10 @@ final class OfferHandOff: ActivityLogReading, Sendable {
         var committed: Int64
         /// A commit up to here is awaited (the training stage wants to commit its state).
         var wanted: Int64 = 0
+        /// When the offer stage was last given entries.
+        var servedAt: Int64 = 0
+        /// The offer stage has applied everything up to here (it read after it).
+        var applied: Int64 = 0
 
         /// The index of the first waiting entry after `offset` (`entries.count` if none).
         func index(after offset: Int64) -> Int {
@@ -50,6 +54,8 @@ final class OfferHandOff: ActivityLogReading, Sendable {
     private let newest: @Sendable () -> Int64
     /// Entries waiting at most, before the training stage waits.
     let capacity: Int
+    /// Milliseconds the offer stage waits for a full batch at most.
+    static let patience: Int64 = 50
     /// Wakes the offer stage.
     private let signal: LogSignal
 
@@ -76,8 +82,14 @@ final class OfferHandOff: ActivityLogReading, Sendable {
         signal.notify()
     }
 
-    /// Whether fewer than ``capacity`` entries wait (else the training stage waits before handing more).
-    var hasRoom: Bool { state.withLock { $0.entries.count - $0.head < capacity } }
+    /// Where the offer stage has committed: entries up to here are not handed on.
+    var committedOffset: Int64 { state.withLock { $0.committed } }
+
+    /// Whether fewer than ``capacity`` entries wait to be read by the offer stage (else the
+    /// training stage waits before handing more). Entries it read but has not committed yet are
+    /// kept besides, for a re-read after a failed commit: they do not count, as it commits them
+    /// within a second.
+    var hasRoom: Bool { state.withLock { $0.entries.count - $0.index(after: $0.applied) < capacity } }
 
     /// Waits until the offer stage has committed everything up to `offset`, asking it to commit
     /// what it applied without a commit of its own; false after `timeout` (it is failing, or
@@ -124,12 +136,19 @@ final class OfferHandOff: ActivityLogReading, Sendable {
     /// a failed commit the offer stage reads again from its last commit.
     func activity(after offset: Int64, limit: Int, types: Set<String>) async throws -> ActivityBatch {
         state.withLock { s in
+            s.applied = offset
             while s.head < s.entries.count, s.entries[s.head].event.offset <= s.committed { s.head += 1 }
             if s.head >= 4_096, s.head * 2 >= s.entries.count {
                 s.entries.removeFirst(s.head)
                 s.head = 0
             }
             let start = s.index(after: offset)
+            // While the training stage is still reading ahead, wait for a full batch (one commit
+            // per batch: handed 200 at a time, the offer stage would commit, and sync, per 200),
+            // but never longer than a moment.
+            let now = Clock.nowMillis()
+            if s.entries.count - start < limit, s.through < newest(), now - s.servedAt < Self.patience { return ActivityBatch(records: [], through: offset) }
+            s.servedAt = now
             let end = min(start + limit, s.entries.count)
             let records = s.entries[start..<end].map(\.event)
             let through = end < s.entries.count ? records[records.count - 1].offset : max(offset, s.through)

@@ -183,9 +183,11 @@ actor TrainingStage: LogConsumer {
         var messages: [Publisher.Message] = []
         var raised: [ActivityEvent] = []
         var handed: [OfferHandOff.Entry] = []
+        // What the offer stage has committed needs no facts (a replay of this stage).
+        let offersCommitted = offerHandOff?.committedOffset ?? .max
         for record in records {
             apply(record, messages: &messages, raised: &raised)
-            if offerTypes.contains(record.type) {
+            if record.offset > offersCommitted, offerTypes.contains(record.type) {
                 handed.append(.init(event: record, facts: offerTriggers.contains(record.type) ? offerFacts(of: record.user) : nil))
             }
         }
