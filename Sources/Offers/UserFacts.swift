@@ -38,7 +38,7 @@ public struct UserFacts: Sendable, Equatable, Codable {
     public static let recordType = "record.personal"
 
     /// The types of event that teach facts (others need not be read for them).
-    public static let types: Set<String> = GearBook.types.union(["profile", "workout", "record.personal", "imports.deleted"])
+    public static let types: Set<String> = GearBook.types.union(["profile", "workout", recordType, "imports.deleted"])
 
     /// Whether events of `type` teach facts.
     public static func learns(from type: String) -> Bool { types.contains(type) }
@@ -61,7 +61,7 @@ public struct UserFacts: Sendable, Equatable, Codable {
             var book = gear ?? GearBook()
             do throws(Refusal) { try book.apply(event) } catch {}  // refused: the training stage says why on `rejected`
             gear = book
-        case "record.personal":
+        case Self.recordType:
             if let distance = event.body["distance_m"]?.doubleValue, let seconds = event.body["time_s"]?.doubleValue {
                 bests[distance] = min(bests[distance] ?? .infinity, seconds)
             }

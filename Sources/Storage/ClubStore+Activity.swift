@@ -178,9 +178,7 @@ extension ClubStore {
                 JOIN activity a ON a."offset" = g."offset" ORDER BY g."offset"
                 """#)
         while let row = try rows.next() {
-            let event = ActivityEvent(
-                offset: row[0], id: row[1], type: row[2], user: row[3], at: row[4], json: [UInt8](row[5] as Data), sender: row[6])
-            _ = gate.admit(event)
+            _ = gate.admit(Self.event(row))
         }
     }
 
@@ -201,10 +199,7 @@ extension ClubStore {
             try Row.fetchAll(
                 db, sql: #"SELECT "offset", id, type, user, at, body, sender FROM activity WHERE "offset" > ? ORDER BY "offset" LIMIT ?"#,
                 arguments: [offset, limit]
-            ).map {
-                // Columns by position: looking them up by name costs more than the rest of the read.
-                ActivityEvent(offset: $0[0], id: $0[1], type: $0[2], user: $0[3], at: $0[4], json: [UInt8]($0[5] as Data), sender: $0[6])
-            }
+            ).map(Self.event)
         }
     }
 
@@ -222,11 +217,15 @@ extension ClubStore {
             + Array(repeating: "?", count: sorted.count).joined(separator: ", ") + #") ORDER BY "offset" LIMIT ?"#
         let arguments: StatementArguments = [offset, end] + StatementArguments(sorted) + [limit]
         let records = try await pool.read { db in
-            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map {
-                ActivityEvent(offset: $0[0], id: $0[1], type: $0[2], user: $0[3], at: $0[4], json: [UInt8]($0[5] as Data), sender: $0[6])
-            }
+            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(Self.event)
         }
         return ActivityBatch(records: records, through: records.count == limit ? records[records.count - 1].offset : end)
+    }
+
+    /// A log entry from a row of `"offset", id, type, user, at, body, sender` — columns by
+    /// position: looking them up by name costs more than the rest of the read.
+    static func event(_ row: Row) -> ActivityEvent {
+        ActivityEvent(offset: row[0], id: row[1], type: row[2], user: row[3], at: row[4], json: [UInt8](row[5] as Data), sender: row[6])
     }
 
     /// Offsets one filtered read passes over at most: a consumer of few types catches up on

@@ -73,8 +73,6 @@ public actor PipelineRuntime {
     let detectors: CommunityDetectors
     /// One signal per log consumer, notified when the log grows.
     private let logSignals: LogSignals
-    /// The index of the training stage's runner in ``runners``.
-    private let trainingRunner = 2
     /// The log consumers' runners, in start order: bonus, feed, training, offers, community.
     private let runners: [StageRunner]
     /// The community stage's runner (one of ``runners``), caught up before the journal replays.
@@ -189,7 +187,7 @@ public actor PipelineRuntime {
             handed: await self.training.offset, committed: offersOffset, signal: signals.offers, newest: { store.newestActivityOffset })
         offerHandOff = handOff
         await offers.receive(from: handOff)
-        await self.training.handOn(to: handOff, types: await offers.types ?? [], triggers: await offers.triggers)
+        await Self.handOffers(handOff, from: self.training, to: offers)
         self.community = try await CommunityStage(
             store: store, config: community, logger: logger,
             raise: { records in
@@ -663,7 +661,12 @@ public actor PipelineRuntime {
     /// Applies new offer rules to events not processed yet.
     public func reloadOffers(_ rules: OfferRules) async {
         await offers.reload(rules)
-        await training.handOn(to: offerHandOff, types: await offers.types ?? [], triggers: await offers.triggers)
+        await Self.handOffers(offerHandOff, from: training, to: offers)
+    }
+
+    /// Tells the training stage what to hand the offer stage: the types its rules read.
+    private static func handOffers(_ handOff: OfferHandOff, from training: TrainingStage, to offers: OfferStage) async {
+        await training.handOn(to: handOff, types: await offers.types ?? [], triggers: await offers.triggers)
     }
 
     /// The members of each offer valid now for `user`: targeted, for their region, general.
@@ -721,7 +724,7 @@ public actor PipelineRuntime {
     public func stopLogConsumers() async {
         // The training stage first: its last commit waits for the offer stage to commit as far.
         logSignals.training.finish()
-        await consumerTasks[trainingRunner].value
+        if let training = runners.firstIndex(where: { $0.name == TrainingStage.consumerName }) { await consumerTasks[training].value }
         logSignals.finishAll()
         for task in consumerTasks.dropLast() { await task.value }
         consumerTasks.last?.cancel()

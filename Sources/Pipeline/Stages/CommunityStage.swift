@@ -65,12 +65,12 @@ actor CommunityStage: LogConsumer {
         refreshSchedule(force: true)
     }
 
-    /// The types this stage reads; the rest of the log passes by unread.
-    private static let readTypes = CommunityState.clientTypes.union(CommunityState.raisedTypes).union(["profile"])
+    /// The types this stage reads (the runner hands it only these); the rest of the log passes by unread.
+    static let readTypes = CommunityState.clientTypes.union(CommunityState.raisedTypes).union(["profile"])
     var types: Set<String>? { Self.readTypes }
 
     func apply(_ records: [ActivityEvent], upTo newOffset: Int64) async throws {
-        for record in records where Self.readTypes.contains(record.type) {
+        for record in records {
             do throws(CommunityState.Refusal) {
                 let applied = try state.apply(record, config: config)
                 pendingRaised += applied.raised

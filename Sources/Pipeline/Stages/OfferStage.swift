@@ -133,11 +133,12 @@ actor OfferStage: LogConsumer {
     }
 
     /// Commits the position with the offers and the records of the users who learned some
-    /// (and rewrites facts stored by an earlier version as their records alone).
+    /// (and rewrites facts stored by an earlier version as their records alone: the engine
+    /// holds records only).
     private func commit(position: Int64, offers: [IssuedOffer], learned: Set<String>) async throws {
         let encoder = JSONEncoder()
         var facts: [String: [UInt8]] = [:]
-        for user in learned.union(outdated) { facts[user] = [UInt8](try encoder.encode(engine.facts[user]?.records ?? UserFacts())) }
+        for user in learned.union(outdated) { facts[user] = [UInt8](try encoder.encode(engine.facts[user] ?? UserFacts())) }
         try await store.commitOffers(position: position, offers: offers, facts: facts, occurrences: [:])
         outdated = []
         offset = position

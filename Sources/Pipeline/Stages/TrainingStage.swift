@@ -46,8 +46,9 @@ actor TrainingStage: LogConsumer {
     /// Of those, the types rules fire on: handed on with their user's facts.
     private var offerTriggers: Set<String> = []
     private var offerHandOff: OfferHandOff?
-    /// What the stage reads: its own types and the offer stage's; the rest of the log passes by unread.
-    var types: Set<String>? { ownTypes.union(offerTypes) }
+    /// What the stage reads: its own types and the offer stage's (set with either); the rest of
+    /// the log passes by unread.
+    private(set) var types: Set<String>?
     var state = TrainingState()
     /// Members' progress through programmes (``TrainingStage+Programmes.swift``).
     var progress = ProgrammeProgress()
@@ -105,6 +106,7 @@ actor TrainingStage: LogConsumer {
         self.logGrew = logGrew
         self.config = config
         ownTypes = Self.types(config)
+        types = ownTypes
         index = LeaderboardIndex(config: config)
         self.publisher = publisher
         self.logger = logger
@@ -127,19 +129,19 @@ actor TrainingStage: LogConsumer {
         offerHandOff = handOff
         offerTypes = types
         offerTriggers = triggers
+        self.types = ownTypes.union(types)
     }
 
     /// Starts over from the log's first entry, with nothing learned (the state is a function of
-    /// the log, and the events the clock decided are in the log): for an offer stage that is
-    /// behind this one, which must be handed every entry after its own offset with its facts.
-    /// Final boards already published are not published again.
+    /// the log): for an offer stage that is behind this one, which must be handed every entry
+    /// after its own offset with its facts. Final boards already published (``finalized``) are
+    /// not published again; steps the clock missed are missed again by the clock, and their
+    /// events, with the same ids, are not appended twice.
     func rebuild() {
-        let kept = finalized
         state = TrainingState()
         progress = ProgrammeProgress()
         competitions = Competitions()
         gear = GearBook()
-        finalized = kept
         dirty = []
         offset = 0
         index.update(config: config, standings: state.standings)
@@ -176,6 +178,7 @@ actor TrainingStage: LogConsumer {
         if config.catalogue != self.config.catalogue { progress.catalogueChanged() }
         self.config = config
         ownTypes = Self.types(config)
+        types = ownTypes.union(offerTypes)
         index.update(config: config, standings: state.standings)
     }
 

@@ -179,6 +179,7 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
     /// passed are missed), then it fulfils what it fits.
     /// - Parameter maxHeartRate: the user's maximum heart rate, for heart-rate zone targets.
     public mutating func counted(_ workout: Workout, catalogue: Catalogue, maxHeartRate: @autoclosure () -> Double) -> [Outcome] {
+        // The user's event time moves on to the workout's start: open steps whose day + 1 ended by then are missed.
         let user = workout.user, time = workout.start
         let moved = time > userTime[user] ?? .min
         if moved { userTime[user] = time }
@@ -230,16 +231,6 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
             if (done.start ?? .min) >= workout.start || done.isCopy(of: workout) { return nil }
         }
         return next
-    }
-
-    /// Moves the user's event time on to `time`: open steps whose day + 1 ended by then are missed.
-    public mutating func advance(user: String, to time: Int64, catalogue: Catalogue) -> [Outcome] {
-        guard time > userTime[user] ?? .min else { return [] }
-        userTime[user] = time
-        guard enrolments[user] != nil else { return [] }
-        var outcomes: [Outcome] = []
-        Self.miss(user: user, &enrolments[user]!, catalogue: catalogue, into: &outcomes) { window in window.upperBound <= time }
-        return outcomes
     }
 
     /// Misses the open steps of every user whose day + 1 ended more than `grace` before `now`
