@@ -26,9 +26,12 @@ public struct ClubConfig: Sendable, DefinitionFile {
     public var maxBatchEvents = 10_000
     public var maxJSONDepth = 32
     public var maxFutureMillis: Int64 = 300_000
-    public var receiveHighWaterMark = 100_000
+    /// Frames libzmq queues on the ingest socket (its only unit) before senders block.
+    public var receiveHighWaterMark = 1_000
     public var sendHighWaterMark = 100_000
     public var inboxBatches = 64
+    /// Bytes of received frames waiting, decoded, between the ingest socket and the pipeline.
+    public var inboxBytes = 8 << 20
     public var stateDirectory = "./var"
     public var snapshotIntervalMillis: Int64 = 10_000
     public var pipelinesDirectory = "./Pipelines"
@@ -126,6 +129,7 @@ public struct ClubConfig: Sendable, DefinitionFile {
             c.maxFutureMillis = m.duration("max_future", default: c.maxFutureMillis)
             c.receiveHighWaterMark = m.int("receive_hwm", default: c.receiveHighWaterMark, in: 0...100_000_000)
             c.inboxBatches = m.int("inbox_batches", default: c.inboxBatches, in: 1...100_000)
+            c.inboxBytes = m.int("inbox_bytes", default: c.inboxBytes, in: (64 << 10)...(4 << 30))
             root.absorb(m)
         }
         if var m = root.nested("command") {
@@ -254,6 +258,7 @@ public struct ClubConfig: Sendable, DefinitionFile {
         o.sendHighWaterMark = sendHighWaterMark
         o.maxMessageBytes = maxMessageBytes
         o.inboxBatches = inboxBatches
+        o.inboxBytes = inboxBytes
         o.limits.maxFrameBytes = maxFrameBytes
         o.limits.maxBatchEvents = maxBatchEvents
         o.limits.maxDepth = maxJSONDepth

@@ -1,22 +1,44 @@
 import Foundation
 
 /// The bounded hand-off into the pipeline: a dedicated receiving thread blocks in
-/// ``put(_:)`` while the inbox is full, which stops it reading its socket, so ZeroMQ's
+/// ``put(_:weight:)`` while the inbox is full, which stops it reading its socket, so ZeroMQ's
 /// high-water mark pushes back on the senders instead of memory growing.
+///
+/// Full means `capacity` items, or `maxWeight` of their weights (the ingest receiver weighs a
+/// batch by the bytes it received): a count of batches alone bounds nothing when one batch
+/// may hold 1,024 frames of 100 events each. An item heavier than `maxWeight` is still taken
+/// when the inbox is empty.
 ///
 /// Items from the command socket and the daemon itself skip the bound (``putUnbounded(_:)``):
 /// they are few, and their callers run on the cooperative pool, which must never block.
 public final class Inbox<Item: Sendable>: @unchecked Sendable {
     // @unchecked: every field is guarded by `condition`.
     private let condition = NSCondition()
-    private var items: [Item] = []
+    /// Waiting items from `head` on; a taken slot is emptied at once, so that a delivered
+    /// batch is freed when its consumer is done with it, not when the array is next compacted.
+    private var items: [Item?] = []
     private var head = 0
     private var waiter: CheckedContinuation<Item?, Never>?
+    /// Weights of `items`, index for index (0 for unbounded items).
+    private var weights: [Int] = []
+    private var weightHeld = 0
     private var closed = false
     private let capacity: Int
+    private let maxWeight: Int
 
-    public init(capacity: Int) {
+    /// - Parameters:
+    ///   - capacity: items held at most.
+    ///   - maxWeight: total weight held at most (see ``put(_:weight:)``).
+    public init(capacity: Int, maxWeight: Int = .max) {
         self.capacity = capacity
+        self.maxWeight = maxWeight
+    }
+
+    /// Total weight of the items waiting.
+    public var weight: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return weightHeld
     }
 
     /// Items waiting.
@@ -26,23 +48,27 @@ public final class Inbox<Item: Sendable>: @unchecked Sendable {
         return items.count - head
     }
 
-    /// Adds an item, blocking the calling thread while the inbox is full.
+    /// Adds an item, blocking the calling thread while the inbox is full: while it holds
+    /// `capacity` items, or while this item's `weight` would take it past `maxWeight` (unless
+    /// it is empty).
     /// - Returns: false when the inbox is closed and the item was not taken.
     @discardableResult
-    public func put(_ item: Item) -> Bool {
+    public func put(_ item: Item, weight: Int = 0) -> Bool {
         condition.lock()
-        while !closed && items.count - head >= capacity { condition.wait() }
-        return deliverLocked(item)
+        while !closed && (items.count - head >= capacity || (weightHeld > 0 && weightHeld + weight > maxWeight)) {
+            condition.wait()
+        }
+        return deliverLocked(item, weight: weight)
     }
 
     /// Adds an item without waiting for room. Never call ``put(_:)`` from the cooperative pool.
     @discardableResult
     public func putUnbounded(_ item: Item) -> Bool {
         condition.lock()
-        return deliverLocked(item)
+        return deliverLocked(item, weight: 0)
     }
 
-    private func deliverLocked(_ item: Item) -> Bool {
+    private func deliverLocked(_ item: Item, weight: Int) -> Bool {
         guard !closed else {
             condition.unlock()
             return false
@@ -54,6 +80,8 @@ public final class Inbox<Item: Sendable>: @unchecked Sendable {
             return true
         }
         items.append(item)
+        weights.append(weight)
+        weightHeld += weight
         condition.unlock()
         return true
     }
@@ -63,10 +91,16 @@ public final class Inbox<Item: Sendable>: @unchecked Sendable {
         await withCheckedContinuation { continuation in
             condition.lock()
             if head < items.count {
-                let item = items[head]
+                let item = items[head].take()!
+                weightHeld -= weights[head]
                 head += 1
-                if head > 1024 && head * 2 > items.count {
+                if head == items.count {
+                    items.removeAll(keepingCapacity: true)
+                    weights.removeAll(keepingCapacity: true)
+                    head = 0
+                } else if head > 1024 && head * 2 > items.count {
                     items.removeFirst(head)
+                    weights.removeFirst(head)
                     head = 0
                 }
                 condition.broadcast()

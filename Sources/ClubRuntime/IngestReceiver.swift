@@ -5,9 +5,10 @@ import Logging
 import ZMQ
 
 /// Owns the ingest PULL socket on a dedicated thread: blocks for the first frame, drains
-/// the rest without waiting, decodes the batch and hands it to the pipeline's inbox as an
-/// `Item` (`batch(decoded, frames, receivedAt)`). Decoding here overlaps with the consumer
-/// loop's window work on the other core.
+/// the rest without waiting (up to `batchFrames` frames or `batchBytes` bytes), decodes the
+/// batch and hands it to the pipeline's inbox as an `Item` (`batch(decoded, frames,
+/// receivedAt)`) weighing the bytes received, so the inbox bounds what waits in bytes, not in
+/// frames. Decoding here overlaps with the consumer loop's window work on the other core.
 public final class IngestReceiver<Item: Sendable>: @unchecked Sendable {
     // @unchecked: `socket` is used only by the receiving thread after `start()`;
     // `stopRequested` is guarded by `lock`.
@@ -16,6 +17,8 @@ public final class IngestReceiver<Item: Sendable>: @unchecked Sendable {
         public var receiveHighWaterMark: Int
         public var maxMessageBytes: Int
         public var batchFrames: Int = 1024
+        /// A batch ends once its frames hold this many bytes.
+        public var batchBytes: Int = 1 << 20
         /// CurveZMQ (`security.mode: curve`): the socket is a CURVE server, and each message is
         /// decoded for the principal its key belongs to now; nil in open mode.
         public var curve: CurveServer?
@@ -37,6 +40,7 @@ public final class IngestReceiver<Item: Sendable>: @unchecked Sendable {
     private let batch: @Sendable (DecodedEvents, Int, Int64) -> Item
     private let decoder: EventDecoder
     private let batchFrames: Int
+    private let batchBytes: Int
     private let lock = NSLock()
     private var stopRequested = false
     private let finished = DispatchSemaphore(value: 0)
@@ -63,6 +67,7 @@ public final class IngestReceiver<Item: Sendable>: @unchecked Sendable {
         self.batch = batch
         self.decoder = decoder
         self.batchFrames = options.batchFrames
+        self.batchBytes = options.batchBytes
         self.logger = logger
     }
 
@@ -85,10 +90,11 @@ public final class IngestReceiver<Item: Sendable>: @unchecked Sendable {
     /// `receivedAt` (set at the first message of a batch). A multipart message is consumed
     /// whole and refused: an event or a batch is one single frame.
     /// - Returns: false when no message is ready.
-    private func receiveEvent(wait: Bool, receivedAt: inout Int64?, into decoded: inout DecodedEvents) throws -> Bool {
+    private func receiveEvent(wait: Bool, receivedAt: inout Int64?, bytesReceived: inout Int, into decoded: inout DecodedEvents) throws -> Bool {
         let multipart = try socket.receiveFrame(wait: wait, peer: curve != nil) { bytes, more, peer in
             let now = receivedAt ?? Clock.nowMillis()
             receivedAt = now
+            bytesReceived += bytes.count
             guard !more else { return more }
             guard let curve else {
                 decoder.decode(frame: bytes, now: now, into: &decoded)
@@ -139,11 +145,16 @@ public final class IngestReceiver<Item: Sendable>: @unchecked Sendable {
             do {
                 var decoded = DecodedEvents()
                 var receivedAt: Int64?
-                guard try receiveEvent(wait: true, receivedAt: &receivedAt, into: &decoded) else { continue }
+                var bytes = 0
+                guard try receiveEvent(wait: true, receivedAt: &receivedAt, bytesReceived: &bytes, into: &decoded) else { continue }
                 var frames = 1
-                while frames < batchFrames, try receiveEvent(wait: false, receivedAt: &receivedAt, into: &decoded) { frames += 1 }
+                while frames < batchFrames, bytes < batchBytes,
+                    try receiveEvent(wait: false, receivedAt: &receivedAt, bytesReceived: &bytes, into: &decoded)
+                {
+                    frames += 1
+                }
                 lastPeer = nil  // a device retired meanwhile is refused from the next batch on
-                if !inbox.put(batch(decoded, frames, receivedAt!)) { return }
+                if !inbox.put(batch(decoded, frames, receivedAt!), weight: bytes) { return }
             } catch let error as ZMQError where error.contextTerminated {
                 return
             } catch {

@@ -31,10 +31,13 @@ public actor PipelineRuntime {
         public var publishEndpoint = "tcp://127.0.0.1:7003"
         /// Where stages in other processes hand the publisher their batches (none by default).
         public var publishChannelEndpoints: [String] = []
-        public var receiveHighWaterMark = 100_000
+        public var receiveHighWaterMark = 1_000
         public var sendHighWaterMark = 100_000
         public var maxMessageBytes = 16 << 20
+        /// Ingest batches waiting for the consumer loop, at most …
         public var inboxBatches = 64
+        /// … holding at most this many bytes of frames as received.
+        public var inboxBytes = 8 << 20
         public var limits = EventDecoder.Limits()
         /// `security.mode: curve`: the ingest and publish sockets are CurveZMQ servers (the
         /// context's ZAP handler admits the keys); nil in open mode.
@@ -130,7 +133,7 @@ public actor PipelineRuntime {
         self.decoder = EventDecoder(limits: options.limits)
         self.store = store
         self.logger = logger
-        let inbox = Inbox<Inbound>(capacity: options.inboxBatches)
+        let inbox = Inbox<Inbound>(capacity: options.inboxBatches, maxWeight: options.inboxBytes)
         self.inbox = inbox
         let publisher = try Publisher(
             context: context, endpoint: options.publishEndpoint, sendHighWaterMark: options.sendHighWaterMark,
