@@ -161,6 +161,6 @@ let package = Package(
         .testTarget(name: "UsersTests", dependencies: ["Users", "ClubKernel", "Events", "JSON", "Telemetry"]),
         .testTarget(name: "CommunityTests", dependencies: ["Community", "ClubKernel", "Events", "JSON"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ClubKernel", "Definitions", "DefinitionTesting", "JSON"]),
-        .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "ClubKernel", "Bonus", "Imports", "ZMQ", "clubd", "clubctl", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "ClubKernel", "Bonus", "Imports", "Telemetry", "ZMQ", "clubd", "clubctl", .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

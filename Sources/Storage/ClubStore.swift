@@ -134,6 +134,18 @@ public final class ClubStore: Sendable {
                     DROP TABLE snapshot_part;
                     """)
         }
+        migrator.registerMigration("v10-snapshot-entries") { db in
+            // Keyed parts (one entry per user) saved incrementally: a snapshot writes the
+            // entries that changed since the previous one, so it costs what changed.
+            try db.execute(
+                sql: """
+                    CREATE TABLE snapshot_entry (
+                        part TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        state BLOB NOT NULL,
+                        PRIMARY KEY (part, key)) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 
@@ -153,10 +165,11 @@ public final class ClubStore: Sendable {
     // MARK: Snapshots
 
     /// Replaces the snapshot atomically, drops journal entries it includes and writes the
-    /// history batches not yet written.
+    /// history batches not yet written. Keyed parts change by their entries' changes.
     public func save(_ snapshot: StateSnapshot, history: [HistoryBatch] = []) async throws {
         try await pool.write { db in
             try Self.write(history, db)
+            try Self.write(snapshot.entries, db)
             try db.execute(sql: "DELETE FROM snapshot_slice")
             let insert = try db.cachedStatement(sql: "INSERT INTO snapshot_slice (name, idx, state) VALUES (?, ?, ?)")
             for (name, state) in snapshot.parts {
@@ -182,6 +195,33 @@ public final class ClubStore: Sendable {
         }
     }
 
+    /// Applies the keyed parts' changes; deletes the stored entries of keyed parts not named.
+    private static func write(_ entries: [String: EntryChanges], _ db: Database) throws {
+        // The stored parts, found by stepping through the primary key (a handful of seeks, not
+        // a scan of every entry).
+        var stored: [String] = []
+        while let part = try String.fetchOne(
+            db, sql: "SELECT part FROM snapshot_entry WHERE part > ? ORDER BY part LIMIT 1", arguments: [stored.last ?? ""])
+        {
+            stored.append(part)
+        }
+        for part in stored where entries[part] == nil {
+            try db.execute(sql: "DELETE FROM snapshot_entry WHERE part = ?", arguments: [part])
+        }
+        let upsert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO snapshot_entry (part, key, state) VALUES (?, ?, ?)")
+        let delete = try db.cachedStatement(sql: "DELETE FROM snapshot_entry WHERE part = ? AND key = ?")
+        for (part, changes) in entries {
+            if changes.replacesAll { try db.execute(sql: "DELETE FROM snapshot_entry WHERE part = ?", arguments: [part]) }
+            for (key, entry) in changes.changes {
+                if let entry {
+                    try upsert.execute(arguments: [part, key, Data(entry)])
+                } else if !changes.replacesAll {
+                    try delete.execute(arguments: [part, key])
+                }
+            }
+        }
+    }
+
     /// The last saved snapshot, or nil on a first start.
     public func loadSnapshot() async throws -> StateSnapshot? {
         try await pool.read { db in
@@ -194,7 +234,13 @@ public final class ClubStore: Sendable {
                 let name: String = row["name"]
                 (row["state"] as Data).withUnsafeBytes { parts[name, default: []].append(contentsOf: $0) }
             }
-            return StateSnapshot(parts: parts, journalPosition: meta["journal_position"], takenAt: meta["taken_at"])
+            var entries: [String: EntryChanges] = [:]
+            let entryRows = try Row.fetchCursor(db, sql: "SELECT part, key, state FROM snapshot_entry")
+            while let row = try entryRows.next() {
+                let part: String = row["part"]
+                entries[part, default: EntryChanges(replacesAll: true, changes: [])].changes.append((row["key"], [UInt8](row["state"] as Data)))
+            }
+            return StateSnapshot(parts: parts, entries: entries, journalPosition: meta["journal_position"], takenAt: meta["taken_at"])
         }
     }
 

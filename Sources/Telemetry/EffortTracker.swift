@@ -32,6 +32,15 @@ public struct EffortTracker: Sendable, Equatable, Codable {
         /// When its last sample arrived on the daemon's clock; nil: not known (replayed, or
         /// restored from an older snapshot) — its idle time starts at the next look.
         var lastArrival: Int64?
+        /// Listed in ``EffortTracker/changedSessions`` since the last incremental snapshot
+        /// (bookkeeping: not part of the state, not compared, not encoded).
+        var changed = false
+
+        enum CodingKeys: String, CodingKey { case points, starts, best, lastTs, lastArrival }
+
+        static func == (a: Session, b: Session) -> Bool {
+            (a.points, a.starts, a.best, a.lastTs, a.lastArrival) == (b.points, b.starts, b.best, b.lastTs, b.lastArrival)
+        }
     }
 
     /// A personal record set by a finished session.
@@ -55,6 +64,16 @@ public struct EffortTracker: Sendable, Equatable, Codable {
     var personalBests: [String: [Int64?]] = [:]
     /// Daemon clock of the last look for ended sessions.
     var sweptAt = Int64.min
+    /// Sessions changed or ended, and users whose bests changed, since the last
+    /// ``takeChanges()``: what an incremental snapshot writes.
+    var changedSessions: [SessionKey] = []
+    var changedBests: [String] = []
+
+    enum CodingKeys: String, CodingKey { case distances, idleMillis, sessions, personalBests, sweptAt }
+
+    public static func == (a: EffortTracker, b: EffortTracker) -> Bool {
+        (a.distances, a.idleMillis, a.sessions, a.personalBests, a.sweptAt) == (b.distances, b.idleMillis, b.sessions, b.personalBests, b.sweptAt)
+    }
 
     public init(distances: [Double], idleMillis: Int64 = 120_000) {
         self.distances = distances.sorted()
@@ -79,6 +98,10 @@ public struct EffortTracker: Sendable, Equatable, Codable {
             var session = Session()
             swap(&session, &sessions.values[index])
             defer { swap(&session, &sessions.values[index]) }
+            if !session.changed {
+                session.changed = true
+                changedSessions.append(key)
+            }
             session.lastArrival = now
             guard sample.ts > session.lastTs else { continue }
             session.lastTs = sample.ts
@@ -112,11 +135,19 @@ public struct EffortTracker: Sendable, Equatable, Codable {
     }
 
     private mutating func finishIdleSessions(now: Int64) -> [Record] {
-        for index in sessions.indices where sessions.values[index].lastArrival == nil { sessions.values[index].lastArrival = now }
+        for index in sessions.indices where sessions.values[index].lastArrival == nil {
+            sessions.values[index].lastArrival = now
+            if !sessions.values[index].changed {
+                sessions.values[index].changed = true
+                changedSessions.append(sessions.keys[index])
+            }
+        }
         let ended = sessions.filter { $0.value.lastArrival! + idleMillis <= now }.sorted { ($0.value.lastTs, $0.key.user, $0.key.session) < ($1.value.lastTs, $1.key.user, $1.key.session) }
         var records: [Record] = []
         for (key, session) in ended {
             sessions[key] = nil
+            changedSessions.append(key)
+            changedBests.append(key.user)
             var bests = personalBests[key.user] ?? Array(repeating: nil, count: distances.count)
             for (d, target) in distances.enumerated() {
                 guard let millis = session.best[d], bests[d].map({ millis < $0 }) ?? true else { continue }

@@ -36,6 +36,8 @@ struct UserWindows {
     /// watermark: exact after the operator advances the user, lowered when a window opens.
     /// `min` (unknown) after a restore.
     var earliestDue = Int64.min
+    /// Listed in ``WindowOperator/changedUsers`` since the last incremental snapshot.
+    var changed = false
 
     static let never = Int64.min / 4
 

@@ -10,36 +10,7 @@ extension WindowOperator {
         w.write(users.count)
         for (user, state) in users {
             w.write(user)
-            w.write(state.maxTs)
-            w.write(state.lastArrival)
-            w.write(state.closedThrough)
-            w.write(state.windows.count)
-            for window in state.windows {
-                w.write(window.start)
-                w.write(window.end)
-                w.write(window.emitted)
-                w.write(window.changedSinceEmit)
-                write(window.aggregate, to: &w)
-            }
-            w.write(state.series.count)
-            for (key, series) in state.series {
-                w.write(key.device)
-                w.write(key.session)
-                w.write(series.floorTs)
-                w.write(series.floorDistance)
-                w.write(series.floorAltitude)
-                w.write(series.lastSeen)
-                w.write(series.points.count)
-                for p in series.points {
-                    w.write(p.ts)
-                    w.write(p.distance)
-                    w.write(p.altitude)
-                    w.write(p.speed)
-                    w.write(p.contribution.distance)
-                    w.write(p.contribution.movingMillis)
-                    w.write(p.contribution.elevationGain)
-                }
-            }
+            write(state, to: &w)
         }
         return w.bytes
     }
@@ -55,46 +26,146 @@ extension WindowOperator {
         if version == 3 { _ = try r.readInt64() }
         for _ in 0..<(try r.readInt()) {
             let user = try r.readString()
-            var state = UserWindows()
-            state.maxTs = try r.readInt64()
-            if version >= 4 {
-                state.lastArrival = try r.readInt64()
-                state.closedThrough = try r.readInt64()
-            }
-            for _ in 0..<(try r.readInt()) {
-                var window = OpenWindow(start: try r.readInt64(), end: try r.readInt64())
-                window.emitted = try r.readBool()
-                window.changedSinceEmit = try r.readBool()
-                window.aggregate = try readAggregate(&r)
-                state.windows.append(window)
-            }
-            for _ in 0..<(try r.readInt()) {
-                let key = SeriesKey(device: try r.readString(), session: try r.readString())
-                let floorTs = try r.readOptionalInt64()
-                let floorDistance = try r.readOptionalDouble()
-                let floorAltitude = try r.readOptionalDouble()
-                let lastSeen = try r.readInt64()
-                var points: [SeriesPoint] = []
-                for _ in 0..<(try r.readInt()) {
-                    points.append(
-                        SeriesPoint(
-                            ts: try r.readInt64(), distance: try r.readOptionalDouble(), altitude: try r.readOptionalDouble(),
-                            speed: try r.readOptionalDouble(), contribution: Contribution(
-                                distance: try r.readDouble(), movingMillis: try r.readInt64(), elevationGain: try r.readDouble())))
-                }
-                state.series[key] = DeviceSeries(
-                    points: points, floorTs: floorTs, floorDistance: floorDistance, floorAltitude: floorAltitude,
-                    lastSeen: lastSeen)
-            }
-            // The heaps are derived state: rebuild them. An unknown arrival is timed at the
-            // first tick.
-            state.earliestDue = nextDue(state) ?? .max
-            let idleDue = state.lastArrival == UserWindows.never ? Int64.min : state.lastArrival + spec.idleTimeout
-            state.idleAt = idleDue
-            idleTimers.push(idleDue, user)
-            users[user] = state
+            restore(user, try readUser(&r, version: version))
         }
         guard r.isAtEnd else { throw StateReader.Corrupt(offset: r.offset) }
+    }
+
+    // MARK: Incremental snapshots: one entry per user
+
+    /// Format version of ``entry(of:)``.
+    public static let entryVersion: Int64 = 1
+
+    /// The users whose state changed, or who were forgotten, since the last call (each once):
+    /// what an incremental snapshot writes (``entry(of:)``) or deletes.
+    public mutating func takeChangedUsers() -> [String] {
+        let taken = changedUsers
+        changedUsers = []
+        var unique: [String] = []
+        unique.reserveCapacity(taken.count)
+        for user in taken {
+            guard let index = users.index(forKey: user) else {
+                unique.append(user)  // forgotten (listed once per time it was marked)
+                continue
+            }
+            if users.values[index].changed {
+                users.values[index].changed = false
+                unique.append(user)
+            }
+        }
+        // A user forgotten and then seen again is listed twice, once with state.
+        guard taken.count != unique.count else { return unique }
+        var seen: Set<String> = []
+        return unique.filter { seen.insert($0).inserted }
+    }
+
+    /// `user`'s state as one entry of an incremental snapshot; nil when the operator keeps
+    /// nothing for them (forgotten: the entry is deleted).
+    public func entry(of user: String) -> [UInt8]? {
+        guard let state = users[user] else { return nil }
+        var w = StateWriter()
+        w.write(Self.entryVersion)
+        write(state, to: &w)
+        return w.bytes
+    }
+
+    /// Every user's entry, for a full incremental snapshot.
+    public func entries() -> [(user: String, entry: [UInt8])] {
+        users.keys.map { ($0, entry(of: $0)!) }
+    }
+
+    /// Restores state from the entries of ``entry(of:)`` for the same window spec.
+    /// - Throws: ``StateReader/Corrupt`` when an entry is not of this version, naming its offset.
+    public init(spec: WindowSpec, entries: some Sequence<(user: String, entry: [UInt8])>) throws {
+        self.init(spec: spec)
+        for (user, entry) in entries {
+            var r = StateReader(entry)
+            guard try r.readInt64() == Self.entryVersion else { throw StateReader.Corrupt(offset: 0) }
+            restore(user, try readUser(&r, version: Self.snapshotVersion))
+            guard r.isAtEnd else { throw StateReader.Corrupt(offset: r.offset) }
+        }
+    }
+
+    // MARK: One user
+
+    private func write(_ state: UserWindows, to w: inout StateWriter) {
+        w.write(state.maxTs)
+        w.write(state.lastArrival)
+        w.write(state.closedThrough)
+        w.write(state.windows.count)
+        for window in state.windows {
+            w.write(window.start)
+            w.write(window.end)
+            w.write(window.emitted)
+            w.write(window.changedSinceEmit)
+            write(window.aggregate, to: &w)
+        }
+        w.write(state.series.count)
+        for (key, series) in state.series {
+            w.write(key.device)
+            w.write(key.session)
+            w.write(series.floorTs)
+            w.write(series.floorDistance)
+            w.write(series.floorAltitude)
+            w.write(series.lastSeen)
+            w.write(series.points.count)
+            for p in series.points {
+                w.write(p.ts)
+                w.write(p.distance)
+                w.write(p.altitude)
+                w.write(p.speed)
+                w.write(p.contribution.distance)
+                w.write(p.contribution.movingMillis)
+                w.write(p.contribution.elevationGain)
+            }
+        }
+    }
+
+    /// One user's state as ``write(_:to:)`` wrote it (in snapshot `version`, 3 or 4).
+    private func readUser(_ r: inout StateReader, version: Int64) throws -> UserWindows {
+        var state = UserWindows()
+        state.maxTs = try r.readInt64()
+        if version >= 4 {
+            state.lastArrival = try r.readInt64()
+            state.closedThrough = try r.readInt64()
+        }
+        for _ in 0..<(try r.readInt()) {
+            var window = OpenWindow(start: try r.readInt64(), end: try r.readInt64())
+            window.emitted = try r.readBool()
+            window.changedSinceEmit = try r.readBool()
+            window.aggregate = try readAggregate(&r)
+            state.windows.append(window)
+        }
+        for _ in 0..<(try r.readInt()) {
+            let key = SeriesKey(device: try r.readString(), session: try r.readString())
+            let floorTs = try r.readOptionalInt64()
+            let floorDistance = try r.readOptionalDouble()
+            let floorAltitude = try r.readOptionalDouble()
+            let lastSeen = try r.readInt64()
+            var points: [SeriesPoint] = []
+            for _ in 0..<(try r.readInt()) {
+                points.append(
+                    SeriesPoint(
+                        ts: try r.readInt64(), distance: try r.readOptionalDouble(), altitude: try r.readOptionalDouble(),
+                        speed: try r.readOptionalDouble(), contribution: Contribution(
+                            distance: try r.readDouble(), movingMillis: try r.readInt64(), elevationGain: try r.readDouble())))
+            }
+            state.series[key] = DeviceSeries(
+                points: points, floorTs: floorTs, floorDistance: floorDistance, floorAltitude: floorAltitude,
+                lastSeen: lastSeen)
+        }
+        return state
+    }
+
+    /// Puts a restored user in place and rebuilds what is derived: the user's due time and
+    /// idle timer (an unknown arrival is timed at the first tick).
+    private mutating func restore(_ user: String, _ restored: UserWindows) {
+        var state = restored
+        state.earliestDue = nextDue(state) ?? .max
+        let idleDue = state.lastArrival == UserWindows.never ? Int64.min : state.lastArrival + spec.idleTimeout
+        state.idleAt = idleDue
+        idleTimers.push(idleDue, user)
+        users[user] = state
     }
 
     private func write(_ a: WindowAggregate, to w: inout StateWriter) {

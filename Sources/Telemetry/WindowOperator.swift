@@ -19,6 +19,9 @@ public struct WindowOperator: Sendable {
     var users: [String: UserWindows] = [:]
     /// (due on the daemon's clock, user): when to check a user for idleness or forgetting.
     var idleTimers = TimerHeap()
+    /// Users whose state changed (or was forgotten) since ``takeChangedUsers()``, each once
+    /// while its state is marked ``UserWindows/changed``: what an incremental snapshot writes.
+    var changedUsers: [String] = []
 
     public init(spec: WindowSpec) {
         self.spec = spec
@@ -84,6 +87,7 @@ public struct WindowOperator: Sendable {
         var state = UserWindows()
         swap(&state, &users.values[index])
         defer { swap(&state, &users.values[index]) }
+        markChanged(&state, sample.user)
         noteArrival(&state, of: sample.user, at: now)
         let horizon = horizon(state)
         if spec.latestEnd(of: sample.ts) <= horizon {
@@ -105,6 +109,15 @@ public struct WindowOperator: Sendable {
             advance(&state, user: sample.user, into: &output)
         }
         return state.windows.contains(where: \.changedSinceEmit)
+    }
+
+    /// Notes that `user`'s state changes (once until the next ``takeChangedUsers()``).
+    @inline(__always)
+    private mutating func markChanged(_ state: inout UserWindows, _ user: String) {
+        if !state.changed {
+            state.changed = true
+            changedUsers.append(user)
+        }
     }
 
     /// The watermark of one user: their own event time.
@@ -162,11 +175,22 @@ public struct WindowOperator: Sendable {
     /// Acts on users whose idle check fell due at `now`: a user heard from since is checked
     /// again later; one idle for `idleTimeout` has every window emitted and dropped (and
     /// the lateness horizon moved past them); one idle for `sessionTimeout` is forgotten.
+    /// Users closed by one call emit in the order of the instant they went idle, then of their
+    /// ids: an order that depends on their state alone, not on the timers' history, so a
+    /// restored operator emits exactly as an uninterrupted one.
     private mutating func fireIdleUsers(now: Int64, into output: inout WindowOutput) {
+        var closed: [(idleAt: Int64, user: String, results: [WindowResult])] = []
+        defer {
+            closed.sort { ($0.idleAt, $0.user) < ($1.idleAt, $1.user) }
+            for user in closed { output.results += user.results }
+        }
         while let next = idleTimers.minimum, next.due <= now {
             _ = idleTimers.popMinimum()
             guard var state = users[next.user], state.idleAt == next.due else { continue }
-            if state.lastArrival == UserWindows.never { state.lastArrival = now }  // restored without a clock
+            if state.lastArrival == UserWindows.never {  // restored without a clock
+                state.lastArrival = now
+                markChanged(&state, next.user)
+            }
             let idleDue = state.lastArrival + spec.idleTimeout
             if idleDue > now {
                 state.idleAt = idleDue
@@ -174,7 +198,10 @@ public struct WindowOperator: Sendable {
                 users[next.user] = state
                 continue
             }
-            close(&state, user: next.user, into: &output)
+            markChanged(&state, next.user)
+            var own = WindowOutput()
+            close(&state, user: next.user, into: &own)
+            if !own.results.isEmpty { closed.append((idleDue, next.user, own.results)) }
             let forgetAt = state.lastArrival + max(spec.sessionTimeout, spec.idleTimeout)
             if forgetAt <= now {
                 users[next.user] = nil
@@ -206,6 +233,7 @@ public struct WindowOperator: Sendable {
 
     private mutating func emitUpdates(of user: String, into output: inout WindowOutput) {
         guard var state = users[user], state.windows.contains(where: \.changedSinceEmit) else { return }
+        markChanged(&state, user)
         for index in state.windows.indices where state.windows[index].changedSinceEmit {
             output.results.append(result(user, state.windows[index], isUpdate: true))
             state.windows[index].changedSinceEmit = false

@@ -1,6 +1,8 @@
 import ClubTestKit
 import Foundation
+import GRDB
 import JSON
+import Telemetry
 import Testing
 
 /// Drives a real clubd process through its real sockets.
@@ -188,43 +190,90 @@ import Testing
     }
 
     /// A stream cut in two by SIGTERM and a restart gives the windows of one run.
-    @Test func sigtermAndRestartGiveTheSameWindowsAsOneRun() throws {
-        var frames: [String] = []
-        for i in 0..<600 {
-            let user = "u-\(i % 3)"
-            frames.append(Self.telemetry(Self.t0 + Int64(i / 3) * 1000, Double(i / 3) * 3.5, user: user, hr: 100 + i % 50))
-        }
+    /// 200 s of three users' telemetry, a sample a second each.
+    static var threeUsers: [String] {
+        (0..<600).map { i in Self.telemetry(Self.t0 + Int64(i / 3) * 1000, Double(i / 3) * 3.5, user: "u-\(i % 3)", hr: 100 + i % 50) }
+    }
 
-        func run(cutAt cut: Int?) throws -> [String] {
-            let daemon = try DaemonProcess()
-            try daemon.start()
-            var sub = try daemon.subscriber("window.u-")
-            var push = try daemon.pusher()
-            var received: [JSONValue] = []
-            for (i, frame) in frames.enumerated() {
-                if i == cut {
-                    Thread.sleep(forTimeInterval: 0.5)
-                    received += try sub.receive(count: 1000, timeout: 500).map(\.payload)
-                    #expect(daemon.terminate() == 0)
-                    try daemon.start()
-                    sub = try daemon.subscriber("window.u-")
-                    push = try daemon.pusher()
-                }
-                try push.send(Array(frame.utf8))
+    /// Sends `frames` to a real clubd and collects every window published (without `at`,
+    /// sorted); with `cut`, the daemon is stopped with SIGTERM before frame `cut`, `whileStopped`
+    /// runs, and it is started again. - Returns: the windows, and the daemon (stopped).
+    static func windows(of frames: [String], restartAt cut: Int?, whileStopped: (DaemonProcess) throws -> Void = { _ in }) throws -> (
+        windows: [String], daemon: DaemonProcess
+    ) {
+        let daemon = try DaemonProcess()
+        try daemon.start()
+        var sub = try daemon.subscriber("window.u-")
+        var push = try daemon.pusher()
+        var received: [JSONValue] = []
+        for (i, frame) in frames.enumerated() {
+            if i == cut {
+                Thread.sleep(forTimeInterval: 0.5)
+                received += try sub.receive(count: 1000, timeout: 500).map(\.payload)
+                #expect(daemon.terminate() == 0)
+                try whileStopped(daemon)
+                try daemon.start()
+                sub = try daemon.subscriber("window.u-")
+                push = try daemon.pusher()
             }
-            // The last windows close when the users have been quiet for 2 s on the daemon's clock.
-            received += try sub.receive(count: 1000, timeout: 5000).map(\.payload)
-            daemon.terminate()
-            return received.map { message in
-                guard case .object(var o) = message else { return "" }
-                o["at"] = nil
-                return JSONValue.object(o).jsonText
-            }.sorted()
+            try push.send(Array(frame.utf8))
         }
-        let whole = try run(cutAt: nil)
-        let cut = try run(cutAt: 301)
+        // The last windows close when the users have been quiet for 2 s on the daemon's clock.
+        received += try sub.receive(count: 1000, timeout: 5000).map(\.payload)
+        #expect(daemon.terminate() == 0)
+        let windows = received.map { message -> String in
+            guard case .object(var o) = message else { return "" }
+            o["at"] = nil
+            return JSONValue.object(o).jsonText
+        }.sorted()
+        return (windows, daemon)
+    }
+
+    @Test func sigtermAndRestartGiveTheSameWindowsAsOneRun() throws {
+        let whole = try Self.windows(of: Self.threeUsers, restartAt: nil).windows
+        let cut = try Self.windows(of: Self.threeUsers, restartAt: 301).windows
         #expect(whole.count == 3 * 4)
         #expect(cut == whole)
+    }
+
+    /// A state directory of the earlier release, whose snapshot held each stage's windows and the
+    /// record tracker as whole-state parts, restores exactly (the same windows as one run), and
+    /// its next snapshot rewrites them as per-user entries.
+    @Test func aWholeStateSnapshotOfTheEarlierReleaseRestoresAndIsRewrittenAsEntries() throws {
+        let whole = try Self.windows(of: Self.threeUsers, restartAt: nil).windows
+        let upgraded = try Self.windows(of: Self.threeUsers, restartAt: 301) { daemon in
+            let users = try Self.downgradeSnapshot(daemon.databasePath)
+            #expect(users == 3, "the three users' windows were stored as entries")
+        }
+        #expect(whole.count == 3 * 4)
+        #expect(upgraded.windows == whole)
+        let stored = try DatabaseQueue(path: upgraded.daemon.databasePath).read { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM snapshot_entry WHERE part IN ('stage.minute', 'records.sessions')") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM snapshot_slice WHERE name = 'stage.minute'") ?? 0)
+        }
+        #expect(stored.0 == 6 && stored.1 == 0, "the users' windows and sessions are entries again")
+    }
+
+    /// Rewrites a stopped daemon's snapshot the way the earlier release stored it: the minute
+    /// stage's users and the record tracker as whole-state parts, no entries.
+    /// - Returns: the users the minute stage held.
+    static func downgradeSnapshot(_ path: String) throws -> Int {
+        try DatabaseQueue(path: path).write { db in
+            let prefix = try #require(try Data.fetchOne(db, sql: "SELECT state FROM snapshot_slice WHERE name = 'stage.minute.spec'"))
+            let users = try Row.fetchAll(db, sql: "SELECT key, state FROM snapshot_entry WHERE part = 'stage.minute'")
+                .map { (user: $0["key"] as String, entry: [UInt8]($0["state"] as Data)) }
+            let windows = try WindowOperator(spec: WindowSpec(kind: .tumbling(size: 60_000)), entries: users)
+            let meta = try #require(try Data.fetchOne(db, sql: "SELECT state FROM snapshot_slice WHERE name = 'records'"))
+            let sessions = try Data.fetchAll(db, sql: "SELECT state FROM snapshot_entry WHERE part = 'records.sessions'").map { [UInt8]($0) }
+            let bests = try Row.fetchAll(db, sql: "SELECT key, state FROM snapshot_entry WHERE part = 'records.bests'")
+                .map { (user: $0["key"] as String, entry: [UInt8]($0["state"] as Data)) }
+            let records = try EffortTracker(meta: [UInt8](meta), sessions: sessions, bests: bests)
+            try db.execute(sql: "DELETE FROM snapshot_slice WHERE name IN ('stage.minute.spec', 'stage.minute', 'records')")
+            try db.execute(sql: "INSERT INTO snapshot_slice (name, idx, state) VALUES ('stage.minute', 0, ?)", arguments: [prefix + Data(windows.snapshot())])
+            try db.execute(sql: "INSERT INTO snapshot_slice (name, idx, state) VALUES ('records', 0, ?)", arguments: [Data(records.snapshot())])
+            try db.execute(sql: "DELETE FROM snapshot_entry")
+            return users.count
+        }
     }
 
     /// Acknowledged submits survive SIGKILL: they are journaled before the reply.

@@ -148,7 +148,7 @@ public actor PipelineRuntime {
             stages.append(try Self.makeStage(definition, snapshot: snapshot, logger: logger))
         }
         self.stages = stages
-        recordStage = try RecordStage(distances: training.recordDistances, idleMillis: training.recordIdleMillis, snapshot: snapshot?.parts["records"])
+        recordStage = try RecordStage(distances: training.recordDistances, idleMillis: training.recordIdleMillis, snapshot: snapshot)
         let historySource = options.history.flatMap { Self.historySource(stages, $0) }
         historySourceIndex = historySource
         history = options.history.map {
@@ -226,22 +226,31 @@ public actor PipelineRuntime {
             ])
     }
 
-    /// A stage's snapshot part is prefixed with its window spec, so that a changed
-    /// definition never restores state computed under another one.
+    /// A stage's snapshot is marked with its window spec, so that a changed definition never
+    /// restores state computed under another one.
     private static func snapshotPrefix(of definition: PipelineDefinition) -> [UInt8] {
         Array(String(describing: definition.window).utf8) + [0]
     }
 
+    /// The keyed part holding a stage's users (one entry each), and the part holding its spec.
+    static func stagePart(_ definition: PipelineDefinition) -> (entries: String, spec: String) {
+        ("stage.\(definition.name)", "stage.\(definition.name).spec")
+    }
+
+    /// The stage restored from its entries (incremental snapshots), or from the whole-state
+    /// part of an earlier version (prefixed with its spec), or new.
     private static func makeStage(_ definition: PipelineDefinition, snapshot: StateSnapshot?, logger: Logger) throws -> WindowStage {
-        let name = "stage.\(definition.name)"
+        let part = stagePart(definition)
         let prefix = snapshotPrefix(of: definition)
-        guard let saved = snapshot?.parts[name], saved.starts(with: prefix) else {
-            if snapshot?.parts[name] != nil {
-                logger.warning("pipeline definition changed; its windows start empty", metadata: ["pipeline": "\(definition.name)"])
-            }
-            return try WindowStage(definition: definition)
+        if let spec = snapshot?.parts[part.spec] {
+            if spec == prefix { return try WindowStage(definition: definition, entries: snapshot?.entries[part.entries]?.changes ?? []) }
+        } else if let saved = snapshot?.parts[part.entries], saved.starts(with: prefix) {
+            return try WindowStage(definition: definition, snapshot: Array(saved.dropFirst(prefix.count)))
         }
-        return try WindowStage(definition: definition, snapshot: Array(saved.dropFirst(prefix.count)))
+        if snapshot?.parts[part.spec] != nil || snapshot?.parts[part.entries] != nil {
+            logger.warning("pipeline definition changed; its windows start empty", metadata: ["pipeline": "\(definition.name)"])
+        }
+        return try WindowStage(definition: definition)
     }
 
     /// Replays journal entries newer than the snapshot. Call once, before ``run()``.
@@ -535,9 +544,9 @@ public actor PipelineRuntime {
     /// are copy-on-write values, so capturing them costs next to nothing; encoding and saving
     /// them — seconds for 100,000 users — happen off the loop (``save(_:)``).
     private struct CapturedSnapshot: Sendable {
-        typealias Stage = (name: String, prefix: [UInt8], windows: WindowOperator)
+        typealias Stage = (definition: PipelineDefinition, stage: WindowStage, capture: WindowStage.SnapshotCapture)
         var publisher: [UInt8]
-        var records: EffortTracker
+        var records: RecordStage.SnapshotCapture
         var attendance: AttendanceDetector
         var together: TogetherDetector
         var stages: [Stage]
@@ -545,32 +554,61 @@ public actor PipelineRuntime {
         var history: (batches: [HistoryBatch], state: HistoryRecorder)?
         var journalPosition: Int64
         var takenAt: Int64
+        var generation: Int64
     }
 
+    /// Snapshots captured since start: the stages' unsaved entries are confirmed by it.
+    private var snapshotGeneration: Int64 = 0
+
     private func captureSnapshot() async -> CapturedSnapshot {
+        snapshotGeneration += 1
         var stageStates: [CapturedSnapshot.Stage] = []
         for stage in stages {
-            stageStates.append(("stage.\(stage.definition.name)", Self.snapshotPrefix(of: stage.definition), await stage.state))
+            stageStates.append((stage.definition, stage, await stage.capture(generation: snapshotGeneration)))
         }
         let detected = await detectors.state
         return CapturedSnapshot(
-            publisher: await publisher.snapshot(), records: await recordStage.state, attendance: detected.attendance, together: detected.together, stages: stageStates,
-            history: await history?.seal(), journalPosition: journalPosition, takenAt: Clock.nowMillis())
+            publisher: await publisher.snapshot(), records: await recordStage.capture(generation: snapshotGeneration), attendance: detected.attendance, together: detected.together, stages: stageStates,
+            history: await history?.seal(), journalPosition: journalPosition, takenAt: Clock.nowMillis(),
+            generation: snapshotGeneration)
     }
 
     /// Encodes and stores a captured snapshot. Saves run one after another, in capture order.
     private nonisolated func save(_ captured: CapturedSnapshot) async throws -> StateSnapshot {
         let start = DispatchTime.now()
         var parts: [String: [UInt8]] = [
-            "publisher": captured.publisher, "records": captured.records.snapshot(),
+            "publisher": captured.publisher,
             Self.attendancePart: [UInt8]((try? JSONEncoder().encode(captured.attendance)) ?? Data()),
             Self.togetherPart: [UInt8]((try? JSONEncoder().encode(captured.together)) ?? Data()),
         ]
-        for stage in captured.stages { parts[stage.name] = stage.prefix + stage.windows.snapshot() }
+        var entries: [String: EntryChanges] = [:]
+        switch captured.records {
+        case .full(let tracker):
+            let all = tracker.entries()
+            parts[RecordStage.part] = tracker.meta()
+            entries[RecordStage.sessionsPart] = EntryChanges(replacesAll: true, changes: all.sessions.map { ($0.key, $0.entry) })
+            entries[RecordStage.bestsPart] = EntryChanges(replacesAll: true, changes: all.bests.map { ($0.key, $0.entry) })
+        case .changes(let meta, let sessions, let bests):
+            parts[RecordStage.part] = meta
+            entries[RecordStage.sessionsPart] = EntryChanges(replacesAll: false, changes: sessions)
+            entries[RecordStage.bestsPart] = EntryChanges(replacesAll: false, changes: bests)
+        }
+        for stage in captured.stages {
+            let part = Self.stagePart(stage.definition)
+            parts[part.spec] = Self.snapshotPrefix(of: stage.definition)
+            switch stage.capture {
+            case .full(let windows):
+                entries[part.entries] = EntryChanges(replacesAll: true, changes: windows.entries().map { ($0.user, $0.entry) })
+            case .changes(let changes):
+                entries[part.entries] = EntryChanges(replacesAll: false, changes: changes)
+            }
+        }
         if let history = captured.history { parts[HistoryStage.snapshotPart] = history.state.snapshot() }
-        let snapshot = StateSnapshot(parts: parts, journalPosition: captured.journalPosition, takenAt: captured.takenAt)
+        let snapshot = StateSnapshot(parts: parts, entries: entries, journalPosition: captured.journalPosition, takenAt: captured.takenAt)
         let batches = captured.history?.batches ?? []
         try await store.save(snapshot, history: batches)
+        for stage in captured.stages { await stage.stage.confirmSaved(through: captured.generation) }
+        await recordStage.confirmSaved(through: captured.generation)
         if let last = batches.last { await history?.confirm(through: last.generation) }
         snapshotTimer.recordInterval(since: start)
         snapshotBytes.record(snapshot.byteCount)

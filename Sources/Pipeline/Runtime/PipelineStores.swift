@@ -24,7 +24,9 @@ public protocol ActivityLogStore: ActivityLogReading {
 public protocol TelemetryStore: Sendable {
     func loadSnapshot() async throws -> StateSnapshot?
     /// Replaces the snapshot, drops the journal entries it includes and writes the history
-    /// batches not yet written (by generation), atomically.
+    /// batches not yet written (by generation), atomically. Keyed parts
+    /// (``StateSnapshot/entries``) change by their entries' changes only, in the same
+    /// transaction: the snapshot then costs what changed since the previous one.
     func save(_ snapshot: StateSnapshot, history: [HistoryBatch]) async throws
     func journal(after position: Int64) async throws -> [(seq: Int64, payload: [UInt8])]
     /// Records closed windows; an update replaces the earlier result of the same window.

@@ -23,6 +23,10 @@ actor WindowStage {
         var windows = WindowOutput()
     }
 
+    /// The users' entries not yet confirmed stored (see ``EntryLedger``).
+    private var ledger: EntryLedger
+
+    /// A new stage, or one restored from a whole-state snapshot of an earlier version.
     init(definition: PipelineDefinition, snapshot: [UInt8]? = nil) throws {
         self.definition = definition
         if let snapshot {
@@ -30,7 +34,34 @@ actor WindowStage {
         } else {
             windows = WindowOperator(spec: definition.window)
         }
+        ledger = EntryLedger(stored: false)
     }
+
+    /// A stage restored from the entries of its incremental snapshots.
+    init(definition: PipelineDefinition, entries: [(key: String, entry: [UInt8]?)]) throws {
+        self.definition = definition
+        windows = try WindowOperator(spec: definition.window, entries: entries.lazy.compactMap { key, entry in entry.map { (key, $0) } })
+        ledger = EntryLedger(stored: true)
+    }
+
+    /// What a snapshot takes of this stage.
+    enum SnapshotCapture: Sendable {
+        /// Every user's entry, encoded off the loop from the copy-on-write operator.
+        case full(WindowOperator)
+        /// The entries changed since the last confirmed save, encoded here (nil: deleted).
+        case changes([(key: String, entry: [UInt8]?)])
+    }
+
+    /// Takes this stage's part of snapshot `generation`: on the loop, so it costs what changed.
+    func capture(generation: Int64) -> SnapshotCapture {
+        let changed = windows.takeChangedUsers()
+        if ledger.beginCapture(generation: generation) { return .full(windows) }
+        for user in changed { ledger.note(user, windows.entry(of: user), generation: generation) }
+        return .changes(ledger.changes)
+    }
+
+    /// Snapshot `generation` (and every one before it) is stored.
+    func confirmSaved(through generation: Int64) { ledger.confirm(through: generation) }
 
     /// Windows samples that arrived at `now` (nil: a replay); an empty batch is a clock tick
     /// that closes the windows of idle users.
@@ -73,9 +104,6 @@ actor WindowStage {
 
     /// Open and correctable windows of `user` with their aggregates.
     func openResults(of user: String) -> [WindowResult] { windows.currentWindows(of: user) }
-
-    /// The operator as it is now: a copy-on-write value, encoded by the caller.
-    var state: WindowOperator { windows }
 
     var stateSize: (users: Int, windows: Int) { (windows.userCount, windows.openWindowCount) }
 }
