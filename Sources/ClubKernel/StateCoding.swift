@@ -70,3 +70,28 @@ public struct StateReader {
     public mutating func readOptionalDouble() throws -> Double? { try readBool() ? try readDouble() : nil }
     public mutating func readOptionalInt64() throws -> Int64? { try readBool() ? try readInt64() : nil }
 }
+
+// MARK: Entries of incremental snapshots
+
+extension StateWriter {
+    /// One entry of an incremental snapshot: `version`, then what `body` writes.
+    public static func entry(version: Int64, _ body: (inout StateWriter) -> Void) -> [UInt8] {
+        var w = StateWriter()
+        w.write(version)
+        body(&w)
+        return w.bytes
+    }
+}
+
+extension StateReader {
+    /// Reads an entry written by ``StateWriter/entry(version:_:)``: its version must be
+    /// `version` and `body` must read it to its last byte.
+    /// - Throws: ``Corrupt`` otherwise, or what `body` throws.
+    public static func entry<Value>(_ bytes: [UInt8], version: Int64, _ body: (inout StateReader) throws -> Value) throws -> Value {
+        var r = StateReader(bytes)
+        guard try r.readInt64() == version else { throw Corrupt(offset: 0) }
+        let value = try body(&r)
+        guard r.isAtEnd else { throw Corrupt(offset: r.offset) }
+        return value
+    }
+}

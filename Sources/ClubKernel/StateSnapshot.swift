@@ -17,6 +17,11 @@ public struct StateSnapshot: Sendable {
         self.takenAt = takenAt
     }
 
+    /// The stored entries of keyed part `part` (none when it has none).
+    public func storedEntries(of part: String) -> [(key: String, entry: [UInt8])] {
+        (entries[part]?.changes ?? []).compactMap { key, entry in entry.map { (key, $0) } }
+    }
+
     /// Bytes of state this snapshot writes.
     public var byteCount: Int {
         parts.values.reduce(0) { $0 + $1.count } + entries.values.reduce(0) { $0 + $1.byteCount }

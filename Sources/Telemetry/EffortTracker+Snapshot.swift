@@ -55,13 +55,12 @@ extension EffortTracker {
 
     /// What is not kept in entries: the distances, the idle time and the last sweep.
     public func meta() -> [UInt8] {
-        var w = StateWriter()
-        w.write(Self.entryVersion)
-        w.write(distances.count)
-        for distance in distances { w.write(distance) }
-        w.write(idleMillis)
-        w.write(sweptAt)
-        return w.bytes
+        StateWriter.entry(version: Self.entryVersion) { w in
+            w.write(distances.count)
+            for distance in distances { w.write(distance) }
+            w.write(idleMillis)
+            w.write(sweptAt)
+        }
     }
 
     /// Whether `bytes` is a ``meta()`` (else a whole-state ``snapshot()``).
@@ -71,85 +70,55 @@ extension EffortTracker {
     }
 
     /// Sessions changed or ended, and users whose bests changed, since the last call, each
-    /// once, by their entry keys (``sessionEntry(_:)``, ``bestsEntry(_:)``).
-    public mutating func takeChanges() -> (sessions: [String], bests: [String]) {
-        var sessionKeys: [String] = []
+    /// once: what an incremental snapshot writes (``sessionEntry(_:)``, ``bestsEntry(_:)``)
+    /// or deletes.
+    public mutating func takeChanges() -> (sessions: [SessionKey], bests: [String]) {
         var seen: Set<SessionKey> = []
-        for key in changedSessions where seen.insert(key).inserted {
+        let changed = changedSessions.filter { seen.insert($0).inserted }
+        for key in changed {
             if let index = sessions.index(forKey: key) { sessions.values[index].changed = false }
-            sessionKeys.append(Self.entryKey(key))
         }
-        changedSessions = []
         let bests = Array(Set(changedBests))
+        changedSessions = []
         changedBests = []
-        return (sessionKeys, bests)
+        return (changed, bests)
     }
 
-    /// A session's key in the entries: its three ids, each but the last length-prefixed.
-    static func entryKey(_ key: SessionKey) -> String {
-        "\(key.user.utf8.count):\(key.user)\(key.device.utf8.count):\(key.device)\(key.session)"
-    }
-
-    /// The entry of the session with entry key `key`; nil once it ended (the entry is deleted).
-    public func sessionEntry(_ key: String) -> [UInt8]? {
-        guard let sessionKey = Self.sessionKey(key), let session = sessions[sessionKey] else { return nil }
-        var w = StateWriter()
-        w.write(Self.entryVersion)
-        write(sessionKey, session, to: &w)
-        return w.bytes
-    }
-
-    private static func sessionKey(_ key: String) -> SessionKey? {
-        var rest = Substring(key)
-        func field() -> String? {
-            guard let colon = rest.firstIndex(of: ":"), let count = Int(rest[..<colon]) else { return nil }
-            let utf8 = rest[rest.index(after: colon)...].utf8
-            guard utf8.count >= count else { return nil }
-            let end = utf8.index(utf8.startIndex, offsetBy: count)
-            defer { rest = Substring(rest[end...]) }
-            return String(rest[rest.index(after: colon)..<end])
-        }
-        guard let user = field(), let device = field() else { return nil }
-        return SessionKey(user: user, device: device, session: String(rest))
+    /// The entry of session `key`; nil once it ended (the entry is deleted).
+    public func sessionEntry(_ key: SessionKey) -> [UInt8]? {
+        sessions[key].map { session in StateWriter.entry(version: Self.entryVersion) { write(key, session, to: &$0) } }
     }
 
     /// The entry of `user`'s personal bests; nil when there are none.
     public func bestsEntry(_ user: String) -> [UInt8]? {
-        guard let bests = personalBests[user] else { return nil }
-        var w = StateWriter()
-        w.write(Self.entryVersion)
-        for best in bests { w.write(best) }
-        return w.bytes
+        personalBests[user].map { bests in StateWriter.entry(version: Self.entryVersion) { w in for best in bests { w.write(best) } } }
     }
 
-    /// Every entry, for a snapshot that writes them all.
-    public func entries() -> (sessions: [(key: String, entry: [UInt8])], bests: [(key: String, entry: [UInt8])]) {
-        (sessions.keys.map { key in let k = Self.entryKey(key); return (k, sessionEntry(k)!) },
-         personalBests.keys.map { ($0, bestsEntry($0)!) })
+    /// Every session's entry, for a snapshot that writes them all.
+    public func sessionEntries() -> [(key: String, entry: [UInt8])] {
+        sessions.keys.map { ($0.entryKey, sessionEntry($0)!) }
+    }
+
+    /// Every user's bests entry, for a snapshot that writes them all.
+    public func bestsEntries() -> [(key: String, entry: [UInt8])] {
+        personalBests.keys.map { ($0, bestsEntry($0)!) }
     }
 
     /// Restores a tracker from its ``meta()`` and entries.
     /// - Throws: ``StateReader/Corrupt`` when any of them is not of this version or is damaged.
-    public init(meta: [UInt8], sessions sessionEntries: some Sequence<[UInt8]>, bests: some Sequence<(user: String, entry: [UInt8])>) throws {
-        var r = StateReader(meta)
-        guard try r.readInt64() == Self.entryVersion else { throw StateReader.Corrupt(offset: 0) }
-        let distances = try (0..<(try r.readInt())).map { _ in try r.readDouble() }
-        self.init(distances: distances, idleMillis: try r.readInt64())
+    public init(meta: [UInt8], sessions sessionEntries: some Sequence<[UInt8]>, bests: some Sequence<(key: String, entry: [UInt8])>) throws {
+        let (distances, idleMillis, sweptAt) = try StateReader.entry(meta, version: Self.entryVersion) { r in
+            (try (0..<(try r.readInt())).map { _ in try r.readDouble() }, try r.readInt64(), try r.readInt64())
+        }
+        self.init(distances: distances, idleMillis: idleMillis)
         guard self.distances == distances else { throw StateReader.Corrupt(offset: 8) }
-        sweptAt = try r.readInt64()
-        guard r.isAtEnd else { throw StateReader.Corrupt(offset: r.offset) }
+        self.sweptAt = sweptAt
         for entry in sessionEntries {
-            var r = StateReader(entry)
-            guard try r.readInt64() == Self.entryVersion else { throw StateReader.Corrupt(offset: 0) }
-            let (key, session) = try readSession(&r, version: Self.snapshotVersion)
-            guard r.isAtEnd else { throw StateReader.Corrupt(offset: r.offset) }
+            let (key, session) = try StateReader.entry(entry, version: Self.entryVersion) { try readSession(&$0, version: Self.snapshotVersion) }
             sessions[key] = session
         }
         for (user, entry) in bests {
-            var r = StateReader(entry)
-            guard try r.readInt64() == Self.entryVersion else { throw StateReader.Corrupt(offset: 0) }
-            personalBests[user] = try distances.map { _ in try r.readOptionalInt64() }
-            guard r.isAtEnd else { throw StateReader.Corrupt(offset: r.offset) }
+            personalBests[user] = try StateReader.entry(entry, version: Self.entryVersion) { r in try distances.map { _ in try r.readOptionalInt64() } }
         }
     }
 

@@ -10,10 +10,14 @@ import Events
 /// daemon's clock (never another user's event time: a late-syncing watch is not cut short by
 /// someone else's live phone).
 public struct EffortTracker: Sendable, Equatable, Codable {
-    struct SessionKey: Hashable, Sendable, Codable {
-        let user: String
-        let device: String
-        let session: String
+    /// One device session of a user.
+    public struct SessionKey: Hashable, Sendable, Codable {
+        public let user: String
+        public let device: String
+        public let session: String
+
+        /// Its key among a snapshot's entries: the three ids, each but the last length-prefixed.
+        public var entryKey: String { "\(user.utf8.count):\(user)\(device.utf8.count):\(device)\(session)" }
     }
 
     struct Point: Sendable, Equatable, Codable {

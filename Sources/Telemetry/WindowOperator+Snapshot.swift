@@ -36,53 +36,45 @@ extension WindowOperator {
     /// Format version of ``entry(of:)``.
     public static let entryVersion: Int64 = 1
 
-    /// The users whose state changed, or who were forgotten, since the last call (each once):
+    /// The users whose state changed, or who were forgotten, since the last call, each once:
     /// what an incremental snapshot writes (``entry(of:)``) or deletes.
     public mutating func takeChangedUsers() -> [String] {
         let taken = changedUsers
         changedUsers = []
         var unique: [String] = []
         unique.reserveCapacity(taken.count)
+        var forgotten: Set<String> = []
         for user in taken {
-            guard let index = users.index(forKey: user) else {
-                unique.append(user)  // forgotten (listed once per time it was marked)
-                continue
-            }
-            if users.values[index].changed {
+            if let index = users.index(forKey: user) {
+                // Listed again after being forgotten and seen anew: its flag tells the first listing.
+                guard users.values[index].changed else { continue }
                 users.values[index].changed = false
+                unique.append(user)
+            } else if forgotten.insert(user).inserted {
                 unique.append(user)
             }
         }
-        // A user forgotten and then seen again is listed twice, once with state.
-        guard taken.count != unique.count else { return unique }
-        var seen: Set<String> = []
-        return unique.filter { seen.insert($0).inserted }
+        return unique
     }
 
     /// `user`'s state as one entry of an incremental snapshot; nil when the operator keeps
     /// nothing for them (forgotten: the entry is deleted).
     public func entry(of user: String) -> [UInt8]? {
-        guard let state = users[user] else { return nil }
-        var w = StateWriter()
-        w.write(Self.entryVersion)
-        write(state, to: &w)
-        return w.bytes
+        users[user].map { state in StateWriter.entry(version: Self.entryVersion) { write(state, to: &$0) } }
     }
 
-    /// Every user's entry, for a full incremental snapshot.
-    public func entries() -> [(user: String, entry: [UInt8])] {
-        users.keys.map { ($0, entry(of: $0)!) }
+    /// Every user's entry, for a snapshot that writes them all.
+    public func entries() -> [(key: String, entry: [UInt8])] {
+        users.map { user, state in (user, StateWriter.entry(version: Self.entryVersion) { write(state, to: &$0) }) }
     }
 
     /// Restores state from the entries of ``entry(of:)`` for the same window spec.
     /// - Throws: ``StateReader/Corrupt`` when an entry is not of this version, naming its offset.
-    public init(spec: WindowSpec, entries: some Sequence<(user: String, entry: [UInt8])>) throws {
+    public init(spec: WindowSpec, entries: some Sequence<(key: String, entry: [UInt8])>) throws {
         self.init(spec: spec)
         for (user, entry) in entries {
-            var r = StateReader(entry)
-            guard try r.readInt64() == Self.entryVersion else { throw StateReader.Corrupt(offset: 0) }
-            restore(user, try readUser(&r, version: Self.snapshotVersion))
-            guard r.isAtEnd else { throw StateReader.Corrupt(offset: r.offset) }
+            let state = try StateReader.entry(entry, version: Self.entryVersion) { try readUser(&$0, version: Self.snapshotVersion) }
+            restore(user, state)
         }
     }
 

@@ -261,12 +261,12 @@ import Testing
         try DatabaseQueue(path: path).write { db in
             let prefix = try #require(try Data.fetchOne(db, sql: "SELECT state FROM snapshot_slice WHERE name = 'stage.minute.spec'"))
             let users = try Row.fetchAll(db, sql: "SELECT key, state FROM snapshot_entry WHERE part = 'stage.minute'")
-                .map { (user: $0["key"] as String, entry: [UInt8]($0["state"] as Data)) }
+                .map { (key: $0["key"] as String, entry: [UInt8]($0["state"] as Data)) }
             let windows = try WindowOperator(spec: WindowSpec(kind: .tumbling(size: 60_000)), entries: users)
             let meta = try #require(try Data.fetchOne(db, sql: "SELECT state FROM snapshot_slice WHERE name = 'records'"))
             let sessions = try Data.fetchAll(db, sql: "SELECT state FROM snapshot_entry WHERE part = 'records.sessions'").map { [UInt8]($0) }
             let bests = try Row.fetchAll(db, sql: "SELECT key, state FROM snapshot_entry WHERE part = 'records.bests'")
-                .map { (user: $0["key"] as String, entry: [UInt8]($0["state"] as Data)) }
+                .map { (key: $0["key"] as String, entry: [UInt8]($0["state"] as Data)) }
             let records = try EffortTracker(meta: [UInt8](meta), sessions: sessions, bests: bests)
             try db.execute(sql: "DELETE FROM snapshot_slice WHERE name IN ('stage.minute.spec', 'stage.minute', 'records')")
             try db.execute(sql: "INSERT INTO snapshot_slice (name, idx, state) VALUES ('stage.minute', 0, ?)", arguments: [prefix + Data(windows.snapshot())])

@@ -13,7 +13,7 @@ import Testing
     /// Applies the changes since the last call to the stores, as a snapshot would.
     static func save(_ tracker: inout EffortTracker, sessions: inout [String: [UInt8]], bests: inout [String: [UInt8]]) -> Int {
         let changed = tracker.takeChanges()
-        for key in changed.sessions { sessions[key] = tracker.sessionEntry(key) }
+        for key in changed.sessions { sessions[key.entryKey] = tracker.sessionEntry(key) }
         for user in changed.bests { bests[user] = tracker.bestsEntry(user) }
         return changed.sessions.count + changed.bests.count
     }
@@ -51,9 +51,8 @@ import Testing
             got += tracker.process(batch, now: now(i))
             guard Int.random(in: 0..<5, using: &rng) == 0 else { continue }
             written += Self.save(&tracker, sessions: &sessions, bests: &bests)
-            let all = tracker.entries()
-            #expect(sessions == Dictionary(uniqueKeysWithValues: all.sessions.map { ($0.key, $0.entry) }), "sessions after batch \(i)")
-            #expect(bests == Dictionary(uniqueKeysWithValues: all.bests.map { ($0.key, $0.entry) }), "bests after batch \(i)")
+            #expect(sessions == Dictionary(uniqueKeysWithValues: tracker.sessionEntries().map { ($0.key, $0.entry) }), "sessions after batch \(i)")
+            #expect(bests == Dictionary(uniqueKeysWithValues: tracker.bestsEntries().map { ($0.key, $0.entry) }), "bests after batch \(i)")
             if Bool.random(using: &rng) {
                 tracker = try EffortTracker(meta: tracker.meta(), sessions: Array(sessions.values), bests: bests.map { ($0.key, $0.value) })
                 restores += 1

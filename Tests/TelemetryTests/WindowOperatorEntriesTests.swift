@@ -63,7 +63,7 @@ import Testing
             written += Self.save(&op, into: &store)
             deleted += max(0, before - store.count)
             // The first oracle: the store holds exactly the operator's whole state.
-            #expect(store == Dictionary(uniqueKeysWithValues: op.entries().map { ($0.user, $0.entry) }), "after chunk \(index)")
+            #expect(store == Dictionary(uniqueKeysWithValues: op.entries().map { ($0.key, $0.entry) }), "after chunk \(index)")
             if Bool.random(using: &rng) {
                 op = try WindowOperator(spec: spec, entries: store.map { ($0.key, $0.value) })
                 restores += 1

@@ -243,7 +243,7 @@ public actor PipelineRuntime {
         let part = stagePart(definition)
         let prefix = snapshotPrefix(of: definition)
         if let spec = snapshot?.parts[part.spec] {
-            if spec == prefix { return try WindowStage(definition: definition, entries: snapshot?.entries[part.entries]?.changes ?? []) }
+            if spec == prefix { return try WindowStage(definition: definition, entries: snapshot?.storedEntries(of: part.entries) ?? []) }
         } else if let saved = snapshot?.parts[part.entries], saved.starts(with: prefix) {
             return try WindowStage(definition: definition, snapshot: Array(saved.dropFirst(prefix.count)))
         }
@@ -541,12 +541,13 @@ public actor PipelineRuntime {
     }
 
     /// Every part's state between two batches. The window operators and the record tracker
-    /// are copy-on-write values, so capturing them costs next to nothing; encoding and saving
-    /// them — seconds for 100,000 users — happen off the loop (``save(_:)``).
+    /// hand over the entries of what changed since the last snapshot (encoded on the loop, in
+    /// proportion to the change), or, when a part must be written whole, a copy-on-write copy
+    /// whose entries are encoded off the loop (``save(_:)``), as the other parts are.
     private struct CapturedSnapshot: Sendable {
-        typealias Stage = (definition: PipelineDefinition, stage: WindowStage, capture: WindowStage.SnapshotCapture)
+        typealias Stage = (definition: PipelineDefinition, stage: WindowStage, capture: CapturedEntries)
         var publisher: [UInt8]
-        var records: RecordStage.SnapshotCapture
+        var records: RecordStage.Captured
         var attendance: AttendanceDetector
         var together: TogetherDetector
         var stages: [Stage]
@@ -581,27 +582,12 @@ public actor PipelineRuntime {
             Self.attendancePart: [UInt8]((try? JSONEncoder().encode(captured.attendance)) ?? Data()),
             Self.togetherPart: [UInt8]((try? JSONEncoder().encode(captured.together)) ?? Data()),
         ]
-        var entries: [String: EntryChanges] = [:]
-        switch captured.records {
-        case .full(let tracker):
-            let all = tracker.entries()
-            parts[RecordStage.part] = tracker.meta()
-            entries[RecordStage.sessionsPart] = EntryChanges(replacesAll: true, changes: all.sessions.map { ($0.key, $0.entry) })
-            entries[RecordStage.bestsPart] = EntryChanges(replacesAll: true, changes: all.bests.map { ($0.key, $0.entry) })
-        case .changes(let meta, let sessions, let bests):
-            parts[RecordStage.part] = meta
-            entries[RecordStage.sessionsPart] = EntryChanges(replacesAll: false, changes: sessions)
-            entries[RecordStage.bestsPart] = EntryChanges(replacesAll: false, changes: bests)
-        }
+        parts[RecordStage.part] = captured.records.meta
+        var entries = [RecordStage.sessionsPart: captured.records.sessions.entryChanges, RecordStage.bestsPart: captured.records.bests.entryChanges]
         for stage in captured.stages {
             let part = Self.stagePart(stage.definition)
             parts[part.spec] = Self.snapshotPrefix(of: stage.definition)
-            switch stage.capture {
-            case .full(let windows):
-                entries[part.entries] = EntryChanges(replacesAll: true, changes: windows.entries().map { ($0.user, $0.entry) })
-            case .changes(let changes):
-                entries[part.entries] = EntryChanges(replacesAll: false, changes: changes)
-            }
+            entries[part.entries] = stage.capture.entryChanges
         }
         if let history = captured.history { parts[HistoryStage.snapshotPart] = history.state.snapshot() }
         let snapshot = StateSnapshot(parts: parts, entries: entries, journalPosition: captured.journalPosition, takenAt: captured.takenAt)

@@ -21,8 +21,8 @@ actor RecordStage {
     init(distances: [Double], idleMillis: Int64, snapshot: StateSnapshot?) throws {
         if let meta = snapshot?.parts[Self.part], EffortTracker.isMeta(meta) {
             tracker = try EffortTracker(
-                meta: meta, sessions: (snapshot?.entries[Self.sessionsPart]?.changes ?? []).lazy.compactMap(\.entry),
-                bests: (snapshot?.entries[Self.bestsPart]?.changes ?? []).lazy.compactMap { key, entry in entry.map { (key, $0) } })
+                meta: meta, sessions: snapshot?.storedEntries(of: Self.sessionsPart).lazy.map(\.entry) ?? [],
+                bests: snapshot?.storedEntries(of: Self.bestsPart) ?? [])
             sessionsLedger = EntryLedger(stored: true)
             bestsLedger = EntryLedger(stored: true)
         } else {
@@ -61,22 +61,24 @@ actor RecordStage {
         }
     }
 
-    /// What a snapshot takes of the tracker.
-    enum SnapshotCapture: Sendable {
-        /// Every entry, encoded off the loop from the copy-on-write tracker.
-        case full(EffortTracker)
-        /// The meta, and the entries changed since the last confirmed save (nil: deleted).
-        case changes(meta: [UInt8], sessions: [(key: String, entry: [UInt8]?)], bests: [(key: String, entry: [UInt8]?)])
+    /// What a snapshot takes of the tracker: its meta, and its two keyed parts.
+    struct Captured: Sendable {
+        var meta: [UInt8]
+        var sessions: CapturedEntries
+        var bests: CapturedEntries
     }
 
-    /// Takes the tracker's part of snapshot `generation`: on the loop, so it costs what changed.
-    func capture(generation: Int64) -> SnapshotCapture {
+    /// Takes the tracker's part of snapshot `generation`: on the loop, what changed.
+    func capture(generation: Int64) -> Captured {
         let changed = tracker.takeChanges()
-        let full = sessionsLedger.beginCapture(generation: generation)
-        guard !bestsLedger.beginCapture(generation: generation), !full else { return .full(tracker) }
-        for key in changed.sessions { sessionsLedger.note(key, tracker.sessionEntry(key), generation: generation) }
-        for user in changed.bests { bestsLedger.note(user, tracker.bestsEntry(user), generation: generation) }
-        return .changes(meta: tracker.meta(), sessions: sessionsLedger.changes, bests: bestsLedger.changes)
+        // Copied after the change flags are cleared (see ``WindowStage/capture(generation:)``).
+        let tracker = self.tracker
+        return Captured(
+            meta: tracker.meta(),
+            sessions: sessionsLedger.capture(
+                generation: generation, changed: changed.sessions, key: \.entryKey, entry: tracker.sessionEntry, all: { tracker.sessionEntries() }),
+            bests: bestsLedger.capture(
+                generation: generation, changed: changed.bests, key: { $0 }, entry: tracker.bestsEntry, all: { tracker.bestsEntries() }))
     }
 
     /// Snapshot `generation` (and every one before it) is stored.

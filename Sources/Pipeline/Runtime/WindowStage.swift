@@ -38,26 +38,19 @@ actor WindowStage {
     }
 
     /// A stage restored from the entries of its incremental snapshots.
-    init(definition: PipelineDefinition, entries: [(key: String, entry: [UInt8]?)]) throws {
+    init(definition: PipelineDefinition, entries: [(key: String, entry: [UInt8])]) throws {
         self.definition = definition
-        windows = try WindowOperator(spec: definition.window, entries: entries.lazy.compactMap { key, entry in entry.map { (key, $0) } })
+        windows = try WindowOperator(spec: definition.window, entries: entries)
         ledger = EntryLedger(stored: true)
     }
 
-    /// What a snapshot takes of this stage.
-    enum SnapshotCapture: Sendable {
-        /// Every user's entry, encoded off the loop from the copy-on-write operator.
-        case full(WindowOperator)
-        /// The entries changed since the last confirmed save, encoded here (nil: deleted).
-        case changes([(key: String, entry: [UInt8]?)])
-    }
-
-    /// Takes this stage's part of snapshot `generation`: on the loop, so it costs what changed.
-    func capture(generation: Int64) -> SnapshotCapture {
+    /// Takes this stage's users in snapshot `generation`: on the loop, what changed.
+    func capture(generation: Int64) -> CapturedEntries {
         let changed = windows.takeChangedUsers()
-        if ledger.beginCapture(generation: generation) { return .full(windows) }
-        for user in changed { ledger.note(user, windows.entry(of: user), generation: generation) }
-        return .changes(ledger.changes)
+        // Copied after the change flags are cleared: a copy-on-write copy, which costs nothing
+        // unless `all` keeps it while the loop goes on changing the operator.
+        let windows = self.windows
+        return ledger.capture(generation: generation, changed: changed, key: { $0 }, entry: windows.entry(of:), all: { windows.entries() })
     }
 
     /// Snapshot `generation` (and every one before it) is stored.
