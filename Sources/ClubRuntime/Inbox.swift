@@ -14,13 +14,12 @@ import Foundation
 public final class Inbox<Item: Sendable>: @unchecked Sendable {
     // @unchecked: every field is guarded by `condition`.
     private let condition = NSCondition()
-    /// Waiting items from `head` on; a taken slot is emptied at once, so that a delivered
-    /// batch is freed when its consumer is done with it, not when the array is next compacted.
-    private var items: [Item?] = []
+    /// Waiting items with their weights (0 for unbounded items) from `head` on; a taken slot
+    /// is emptied at once, so that a delivered batch is freed when its consumer is done with
+    /// it, not when the array is next compacted.
+    private var items: [(item: Item, weight: Int)?] = []
     private var head = 0
     private var waiter: CheckedContinuation<Item?, Never>?
-    /// Weights of `items`, index for index (0 for unbounded items).
-    private var weights: [Int] = []
     private var weightHeld = 0
     private var closed = false
     private let capacity: Int
@@ -79,8 +78,7 @@ public final class Inbox<Item: Sendable>: @unchecked Sendable {
             waiter.resume(returning: item)
             return true
         }
-        items.append(item)
-        weights.append(weight)
+        items.append((item, weight))
         weightHeld += weight
         condition.unlock()
         return true
@@ -91,16 +89,14 @@ public final class Inbox<Item: Sendable>: @unchecked Sendable {
         await withCheckedContinuation { continuation in
             condition.lock()
             if head < items.count {
-                let item = items[head].take()!
-                weightHeld -= weights[head]
+                let (item, weight) = items[head].take()!
+                weightHeld -= weight
                 head += 1
                 if head == items.count {
                     items.removeAll(keepingCapacity: true)
-                    weights.removeAll(keepingCapacity: true)
                     head = 0
                 } else if head > 1024 && head * 2 > items.count {
                     items.removeFirst(head)
-                    weights.removeFirst(head)
                     head = 0
                 }
                 condition.broadcast()
