@@ -129,14 +129,16 @@ struct Workload {
         try Data(contentsOf: contract).split(separator: UInt8(ascii: "\n")).map { Array($0) }
     }
 
-    /// The job's pipeline for clubd, its users' windows closed after 2 s of quiet on the
-    /// daemon's clock, as the reference fires every window at the end of its input.
+    /// The job's pipeline for clubd, its users' windows closed after 10 s of quiet on the
+    /// daemon's clock, as the reference fires every window at the end of its input. (With 2 s,
+    /// a pause of the loop that long under the flood closed users whose next samples were
+    /// still waiting in the inbox, and those samples went to `late`.)
     func clubdPipeline() throws -> String {
         let text = try String(contentsOf: peers.appendingPathComponent("peer-pipeline.yaml"), encoding: .utf8)
         guard let range = text.range(of: "out_of_orderness: 5s") else {
             throw ValidationError("peer-pipeline.yaml has no 'out_of_orderness: 5s' line to add idle_timeout after")
         }
-        return text.replacingCharacters(in: range, with: "out_of_orderness: 5s\n    idle_timeout: 2s")
+        return text.replacingCharacters(in: range, with: "out_of_orderness: 5s\n    idle_timeout: 10s")
     }
 
     /// The reference job, timed by itself (first event to last); CPU and peak RSS of its process.
@@ -231,56 +233,31 @@ enum ClubdRun {
         var boards: Boards
     }
 
-    /// Sends `frames` (holding `samples` events) flat out and times them from the first sent
-    /// until `health` counts them processed; then waits for the last windows to close and
-    /// builds each window's top 10 from every `window.` result published.
+    /// Runs `frames` (holding `samples` events) through ``DaemonRun/measure`` — rate from the
+    /// first frame sent until `health` counts them processed, peak RSS — adding the daemon's
+    /// CPU time over the same span; then waits for the last windows to close and builds each
+    /// window's top 10 from every `window.` result published.
     static func measure(_ frames: [[UInt8]], samples: Int, pipeline: String, defaults: Bool, config: String?) throws -> Result {
         var pipelines = ["peer.yaml": pipeline]
         if defaults { pipelines["default.yaml"] = PipelineLoader.embeddedDefault }
-        let daemon = try DaemonProcess(pipelines: pipelines)
-        try daemon.start(extraArguments: ["--log-level", "warning"] + (config.map { ["--config", $0] } ?? []))
-        defer { daemon.terminate() }
-        let pid = daemon.processIdentifier!
-        let results = Mutex<[[UInt8]]>([])
-        let stop = Atomic(false)
-        let context = ZMQContext()
-        let sub = try ZMQSocket(context: context, type: .sub)
-        try sub.set(.receiveHighWaterMark, 0)
-        try sub.set(.receiveTimeout, 100)
-        try sub.subscribe("window.")
-        try sub.connect(daemon.publish)
-        let receiving = DispatchGroup()
-        receiving.enter()
-        Thread {
-            defer { receiving.leave() }
-            while !stop.load(ordering: .relaxed) {
-                guard let message = (try? sub.receiveMessage()) ?? nil else { continue }
-                if let payload = message.last { results.withLock { $0.append(payload) } }
-            }
-        }.start()
-        let push = try ZMQSocket(context: context, type: .push)
-        try push.connect(daemon.ingest)
-        Thread.sleep(forTimeInterval: 0.2)  // the subscription reaches the daemon
-        let cpuBefore = ProcessCPU.seconds(pid)
-        let start = DispatchTime.now()
-        for frame in frames { try push.send(frame) }
-        while try daemon.request(["op": "health"])["samples_processed"]?.int64Value ?? 0 < Int64(samples) {
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-        let seconds = start.elapsedSeconds
-        let cpu = ProcessCPU.seconds(pid) - cpuBefore
-        var rss = RSSTracker(pid: pid)
-        rss.recordPeak()
-        let deadline = Date().addingTimeInterval(60)
-        while try daemon.request(["op": "health"])["open_windows"]?.int64Value ?? 1 > 0, Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-        Thread.sleep(forTimeInterval: 0.5)
-        stop.store(true, ordering: .relaxed)
-        receiving.wait()
-        push.close()
-        sub.close()
-        return Result(rate: Double(samples) / seconds, cpuSeconds: cpu, peakKiB: rss.peak, boards: boards(results.withLock { $0 }))
+        var collector: WindowCollector?
+        var cpuBefore = 0.0
+        var cpu = 0.0
+        let run = try DaemonRun.measure(
+            frames, pipelines: pipelines, samples: samples, prepare: { _ in config.map { ["--config", $0] } ?? [] },
+            ready: { daemon in
+                collector = try WindowCollector(daemon)
+                cpuBefore = ProcessCPU.seconds(daemon.processIdentifier!)
+            },
+            inspect: { daemon in
+                cpu = ProcessCPU.seconds(daemon.processIdentifier!) - cpuBefore
+                let deadline = Date().addingTimeInterval(60)
+                while try daemon.request(["op": "health"])["open_windows"]?.int64Value ?? 1 > 0, Date() < deadline {
+                    Thread.sleep(forTimeInterval: 0.1)
+                }
+                Thread.sleep(forTimeInterval: 0.5)
+            })
+        return Result(rate: run.rate, cpuSeconds: cpu, peakKiB: run.rss.peak, boards: boards(collector?.finish() ?? []))
     }
 
     /// The top 10 of each window from the published results (an update replaces its window).
@@ -296,6 +273,41 @@ enum ClubdRun {
         return latest.mapValues { rows in
             Array(rows.values.sorted { ($0.distance, $1.user) > ($1.distance, $0.user) }.prefix(10))
         }
+    }
+}
+
+/// Every `window.` payload a daemon publishes, received on a thread of its own.
+final class WindowCollector: Sendable {
+    private let payloads = Mutex<[[UInt8]]>([])
+    private let stop = Atomic(false)
+    private let receiving = DispatchGroup()
+    private let context = ZMQContext()
+
+    init(_ daemon: DaemonProcess) throws {
+        let sub = try ZMQSocket(context: context, type: .sub)
+        try sub.set(.receiveHighWaterMark, 0)
+        try sub.set(.receiveTimeout, 100)
+        try sub.subscribe("window.")
+        try sub.connect(daemon.publish)
+        receiving.enter()
+        Thread { [self] in
+            defer {
+                sub.close()
+                receiving.leave()
+            }
+            while !stop.load(ordering: .relaxed) {
+                guard let message = (try? sub.receiveMessage()) ?? nil else { continue }
+                if let payload = message.last { payloads.withLock { $0.append(payload) } }
+            }
+        }.start()
+        Thread.sleep(forTimeInterval: 0.2)  // the subscription reaches the daemon
+    }
+
+    /// Stops receiving. - Returns: every payload received.
+    func finish() -> [[UInt8]] {
+        stop.store(true, ordering: .relaxed)
+        receiving.wait()
+        return payloads.withLock { $0 }
     }
 }
 

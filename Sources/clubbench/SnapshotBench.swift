@@ -33,19 +33,14 @@ struct SnapshotBench: ParsableCommand {
         defer { push.close() }
         let start = Int64(Date().timeIntervalSince1970 * 1000) - 60_000
         var sent = 0
-        func send(_ who: some Sequence<Int>, from second: Int, count: Int) throws {
-            var lines: [String] = []
-            for user in who {
-                for s in second..<(second + count) {
-                    lines.append(#"{"type":"telemetry","user":"u\#(user)","device":"d","session":"s","ts":\#(start + Int64(s) * 1_000),"distance_m":\#(s * 3),"hr":140}"#)
-                    if lines.count == 100 {
-                        try push.send(Array("[\(lines.joined(separator: ","))]".utf8))
-                        lines = []
-                    }
+        func send(_ who: some Collection<Int>, from second: Int, count: Int) throws {
+            let events = who.flatMap { user in
+                (second..<(second + count)).map { s in
+                    Array(#"{"type":"telemetry","user":"u\#(user)","device":"d","session":"s","ts":\#(start + Int64(s) * 1_000),"distance_m":\#(s * 3),"hr":140}"#.utf8)
                 }
             }
-            if !lines.isEmpty { try push.send(Array("[\(lines.joined(separator: ","))]".utf8)) }
-            sent += Array(who).count * count
+            for frame in TelemetryBench.batched(events, 100) { try push.send(frame) }
+            sent += events.count
             try daemon.waitFor("samples_processed", Int64(sent), timeout: 300)
         }
         func snapshot(_ label: String) throws {
