@@ -88,12 +88,20 @@ public struct ActivityEvent: Sendable, Equatable {
     /// serialized, the user among them). Its id follows from what it describes, so that
     /// raising it again (a replay after a crash) makes a duplicate.
     public static func raised(_ type: String, id: String, user: String, at: Int64, members: [UInt8]) -> ActivityEvent {
-        var w = JSONWriter(capacity: members.count + 96)
+        raised(type, id: id, user: user, at: at, capacity: members.count + 96) { w in w.raw(members) }  // already serialized
+    }
+
+    /// An event the daemon raises itself, its members (the user among them) written by `members`
+    /// into the event's own writer: for events raised at the rate of the log, one buffer each.
+    public static func raised(
+        _ type: String, id: String, user: String, at: Int64, capacity: Int = 256, members: (inout JSONWriter) -> Void
+    ) -> ActivityEvent {
+        var w = JSONWriter(capacity: capacity)
         w.beginObject()
         w.member("type", type)
         w.member("id", id)
         w.member("ts", Int(at))
-        w.raw(members)  // members of the object, already serialized
+        members(&w)
         w.endObject()
         return ActivityEvent(id: id, type: type, user: user, at: at, json: w.bytes)
     }

@@ -199,6 +199,9 @@ import Testing
                 "bob training.step_completed": 1, "cy training.step_missed": 4,
             ], "\(counts)")
         #expect(Set(raised.map(\.id)).count == raised.count)
+        // Each names its user in the event itself, as `activity.<type>` subscribers read it.
+        let unnamed = raised.filter { $0.body["user"]?.stringValue != $0.user }
+        #expect(unnamed.isEmpty, "\(unnamed.map { String(decoding: $0.json, as: UTF8.self) })")
         let completed = raised.first { $0.type == "training.step_completed" && $0.body["step"]?.int64Value == 4 }
         #expect(completed?.body["workout"] == "squat1" && completed?.body["result"] == 19, "\(completed.map { String(decoding: $0.json, as: UTF8.self) } ?? "")")
     }

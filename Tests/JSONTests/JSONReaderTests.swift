@@ -56,6 +56,19 @@ import Testing
         #expect(try JSONValue.parse(text) == value)
     }
 
+    /// Strings are copied whole when nothing in them needs an escape, and escaped wherever the
+    /// one character that does sits: first, last, in a small string or a long one.
+    @Test func writerEscapesWhereverTheCharacterIs() throws {
+        let long = String(repeating: "abcdé", count: 40)
+        for text in ["", "a", "plain", long, "\"" + long, long + "\\", long + "\u{1F}" + long, "a\tb", "ü\n"] {
+            var w = JSONWriter()
+            w.value(text)
+            let written = String(decoding: w.bytes, as: UTF8.self)
+            #expect(try JSONValue.parse(written) == .string(text), "\(written)")
+            #expect(written.utf8.count == text.utf8.count + 2 || text.utf8.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C })
+        }
+    }
+
     /// Random byte strings and mutations of valid documents never crash the reader, and the
     /// skipping path and the tree path always agree.
     @Test func fuzzedInputNeverCrashesAndPathsAgree() {

@@ -52,39 +52,42 @@ extension TrainingStage {
         try await commit()
     }
 
-    /// The activity event of an outcome.
+    /// The activity event of an outcome, written in one buffer (one is raised for most counted
+    /// workouts of enrolled users).
     static func event(_ outcome: ProgrammeProgress.Outcome) -> ActivityEvent {
-        var w = JSONWriter()
         switch outcome {
         case .stepCompleted(let user, let e, let step, let workout, let result):
-            w.member("programme", e.programme)
-            w.member("step", step.step)
-            w.member("workout", workout.id)
-            w.key("result")
-            if let result { w.value(result) } else { w.null() }
-            w.member("exercise", step.exercise)
-            w.member("day", step.day)
-            w.member("sport", workout.sport)
-            w.member("enrolment", e.number)
             return .raised(
-                "training.step_completed", id: "step:\(user):\(e.programme):\(e.number):\(step.step):done", user: user, at: workout.end,
-                members: w.bytes)
+                "training.step_completed", id: "step:\(user):\(e.programme):\(e.number):\(step.step):done", user: user, at: workout.end
+            ) { w in
+                w.member("user", user)
+                w.member("programme", e.programme)
+                w.member("step", step.step)
+                w.member("workout", workout.id)
+                w.key("result")
+                if let result { w.value(result) } else { w.null() }
+                w.member("exercise", step.exercise)
+                w.member("day", step.day)
+                w.member("sport", workout.sport)
+                w.member("enrolment", e.number)
+            }
         case .stepMissed(let user, let e, let step, let at):
-            w.member("programme", e.programme)
-            w.member("step", step.step)
-            w.member("exercise", step.exercise)
-            w.member("day", step.day)
-            w.member("enrolment", e.number)
-            return .raised(
-                "training.step_missed", id: "step:\(user):\(e.programme):\(e.number):\(step.step):missed", user: user, at: at, members: w.bytes)
+            return .raised("training.step_missed", id: "step:\(user):\(e.programme):\(e.number):\(step.step):missed", user: user, at: at) { w in
+                w.member("user", user)
+                w.member("programme", e.programme)
+                w.member("step", step.step)
+                w.member("exercise", step.exercise)
+                w.member("day", step.day)
+                w.member("enrolment", e.number)
+            }
         case .programmeCompleted(let user, let e, let done, let missed, let at):
-            w.member("programme", e.programme)
-            w.member("enrolment", e.number)
-            w.member("steps_done", done)
-            w.member("steps_missed", missed)
-            return .raised(
-                "training.programme_completed", id: "programme:\(user):\(e.programme):\(e.number):completed", user: user, at: at,
-                members: w.bytes)
+            return .raised("training.programme_completed", id: "programme:\(user):\(e.programme):\(e.number):completed", user: user, at: at) { w in
+                w.member("user", user)
+                w.member("programme", e.programme)
+                w.member("enrolment", e.number)
+                w.member("steps_done", done)
+                w.member("steps_missed", missed)
+            }
         }
     }
 
@@ -109,3 +112,4 @@ extension TrainingStage {
             })
     }
 }
+

@@ -6,6 +6,7 @@ import Foundation
 import JSON
 import Logging
 import Offers
+import Synchronization
 import Training
 
 /// The Training subsystem's consumer of the activity log: workouts (with duplicate
@@ -69,6 +70,9 @@ actor TrainingStage: LogConsumer {
     /// The append started by ``raiseInBackground()`` and the events it carries.
     private var raising: Task<Void, any Error>?
     private var inFlight: [ActivityEvent] = []
+    /// Set when the append in flight has finished (succeeded or failed): then the next one may
+    /// start without waiting.
+    private var raisingDone = DoneFlag()
     private var pendingMessages: [Publisher.Message] = []
     private var committedOffset: Int64 = 0
     private var committedAt = Clock.nowMillis()
@@ -210,14 +214,20 @@ actor TrainingStage: LogConsumer {
         if records.count < batchLimit {
             try await handOn()
         } else {
-            if pendingRaised.count >= Self.raiseBatch { try await raiseInBackground() }
+            // While the append in flight has not finished, the stage goes on and gathers more
+            // (one larger transaction next), waiting for it only with a backlog of several batches.
+            if pendingRaised.count >= Self.raiseBatch, raising == nil || raisingDone.isSet || pendingRaised.count >= Self.raiseBacklog {
+                try await raiseInBackground()
+            }
             await publishPending()
         }
         refreshIndex()
     }
 
-    /// Raised events kept for one append at most; a drain's last batch raises what is left.
+    /// Raised events gathered before an append starts; a drain's last batch raises what is left.
     static let raiseBatch = 2_000
+    /// Raised events gathered at most while an append is in flight: then the stage waits for it.
+    static let raiseBacklog = 16_000
 
     /// Raises the pending events (after the append in flight, if any), then publishes the
     /// pending messages.
@@ -238,7 +248,12 @@ actor TrainingStage: LogConsumer {
         pendingRaised = []
         inFlight = events
         let raise = self.raise
-        raising = Task { try await raise(events) }
+        let done = DoneFlag()
+        raisingDone = done
+        raising = Task {
+            defer { done.set() }
+            try await raise(events)
+        }
     }
 
     /// Waits for the append in flight; on failure its events are pending again, first.
@@ -473,3 +488,11 @@ actor TrainingStage: LogConsumer {
     static func published(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
 }
 
+
+/// A flag one task sets when it is done and another reads without waiting for it.
+final class DoneFlag: Sendable {
+    private let done = Atomic<Bool>(false)
+
+    func set() { done.store(true, ordering: .releasing) }
+    var isSet: Bool { done.load(ordering: .acquiring) }
+}

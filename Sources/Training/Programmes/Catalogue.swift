@@ -18,6 +18,8 @@ public struct Catalogue: Sendable, Equatable {
 
     public func exercise(_ id: String) -> Exercise? { exerciseIndex[id].map { exercises[$0] } }
     public func programme(_ id: String) -> Programme? { programmeIndex[id].map { programmes[$0] } }
+    /// Where programme `id` is in ``programmes``: for a look-up that copies nothing out.
+    public func programmeIndex(_ id: String) -> Int? { programmeIndex[id] }
 
     /// One line for logs and `--check-config`.
     public var summary: String { "exercises: \(exercises.count); programmes: \(programmes.count)" }

@@ -52,6 +52,15 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
         public internal(set) var shift: Int64 = 0
         public internal(set) var steps: [StepRecord]
 
+        /// The index of the first open step (`steps.count` if none): steps settle in order —
+        /// a workout fulfils the first open one, time misses them from the first open on — so
+        /// the settled steps are always the first ones.
+        var firstOpen: Int {
+            var i = 0
+            while i < steps.count, steps[i].state != .open { i += 1 }
+            return i
+        }
+
         /// When step `day` may be fulfilled: its day ± 1 day, shifted by pauses.
         public func window(day: Int) -> Range<Int64> {
             let base = start + shift
@@ -92,8 +101,13 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
     public private(set) var enrolments: [String: [Enrolment]] = [:]
     /// Per user, the newest start of their counted workouts.
     public private(set) var userTime: [String: Int64] = [:]
-    /// Results per "programme|step", rebuilt from the enrolments when decoded.
-    private var results: [String: StepResults] = [:]
+    /// Results per programme and step index, rebuilt from the enrolments when decoded.
+    private var results: [StepKey: StepResults] = [:]
+
+    private struct StepKey: Hashable {
+        let programme: String
+        let index: Int
+    }
     /// No active enrolment has an open step whose day + 1 ends before this: the clock's
     /// ``expire(now:grace:catalogue:)`` has nothing to do until then (`.min`: not known, scan).
     private var earliestDeadline: Int64 = .min
@@ -107,7 +121,7 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
         enrolments = try c.decode([String: [Enrolment]].self, forKey: .enrolments)
         userTime = try c.decode([String: Int64].self, forKey: .userTime)
         for list in enrolments.values {
-            for enrolment in list { for (i, step) in enrolment.steps.enumerated() { record(enrolment.programme, i, step, +1) } }
+            for enrolment in list { for (i, step) in enrolment.steps.enumerated() { Self.record(enrolment.programme, i, step, +1, in: &results) } }
         }
     }
 
@@ -178,25 +192,36 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
     /// A workout that started counting: first the user's time moves to its start (steps it
     /// passed are missed), then it fulfils what it fits.
     /// - Parameter maxHeartRate: the user's maximum heart rate, for heart-rate zone targets.
+    ///
+    /// Called for every counted workout, so written to look each map up once and to change
+    /// the user's enrolments in place (no copy of their steps, no programme copied out of the
+    /// catalogue).
     public mutating func counted(_ workout: Workout, catalogue: Catalogue, maxHeartRate: @autoclosure () -> Double) -> [Outcome] {
         // The user's event time moves on to the workout's start: open steps whose day + 1 ended by then are missed.
         let user = workout.user, time = workout.start
-        let moved = time > userTime[user] ?? .min
-        if moved { userTime[user] = time }
-        // Taken out while it changes, so that each change is made in place (the results change beside it).
-        guard var list = enrolments.removeValue(forKey: user) else { return [] }
-        defer { enrolments[user] = list }
+        let moved: Bool
+        if let slot = userTime.index(forKey: user) {
+            moved = time > userTime.values[slot]
+            if moved { userTime.values[slot] = time }
+        } else {
+            userTime[user] = time
+            moved = true
+        }
+        guard let slot = enrolments.index(forKey: user) else { return [] }
         var outcomes: [Outcome] = []
-        if moved { Self.miss(user: user, &list, catalogue: catalogue, into: &outcomes) { window in window.upperBound <= time } }
-        for index in list.indices where list[index].state == .active {
-            guard let programme = catalogue.programme(list[index].programme) else { continue }
-            fulfil(workout, enrolment: &list[index], programme, maxHeartRate: maxHeartRate, into: &outcomes)
+        if moved { Self.miss(user: user, &enrolments.values[slot], catalogue: catalogue, into: &outcomes) { window in window.upperBound <= time } }
+        for index in enrolments.values[slot].indices where enrolments.values[slot][index].state == .active {
+            guard let p = catalogue.programmeIndex(enrolments.values[slot][index].programme) else { continue }
+            Self.fulfil(
+                workout, enrolment: &enrolments.values[slot][index], catalogue.programmes[p], results: &results, maxHeartRate: maxHeartRate,
+                into: &outcomes)
         }
         return outcomes
     }
 
-    private mutating func fulfil(
-        _ workout: Workout, enrolment e: inout Enrolment, _ programme: Programme, maxHeartRate: () -> Double, into outcomes: inout [Outcome]
+    private static func fulfil(
+        _ workout: Workout, enrolment e: inout Enrolment, _ programme: Programme, results: inout [StepKey: StepResults], maxHeartRate: () -> Double,
+        into outcomes: inout [Outcome]
     ) {
         guard let next = Self.fits(workout, e, programme) else { return }
         let step = programme.steps[next]
@@ -206,7 +231,7 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
             state: .done, workout: workout.id, result: measured.result, start: workout.start, end: workout.end,
             score: Self.score(measured.result, step), kind: step.targets.principal)
         e.steps[next] = done
-        record(programme.id, next, done, +1)
+        Self.record(programme.id, next, done, +1, in: &results)
         if next == programme.steps.count - 1 { e.state = .completed }
         outcomes.append(.stepCompleted(user: workout.user, enrolment: Mark(e), step: step, workout: workout, result: measured.result))
         if e.state == .completed { outcomes.append(Self.completion(of: e, user: workout.user, at: workout.end)) }
@@ -224,10 +249,11 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
     /// The index of the enrolment's next open step if `workout` may fulfil it (targets aside):
     /// its sport, its window, after and not a copy of the workouts that fulfilled earlier steps.
     private static func fits(_ workout: Workout, _ e: Enrolment, _ programme: Programme) -> Int? {
-        guard let next = programme.steps.indices.prefix(e.steps.count).first(where: { e.steps[$0].state == .open }) else { return nil }
+        let next = e.firstOpen
+        guard next < min(e.steps.count, programme.steps.count) else { return nil }
         let step = programme.steps[next]
         guard workout.sport == step.sport, e.window(day: step.day).contains(workout.start) else { return nil }
-        for done in e.steps where done.state == .done {
+        for done in e.steps[..<next] where done.state == .done {
             if (done.start ?? .min) >= workout.start || done.isCopy(of: workout) { return nil }
         }
         return next
@@ -262,10 +288,9 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
     /// When the enrolment's first open step's day + 1 ends (nil: none open, or not active).
     static func deadline(of e: Enrolment, _ programme: Programme) -> Int64? {
         guard e.state == .active else { return nil }
-        for (i, step) in programme.steps.prefix(e.steps.count).enumerated() where e.steps[i].state == .open {
-            return e.window(day: step.day).upperBound
-        }
-        return nil
+        let next = e.firstOpen
+        guard next < min(e.steps.count, programme.steps.count) else { return nil }
+        return e.window(day: programme.steps[next].day).upperBound
     }
 
     /// Lowers the earliest deadline to the user's enrolment in `programme`'s, if earlier.
@@ -281,14 +306,17 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
         user: String, _ list: inout [Enrolment], catalogue: Catalogue, into outcomes: inout [Outcome], passed: (Range<Int64>) -> Bool
     ) {
         for index in list.indices where list[index].state == .active {
-            guard let programme = catalogue.programme(list[index].programme) else { continue }
-            let count = list[index].steps.count
-            for (i, step) in programme.steps.prefix(count).enumerated() where list[index].steps[i].state == .open {
-                let window = list[index].window(day: step.day)
+            guard let p = catalogue.programmeIndex(list[index].programme) else { continue }
+            let steps = catalogue.programmes[p].steps
+            let count = min(list[index].steps.count, steps.count)
+            var i = list[index].firstOpen
+            while i < count {
+                let window = list[index].window(day: steps[i].day)
                 guard passed(window) else { break }  // days go forward: later steps end later
                 list[index].steps[i].state = .missed
-                if i == count - 1 { list[index].state = .ended }  // the last step, and none open before it
-                outcomes.append(.stepMissed(user: user, enrolment: Mark(list[index]), step: step, at: window.upperBound))
+                if i == list[index].steps.count - 1 { list[index].state = .ended }  // the last step, and none open before it
+                outcomes.append(.stepMissed(user: user, enrolment: Mark(list[index]), step: steps[i], at: window.upperBound))
+                i += 1
             }
         }
     }
@@ -302,7 +330,7 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
         guard let e = enrolments[user]?.first(where: { $0.programme == programme }) else { return [] }
         return e.steps.enumerated().map { i, step in
             guard step.state == .done, let score = step.score, let kind = step.kind else { return nil }
-            return results["\(programme)|\(i)"]?.percentile(of: score, lowerIsBetter: kind.lowerIsBetter)
+            return results[StepKey(programme: programme, index: i)]?.percentile(of: score, lowerIsBetter: kind.lowerIsBetter)
         }
     }
 
@@ -315,15 +343,15 @@ public struct ProgrammeProgress: Sendable, Equatable, Codable {
     }
 
     private mutating func forgetResults(of enrolment: Enrolment) {
-        for (i, step) in enrolment.steps.enumerated() { record(enrolment.programme, i, step, -1) }
+        for (i, step) in enrolment.steps.enumerated() { Self.record(enrolment.programme, i, step, -1, in: &results) }
     }
 
-    private mutating func record(_ programme: String, _ index: Int, _ step: StepRecord, _ delta: Int) {
+    private static func record(_ programme: String, _ index: Int, _ step: StepRecord, _ delta: Int, in results: inout [StepKey: StepResults]) {
         guard step.state == .done, let score = step.score else { return }
         if delta > 0 {
-            results["\(programme)|\(index)", default: StepResults()].add(score)
+            results[StepKey(programme: programme, index: index), default: StepResults()].add(score)
         } else {
-            results["\(programme)|\(index)"]?.remove(score)
+            results[StepKey(programme: programme, index: index)]?.remove(score)
         }
     }
 }
