@@ -29,6 +29,10 @@ public final class ClubStore: Sendable {
     /// A transaction that consulted the gate did not commit: the gate must be rebuilt from the
     /// log before it decides again.
     let gateStale = Mutex(false)
+    /// One per file: commits do not pay for checkpoints.
+    private let checkpointers: [WALCheckpointer]
+    /// Page cache of each file's writer connection, KiB (readers keep SQLite's 2 MiB).
+    static let writerCacheKiB = 12_288
 
     /// Opens (creating if needed) the database at `path` and the ledger and offers files
     /// beside it, and migrates them.
@@ -39,6 +43,12 @@ public final class ClubStore: Sendable {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Checkpoints run in the background (WALCheckpointer); a commit runs one only as a backstop.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.backstopPages)")
+            // The writer keeps 12 MiB of pages (SQLite's default: 2 MiB): a snapshot that changes
+            // a thousand users' entries dirties ~3,000 pages, which then stay in memory until the
+            // commit instead of spilling into the WAL halfway (30–40 ms instead of 60–100).
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)") }
         }
         configuration.busyMode = .timeout(5)
         pool = try DatabasePool(path: path, configuration: configuration)
@@ -52,6 +62,7 @@ public final class ClubStore: Sendable {
         try Self.ledgerMigrator.migrate(ledgerPool)
         offersPool = try DatabasePool(path: Self.offersPath(besides: path), configuration: configuration)
         try Self.offersMigrator.migrate(offersPool)
+        checkpointers = try [path, Self.ledgerPath(besides: path), Self.offersPath(besides: path)].map(WALCheckpointer.init)
     }
 
     /// `dir/clubd.sqlite` → `dir/clubd-ledger.sqlite`.
@@ -276,7 +287,16 @@ extension ClubStore {
     /// The main file's size: pages allocated (what the file takes on disk, the write-ahead log
     /// checkpointed first) and pages in use (allocated less the free list that later writes reuse).
     public func databaseSize() throws -> (allocated: Int, used: Int) {
-        _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        // The background checkpointer may hold the checkpoint lock a moment (SQLITE_BUSY at once,
+        // no busy handler for it): try again a while.
+        for attempt in 1... {
+            do {
+                _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                break
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 100 {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
         return try pool.read { db in
             let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
             let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
