@@ -5,3 +5,8 @@ import Foundation
 public enum Clock {
     public static func nowMillis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 }
+
+extension Duration {
+    /// Whole milliseconds, for logs.
+    public var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

@@ -113,6 +113,8 @@ extension EffortTracker {
         self.init(distances: distances, idleMillis: idleMillis)
         guard self.distances == distances else { throw StateReader.Corrupt(offset: 8) }
         self.sweptAt = sweptAt
+        sessions.reserveCapacity(sessionEntries.underestimatedCount)  // no rehashing while they arrive
+        personalBests.reserveCapacity(bests.underestimatedCount)
         for entry in sessionEntries {
             let (key, session) = try StateReader.entry(entry, version: Self.entryVersion) { try readSession(&$0, version: Self.snapshotVersion) }
             sessions[key] = session

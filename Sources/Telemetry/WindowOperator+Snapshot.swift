@@ -72,6 +72,7 @@ extension WindowOperator {
     /// - Throws: ``StateReader/Corrupt`` when an entry is not of this version, naming its offset.
     public init(spec: WindowSpec, entries: some Sequence<(key: String, entry: [UInt8])>) throws {
         self.init(spec: spec)
+        users.reserveCapacity(entries.underestimatedCount)  // no rehashing while 100,000 users arrive
         for (user, entry) in entries {
             let state = try StateReader.entry(entry, version: Self.entryVersion) { try readUser(&$0, version: Self.snapshotVersion) }
             restore(user, state)

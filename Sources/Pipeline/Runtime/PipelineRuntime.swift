@@ -141,14 +141,23 @@ public actor PipelineRuntime {
         self.publisher = publisher
         publishEndpoint = publisher.boundEndpoint
 
+        let restoreBegan = ContinuousClock.now
         let snapshot = try await store.loadSnapshot()
+        let loaded = ContinuousClock.now
         if let seqs = snapshot?.parts["publisher"] { try await publisher.restore(seqs) }
+        // The record tracker decodes beside the window stages (both one entry per user: at
+        // 100,000 users 0.2 s and 0.5 s on one core each).
+        async let records = Self.timed {
+            try RecordStage(distances: training.recordDistances, idleMillis: training.recordIdleMillis, snapshot: snapshot)
+        }
         var stages: [WindowStage] = []
         for definition in pipelines {
             stages.append(try Self.makeStage(definition, snapshot: snapshot, logger: logger))
         }
         self.stages = stages
-        recordStage = try RecordStage(distances: training.recordDistances, idleMillis: training.recordIdleMillis, snapshot: snapshot)
+        let windowsDecoded = ContinuousClock.now
+        let (recordStage, recordsTook) = try await records
+        self.recordStage = recordStage
         let historySource = options.history.flatMap { Self.historySource(stages, $0) }
         historySourceIndex = historySource
         history = options.history.map {
@@ -223,6 +232,8 @@ public actor PipelineRuntime {
             metadata: [
                 "snapshot_taken_at": "\(snapshot?.takenAt ?? 0)", "journal_position": "\(journalPosition)",
                 "history_minutes": "\(options.history == nil ? "off" : historySourceIndex.map { "pipeline \(stages[$0].definition.name)" } ?? "own operator")",
+                "load_ms": "\((loaded - restoreBegan).milliseconds)", "windows_ms": "\((windowsDecoded - loaded).milliseconds)",
+                "records_ms": "\(recordsTook.milliseconds)", "total_ms": "\((ContinuousClock.now - restoreBegan).milliseconds)",
             ])
     }
 
@@ -239,6 +250,13 @@ public actor PipelineRuntime {
 
     /// The stage restored from its entries (incremental snapshots), or from the whole-state
     /// part of an earlier version (prefixed with its spec), or new.
+    /// `body`'s result and how long it took.
+    private static func timed<T>(_ body: () throws -> T) rethrows -> (T, Duration) {
+        let began = ContinuousClock.now
+        let result = try body()
+        return (result, ContinuousClock.now - began)
+    }
+
     private static func makeStage(_ definition: PipelineDefinition, snapshot: StateSnapshot?, logger: Logger) throws -> WindowStage {
         let part = stagePart(definition)
         let prefix = snapshotPrefix(of: definition)
