@@ -43,6 +43,10 @@ public struct StateReader {
 
     public var isAtEnd: Bool { offset == bytes.count }
 
+    /// A count just read, bounded by what the rest of the bytes can hold at `size` bytes (at
+    /// least) per item: what to reserve, so that a damaged count never asks for gigabytes.
+    public func plausible(_ count: Int, itemSize size: Int) -> Int { min(count, (bytes.count - offset) / max(size, 1)) }
+
     public mutating func readInt64() throws -> Int64 {
         guard offset + 8 <= bytes.count else { throw Corrupt(offset: offset) }
         var v: Int64 = 0

@@ -122,7 +122,9 @@ extension WindowOperator {
             state.lastArrival = try r.readInt64()
             state.closedThrough = try r.readInt64()
         }
-        for _ in 0..<(try r.readInt()) {
+        let windows = try r.readInt()
+        state.windows.reserveCapacity(r.plausible(windows, itemSize: 18))  // start, end, two flags at least
+        for _ in 0..<windows {
             var window = OpenWindow(start: try r.readInt64(), end: try r.readInt64())
             window.emitted = try r.readBool()
             window.changedSinceEmit = try r.readBool()
@@ -136,7 +138,9 @@ extension WindowOperator {
             let floorAltitude = try r.readOptionalDouble()
             let lastSeen = try r.readInt64()
             var points: [SeriesPoint] = []
-            for _ in 0..<(try r.readInt()) {
+            let count = try r.readInt()
+            points.reserveCapacity(r.plausible(count, itemSize: 32))  // time and contribution at least
+            for _ in 0..<count {
                 points.append(
                     SeriesPoint(
                         ts: try r.readInt64(), distance: try r.readOptionalDouble(), altitude: try r.readOptionalDouble(),

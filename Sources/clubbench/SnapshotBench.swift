@@ -24,7 +24,7 @@ struct SnapshotBench: ParsableCommand {
         let daemon = try DaemonProcess(pipelines: ["minute.yaml": PipelineLoader.embeddedDefault])
         let configFile = daemon.directory.appendingPathComponent("bench.yaml")
         try "state:\n  snapshot_interval: 1h\n".write(to: configFile, atomically: true, encoding: .utf8)
-        let arguments = ["--log-level", "warning", "--config", config ?? configFile.path]
+        let arguments = ["--log-level", "info", "--config", config ?? configFile.path]
         try daemon.start(extraArguments: arguments)
         defer { _ = daemon.terminate() }
         let context = ZMQContext()
@@ -63,6 +63,11 @@ struct SnapshotBench: ParsableCommand {
         try daemon.start(extraArguments: arguments, healthTimeout: 120)
         let restart = restartBegin.elapsedSeconds
         let restored = try daemon.request(["op": "health"])["users"]?.int64Value ?? 0
+        // The daemon's own account of the restore (its `state restored` line, at info).
+        if let line = daemon.log.split(separator: "\n").last(where: { $0.contains("state restored") }) {
+            let fields = line.split(separator: " ").filter { $0.contains("_ms=") }.sorted()
+            print("restore (the daemon's log): " + fields.joined(separator: ", "))
+        }
         print(String(format: "restart to health (after SIGTERM, exit %d): %.2f s, %d users restored", stopped, restart, restored))
     }
 }

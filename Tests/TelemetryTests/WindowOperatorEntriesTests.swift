@@ -111,5 +111,12 @@ import Testing
         var otherVersion = entry
         otherVersion[0] = 9
         #expect(throws: StateReader.Corrupt.self) { try WindowOperator(spec: op.spec, entries: [("a", otherVersion)]) }
+        // Any eight bytes read as a huge count (the decoder reserves room for what counts say,
+        // bounded by the bytes left): refused, never an allocation of gigabytes.
+        for start in 0...(entry.count - 8) {
+            var damaged = entry
+            withUnsafeBytes(of: Int64(Int32.max - 1).littleEndian) { damaged.replaceSubrange(start..<start + 8, with: $0) }
+            _ = try? WindowOperator(spec: op.spec, entries: [("a", damaged)])
+        }
     }
 }
