@@ -31,7 +31,8 @@ public final class ClubStore: Sendable {
     let gateStale = Mutex(false)
     /// One per file: commits do not pay for checkpoints.
     private let checkpointers: [WALCheckpointer]
-    /// Page cache of each file's writer connection, KiB (readers keep SQLite's 2 MiB).
+    /// Page cache of the main file's writer connection, KiB (readers and the ledger's and offers'
+    /// files keep SQLite's 2 MiB): where snapshots write.
     static let writerCacheKiB = 12_288
 
     /// Opens (creating if needed) the database at `path` and the ledger and offers files
@@ -45,13 +46,16 @@ public final class ClubStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // Checkpoints run in the background (WALCheckpointer); a commit runs one only as a backstop.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.backstopPages)")
-            // The writer keeps 12 MiB of pages (SQLite's default: 2 MiB): a snapshot that changes
-            // a thousand users' entries dirties ~3,000 pages, which then stay in memory until the
-            // commit instead of spilling into the WAL halfway (30–40 ms instead of 60–100).
-            if !db.configuration.readonly { try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)") }
         }
         configuration.busyMode = .timeout(5)
-        pool = try DatabasePool(path: path, configuration: configuration)
+        var mainConfiguration = configuration
+        mainConfiguration.prepareDatabase { db in
+            // The main file's writer keeps 12 MiB of pages (SQLite's default: 2 MiB): a snapshot
+            // that changes a thousand users' entries dirties ~3,000 pages, which then stay in memory
+            // until the commit instead of spilling into the WAL halfway (30–40 ms instead of 60–100).
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)") }
+        }
+        pool = try DatabasePool(path: path, configuration: mainConfiguration)
         try Self.migrator.migrate(pool)
         let newest = try pool.read { db in try Int64.fetchOne(db, sql: #"SELECT MAX("offset") FROM activity"#) ?? 0 }
         tail = ActivityTail(nextOffset: newest + 1, capacity: tailCapacity)
