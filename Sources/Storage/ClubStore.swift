@@ -29,8 +29,8 @@ public final class ClubStore: Sendable {
     /// A transaction that consulted the gate did not commit: the gate must be rebuilt from the
     /// log before it decides again.
     let gateStale = Mutex(false)
-    /// One per file: commits do not pay for checkpoints.
-    private let checkpointers: [WALCheckpointer]
+    /// Checkpoints the three files in the background: commits do not pay for them.
+    private let checkpointer: WALCheckpointer
     /// Page cache of the main file's writer connection, KiB (readers and the ledger's and offers'
     /// files keep SQLite's 2 MiB): where snapshots write.
     static let writerCacheKiB = 12_288
@@ -66,7 +66,7 @@ public final class ClubStore: Sendable {
         try Self.ledgerMigrator.migrate(ledgerPool)
         offersPool = try DatabasePool(path: Self.offersPath(besides: path), configuration: configuration)
         try Self.offersMigrator.migrate(offersPool)
-        checkpointers = try [path, Self.ledgerPath(besides: path), Self.offersPath(besides: path)].map(WALCheckpointer.init)
+        checkpointer = try WALCheckpointer(paths: [path, Self.ledgerPath(besides: path), Self.offersPath(besides: path)])
     }
 
     /// `dir/clubd.sqlite` → `dir/clubd-ledger.sqlite`.
@@ -335,16 +335,7 @@ extension ClubStore {
     /// The main file's size: pages allocated (what the file takes on disk, the write-ahead log
     /// checkpointed first) and pages in use (allocated less the free list that later writes reuse).
     public func databaseSize() throws -> (allocated: Int, used: Int) {
-        // The background checkpointer may hold the checkpoint lock a moment (SQLITE_BUSY at once,
-        // no busy handler for it): try again a while.
-        for attempt in 1... {
-            do {
-                _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
-                break
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 100 {
-                Thread.sleep(forTimeInterval: 0.02)
-            }
-        }
+        try checkpointer.checkpoint(0, .truncate)  // on the checkpointer's connection: never beside its own
         return try pool.read { db in
             let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
             let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0

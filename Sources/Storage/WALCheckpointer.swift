@@ -1,8 +1,8 @@
+import ClubRuntime
 import Foundation
 import GRDB
-import Synchronization
 
-/// Copies committed WAL frames into a database file in the background, on a connection and a
+/// Copies committed WAL frames into the database files in the background, on connections and a
 /// thread of its own, so that no commit pays for a checkpoint.
 ///
 /// SQLite's default checkpoints run inside the commit that takes the WAL past 1,000 pages: that
@@ -19,30 +19,36 @@ final class WALCheckpointer: Sendable {
     /// WAL pages after which a commit checkpoints itself (SQLite's default is 1,000): ~40 MB.
     static let backstopPages = 10_000
 
+    /// One per file, in the order given. Each serializes its checkpoints, the background
+    /// rounds and ``checkpoint(_:_:)`` alike, so they never meet as `SQLITE_BUSY`.
+    private let connections: [DatabaseQueue]
     /// Set when the store lets go of the checkpointer: the thread holds this, not the checkpointer.
-    private final class Stop: Sendable {
-        let requested = Atomic<Bool>(false)
-    }
+    private let stop = OnceFlag()
 
-    private let stop = Stop()
-
-    /// Starts checkpointing the database at `path` (in WAL mode).
-    init(path: String) throws {
+    /// Starts checkpointing the databases at `paths` (in WAL mode).
+    init(paths: [String]) throws {
         var configuration = Configuration()
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        let connection = try DatabaseQueue(path: path, configuration: configuration)
+        configuration.busyMode = .timeout(5)  // a `TRUNCATE` waits for readers and writers
+        let connections = try paths.map { try DatabaseQueue(path: $0, configuration: configuration) }
+        self.connections = connections
         let thread = Thread { [stop] in
-            while !stop.requested.load(ordering: .acquiring) {
+            while !stop.isSet {
                 Thread.sleep(forTimeInterval: Self.interval)
-                // Busy (the backstop or another checkpoint running) or failing (a full disk):
-                // the next round tries again; the commits' backstop bounds the WAL meanwhile.
-                _ = try? connection.inDatabase { db in try db.checkpoint(.passive) }
+                // Busy (the backstop running) or failing (a full disk): the next round tries
+                // again; the commits' backstop bounds the WAL meanwhile.
+                for connection in connections { _ = try? connection.inDatabase { db in try db.checkpoint(.passive) } }
             }
         }
         thread.name = "clubd-checkpoint"
         thread.start()
     }
 
-    /// The thread ends within one ``interval`` and closes its connection.
-    deinit { stop.requested.store(true, ordering: .releasing) }
+    /// Checkpoints file `index` (of the paths given) now, in `mode`, in turn with the background rounds.
+    func checkpoint(_ index: Int, _ mode: Database.CheckpointMode) throws {
+        _ = try connections[index].inDatabase { db in try db.checkpoint(mode) }
+    }
+
+    /// The thread ends within one ``interval`` and closes the connections.
+    deinit { stop.set() }
 }

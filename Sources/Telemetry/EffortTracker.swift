@@ -102,10 +102,7 @@ public struct EffortTracker: Sendable, Equatable, Codable {
             var session = Session()
             swap(&session, &sessions.values[index])
             defer { swap(&session, &sessions.values[index]) }
-            if !session.changed {
-                session.changed = true
-                changedSessions.append(key)
-            }
+            Self.markChanged(&session, key, in: &changedSessions)
             session.lastArrival = now
             guard sample.ts > session.lastTs else { continue }
             session.lastTs = sample.ts
@@ -138,13 +135,17 @@ public struct EffortTracker: Sendable, Equatable, Codable {
         return finishIdleSessions(now: now)
     }
 
+    /// Notes that session `key` changes (listed once in `changed` until the next ``takeChanges()``).
+    private static func markChanged(_ session: inout Session, _ key: SessionKey, in changed: inout [SessionKey]) {
+        guard !session.changed else { return }
+        session.changed = true
+        changed.append(key)
+    }
+
     private mutating func finishIdleSessions(now: Int64) -> [Record] {
         for index in sessions.indices where sessions.values[index].lastArrival == nil {
             sessions.values[index].lastArrival = now
-            if !sessions.values[index].changed {
-                sessions.values[index].changed = true
-                changedSessions.append(sessions.keys[index])
-            }
+            Self.markChanged(&sessions.values[index], sessions.keys[index], in: &changedSessions)
         }
         let ended = sessions.filter { $0.value.lastArrival! + idleMillis <= now }.sorted { ($0.value.lastTs, $0.key.user, $0.key.session) < ($1.value.lastTs, $1.key.user, $1.key.session) }
         var records: [Record] = []

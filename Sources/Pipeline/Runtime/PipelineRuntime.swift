@@ -248,8 +248,6 @@ public actor PipelineRuntime {
         ("stage.\(definition.name)", "stage.\(definition.name).spec")
     }
 
-    /// The stage restored from its entries (incremental snapshots), or from the whole-state
-    /// part of an earlier version (prefixed with its spec), or new.
     /// `body`'s result and how long it took.
     private static func timed<T>(_ body: () throws -> T) rethrows -> (T, Duration) {
         let began = ContinuousClock.now
@@ -257,6 +255,8 @@ public actor PipelineRuntime {
         return (result, ContinuousClock.now - began)
     }
 
+    /// The stage restored from its entries (incremental snapshots), or from the whole-state
+    /// part of an earlier version (prefixed with its spec), or new.
     private static func makeStage(_ definition: PipelineDefinition, snapshot: StateSnapshot?, logger: Logger) throws -> WindowStage {
         let part = stagePart(definition)
         let prefix = snapshotPrefix(of: definition)

@@ -6,7 +6,6 @@ import Foundation
 import JSON
 import Logging
 import Offers
-import Synchronization
 import Training
 
 /// The Training subsystem's consumer of the activity log: workouts (with duplicate
@@ -72,7 +71,7 @@ actor TrainingStage: LogConsumer {
     private var inFlight: [ActivityEvent] = []
     /// Set when the append in flight has finished (succeeded or failed): then the next one may
     /// start without waiting.
-    private var raisingDone = DoneFlag()
+    private var raisingDone = OnceFlag()
     private var pendingMessages: [Publisher.Message] = []
     private var committedOffset: Int64 = 0
     private var committedAt = Clock.nowMillis()
@@ -248,7 +247,7 @@ actor TrainingStage: LogConsumer {
         pendingRaised = []
         inFlight = events
         let raise = self.raise
-        let done = DoneFlag()
+        let done = OnceFlag()
         raisingDone = done
         raising = Task {
             defer { done.set() }
@@ -489,10 +488,3 @@ actor TrainingStage: LogConsumer {
 }
 
 
-/// A flag one task sets when it is done and another reads without waiting for it.
-final class DoneFlag: Sendable {
-    private let done = Atomic<Bool>(false)
-
-    func set() { done.store(true, ordering: .releasing) }
-    var isSet: Bool { done.load(ordering: .acquiring) }
-}
