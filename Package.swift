@@ -21,6 +21,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // The HTTP server of club-shop-simulator, the shop the adapter's tests (and demos) talk to.
         .package(url: "https://github.com/swhitty/FlyingFox.git", from: "0.27.1"),
+        // The PostgreSQL engine's client (storage.engine: postgres).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // postgres-nio's own: byte buffers and TLS (sslmode in storage.postgres.url).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // libzmq, as the system provides it.
@@ -64,6 +69,17 @@ let package = Package(
             dependencies: [
                 "ClubKernel", "ClubRuntime", "Users", "Bonus", "Offers", "Telemetry", "Pipeline", .product(name: "GRDB", package: "GRDB.swift"),
             ]),
+        // PostgreSQL: the same store protocols on a server that several instances share
+        // (storage.engine: postgres), through postgres-nio.
+        .target(
+            name: "PostgresStorage",
+            dependencies: [
+                "ClubKernel", "ClubRuntime", "Events", "Users", "Bonus", "Offers", "Telemetry", "Pipeline", "JSON",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The runtime: threads and executors, the bounded inbox, the ingest receiver, the
         // publisher, and the stage protocol with the runner that drives every log consumer.
         .target(
@@ -92,7 +108,7 @@ let package = Package(
             name: "ClubDaemon",
             dependencies: [
                 "ZMQ", "JSON", "ClubKernel", "ClubProtocol", "ClubRuntime", "CommandSocket", "Events", "Telemetry", "Storage",
-                "Definitions", "Users", "Bonus", "Training", "Offers", "Imports", "Pipeline", "Community",
+                "PostgresStorage", "Definitions", "Users", "Bonus", "Training", "Offers", "Imports", "Pipeline", "Community",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -102,7 +118,7 @@ let package = Package(
             ]),
         .executableTarget(
             name: "clubd",
-            dependencies: ["ClubDaemon", "Definitions", "ZMQ", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["ClubDaemon", "Definitions", "PostgresStorage", "ZMQ", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The client side of the command socket: requests with the Lazy Pirate pattern.
         .target(name: "ClubClient", dependencies: ["ZMQ", "JSON"]),
         // A deterministic device fleet: GPS tracks, heart rate, sessions, network faults.
@@ -145,6 +161,9 @@ let package = Package(
         .testTarget(name: "ClubKernelTests", dependencies: ["ClubKernel", "JSON"]),
         .testTarget(name: "EventsTests", dependencies: ["ClubKernel", "Events", "JSON"]),
         .testTarget(name: "TelemetryTests", dependencies: ["ClubKernel", "Telemetry", "Events"]),
+        .testTarget(
+            name: "PostgresStorageTests",
+            dependencies: ["PostgresStorage", "Storage", "Pipeline", "ClubTestKit", "ClubKernel", "ClubRuntime", "Users", "Events", "Bonus", "Offers", "Telemetry", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "ClubKernel", "Users", "Events", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Definitions", "DefinitionTesting", "Storage", "ClubKernel", "ClubRuntime", "Bonus", "Offers", "Training", "ZMQ", "ClubTestKit", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "BonusTests", dependencies: ["Bonus", "ClubKernel", "Definitions", "DefinitionTesting", "Events", "JSON"]),

@@ -3,6 +3,7 @@ import Community
 import Definitions
 import Foundation
 import Offers
+import PostgresStorage
 import Pipeline
 import Training
 import Users
@@ -33,6 +34,8 @@ public struct ClubConfig: Sendable, DefinitionFile {
     /// Bytes of received frames waiting, decoded, between the ingest socket and the pipeline.
     public var inboxBytes = 8 << 20
     public var stateDirectory = "./var"
+    /// `storage.*`: which engine keeps the state (SQLite files in ``stateDirectory``, or PostgreSQL).
+    public var storage = StorageSettings()
     public var snapshotIntervalMillis: Int64 = 10_000
     public var pipelinesDirectory = "./Pipelines"
     /// `host:port` of the Prometheus listener; empty disables it.
@@ -154,6 +157,10 @@ public struct ClubConfig: Sendable, DefinitionFile {
             c.snapshotIntervalMillis = m.duration("snapshot_interval", default: c.snapshotIntervalMillis, min: 100)
             root.absorb(m)
         }
+        if var m = root.nested("storage") {
+            c.storage = StorageSettings.parse(&m)
+            root.absorb(m)
+        }
         if var m = root.nested("pipelines") {
             c.pipelinesDirectory = m.string("directory", default: c.pipelinesDirectory) ?? c.pipelinesDirectory
             root.absorb(m)
@@ -266,5 +273,50 @@ public struct ClubConfig: Sendable, DefinitionFile {
         o.history = historyEnabled ? history : nil
         o.historyRetentionInterval = .milliseconds(historyRetentionIntervalMillis)
         return o
+    }
+}
+
+/// `storage.*`: the engine that keeps the daemon's state and its activity log.
+public struct StorageSettings: Sendable, Equatable {
+    public enum Engine: String, Sendable, Equatable {
+        /// Files in `state.directory` (the embedded default).
+        case sqlite
+        /// A PostgreSQL database (`storage.postgres.url`).
+        case postgres
+    }
+
+    public var engine = Engine.sqlite
+    /// `storage.postgres.url`: a libpq URI; required with `engine: postgres`.
+    public var postgresURL: PostgresURL?
+    /// `storage.postgres.pool_size`: connections to PostgreSQL (the log's writer, the stages, the queries).
+    public var postgresPoolSize = 8
+    /// `storage.postgres.connect_timeout`: how long start-up waits for the server.
+    public var postgresConnectTimeoutMillis: Int64 = 10_000
+
+    public init() {}
+
+    static func parse(_ m: inout YAMLMapping) -> Self {
+        var s = Self()
+        if let text = m.string("engine") {
+            if let engine = Engine(rawValue: text) { s.engine = engine } else { m.fail("'engine' must be sqlite or postgres", at: m.node("engine")) }
+        }
+        var urlGiven = false
+        if var p = m.nested("postgres") {
+            if let text = p.string("url") {
+                urlGiven = true
+                do throws(PostgresURL.Invalid) {
+                    s.postgresURL = try PostgresURL(text)
+                } catch {
+                    p.fail("'url': \(error)", at: p.node("url"))
+                }
+            }
+            s.postgresPoolSize = p.int("pool_size", default: s.postgresPoolSize, in: 2...1_000)
+            s.postgresConnectTimeoutMillis = p.duration("connect_timeout", default: s.postgresConnectTimeoutMillis, min: 100)
+            m.absorb(p)
+        }
+        if s.engine == .postgres && s.postgresURL == nil && !urlGiven {
+            m.fail("'engine: postgres' needs postgres.url, such as postgresql://club@127.0.0.1:5432/club", at: m.node("engine"))
+        }
+        return s
     }
 }

@@ -17,7 +17,7 @@ import Users
 /// with a stable code.
 struct CommandHandler: CommandHandling {
     let runtime: PipelineRuntime
-    let store: ClubStore
+    let store: any ClubStorage
     let startedAt: Int64
     /// Largest request of any op but `import` (`ingest.max_frame_bytes`).
     let maxRequestBytes: Int

@@ -9,6 +9,7 @@ import JSON
 import Logging
 import Metrics
 import Pipeline
+import PostgresStorage
 import Prometheus
 import ServiceLifecycle
 import Storage
@@ -53,9 +54,8 @@ public final class Daemon: Sendable {
         try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
         let principals = config.security.configuredPrincipals
         let devices = DevicesGate(reservedKeys: Set(principals.keys))
-        let store = try ClubStore(
-            path: (config.stateDirectory as NSString).appendingPathComponent("clubd.sqlite"),
-            gate: AdmissionGates([CommunityGate(config: config.community), devices]))
+        let store = try await Self.openStorage(
+            config, gate: AdmissionGates([CommunityGate(config: config.community), devices]), logger: logger)
         let context = ZMQContext()
         var options = config.runtimeOptions
         // curve: the ZAP handlers (one per ZeroMQ context) bind before any CURVE socket does.
@@ -106,6 +106,8 @@ public final class Daemon: Sendable {
         try await runtime.replayJournal()
 
         var services: [any Service] = [
+            // The very last to stop: every stage has committed by then.
+            StartStopService("storage", start: {}, stop: { await store.close() }),
             // Last to stop: handshakes are answered until every socket has closed.
             StartStopService("authentication", start: {}, stop: { authenticators.forEach { $0.stop() } }),
             StartStopService("publisher", start: {}, stop: { await runtime.close() }),
@@ -169,6 +171,22 @@ public final class Daemon: Sendable {
         try await serviceGroup.run()
     }
 
+    /// The storage engine `storage.engine` names: SQLite files in the state directory, or a
+    /// PostgreSQL database.
+    static func openStorage(_ config: ClubConfig, gate: any AdmissionGate, logger: Logger) async throws -> any ClubStorage {
+        switch config.storage.engine {
+        case .sqlite:
+            return try ClubStore(path: (config.stateDirectory as NSString).appendingPathComponent("clubd.sqlite"), gate: gate)
+        case .postgres:
+            guard let url = config.storage.postgresURL else { throw StorageConfigError("storage.engine postgres needs storage.postgres.url") }
+            let store = try await PostgresStore(
+                url: url, connections: config.storage.postgresPoolSize, gate: gate,
+                connectTimeout: .milliseconds(config.storage.postgresConnectTimeoutMillis), logger: logger)
+            logger.info("storage: PostgreSQL", metadata: ["url": "\(store.location)"])
+            return store
+        }
+    }
+
     /// Asks ``run()`` to shut down, as SIGTERM does.
     public func stop() {
         let serviceGroup = group.withLock { $0 }
@@ -183,7 +201,7 @@ public final class Daemon: Sendable {
     }
 
     /// Deletes activity log entries past the retention that every consumer has passed.
-    private static func pruneActivityLog(_ store: ClubStore, keeping retention: Int64, logger: Logger) async {
+    private static func pruneActivityLog(_ store: any ClubStorage, keeping retention: Int64, logger: Logger) async {
         do {
             let deleted = try await store.pruneActivity(
                 receivedBefore: Clock.nowMillis() - retention, consumers: PipelineRuntime.logConsumers)
@@ -247,6 +265,12 @@ struct PipelineLoopService: Service, CustomStringConvertible {
 
 /// The security settings cannot be applied.
 struct SecurityError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A storage setting the daemon cannot start with.
+struct StorageConfigError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }

@@ -11,6 +11,13 @@ public final class DaemonProcess: @unchecked Sendable {
     public let command: String
     public let publish: String
     private let process: ChildProcess
+    /// The PostgreSQL database this daemon keeps its state in (`CLUB_TEST_STORAGE=postgres`), or
+    /// nil: SQLite files in its directory.
+    public let postgresURL: String?
+
+    /// The engine the end-to-end tests run on: `CLUB_TEST_STORAGE=postgres` runs each daemon
+    /// on a database of its own on the shared test server (``PostgresServer``); unset or `sqlite`, on files.
+    public static var testsPostgres: Bool { ProcessInfo.processInfo.environment["CLUB_TEST_STORAGE"] == "postgres" }
 
     /// Everything the daemon wrote to stdout and stderr, across restarts.
     public var log: String { process.log }
@@ -24,6 +31,12 @@ public final class DaemonProcess: @unchecked Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("clubd-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         process = ChildProcess("clubd", log: directory.appendingPathComponent("clubd.log"))
+        if Self.testsPostgres {
+            guard let server = PostgresServer.shared else { throw TestKitError("CLUB_TEST_STORAGE=postgres: \(PostgresServer.unavailableReason)") }
+            postgresURL = try server.createDatabase()
+        } else {
+            postgresURL = nil
+        }
         ingest = "ipc://\(directory.path)/ingest"
         command = "ipc://\(directory.path)/command"
         publish = "ipc://\(directory.path)/publish"
@@ -61,7 +74,7 @@ public final class DaemonProcess: @unchecked Sendable {
             [
                 "--ingest", ingest, "--command", command, "--publish", publish, "--state-dir",
                 directory.appendingPathComponent("var").path, "--pipelines", directory.appendingPathComponent("Pipelines").path,
-            ] + extraArguments)
+            ] + (postgresURL.map { ["--postgres-url", $0] } ?? []) + extraArguments)
         let deadline = Date().addingTimeInterval(healthTimeout)
         while Date() < deadline {
             if let reply = try? request(["op": "health"], timeout: 300), reply["ok"] == .bool(true) { return }

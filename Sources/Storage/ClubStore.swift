@@ -1,4 +1,5 @@
 import ClubKernel
+import ClubRuntime
 import Foundation
 import GRDB
 import Synchronization

@@ -1,6 +1,7 @@
 import Definitions
 import ArgumentParser
 import ClubDaemon
+import PostgresStorage
 import Foundation
 import Logging
 import ZMQ
@@ -33,6 +34,8 @@ struct Clubd: AsyncParsableCommand {
     @Option(help: "Directory of offer rule *.yaml files; empty for none (offers.rules_dir).") var offerRules: String?
     @Option(help: "Training catalogue directory of exercise and programme *.yaml files (training.catalogue_dir).") var catalogue: String?
     @Option(help: "Drop folder of workout files to import, <system>/<user>/<file>; empty for none (imports.drop_dir).") var dropDir: String?
+    @Option(help: "Keep the state in this PostgreSQL database, a libpq URI (storage.engine postgres, storage.postgres.url).")
+    var postgresUrl: String?
 
     func run() async throws {
         var settings: ClubConfig
@@ -49,6 +52,14 @@ struct Clubd: AsyncParsableCommand {
             if let offerRules { settings.offerRulesDirectory = offerRules }
             if let catalogue { settings.catalogueDirectory = catalogue }
             if let dropDir { settings.importDropDirectory = dropDir }
+            if let postgresUrl {
+                do throws(PostgresURL.Invalid) {
+                    settings.storage.postgresURL = try PostgresURL(postgresUrl)
+                    settings.storage.engine = .postgres
+                } catch {
+                    throw DefinitionErrors([DefinitionError(file: "--postgres-url", line: 0, column: 0, message: error.description)])
+                }
+            }
             if printPublicKey {
                 let secret = try settings.security.secretKey()
                 guard let publicKey = CurveKeys.publicKey(forSecret: secret) else { throw ExitCode(78) }

@@ -1,3 +1,4 @@
+import Bonus
 import ClubKernel
 import ClubRuntime
 import Events
@@ -64,3 +65,23 @@ public protocol HistoryStore: Sendable {
 /// given. Each stage sees only its own part.
 public typealias PipelineStore = TelemetryStore & HistoryStore & ActivityLogStore & BonusStore & OfferStore & ConsumerStateStore
     & ConsumerOffsetStore
+
+/// Everything the daemon needs of a storage engine: the pipelines' stores, what the command
+/// operations read beside the stages, and the log's retention. `ClubStore` (Storage) is the
+/// SQLite engine, `PostgresStore` (PostgresStorage) the PostgreSQL one (`storage.engine`).
+public protocol ClubStorage: PipelineStore {
+    /// Closed windows of `user` overlapping [from, to), oldest first.
+    func windows(user: String, from: Int64, to: Int64) async throws -> [WindowRecord]
+    /// The newest `limit` ledger entries of `user`, oldest first.
+    func ledger(user: String, limit: Int) async throws -> [LedgerEntry]
+    /// Ledger entries of every user after `after` (their sequence number), in booking order.
+    func ledgerChanges(after: Int64, limit: Int) async throws -> [(seq: Int64, entry: LedgerEntry)]
+    /// Offers issued after feed position `after`, in the order they were issued.
+    func offerChanges(after: Int64, limit: Int) async throws -> [(seq: Int64, members: [UInt8])]
+    /// Deletes log entries received before `cutoff` that the ledger, the offer stage and every
+    /// named consumer have passed (except those an admission gate decided).
+    /// - Returns: how many were deleted.
+    func pruneActivity(receivedBefore cutoff: Int64, consumers: [String]) async throws -> Int
+    /// Releases what the engine holds open (a server's connections); after it, no call is made.
+    func close() async
+}

@@ -1,11 +1,11 @@
 import ClubKernel
-import ClubRuntime
 import Synchronization
 
 /// The newest entries of the activity log, kept in memory as they are committed. The log's
 /// consumers mostly read what was just appended: with the tail, an entry is read from
-/// SQLite by none of them instead of by each (four consumers read every entry).
-final class ActivityTail: Sendable {
+/// the store by none of them instead of by each (four consumers read every entry). Each
+/// storage engine keeps one, fed by its log's writer in commit order.
+public final class ActivityTail: Sendable {
     private struct State {
         /// Committed entries in offset order; those before `head` are dropped.
         var records: [ActivityEvent] = []
@@ -31,13 +31,13 @@ final class ActivityTail: Sendable {
     private let capacity: Int
 
     /// - Parameter nextOffset: above the newest entry in the log when the store opened.
-    init(nextOffset: Int64, capacity: Int) {
+    public init(nextOffset: Int64, capacity: Int) {
         state = Mutex(State(coveredFrom: nextOffset, newest: nextOffset - 1))
         self.capacity = capacity
     }
 
     /// Adds entries just committed, in commit order.
-    func append(_ committed: [ActivityEvent]) {
+    public func append(_ committed: [ActivityEvent]) {
         guard !committed.isEmpty else { return }
         state.withLock { s in
             s.records += committed
@@ -55,10 +55,10 @@ final class ActivityTail: Sendable {
     }
 
     /// The newest committed entry's offset (0 for an empty log).
-    var newest: Int64 { state.withLock { $0.newest } }
+    public var newest: Int64 { state.withLock { $0.newest } }
 
     /// Up to `limit` entries after `offset`, or nil when the tail does not hold all of them.
-    func read(after offset: Int64, limit: Int) -> [ActivityEvent]? {
+    public func read(after offset: Int64, limit: Int) -> [ActivityEvent]? {
         state.withLock { s in
             guard offset + 1 >= s.coveredFrom else { return nil }
             let low = s.first(after: offset)
@@ -68,7 +68,7 @@ final class ActivityTail: Sendable {
 
     /// Up to `limit` entries after `offset` of `types` among the next `stretch` offsets, and
     /// how far that reached; nil when the tail does not hold the entries after `offset`.
-    func read(after offset: Int64, limit: Int, types: Set<String>, stretch: Int64) -> ActivityBatch? {
+    public func read(after offset: Int64, limit: Int, types: Set<String>, stretch: Int64) -> ActivityBatch? {
         state.withLock { s in
             guard offset + 1 >= s.coveredFrom else { return nil }
             let low = s.first(after: offset)
