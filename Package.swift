@@ -153,7 +153,11 @@ let package = Package(
         // Test helpers for definition files: located mistakes, mutated texts.
         .target(name: "DefinitionTesting", dependencies: ["Definitions"]),
         // Helpers shared by tests and the benchmark: daemon processes, sockets, stream generators.
-        .target(name: "ClubTestKit", dependencies: ["ZMQ", "JSON", "ClubDaemon", "Simulation"]),
+        .target(
+            name: "ClubTestKit",
+            dependencies: [
+                "ZMQ", "JSON", "ClubDaemon", "Simulation", "Storage", "PostgresStorage", "Pipeline", .product(name: "Logging", package: "swift-log"),
+            ]),
 
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
@@ -180,6 +184,6 @@ let package = Package(
         .testTarget(name: "UsersTests", dependencies: ["Users", "ClubKernel", "Events", "JSON", "Telemetry"]),
         .testTarget(name: "CommunityTests", dependencies: ["Community", "ClubKernel", "Events", "JSON"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ClubKernel", "Definitions", "DefinitionTesting", "JSON"]),
-        .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "ClubKernel", "Bonus", "Imports", "Telemetry", "ZMQ", "clubd", "clubctl", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "ClubDaemonTests", dependencies: ["ClubDaemon", "ClubTestKit", "ClubClient", "Simulation", "Storage", "ClubKernel", "Bonus", "Imports", "Telemetry", "ZMQ", "clubd", "clubctl", "PostgresStorage", .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

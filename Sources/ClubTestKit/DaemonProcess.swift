@@ -1,4 +1,8 @@
 import Foundation
+import Logging
+import Pipeline
+import PostgresStorage
+import Storage
 import JSON
 import ZMQ
 
@@ -144,6 +148,15 @@ public final class DaemonProcess: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.02)
         }
         throw TestKitError("stages \(stages) did not catch up with the activity log within \(timeout) s")
+    }
+
+    /// The daemon's storage opened beside it, for reading only (a test's oracle): its SQLite
+    /// files, or its PostgreSQL database (`CLUB_TEST_STORAGE=postgres`).
+    public func openStore() async throws -> any ClubStorage {
+        if let postgresURL {
+            return try await PostgresStore(url: try PostgresURL(postgresURL), connections: 2, logger: Logger(label: "test-oracle"), owning: false)
+        }
+        return try ClubStore(path: databasePath)
     }
 
     /// The daemon's SQLite file.

@@ -130,7 +130,7 @@ import Testing
     }
 
     static func attended(_ daemon: DaemonProcess) async throws -> [ActivityEvent] {
-        let store = try ClubStore(path: daemon.databasePath)
+        let store = try await daemon.openStore()
         return try await store.activity(after: 0, limit: Int.max).filter { $0.type == "session.attended" }
     }
 
@@ -338,7 +338,7 @@ import Testing
         let after = try daemon.request(["op": "competition", "competition": "autumn"])
         #expect(after["entries"]?.arrayValue?.map { $0["user"] } == ["a", "c", "b"] && after["entries"]?[2]?["value"] == 5000, "\(after.jsonText)")
         #expect(try Self.prizes(daemon, "a") == [100] && Self.prizes(daemon, "b") == [50])
-        let store = try ClubStore(path: daemon.databasePath)
+        let store = try await daemon.openStore()
         let log = try await store.activity(after: 0, limit: Int.max)
         #expect(log.filter { $0.type == "competition.finished" }.count == 1)
         #expect(log.filter { $0.type == "competition.prize" }.map(\.user).sorted() == ["a", "b", "c"])
@@ -463,7 +463,7 @@ import Testing
         daemon.kill()
         try daemon.start(extraArguments: offerRules)
         try daemon.waitForStages(["training"])
-        let store = try ClubStore(path: daemon.databasePath)
+        let store = try await daemon.openStore()
         let worn = try await store.activity(after: 0, limit: Int.max).filter { $0.type == "gear.worn" }
         #expect(worn.count == 1 && worn.first?.body["distance_m"]?.doubleValue == 11000, "\(worn.map(\.id))")
         #expect(try daemon.request(["op": "gear", "user": "ann"])["gear"]?[0]?["distance_m"] == 11000)

@@ -135,7 +135,7 @@ import ZMQ
     }
 
     static func state(of daemon: DaemonProcess) async throws -> (activityIDs: [String], ledger: [LedgerEntry]) {
-        let store = try ClubStore(path: daemon.databasePath)
+        let store = try await daemon.openStore()
         let ids = try await store.activity(after: 0, limit: Int.max).map(\.id)
         var ledger: [LedgerEntry] = []
         for u in 0..<users { ledger += try await store.ledger(user: "u-\(u)", limit: Int.max) }

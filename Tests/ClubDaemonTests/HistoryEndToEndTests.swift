@@ -1,6 +1,6 @@
 import ClubTestKit
 import Foundation
-import GRDB
+
 import JSON
 import Testing
 #if canImport(FoundationNetworking)
@@ -61,7 +61,7 @@ import FoundationNetworking
     }
 
     /// With the minutes shared with the pipeline, and with their own operator.
-    @Test(arguments: [true, false]) func historyMatchesTheWindowsAtEveryResolutionAcrossKill9(shared: Bool) throws {
+    @Test(arguments: [true, false]) func historyMatchesTheWindowsAtEveryResolutionAcrossKill9(shared: Bool) async throws {
         let daemon = try DaemonProcess()
         let config = daemon.directory.appendingPathComponent("clubd.yaml")
         try Self.config(shared: shared).write(to: config, atomically: true, encoding: .utf8)
@@ -123,8 +123,10 @@ import FoundationNetworking
         #expect(try daemon.request(["op": "snapshot"])["ok"] == true)
         try check("after a snapshot")
         #expect(daemon.terminate() == 0)
-        let stored = try DatabaseQueue(path: daemon.databasePath).read { db in
-            try Int.fetchOne(db, sql: "SELECT SUM(samples) FROM history_chunk") ?? 0
+        let store = try await daemon.openStore()
+        var stored = 0
+        for user in Set(distinct.map(\.user)) {
+            stored += try await store.historySamples(user: user, from: Int64.min, to: Int64.max).value.count
         }
         #expect(stored == distinct.count)
     }

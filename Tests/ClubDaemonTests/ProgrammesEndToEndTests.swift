@@ -189,7 +189,7 @@ import Testing
         daemon.kill()
 
         // The oracle: the activity log itself, read without the daemon.
-        let store = try ClubStore(path: daemon.databasePath)
+        let store = try await daemon.openStore()
         let log = try await store.activity(after: 0, limit: 10_000)
         let raised = log.filter { $0.type.hasPrefix("training.step") || $0.type == "training.programme_completed" }
         let counts = Dictionary(grouping: raised, by: { "\($0.user) \($0.type)" }).mapValues(\.count)

@@ -232,7 +232,7 @@ import ZMQ
         #expect(try daemon.request(["op": "devices", "user": "ann"])["devices"]?[0]?["retired"] == true)
     }
 
-    @Test func selfAssertedWorkoutsEarnNoPointsInCurveMode() throws {
+    @Test func selfAssertedWorkoutsEarnNoPointsInCurveMode() async throws {
         let daemon = try DaemonProcess()
         let curve = try daemon.enableCurve(services: [(name: "imports", events: ["workout", "connection"], ops: [])])
         try daemon.start(extraArguments: curve.flags)
@@ -254,9 +254,9 @@ import ZMQ
         #expect(entries.filter { $0["event"] == "ws" }.compactMap { $0["points"]?.int64Value }.reduce(0, +) == 22, "\(entries.map(\.jsonText))")
         #expect(entries.filter { $0["event"] == "wd" }.isEmpty)
         // The log records who sent each.
-        let db = try DatabaseQueue(path: daemon.databasePath)
-        let senders = try db.read { try Row.fetchAll($0, sql: "SELECT id, sender FROM activity WHERE id IN ('wd', 'ws', 'd1') ORDER BY id") }
-        #expect(senders.map { $0["sender"] as String? } == ["admin:ops", "device:w1", "service:imports"])
+        let log = try await daemon.openStore().activity(after: 0, limit: 1_000)
+        let senders = log.filter { ["wd", "ws", "d1"].contains($0.id) }.sorted { $0.id < $1.id }.map(\.sender)
+        #expect(senders == ["admin:ops", "device:w1", "service:imports"])
     }
 
     @Test func openModeRefusesToBindBeyondLoopback() throws {

@@ -8,7 +8,9 @@ import Testing
 /// stage is back to `running` and caught up within seconds, every acknowledged event is in
 /// the ledger exactly once, and SIGTERM exits within `shutdown.timeout` even while a stage
 /// is retrying. Mounting needs root (CI runs as root); elsewhere the suite is skipped.
-@Suite(.serialized, .enabled(if: Tmpfs.canMount, "needs root to mount a tmpfs (CI runs as root)"))
+@Suite(
+    .serialized, .enabled(if: Tmpfs.canMount, "needs root to mount a tmpfs (CI runs as root)"),
+    .enabled(if: !DaemonProcess.testsPostgres, "fills the disk under SQLite's files: the PostgreSQL engine's disk is the server's"))
 struct StorageFaultTests {
     /// One point per event, no caps: a user's balance is the number of their events.
     static let rules = """

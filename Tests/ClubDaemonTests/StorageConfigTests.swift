@@ -1,0 +1,45 @@
+import ClubDaemon
+import Definitions
+import PostgresStorage
+import Testing
+
+/// The `storage.*` keys: the default engine, a PostgreSQL URI read into its parts, and every
+/// mistake located in the file.
+@Suite struct StorageConfigTests {
+    func parse(_ text: String) throws -> ClubConfig {
+        var mapping = try YAMLMapping.parse(text, file: "clubd.yaml").get()
+        return try ClubConfig.parse(&mapping)
+    }
+
+    @Test func sqliteByDefaultPostgresByURL() throws {
+        #expect(try parse("log: {level: info}\n").storage.engine == .sqlite)
+        let postgres = try parse(
+            "storage:\n  engine: postgres\n  postgres:\n    url: postgresql://club@10.0.0.5:6000/clubdb?sslmode=disable\n    pool_size: 4\n")
+        #expect(postgres.storage.engine == .postgres && postgres.storage.postgresPoolSize == 4)
+        #expect(postgres.storage.postgresURL?.host == "10.0.0.5" && postgres.storage.postgresURL?.port == 6000)
+        #expect(postgres.storage.postgresURL?.database == "clubdb" && postgres.storage.postgresURL?.tls == .disable)
+    }
+
+    @Test func mistakesAreLocated() {
+        let cases: [(text: String, expected: [String])] = [
+            ("storage:\n  engine: oracle\n", ["clubd.yaml:2:", "sqlite or postgres"]),
+            ("storage:\n  engine: postgres\n", ["clubd.yaml:2:", "needs postgres.url"]),
+            ("storage:\n  engine: postgres\n  postgres:\n    url: mysql://h/db\n", ["clubd.yaml:4:", "scheme 'mysql'"]),
+            ("storage:\n  postgres:\n    url: postgresql://h/db\n    pool_size: 1\n", ["clubd.yaml:4:", "pool_size"]),
+            ("storage:\n  partitions: 64\n", ["clubd.yaml:2:", "not built yet"]),
+            ("storage:\n  postgres:\n    host: h\n", ["clubd.yaml:3:", "host"]),
+        ]
+        for (text, expected) in cases {
+            do {
+                _ = try parse(text)
+                Issue.record("accepted: \(text)")
+            } catch let errors as DefinitionErrors {
+                let message = "\(errors)"
+                #expect(errors.errors.count == 1, "\(message)")
+                for part in expected { #expect(message.contains(part), "\(message) lacks \(part)") }
+            } catch {
+                Issue.record("unexpected \(error)")
+            }
+        }
+    }
+}
