@@ -146,8 +146,11 @@ let package = Package(
             name: "clubbench",
             dependencies: [
                 "ZMQ", "JSON", "ClubKernel", "ClubRuntime", "Events", "Telemetry", "Storage", "Pipeline", "ClubClient", "ClubTestKit",
-                "Simulation", "Imports",
+                "Simulation", "Imports", "PostgresStorage",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Test helpers for definition files: located mistakes, mutated texts.

@@ -133,7 +133,7 @@ struct CommandHandler: CommandHandling {
         let status = await runtime.status()
         let bonus = await runtime.bonusProgress()
         let stages = await runtime.stageStatuses()
-        return HealthReply(
+        var reply = HealthReply(
             version: Self.version, uptimeSeconds: Double(Clock.nowMillis() - startedAt) / 1000, pipelines: status.pipelines,
             users: status.users, openWindows: status.openWindows, inboxDepth: status.inboxDepth, samplesProcessed: status.processed,
             journalPosition: Int(status.journalPosition), lastSnapshotAt: Int(status.lastSnapshotAt), bonusOffset: Int(bonus.offset),
@@ -144,7 +144,9 @@ struct CommandHandler: CommandHandling {
                     name: $0.name, offset: Int($0.status.offset), lag: Int($0.status.lag), state: $0.status.state.rawValue,
                     lastError: $0.status.lastError, failures: $0.status.failures)
             }
-        ).bytes
+        )
+        reply.storage = (store.engineName, store.location)
+        return reply.bytes
     }
 
     /// The reliable path: replies only after the accepted events are durable (fsynced).

@@ -38,6 +38,18 @@ public struct HealthReply: Reply, Equatable {
     public var offersOffset: Int
     public var trainingOffset: Int
     public var stages: [Stage]
+    /// **(extension)** `storage`: the engine (`sqlite`, `postgres`) and where its state is (a
+    /// file's path, or the server's URI without its password); nil from a daemon that does not say.
+    public var storage: (engine: String, location: String)?
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.status == b.status && a.version == b.version && a.uptimeSeconds == b.uptimeSeconds && a.pipelines == b.pipelines
+            && a.users == b.users && a.openWindows == b.openWindows && a.inboxDepth == b.inboxDepth
+            && a.samplesProcessed == b.samplesProcessed && a.journalPosition == b.journalPosition && a.lastSnapshotAt == b.lastSnapshotAt
+            && a.bonusOffset == b.bonusOffset && a.bonusProcessed == b.bonusProcessed && a.offersOffset == b.offersOffset
+            && a.trainingOffset == b.trainingOffset && a.stages == b.stages && a.storage?.engine == b.storage?.engine
+            && a.storage?.location == b.storage?.location
+    }
 
     public init(
         version: String, uptimeSeconds: Double, pipelines: [String], users: Int, openWindows: Int, inboxDepth: Int,
@@ -75,6 +87,13 @@ public struct HealthReply: Reply, Equatable {
         w.member("bonus_processed", bonusProcessed)
         w.member("offers_offset", offersOffset)
         w.member("training_offset", trainingOffset)
+        if let storage {
+            w.key("storage")
+            w.beginObject()
+            w.member("engine", storage.engine)
+            w.member("location", storage.location)
+            w.endObject()
+        }
         w.key("stages")
         w.beginObject()
         for stage in stages {
@@ -107,6 +126,9 @@ public struct HealthReply: Reply, Equatable {
         bonusProcessed = try r.int("bonus_processed")
         offersOffset = try r.int("offers_offset")
         trainingOffset = try r.int("training_offset")
+        if let engine = reply["storage"]?["engine"]?.stringValue, let location = reply["storage"]?["location"]?.stringValue {
+            storage = (engine, location)
+        }
         stages = []
         for (name, value) in try r.object("stages").members {
             let s = ReplyReader(value: value)

@@ -31,11 +31,15 @@ public final class DaemonProcess: @unchecked Sendable {
         URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
 
     /// Creates a scratch directory and, optionally, pipeline files in it.
-    public init(pipelines: [String: String]? = nil) throws {
+    /// - Parameter postgres: the server to keep the daemon's state on (a database of its own);
+    ///   nil: the shared test server under `CLUB_TEST_STORAGE=postgres`, else SQLite files.
+    public init(pipelines: [String: String]? = nil, postgres: PostgresServer? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("clubd-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         process = ChildProcess("clubd", log: directory.appendingPathComponent("clubd.log"))
-        if Self.testsPostgres {
+        if let postgres {
+            postgresURL = try postgres.createDatabase()
+        } else if Self.testsPostgres {
             guard let server = PostgresServer.shared else { throw TestKitError("CLUB_TEST_STORAGE=postgres: \(PostgresServer.unavailableReason)") }
             postgresURL = try server.createDatabase()
         } else {

@@ -32,7 +32,9 @@ public final class PostgresServer: Sendable {
     private static let databases = Atomic<Int>(0)
 
     /// Finds the server's programs, makes a cluster and starts it.
-    public init() throws {
+    /// - Parameter durable: flush the WAL at every commit, as a production server does (the
+    ///   benchmark); tests run without fsync (killing clubd, not the server, loses nothing).
+    public init(durable: Bool = false) throws {
         guard let bin = Self.findBinaries() else {
             throw TestKitError("no initdb/pg_ctl in PATH or /usr/lib/postgresql/*/bin")
         }
@@ -46,7 +48,8 @@ public final class PostgresServer: Sendable {
             try Self.run("/bin/chown", ["-R", "postgres", directory.path])
         }
         try runAsServerUser("initdb", ["-D", data.path, "-A", "trust", "-U", user, "-E", "UTF8", "--no-sync", "--no-instructions"])
-        let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=400"
+        let safety = durable ? "-c fsync=on -c synchronous_commit=on" : "-c fsync=off -c full_page_writes=off"
+        let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 \(safety) -c max_connections=400"
         try runAsServerUser("pg_ctl", ["-D", data.path, "-o", options, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60", "start"])
     }
 

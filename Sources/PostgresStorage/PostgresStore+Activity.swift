@@ -15,28 +15,53 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
         var connections: Connections
     }
 
-    /// Runs `body` in a transaction of the log's writer, holding the head's row lock (the
-    /// order across instances); once it has committed — and only then — the new entries join
-    /// the tail and the connections they changed take effect.
-    private func appending<T: Sendable>(
-        _ body: @escaping @Sendable (PostgresConnection, inout Int64) async throws -> (T, Committed)
-    ) async throws -> T {
+    /// What one transaction of the log's writer does besides appending: the journal entry of a
+    /// `submit`, a consumer's state and offset, the deletion of a user's imports.
+    struct LogWrite: Sendable {
+        var events: [ActivityEvent] = []
+        var receivedAt: Int64
+        var journal: [UInt8]?
+        var consumer: (name: String, offset: Int64, state: [UInt8])?
+        var forget: (user: String, system: String)?
+    }
+
+    /// What a ``LogWrite`` came to.
+    struct LogWritten: Sendable {
+        var outcomes: [AppendOutcome]
+        var journalSeq: Int64?
+        var forgotten: Int
+    }
+
+    /// Runs `write` in one transaction of the log's writer: one statement reads the head (row
+    /// locked until the commit: the order across instances) and which of the events' ids the
+    /// log has; the events are decided here, in order; one statement writes everything. Once
+    /// it has committed — and only then — the new entries join the tail and the connections
+    /// they changed take effect.
+    private func commitLog(_ write: LogWrite) async throws -> LogWritten {
         try await writer.run {
             let logger = self.logger
             if self.gateStale.withLock({ $0 }), let gate = self.gate {
                 try await client.withConnection { try await Self.replay(into: gate, $0, logger) }
                 self.gateStale.withLock { $0 = false }
             }
-            let result: (T, Committed)
+            let result: (LogWritten, Committed)
             do {
                 result = try await client.withTransaction(logger: logger) { connection in
-                    var head = try await Self.lockHead(connection, logger)
-                    let start = head
-                    let result = try await body(connection, &head)
-                    if head != start {
-                        try await connection.query("UPDATE activity_head SET newest = \(head) WHERE id = 1", logger: logger)
+                    var head: Int64 = -1
+                    var existing: Set<String> = []
+                    let ids = write.events.map(\.id)
+                    for try await (newest, present) in try await connection.query(
+                        """
+                        SELECT h.newest, ARRAY(SELECT id FROM activity WHERE id = ANY(\(ids))) FROM activity_head h WHERE h.id = 1 FOR UPDATE OF h
+                        """, logger: logger
+                    ).decode((Int64, [String]).self) {
+                        head = newest
+                        existing = Set(present)
                     }
-                    return result
+                    guard head >= 0 else { throw PostgresStoreError("the activity log's head row is missing") }
+                    let plan = self.decide(write.events, existing: existing, head: head)
+                    let written = try await Self.apply(plan, write, connection, logger)
+                    return (LogWritten(outcomes: plan.outcomes, journalSeq: written.journalSeq, forgotten: written.forgotten), plan.committed)
                 }
             } catch {
                 // The gate may have admitted events of the transaction that did not commit.
@@ -51,68 +76,53 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
         }
     }
 
-    /// The newest offset given out, its row locked until the transaction ends.
-    private static func lockHead(_ connection: PostgresConnection, _ logger: Logger) async throws -> Int64 {
-        for try await newest in try await connection.query("SELECT newest FROM activity_head WHERE id = 1 FOR UPDATE", logger: logger)
-            .decode(Int64.self)
-        {
-            return newest
-        }
-        throw PostgresStoreError("the activity log's head row is missing")
-    }
-
     public func appendSubmission(journal payload: [UInt8]?, events: [ActivityEvent], receivedAt: Int64) async throws -> (
         journalSeq: Int64?, appended: [AppendOutcome]
     ) {
-        try await appending { connection, head in
-            var seq: Int64?
-            if let payload {
-                let rows = try await connection.query(
-                    "INSERT INTO journal (received_at, payload) VALUES (\(receivedAt), \(ByteBuffer(bytes: payload))) RETURNING seq",
-                    logger: self.logger)
-                for try await value in rows.decode(Int64.self) { seq = value }
-            }
-            let inserted = try await self.insert(events, receivedAt: receivedAt, connection, &head)
-            return ((seq, inserted.outcomes), inserted.committed)
-        }
+        let written = try await commitLog(LogWrite(events: events, receivedAt: receivedAt, journal: payload))
+        return (written.journalSeq, written.outcomes)
     }
 
     public func appendActivity(_ events: [ActivityEvent], receivedAt: Int64) async throws -> [AppendOutcome] {
         guard !events.isEmpty else { return [] }
-        return try await appending { connection, head in
-            let inserted = try await self.insert(events, receivedAt: receivedAt, connection, &head)
-            return (inserted.outcomes, inserted.committed)
-        }
+        return try await commitLog(LogWrite(events: events, receivedAt: receivedAt)).outcomes
     }
 
     public func forgetImports(user: String, system: String, notice: ActivityEvent, receivedAt: Int64) async throws -> Int {
-        try await appending { connection, head in
-            // `json`, not `jsonb`: it takes every JSON text the decoder accepted (\u0000 included).
-            let rows = try await connection.query(
-                """
-                WITH gone AS (
-                    DELETE FROM activity WHERE user_id = \(user) AND type = 'workout'
-                      AND lower(convert_from(body, 'UTF8')::json ->> 'source') = lower(\(system))
-                    RETURNING 1)
-                SELECT count(*) FROM gone
-                """, logger: self.logger)
-            var deleted = 0
-            for try await count in rows.decode(Int64.self) { deleted = Int(count) }
-            return (deleted, try await self.insert([notice], receivedAt: receivedAt, connection, &head).committed)
-        }
+        try await commitLog(LogWrite(events: [notice], receivedAt: receivedAt, forget: (user, system))).forgotten
     }
 
-    /// Decides and inserts `events` within the caller's transaction, in order: consent first,
-    /// then duplicates (an id in the log or earlier in the batch), then the admission gate.
-    /// New entries take the offsets after `head`.
-    private func insert(_ events: [ActivityEvent], receivedAt: Int64, _ connection: PostgresConnection, _ head: inout Int64) async throws -> (
-        outcomes: [AppendOutcome], committed: Committed
-    ) {
-        var seen = Set<String>()
-        let ids = events.map(\.id)
-        for try await id in try await connection.query("SELECT id FROM activity WHERE id = ANY(\(ids))", logger: logger).decode(String.self) {
-            seen.insert(id)
+    public func commitConsumer(_ name: String, offset: Int64, state: [UInt8], raising: [ActivityEvent]) async throws {
+        guard raising.isEmpty else {
+            _ = try await commitLog(LogWrite(events: raising, receivedAt: Clock.nowMillis(), consumer: (name, offset, state)))
+            return
         }
+        // Nothing raised: the log is not written, so neither its writer nor the head's lock is
+        // needed — state and offset in one statement (atomic on its own).
+        try await client.query(
+            #"""
+            WITH cs AS (INSERT INTO consumer_state (name, state) VALUES (\#(name), \#(ByteBuffer(bytes: state)))
+                        ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state)
+            INSERT INTO consumer_offset (name, "offset") VALUES (\#(name), \#(offset))
+            ON CONFLICT (name) DO UPDATE SET "offset" = EXCLUDED."offset"
+            """#, logger: logger)
+    }
+
+    /// The events of a transaction decided: what became of each, the new entries with their
+    /// offsets (after `head`), the gate's and the connections' changes.
+    struct Plan {
+        var outcomes: [AppendOutcome]
+        var committed: Committed
+        var gated: [Int64]
+        var changed: [(user: String, system: String, active: Bool, offset: Int64)]
+        var head: Int64
+    }
+
+    /// Decides `events` in order: consent first, then duplicates (an id in the log or earlier
+    /// in the batch), then the admission gate — as the SQLite engine does.
+    private func decide(_ events: [ActivityEvent], existing: Set<String>, head: Int64) -> Plan {
+        var seen = existing
+        var head = head
         var consent = connections.withLock { $0 }
         var appended: [ActivityEvent] = []
         var gated: [Int64] = []
@@ -132,32 +142,49 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
             if gate != nil { gated.append(head) }
             if case .connection(let system, let active) = e.consent {
                 consent.set(user: e.user, system: system, active: active)
+                changed.removeAll { $0.user == e.user && $0.system == system.lowercased() }  // one row per key in a statement
                 changed.append((e.user, system.lowercased(), active, head))
             }
             appended.append(e.appended(at: head))
             return .new
         }
-        if !appended.isEmpty {
-            let bodies = appended.map { ByteBuffer(bytes: $0.json) }
-            try await connection.query(
-                """
-                INSERT INTO activity ("offset", id, type, user_id, at, received_at, body, sender)
-                SELECT o, i, t, u, a, \(receivedAt), b, NULLIF(s, '')
-                FROM unnest(\(appended.map(\.offset)), \(appended.map(\.id)), \(appended.map(\.type)), \(appended.map(\.user)),
-                            \(appended.map(\.at)), \(bodies), \(appended.map { $0.sender ?? "" })) AS e(o, i, t, u, a, b, s)
-                """, logger: logger)
-        }
-        if !gated.isEmpty {
-            try await connection.query(#"INSERT INTO gated_event ("offset") SELECT unnest(\#(gated))"#, logger: logger)
-        }
-        for c in changed {
-            try await connection.query(
-                """
-                INSERT INTO connection (user_id, system, active, "offset") VALUES (\(c.user), \(c.system), \(c.active), \(c.offset))
-                ON CONFLICT (user_id, system) DO UPDATE SET active = EXCLUDED.active, "offset" = EXCLUDED."offset"
-                """, logger: logger)
-        }
-        return (outcomes, Committed(records: appended, connections: consent))
+        return Plan(outcomes: outcomes, committed: Committed(records: appended, connections: consent), gated: gated, changed: changed, head: head)
+    }
+
+    /// Writes a decided transaction in one statement (data-modifying CTEs; the parts a write
+    /// does not have are empty arrays).
+    private static func apply(_ plan: Plan, _ write: LogWrite, _ connection: PostgresConnection, _ logger: Logger) async throws -> (
+        journalSeq: Int64?, forgotten: Int
+    ) {
+        let e = plan.committed.records
+        let journal = write.journal.map { [ByteBuffer(bytes: $0)] } ?? []
+        let receivedAt = write.receivedAt
+        let consumer = write.consumer.map { [$0.name] } ?? []
+        let rows = try await connection.query(
+            #"""
+            WITH j AS (INSERT INTO journal (received_at, payload) SELECT \#(receivedAt), p FROM unnest(\#(journal)) AS p RETURNING seq),
+            e AS (INSERT INTO activity ("offset", id, type, user_id, at, received_at, body, sender)
+                  SELECT o, i, t, u, a, \#(receivedAt), b, NULLIF(s, '')
+                  FROM unnest(\#(e.map(\.offset)), \#(e.map(\.id)), \#(e.map(\.type)), \#(e.map(\.user)), \#(e.map(\.at)),
+                              \#(e.map { ByteBuffer(bytes: $0.json) }), \#(e.map { $0.sender ?? "" })) AS e(o, i, t, u, a, b, s)),
+            g AS (INSERT INTO gated_event ("offset") SELECT unnest(\#(plan.gated))),
+            c AS (INSERT INTO connection (user_id, system, active, "offset")
+                  SELECT * FROM unnest(\#(plan.changed.map(\.user)), \#(plan.changed.map(\.system)), \#(plan.changed.map(\.active)),
+                                       \#(plan.changed.map(\.offset)))
+                  ON CONFLICT (user_id, system) DO UPDATE SET active = EXCLUDED.active, "offset" = EXCLUDED."offset"),
+            cs AS (INSERT INTO consumer_state (name, state) SELECT * FROM unnest(\#(consumer), \#(write.consumer.map { [ByteBuffer(bytes: $0.state)] } ?? []))
+                   ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state),
+            co AS (INSERT INTO consumer_offset (name, "offset") SELECT * FROM unnest(\#(consumer), \#(write.consumer.map { [$0.offset] } ?? []))
+                   ON CONFLICT (name) DO UPDATE SET "offset" = EXCLUDED."offset"),
+            d AS (DELETE FROM activity WHERE \#(write.forget != nil) AND user_id = \#(write.forget?.user ?? "") AND type = 'workout'
+                    AND lower(convert_from(body, 'UTF8')::json ->> 'source') = lower(\#(write.forget?.system ?? ""))
+                  RETURNING 1),
+            h AS (UPDATE activity_head SET newest = \#(plan.head) WHERE id = 1)
+            SELECT (SELECT seq FROM j), (SELECT count(*) FROM d)
+            """#, logger: logger)
+        var result: (journalSeq: Int64?, forgotten: Int) = (nil, 0)
+        for try await (seq, forgotten) in rows.decode((Int64?, Int64).self) { result = (seq, Int(forgotten)) }
+        return result
     }
 
     /// Rebuilds `gate` from the log entries it admitted, in log order.
@@ -243,23 +270,6 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
             INSERT INTO consumer_offset (name, "offset") VALUES (\#(name), \#(offset))
             ON CONFLICT (name) DO UPDATE SET "offset" = EXCLUDED."offset"
             """#, logger: logger)
-    }
-
-    public func commitConsumer(_ name: String, offset: Int64, state: [UInt8], raising: [ActivityEvent]) async throws {
-        let receivedAt = Clock.nowMillis()
-        try await appending { connection, head in
-            try await connection.query(
-                """
-                INSERT INTO consumer_state (name, state) VALUES (\(name), \(ByteBuffer(bytes: state)))
-                ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state
-                """, logger: self.logger)
-            try await Self.setOffset(name, offset, connection, self.logger)
-            let committed =
-                raising.isEmpty
-                ? Committed(records: [], connections: self.connections.withLock { $0 })
-                : try await self.insert(raising, receivedAt: receivedAt, connection, &head).committed
-            return ((), committed)
-        }
     }
 
     public func consumerState(_ name: String) async throws -> (offset: Int64, state: [UInt8])? {

@@ -65,7 +65,9 @@ public final class PostgresStore: Sendable {
         self.client = client
         self.logger = logger
         self.location = url.redacted
-        running = Task { await client.run() }
+        // Started at once (not when the executor gets to it): run() marks the pool running before
+        // its first suspension, and a query before that would be logged as a misuse.
+        running = Task.immediate { await client.run() }
         var holder: Task<Void, Never>?
         do {
             try await Self.reachable(client, within: connectTimeout, location: url.redacted)
@@ -234,4 +236,6 @@ extension ByteBuffer {
     var bytes: [UInt8] { getBytes(at: readerIndex, length: readableBytes) ?? [] }
 }
 
-extension PostgresStore: ClubStorage {}
+extension PostgresStore: ClubStorage {
+    public var engineName: String { "postgres" }
+}

@@ -22,6 +22,7 @@ struct Health: ParsableCommand {
             return """
                 clubd \(h.version): \(h.status), up \(Format.duration(h.uptimeSeconds))
                 pipelines: \(h.pipelines.joined(separator: ", "))
+                storage: \(h.storage.map { "\($0.engine) (\($0.location))" } ?? "-")
                 users \(Format.count(h.users)), open windows \(Format.count(h.openWindows)), inbox \(h.inboxDepth), \
                 samples \(Format.count(h.samplesProcessed)), journal \(h.journalPosition), last snapshot \(Format.time(h.lastSnapshotAt))
 

@@ -139,7 +139,12 @@ import Testing
         }
         let stats = try daemon.request(["op": "stats", "user": "u-1"])
         #expect(stats["windows"]?.arrayValue?.first?["samples"] == .number(Double(bad.count)))
-        #expect(try daemon.request(["op": "health"])["status"] == "ok")
+        let health = try daemon.request(["op": "health"])
+        #expect(health["status"] == "ok")
+        // Which engine keeps the state, and where (never a password).
+        #expect(health["storage"]?["engine"]?.stringValue == (DaemonProcess.testsPostgres ? "postgres" : "sqlite"))
+        let location = health["storage"]?["location"]?.stringValue ?? ""
+        #expect(DaemonProcess.testsPostgres ? location.hasPrefix("postgresql://") : location == daemon.databasePath, "\(location)")
         daemon.terminate()
     }
 

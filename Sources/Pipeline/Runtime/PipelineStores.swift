@@ -84,4 +84,8 @@ public protocol ClubStorage: PipelineStore {
     func pruneActivity(receivedBefore cutoff: Int64, consumers: [String]) async throws -> Int
     /// Releases what the engine holds open (a server's connections); after it, no call is made.
     func close() async
+    /// `sqlite` or `postgres`, as `storage.engine` names it.
+    var engineName: String { get }
+    /// Where the state is: the main file's path, or the server's URI without its password.
+    var location: String { get }
 }

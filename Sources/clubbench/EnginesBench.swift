@@ -1,0 +1,140 @@
+import ArgumentParser
+import ClubClient
+import ClubTestKit
+import Foundation
+import Synchronization
+import JSON
+import Logging
+import NIOCore
+import PostgresNIO
+import PostgresStorage
+import ZMQ
+
+/// The storage engines side by side: the same acknowledged `submit` load (activity events and
+/// telemetry) on a clubd keeping its state in SQLite files and on one keeping it in a local
+/// PostgreSQL server (fsync and synchronous commit on, as in production), alternated in one run.
+struct EnginesBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engines", abstract: "Acknowledged submit and telemetry on SQLite and on PostgreSQL, alternated; PostgreSQL / SQLite ratios.")
+
+    @Option(help: "Activity events submitted in batches of 100 per case.") var events = 30_000
+    @Option(help: "Events submitted one per request.") var singles = 3_000
+    @Option(help: "Telemetry samples submitted in batches of 100.") var samples = 60_000
+    @Option(help: "Users the events belong to.") var users = 1_000
+    @Option(help: "Concurrent clients of the second case.") var clients = 4
+    @Option(help: "Runs of each engine.") var rounds = 2
+
+    func run() throws {
+        guard let server = try? PostgresServer(durable: true) else {
+            throw ValidationError("PostgreSQL is not installed here: \(PostgresServer.unavailableReason)")
+        }
+        defer { server.stop() }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let bench = SubmitBench()
+        let cases: [(name: String, batch: Int, clients: Int)] = [
+            ("activity, batches of 100, 1 client", 100, 1), ("activity, batches of 100, \(clients) clients", 100, clients),
+            ("activity, single events, 1 client", 1, 1), ("activity, single events, \(clients) clients", 1, clients),
+            ("telemetry, batches of 100, 1 client", 100, 1),
+        ]
+        for batch in [100, 1] {
+            let count = batch == 1 ? singles : events
+            let bare = try bareSQLite(count: count, batch: batch)
+            let postgres = try barePostgres(server, count: count, batch: batch)
+            print(String(format: "baseline bare inserts, transactions of %3d: SQLite %9.0f, PostgreSQL (postgres-nio) %9.0f rows/s", batch, bare, postgres))
+        }
+        let rates = try alternate(["sqlite", "postgres"], rounds: rounds) { round, engine -> [String: Double] in
+            let daemon = try DaemonProcess(postgres: engine == "postgres" ? server : nil)
+            let rules = try daemon.writeBonusRules(SubmitBench.bonusRules)
+            try daemon.start(extraArguments: ["--log-level", "warning"] + rules)
+            defer { daemon.terminate() }
+            var rates: [String: Double] = [:]
+            for (n, c) in cases.enumerated() {
+                let prefix = "r\(round)c\(n)"
+                let load: [[UInt8]]
+                if c.name.hasPrefix("telemetry") {
+                    load = (0..<samples).map { s in
+                        let user = s % users
+                        let ts = now - 3_600_000 + Int64(s / users) * 1_000
+                        return Array(
+                            #"{"type":"telemetry","user":"\#(prefix)u\#(user)","device":"d","session":"s","ts":\#(ts),"distance_m":\#(s / users * 3),"hr":140}"#
+                                .utf8)
+                    }
+                } else {
+                    load = (0..<(c.batch == 1 ? singles : events)).map { k in
+                        Array(
+                            #"{"type":"class.attended","id":"\#(prefix)-\#(k)","user":"u-\#(k % users)","ts":\#(now - 86_400_000 + Int64(k)),"minutes":\#(k % 90)}"#
+                                .utf8)
+                    }
+                }
+                let rate = try telemetryOrActivity(load, batch: c.batch, clients: c.clients, daemon: daemon, bench: bench, telemetry: c.name.hasPrefix("telemetry"))
+                rates[c.name] = rate
+                print(String(format: "round %d  %-8@ %-40@ %9.0f events/s", round, engine, c.name, rate))
+            }
+            return rates
+        }
+        for c in cases {
+            let sqlite = rates["sqlite"]!.map { $0[c.name]! }.median, postgres = rates["postgres"]!.map { $0[c.name]! }.median
+            print(String(format: "median   %-40@ sqlite %9.0f, postgres %9.0f events/s: ratio postgres / sqlite = %.3f", c.name, sqlite, postgres, postgres / sqlite))
+        }
+    }
+
+    /// Acknowledged events per second (activity: then the bonus stage's catch-up is awaited, as
+    /// in `clubbench submit`; telemetry: the journal holds them when acknowledged).
+    func telemetryOrActivity(_ load: [[UInt8]], batch: Int, clients: Int, daemon: DaemonProcess, bench: SubmitBench, telemetry: Bool) throws -> Double {
+        if !telemetry { return try bench.submitted(load, batch: batch, clients: clients, daemon: daemon).0 }
+        let before = try daemon.request(["op": "health"])["samples_processed"]?.int64Value ?? 0
+        let start = DispatchTime.now()
+        let client = CommandClient(context: ZMQContext(), endpoint: daemon.command, timeout: 30_000, retries: 1)
+        for first in stride(from: 0, to: load.count, by: batch) {
+            var request = Array(#"{"op":"submit","events":["#.utf8)
+            for (i, event) in load[first..<min(first + batch, load.count)].enumerated() {
+                if i > 0 { request.append(UInt8(ascii: ",")) }
+                request += event
+            }
+            request += Array("]}".utf8)
+            guard let reply = try? client.request(request), reply["ok"] == .bool(true) else { throw ValidationError("telemetry submit failed") }
+        }
+        let rate = Double(load.count) / start.elapsedSeconds
+        try daemon.waitFor("samples_processed", before + Int64(load.count), timeout: 120)
+        return rate
+    }
+
+    /// The same bare loop as `clubbench submit`'s SQLite baseline.
+    func bareSQLite(count: Int, batch: Int) throws -> Double {
+        let rows = (0..<count).map { Array(#"{"type":"class.attended","id":"\#($0)"}"#.utf8) }
+        return try SubmitBench().bareSQLite(rows, batch: batch)
+    }
+
+    /// Rows inserted into a fresh table of the durable server, one transaction per `batch`
+    /// (BEGIN, one multi-row INSERT, COMMIT), from one task as fast as it goes: what a round
+    /// of clubd's log writes costs at the least.
+    func barePostgres(_ server: PostgresServer, count: Int, batch: Int) throws -> Double {
+        let url = try PostgresURL(try server.createDatabase())
+        let result = Mutex<Result<Double, any Error>>(.success(0))
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            defer { done.signal() }
+            let client = PostgresClient(
+                configuration: .init(host: url.host, port: url.port, username: url.user, password: nil, database: url.database, tls: .disable),
+                backgroundLogger: Logger(label: "bench"))
+            let running = Task.immediate { await client.run() }
+            defer { running.cancel() }
+            do {
+                try await client.query("CREATE TABLE activity (id text PRIMARY KEY, user_id text, at bigint, body bytea)")
+                let start = DispatchTime.now()
+                for first in stride(from: 0, to: count, by: batch) {
+                    let ids = (first..<min(first + batch, count)).map { "\($0)" }
+                    try await client.withTransaction(logger: Logger(label: "bench")) { connection in
+                        try await connection.query(
+                            "INSERT INTO activity SELECT i, 'u', 1, \(ByteBuffer(string: "{}")) FROM unnest(\(ids)) AS i", logger: Logger(label: "bench"))
+                    }
+                }
+                result.withLock { $0 = .success(Double(count) / start.elapsedSeconds) }
+            } catch {
+                result.withLock { $0 = .failure(error) }
+            }
+        }
+        done.wait()
+        return try result.withLock { $0 }.get()
+    }
+}
