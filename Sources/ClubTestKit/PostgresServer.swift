@@ -47,10 +47,23 @@ public final class PostgresServer: Sendable {
             guard getpwnam("postgres") != nil else { throw TestKitError("running as root and there is no 'postgres' user to run the server as") }
             try Self.run("/bin/chown", ["-R", "postgres", directory.path])
         }
-        try runAsServerUser("initdb", ["-D", data.path, "-A", "trust", "-U", user, "-E", "UTF8", "--no-sync", "--no-instructions"])
         let safety = durable ? "-c fsync=on -c synchronous_commit=on" : "-c fsync=off -c full_page_writes=off"
-        let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 \(safety) -c max_connections=400"
+        options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 \(safety) -c max_connections=400"
+        try runAsServerUser("initdb", ["-D", data.path, "-A", "trust", "-U", user, "-E", "UTF8", "--no-sync", "--no-instructions"])
+        try start()
+    }
+
+    private let options: String
+
+    /// Starts the server (again, after ``pause()``), on the same port and files.
+    public func start() throws {
+        let data = directory.appendingPathComponent("data")
         try runAsServerUser("pg_ctl", ["-D", data.path, "-o", options, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60", "start"])
+    }
+
+    /// Stops the server, keeping its files (an outage: ``start()`` brings it back).
+    public func pause() throws {
+        try runAsServerUser("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "fast", "-w", "stop"])
     }
 
     /// A new, empty database. - Returns: its libpq URI.

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import Pipeline
 import PostgresNIO
+import Synchronization
 import Users
 
 /// The activity log on PostgreSQL: the ordered, de-duplicated event queue, the consumers'
@@ -38,6 +39,32 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
     /// it has committed — and only then — the new entries join the tail and the connections
     /// they changed take effect.
     private func commitLog(_ write: LogWrite) async throws -> LogWritten {
+        guard isOwned else {
+            throw PostgresStoreError("PostgreSQL at \(location) is unreachable (this instance does not hold the database now)")
+        }
+        // Not cancelled when the caller stops waiting: once it has committed, its entries must
+        // reach the tail. The caller waits at most `writeTimeout` (the server may have gone
+        // away after the check above: a lease then waits for it to come back).
+        // A write the caller gave up on is abandoned: should the server come back before it ran,
+        // it rolls back instead of committing what was refused (`storage_failed`). One caught
+        // committing at that very moment is committed, and a resend finds it a duplicate.
+        let abandoned = HeldFlag()
+        let work = Task { try await self.commitLogNow(write, unless: abandoned) }
+        let timeout = writeTimeout
+        let location = self.location
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<LogWritten, any Error>) in
+            let answer = Mutex<CheckedContinuation<LogWritten, any Error>?>(continuation)
+            let resume = { @Sendable (result: Result<LogWritten, any Error>) in answer.withLock { $0.take() }?.resume(with: result) }
+            Task { resume(await work.result) }
+            Task {
+                try? await Task.sleep(for: timeout)
+                abandoned.set(true)
+                resume(.failure(PostgresStoreError("PostgreSQL at \(location) did not answer within \(timeout)")))
+            }
+        }
+    }
+
+    private func commitLogNow(_ write: LogWrite, unless abandoned: HeldFlag) async throws -> LogWritten {
         try await writer.run {
             let logger = self.logger
             if self.gateStale.withLock({ $0 }), let gate = self.gate {
@@ -59,6 +86,7 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
                         existing = Set(present)
                     }
                     guard head >= 0 else { throw PostgresStoreError("the activity log's head row is missing") }
+                    guard !abandoned.isSet else { throw PostgresStoreError("abandoned: the caller was told it failed") }
                     let plan = self.decide(write.events, existing: existing, head: head)
                     let written = try await Self.apply(plan, write, connection, logger)
                     return (LogWritten(outcomes: plan.outcomes, journalSeq: written.journalSeq, forgotten: written.forgotten), plan.committed)

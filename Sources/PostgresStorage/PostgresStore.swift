@@ -40,6 +40,13 @@ public final class PostgresStore: Sendable {
     let gateStale = Mutex(false)
     /// Where it connects, without the password.
     public let location: String
+    /// Whether this instance holds the database's ownership lock now (always, for a store
+    /// opened without owning it): the log is written only while it does.
+    let owned = HeldFlag()
+    private let owning: Bool
+    var isOwned: Bool { !owning || owned.isSet }
+    /// How long a write of the log (a `submit`) waits for the server before it is refused.
+    let writeTimeout: Duration
 
     /// Connects to the database `url` names, migrates its schema and reads what the log's
     /// writer keeps in memory (the newest offset, the connections, the gate's decisions).
@@ -65,13 +72,15 @@ public final class PostgresStore: Sendable {
         self.client = client
         self.logger = logger
         self.location = url.redacted
+        self.owning = owning
+        writeTimeout = connectTimeout
         // Started at once (not when the executor gets to it): run() marks the pool running before
         // its first suspension, and a query before that would be logged as a misuse.
         running = Task.immediate { await client.run() }
         var holder: Task<Void, Never>?
         do {
             try await Self.reachable(client, within: connectTimeout, location: url.redacted)
-            holder = owning ? try await Self.own(client, location: url.redacted, logger: logger) : nil
+            holder = owning ? try await Self.own(client, location: url.redacted, owned: owned, logger: logger) : nil
             ownership = holder
             try await PostgresSchema.migrate(client, logger: logger)
             let newest = try await client.withConnection { try await Self.newestOffset($0, logger) }
@@ -108,36 +117,52 @@ public final class PostgresStore: Sendable {
     /// are not built yet: until then a second instance is refused instead of corrupting the log's
     /// order and its consumers' state.
     /// - Returns: the task holding the lock.
-    private static func own(_ client: PostgresClient, location: String, logger: Logger) async throws -> Task<Void, Never> {
+    private static func own(_ client: PostgresClient, location: String, owned flag: HeldFlag, logger: Logger) async throws -> Task<Void, Never> {
         let (outcome, report) = AsyncStream<Result<Void, any Error>>.makeStream()
         let holder = Task {
-            do {
-                try await client.withConnection { connection in
-                    var owned = false
-                    for try await got in try await connection.query("SELECT pg_try_advisory_lock(\(ownerKey))", logger: logger).decode(Bool.self) {
-                        owned = got
+            var taken = false  // once: a later loss is retaken, the first refusal ends the start
+            while !Task.isCancelled {
+                do {
+                    try await client.withConnection { connection in
+                        var owned = false
+                        for try await got in try await connection.query("SELECT pg_try_advisory_lock(\(ownerKey))", logger: logger).decode(Bool.self) {
+                            owned = got
+                        }
+                        guard owned else {
+                            throw PostgresStoreError("another clubd instance holds the database at \(location): one instance per database (several sharing one by user partitions are not built yet)")
+                        }
+                        if taken { logger.notice("PostgreSQL: the database's ownership lock is held again") }
+                        taken = true
+                        flag.set(true)
+                        report.yield(.success(()))
+                        // Kept until the store closes; a broken connection ends the hold (and the session's lock).
+                        while !Task.isCancelled {
+                            try? await Task.sleep(for: .milliseconds(500))
+                            if Task.isCancelled { break }
+                            do {
+                                try await connection.query("SELECT 1", logger: logger)
+                            } catch {
+                                flag.set(false)
+                                throw error
+                            }
+                        }
+                        try? await connection.query("SELECT pg_advisory_unlock(\(ownerKey))", logger: logger)
                     }
-                    guard owned else {
-                        throw PostgresStoreError("another clubd instance holds the database at \(location): one instance per database (several sharing one by user partitions are not built yet)")
+                } catch {
+                    guard taken else {
+                        report.yield(.failure(error))
+                        break
                     }
-                    report.yield(.success(()))
-                    // Kept until the store closes; a broken connection ends the hold (and the session's lock).
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: .seconds(5))
-                        if Task.isCancelled { break }
-                        try await connection.query("SELECT 1", logger: logger)
-                    }
-                    try? await connection.query("SELECT pg_advisory_unlock(\(ownerKey))", logger: logger)
+                    if Task.isCancelled { break }
+                    logger.error("PostgreSQL: the database's ownership lock was lost; taking it again", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(1))
                 }
-            } catch {
-                report.yield(.failure(error))
-                if !Task.isCancelled { logger.error("PostgreSQL: the database's ownership lock was lost", metadata: ["error": "\(error)"]) }
             }
             report.finish()
         }
         for await result in outcome {
             switch result {
-            case .success: return holder
+            case .success: return holder  // later reports (a lock taken again) are not awaited
             case .failure(let error): throw error
             }
         }
@@ -177,6 +202,13 @@ public final class PostgresStore: Sendable {
         }
         return 0
     }
+}
+
+/// Whether the ownership lock is held now: set by its holder task, read by every write.
+final class HeldFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set(_ held: Bool) { value.store(held, ordering: .releasing) }
 }
 
 /// A failure of the PostgreSQL engine that is not the server's own error.
