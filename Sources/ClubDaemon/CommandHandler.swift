@@ -145,7 +145,7 @@ struct CommandHandler: CommandHandling {
                     lastError: $0.status.lastError, failures: $0.status.failures)
             }
         )
-        reply.storage = (store.engineName, store.location)
+        reply.storage = HealthReply.Storage(engine: store.engineName, location: store.location)
         return reply.bytes
     }
 

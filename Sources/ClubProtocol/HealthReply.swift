@@ -38,17 +38,20 @@ public struct HealthReply: Reply, Equatable {
     public var offersOffset: Int
     public var trainingOffset: Int
     public var stages: [Stage]
-    /// **(extension)** `storage`: the engine (`sqlite`, `postgres`) and where its state is (a
-    /// file's path, or the server's URI without its password); nil from a daemon that does not say.
-    public var storage: (engine: String, location: String)?
+    /// **(extension)** `storage`: the engine and where its state is; nil from a daemon that does not say.
+    public var storage: Storage?
 
-    public static func == (a: Self, b: Self) -> Bool {
-        a.status == b.status && a.version == b.version && a.uptimeSeconds == b.uptimeSeconds && a.pipelines == b.pipelines
-            && a.users == b.users && a.openWindows == b.openWindows && a.inboxDepth == b.inboxDepth
-            && a.samplesProcessed == b.samplesProcessed && a.journalPosition == b.journalPosition && a.lastSnapshotAt == b.lastSnapshotAt
-            && a.bonusOffset == b.bonusOffset && a.bonusProcessed == b.bonusProcessed && a.offersOffset == b.offersOffset
-            && a.trainingOffset == b.trainingOffset && a.stages == b.stages && a.storage?.engine == b.storage?.engine
-            && a.storage?.location == b.storage?.location
+    /// Which engine keeps the daemon's state, and where.
+    public struct Storage: Sendable, Equatable {
+        /// `sqlite` or `postgres`.
+        public var engine: String
+        /// The main file's path, or the server's URI without its password.
+        public var location: String
+
+        public init(engine: String, location: String) {
+            self.engine = engine
+            self.location = location
+        }
     }
 
     public init(
@@ -127,7 +130,7 @@ public struct HealthReply: Reply, Equatable {
         offersOffset = try r.int("offers_offset")
         trainingOffset = try r.int("training_offset")
         if let engine = reply["storage"]?["engine"]?.stringValue, let location = reply["storage"]?["location"]?.stringValue {
-            storage = (engine, location)
+            storage = Storage(engine: engine, location: location)
         }
         stages = []
         for (name, value) in try r.object("stages").members {

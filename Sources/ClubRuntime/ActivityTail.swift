@@ -27,6 +27,11 @@ public final class ActivityTail: Sendable {
         }
     }
 
+    /// Offsets one filtered read passes over at most, in the tail and in either engine's store:
+    /// a consumer of few types catches up on a long stretch of others in steps of this many,
+    /// each a short read.
+    public static let filteredStretch: Int64 = 8_192
+
     private let state: Mutex<State>
     private let capacity: Int
 

@@ -55,11 +55,15 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<LogWritten, any Error>) in
             let answer = Mutex<CheckedContinuation<LogWritten, any Error>?>(continuation)
             let resume = { @Sendable (result: Result<LogWritten, any Error>) in answer.withLock { $0.take() }?.resume(with: result) }
-            Task { resume(await work.result) }
-            Task {
-                try? await Task.sleep(for: timeout)
+            let timer = Task {
+                try await Task.sleep(for: timeout)  // cancelled once the write has answered: no sleeper per submit left behind
                 abandoned.set(true)
                 resume(.failure(PostgresStoreError("PostgreSQL at \(location) did not answer within \(timeout)")))
+            }
+            Task {
+                let result = await work.result
+                timer.cancel()
+                resume(result)
             }
         }
     }
@@ -156,10 +160,7 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
         var gated: [Int64] = []
         var changed: [(user: String, system: String, active: Bool, offset: Int64)] = []
         let outcomes = events.map { e -> AppendOutcome in
-            if case .needs(let system) = e.consent, !consent.allows(user: e.user, source: system) {
-                return .refused(
-                    .noConsent, "user '\(e.user)' has no active connection to '\(system)': a connection event with state 'active' must come first")
-            }
+            if let refusal = consent.refusal(of: e) { return refusal }
             guard seen.insert(e.id).inserted else { return .duplicate }
             let gate = self.gate.flatMap { $0.decides(e.type) ? $0 : nil }
             if let gate, let refusal = gate.admit(e) {
@@ -255,12 +256,9 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
         return events
     }
 
-    /// Offsets one filtered read passes over at most (as on SQLite).
-    static let filteredStretch: Int64 = 8_192
-
     public func activity(after offset: Int64, limit: Int, types: Set<String>) async throws -> ActivityBatch {
-        if let recent = tail.read(after: offset, limit: limit, types: types, stretch: Self.filteredStretch) { return recent }
-        let end = min(tail.newest, offset + Self.filteredStretch)
+        if let recent = tail.read(after: offset, limit: limit, types: types, stretch: ActivityTail.filteredStretch) { return recent }
+        let end = min(tail.newest, offset + ActivityTail.filteredStretch)
         guard end > offset else { return ActivityBatch(records: [], through: offset) }
         var records: [ActivityEvent] = []
         let rows = try await client.query(
@@ -276,24 +274,11 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
     public var newestActivityOffset: Int64 { tail.newest }
 
     public func consumerOffset(_ name: String) async throws -> Int64 {
-        try await client.withConnection { try await Self.offset(of: name, $0, self.logger) }
-    }
-
-    private static func offset(of name: String, _ connection: PostgresConnection, _ logger: Logger) async throws -> Int64 {
-        for try await offset in try await connection.query(#"SELECT "offset" FROM consumer_offset WHERE name = \#(name)"#, logger: logger)
-            .decode(Int64.self)
-        {
-            return offset
-        }
-        return 0
+        try await single(#"SELECT "offset" FROM consumer_offset WHERE name = \#(name)"#) ?? 0
     }
 
     public func commitOffset(_ name: String, _ offset: Int64) async throws {
-        try await client.withConnection { try await Self.setOffset(name, offset, $0, self.logger) }
-    }
-
-    private static func setOffset(_ name: String, _ offset: Int64, _ connection: PostgresConnection, _ logger: Logger) async throws {
-        try await connection.query(
+        try await client.query(
             #"""
             INSERT INTO consumer_offset (name, "offset") VALUES (\#(name), \#(offset))
             ON CONFLICT (name) DO UPDATE SET "offset" = EXCLUDED."offset"
@@ -301,35 +286,33 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
     }
 
     public func consumerState(_ name: String) async throws -> (offset: Int64, state: [UInt8])? {
-        try await client.withConnection { connection in
-            var state: [UInt8]?
-            for try await blob in try await connection.query("SELECT state FROM consumer_state WHERE name = \(name)", logger: self.logger)
-                .decode(ByteBuffer.self)
-            {
-                state = blob.bytes
-            }
-            guard let state else { return nil }
-            return (try await Self.offset(of: name, connection, self.logger), state)
-        }
+        let rows = try await client.query(
+            #"""
+            SELECT COALESCE(o."offset", 0), s.state FROM consumer_state s LEFT JOIN consumer_offset o ON o.name = s.name
+            WHERE s.name = \#(name)
+            """#, logger: logger)
+        for try await (offset, state) in rows.decode((Int64, ByteBuffer).self) { return (offset, state.bytes) }
+        return nil
     }
 
     public func pruneActivity(receivedBefore cutoff: Int64, consumers: [String]) async throws -> Int {
-        let ledger = try await ledgerPosition()
-        let offers = try await offersPosition()
-        return try await client.withConnection { connection in
-            var passed = min(ledger, offers)
-            for name in consumers { passed = min(passed, try await Self.offset(of: name, connection, self.logger)) }
-            let rows = try await connection.query(
+        // Passed by the ledger, the offer stage and every named consumer (one without an offset: none).
+        var passed = min(try await ledgerPosition(), try await offersPosition())
+        var committed: [String: Int64] = [:]
+        for try await (name, offset) in try await client.query(
+            #"SELECT name, "offset" FROM consumer_offset WHERE name = ANY(\#(consumers))"#, logger: logger
+        ).decode((String, Int64).self) {
+            committed[name] = offset
+        }
+        for name in consumers { passed = min(passed, committed[name] ?? 0) }
+        return Int(
+            try await single(
                 #"""
                 WITH gone AS (
                     DELETE FROM activity WHERE received_at < \#(cutoff) AND "offset" <= \#(passed)
                       AND "offset" NOT IN (SELECT "offset" FROM gated_event)
                     RETURNING 1)
                 SELECT count(*) FROM gone
-                """#, logger: self.logger)
-            var deleted = 0
-            for try await count in rows.decode(Int64.self) { deleted = Int(count) }
-            return deleted
-        }
+                """#) ?? 0)
     }
 }

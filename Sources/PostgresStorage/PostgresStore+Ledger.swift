@@ -12,12 +12,6 @@ extension PostgresStore: BonusStore, OfferStore {
         try await single(#"SELECT "offset" FROM ledger_position WHERE id = 1"#) ?? 0
     }
 
-    /// The first column of the first row, or nil when there is none.
-    func single(_ query: PostgresQuery) async throws -> Int64? {
-        for try await value in try await client.query(query, logger: logger).decode(Int64.self) { return value }
-        return nil
-    }
-
     public func commitBonus(
         position: Int64, entries: [LedgerEntry], accounts: [String: [UInt8]],
         lotChanges: [(user: String, change: BonusAccount.LotChange)]
@@ -75,8 +69,7 @@ extension PostgresStore: BonusStore, OfferStore {
 
     public func bonusAccounts() async throws -> [String: (state: [UInt8], lots: [BonusAccount.Lot])] {
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+        return try await reading { connection in
             var lots: [String: [BonusAccount.Lot]] = [:]
             for try await (user, event, rule, remaining, expiresAt) in try await connection.query(
                 "SELECT user_id, event, rule, remaining, expires_at FROM bonus_lot ORDER BY id", logger: logger
@@ -146,8 +139,7 @@ extension PostgresStore: BonusStore, OfferStore {
 
     public func offersState() async throws -> OffersState {
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+        return try await reading { connection in
             var state = OffersState(position: 0, facts: [:], occurrences: [:])
             for try await position in try await connection.query(#"SELECT "offset" FROM offers_position WHERE id = 1"#, logger: logger)
                 .decode(Int64.self)
@@ -200,8 +192,7 @@ extension PostgresStore: BonusStore, OfferStore {
 
     public func offerCounters() async throws -> OfferEngine.Counters {
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+        return try await reading { connection in
             var counters = OfferEngine.Counters()
             for try await (rule, count) in try await connection.query("SELECT rule, count(*) FROM offer GROUP BY rule", logger: logger)
                 .decode((String, Int64).self)

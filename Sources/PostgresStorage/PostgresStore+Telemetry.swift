@@ -82,8 +82,7 @@ extension PostgresStore: TelemetryStore, HistoryStore {
     /// transaction, so a save committing meanwhile is not half seen.
     public func loadSnapshot() async throws -> StateSnapshot? {
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection -> StateSnapshot? in
-            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+        return try await reading { connection -> StateSnapshot? in
             var identity: (takenAt: Int64, journalPosition: Int64)?
             for try await (takenAt, position) in try await connection.query(
                 "SELECT taken_at, journal_position FROM snapshot_meta WHERE id = 1", logger: logger
@@ -99,7 +98,7 @@ extension PostgresStore: TelemetryStore, HistoryStore {
             }
             var entries: [String: EntryChanges] = [:]
             for try await (part, key, state) in try await connection.query(
-                "SELECT part, key, state FROM snapshot_entry ORDER BY part", logger: logger
+                "SELECT part, key, state FROM snapshot_entry", logger: logger
             ).decode((String, String, ByteBuffer).self) {
                 entries[part, default: EntryChanges(replacesAll: true, changes: [])].changes.append((key, state.bytes))
             }
@@ -220,8 +219,7 @@ extension PostgresStore: TelemetryStore, HistoryStore {
 
     public func historySamples(user: String, from: Int64, to: Int64) async throws -> HistoryRead<[TelemetrySample]> {
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+        return try await reading { connection in
             var samples: [TelemetrySample] = []
             var corrupt = 0
             let rows = try await connection.query(
@@ -240,8 +238,7 @@ extension PostgresStore: TelemetryStore, HistoryStore {
     public func historyRollups(_ resolution: HistoryResolution, user: String, from: Int64, to: Int64) async throws -> HistoryRead<[Int64: Rollup]> {
         let table = resolution == .day ? "history_day" : "history_minute"
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+        return try await reading { connection in
             var points: [Int64: Rollup] = [:]
             let rows = try await connection.query(
                 """

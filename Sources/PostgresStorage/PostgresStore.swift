@@ -196,6 +196,22 @@ public final class PostgresStore: Sendable {
         }
     }
 
+    /// The first column of the first row, or nil when there is none.
+    func single(_ query: PostgresQuery) async throws -> Int64? {
+        for try await value in try await client.query(query, logger: logger).decode(Int64.self) { return value }
+        return nil
+    }
+
+    /// Runs `body` in a read-only repeatable-read transaction: several queries see one state,
+    /// however the stages commit meanwhile.
+    func reading<T: Sendable>(_ body: (PostgresConnection) async throws -> sending T) async throws -> sending T {
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            return try await body(connection)
+        }
+    }
+
     static func newestOffset(_ connection: PostgresConnection, _ logger: Logger) async throws -> Int64 {
         for try await newest in try await connection.query("SELECT newest FROM activity_head WHERE id = 1", logger: logger).decode(Int64.self) {
             return newest

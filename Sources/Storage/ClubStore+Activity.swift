@@ -141,10 +141,7 @@ extension ClubStore {
         var consent = connections.withLock { $0 }
         var appended: [ActivityEvent] = []
         let outcomes = try events.map { e -> AppendOutcome in
-            if case .needs(let system) = e.consent, !consent.allows(user: e.user, source: system) {
-                return .refused(
-                    .noConsent, "user '\(e.user)' has no active connection to '\(system)': a connection event with state 'active' must come first")
-            }
+            if let refusal = consent.refusal(of: e) { return refusal }
             let gate = self.gate.flatMap { $0.decides(e.type) ? $0 : nil }
             if let gate {
                 // A repeated id is a duplicate, not a second decision (a retried submit).
@@ -204,12 +201,12 @@ extension ClubStore {
     }
 
     /// Up to `limit` entries after `offset` of `types`, from a stretch of at most
-    /// ``filteredStretch`` offsets: the tail's when it holds them, else SQLite's, where the
+    /// ``ActivityTail/filteredStretch`` offsets: the tail's when it holds them, else SQLite's, where the
     /// other entries are passed over inside the query (never turned into events).
     public func activity(after offset: Int64, limit: Int, types: Set<String>) async throws -> ActivityBatch {
-        if let recent = tail.read(after: offset, limit: limit, types: types, stretch: Self.filteredStretch) { return recent }
+        if let recent = tail.read(after: offset, limit: limit, types: types, stretch: ActivityTail.filteredStretch) { return recent }
         // Read before the query: every entry up to it is committed, so the query sees them all.
-        let end = min(tail.newest, offset + Self.filteredStretch)
+        let end = min(tail.newest, offset + ActivityTail.filteredStretch)
         guard end > offset else { return ActivityBatch(records: [], through: offset) }
         let sorted = types.sorted()
         let sql =
@@ -227,10 +224,6 @@ extension ClubStore {
     static func event(_ row: Row) -> ActivityEvent {
         ActivityEvent(offset: row[0], id: row[1], type: row[2], user: row[3], at: row[4], json: [UInt8](row[5] as Data), sender: row[6])
     }
-
-    /// Offsets one filtered read passes over at most: a consumer of few types catches up on
-    /// a long stretch of others in steps of this many, each a short read.
-    static let filteredStretch: Int64 = 8_192
 
     /// The offset of the newest committed log entry (0 for an empty log).
     public var newestActivityOffset: Int64 { tail.newest }

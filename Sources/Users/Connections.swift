@@ -1,3 +1,5 @@
+import ClubKernel
+
 /// The users' consent to import from external systems (the contract's `connection`
 /// events): which (user, system) connections are active now.
 public struct Connections: Sendable, Equatable {
@@ -21,5 +23,13 @@ public struct Connections: Sendable, Equatable {
     /// Whether a workout of `user` from `source` may be imported now.
     public func allows(user: String, source: String) -> Bool {
         Self.ownSources.contains(source) || active.contains(Key(user: user, system: source.lowercased()))
+    }
+
+    /// The log's refusal of `event` when it needs a connection the user does not have (both
+    /// storage engines decide with it, in log order); nil when it may be appended.
+    public func refusal(of event: ActivityEvent) -> AppendOutcome? {
+        guard case .needs(let system) = event.consent, !allows(user: event.user, source: system) else { return nil }
+        return .refused(
+            .noConsent, "user '\(event.user)' has no active connection to '\(system)': a connection event with state 'active' must come first")
     }
 }

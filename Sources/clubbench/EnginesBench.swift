@@ -31,10 +31,10 @@ struct EnginesBench: ParsableCommand {
         defer { server.stop() }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let bench = SubmitBench()
-        let cases: [(name: String, batch: Int, clients: Int)] = [
-            ("activity, batches of 100, 1 client", 100, 1), ("activity, batches of 100, \(clients) clients", 100, clients),
-            ("activity, single events, 1 client", 1, 1), ("activity, single events, \(clients) clients", 1, clients),
-            ("telemetry, batches of 100, 1 client", 100, 1),
+        let cases: [(name: String, batch: Int, clients: Int, telemetry: Bool)] = [
+            ("activity, batches of 100, 1 client", 100, 1, false), ("activity, batches of 100, \(clients) clients", 100, clients, false),
+            ("activity, single events, 1 client", 1, 1, false), ("activity, single events, \(clients) clients", 1, clients, false),
+            ("telemetry, batches of 100, 1 client", 100, 1, true),
         ]
         for batch in [100, 1] {
             let count = batch == 1 ? singles : events
@@ -51,7 +51,7 @@ struct EnginesBench: ParsableCommand {
             for (n, c) in cases.enumerated() {
                 let prefix = "r\(round)c\(n)"
                 let load: [[UInt8]]
-                if c.name.hasPrefix("telemetry") {
+                if c.telemetry {
                     load = (0..<samples).map { s in
                         let user = s % users
                         let ts = now - 3_600_000 + Int64(s / users) * 1_000
@@ -66,7 +66,10 @@ struct EnginesBench: ParsableCommand {
                                 .utf8)
                     }
                 }
-                let rate = try telemetryOrActivity(load, batch: c.batch, clients: c.clients, daemon: daemon, bench: bench, telemetry: c.name.hasPrefix("telemetry"))
+                let rate =
+                    c.telemetry
+                    ? try submitTelemetry(load, batch: c.batch, daemon: daemon)
+                    : try bench.submitted(load, batch: c.batch, clients: c.clients, daemon: daemon).0
                 rates[c.name] = rate
                 print(String(format: "round %d  %-8@ %-40@ %9.0f events/s", round, engine, c.name, rate))
             }
@@ -78,20 +81,13 @@ struct EnginesBench: ParsableCommand {
         }
     }
 
-    /// Acknowledged events per second (activity: then the bonus stage's catch-up is awaited, as
-    /// in `clubbench submit`; telemetry: the journal holds them when acknowledged).
-    func telemetryOrActivity(_ load: [[UInt8]], batch: Int, clients: Int, daemon: DaemonProcess, bench: SubmitBench, telemetry: Bool) throws -> Double {
-        if !telemetry { return try bench.submitted(load, batch: batch, clients: clients, daemon: daemon).0 }
+    /// Telemetry samples per second acknowledged (in the journal when the reply comes), one
+    /// client; then waits until the pipeline has processed them all.
+    func submitTelemetry(_ load: [[UInt8]], batch: Int, daemon: DaemonProcess) throws -> Double {
         let before = try daemon.request(["op": "health"])["samples_processed"]?.int64Value ?? 0
-        let start = DispatchTime.now()
         let client = CommandClient(context: ZMQContext(), endpoint: daemon.command, timeout: 30_000, retries: 1)
-        for first in stride(from: 0, to: load.count, by: batch) {
-            var request = Array(#"{"op":"submit","events":["#.utf8)
-            for (i, event) in load[first..<min(first + batch, load.count)].enumerated() {
-                if i > 0 { request.append(UInt8(ascii: ",")) }
-                request += event
-            }
-            request += Array("]}".utf8)
+        let start = DispatchTime.now()
+        for request in SubmitBench.requests(load, batch: batch) {
             guard let reply = try? client.request(request), reply["ok"] == .bool(true) else { throw ValidationError("telemetry submit failed") }
         }
         let rate = Double(load.count) / start.elapsedSeconds

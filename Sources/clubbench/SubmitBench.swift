@@ -80,14 +80,7 @@ struct SubmitBench: ParsableCommand {
     /// reply, and the rate at which the bonus stage had applied them all.
     func submitted(_ events: [[UInt8]], batch: Int, clients: Int, daemon: DaemonProcess) throws -> (Double, Double) {
         let before = try daemon.request(["op": "health"])["bonus_offset"]?.int64Value ?? 0
-        let requests = stride(from: 0, to: events.count, by: batch).map { first in
-            var request = Array(#"{"op":"submit","events":["#.utf8)
-            for (i, event) in events[first..<min(first + batch, events.count)].enumerated() {
-                if i > 0 { request.append(UInt8(ascii: ",")) }
-                request += event
-            }
-            return request + Array("]}".utf8)
-        }
+        let requests = Self.requests(events, batch: batch)
         let latencies = Mutex<[Double]>([])
         let failures = Mutex<[String]>([])
         let group = DispatchGroup()
@@ -119,6 +112,18 @@ struct SubmitBench: ParsableCommand {
                 rtts[rtts.count / 2], rtts[rtts.count * 99 / 100], rtts.last!))
         try daemon.waitForBonus(offset: before + Int64(events.count), timeout: 600)
         return (Double(events.count) / seconds, Double(events.count) / start.elapsedSeconds)
+    }
+
+    /// `submit` requests of `batch` events each.
+    static func requests(_ events: [[UInt8]], batch: Int) -> [[UInt8]] {
+        stride(from: 0, to: events.count, by: batch).map { first in
+            var request = Array(#"{"op":"submit","events":["#.utf8)
+            for (i, event) in events[first..<min(first + batch, events.count)].enumerated() {
+                if i > 0 { request.append(UInt8(ascii: ",")) }
+                request += event
+            }
+            return request + Array("]}".utf8)
+        }
     }
 
     /// Acknowledged submits in `open` and in `curve` mode (a service allowed `class.*` submits),

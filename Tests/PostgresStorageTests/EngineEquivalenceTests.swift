@@ -110,8 +110,20 @@ struct EngineEquivalenceTests {
         #expect(outcomes == (try await sqlite.appendActivity(after, receivedAt: 13)))
         #expect(outcomes.first != .new && outcomes.last == .new)
         #expect(try await second.activity(after: 0, limit: 100).last?.offset == postgres.newestActivityOffset + 1)
-        // Pruning: nothing before every consumer has passed it.
+        // Pruning: nothing before every consumer has passed it (the ledger has passed nothing).
         #expect(try await second.pruneActivity(receivedBefore: 100, consumers: ["training"]) == 0)
+        // Then only what the slowest named consumer ("feed", at 4) has passed, and the rest once it has.
+        let newest = second.newestActivityOffset
+        try await second.commitBonus(position: newest, entries: [], accounts: [:], lotChanges: [])
+        try await second.commitOffers(position: newest, offers: [], facts: [:], occurrences: [:])
+        try await second.commitConsumer("training", offset: newest, state: [1], raising: [])
+        let stored = try await second.activity(after: 0, limit: 100).map(\.offset)
+        // (Received before the end of time: the raised event was received at the clock's now.)
+        let pruned = try await second.pruneActivity(receivedBefore: .max, consumers: ["training", "feed"])
+        #expect(pruned > 0 && pruned == stored.filter { $0 <= 4 }.count)
+        try await second.commitOffset("feed", newest)
+        #expect(try await second.pruneActivity(receivedBefore: .max, consumers: ["training", "feed"]) == stored.count - pruned)
+        #expect(try await second.activity(after: 0, limit: 100).isEmpty)
         await second.close()
     }
 
