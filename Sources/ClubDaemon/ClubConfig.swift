@@ -278,16 +278,14 @@ public struct ClubConfig: Sendable, DefinitionFile {
 
 /// `storage.*`: the engine that keeps the daemon's state and its activity log.
 public struct StorageSettings: Sendable, Equatable {
-    public enum Engine: String, Sendable, Equatable {
+    public enum Engine: Sendable, Equatable {
         /// Files in `state.directory` (the embedded default).
         case sqlite
         /// A PostgreSQL database (`storage.postgres.url`).
-        case postgres
+        case postgres(PostgresURL)
     }
 
     public var engine = Engine.sqlite
-    /// `storage.postgres.url`: a libpq URI; required with `engine: postgres`.
-    public var postgresURL: PostgresURL?
     /// `storage.postgres.pool_size`: connections to PostgreSQL (the log's writer, the stages, the queries).
     public var postgresPoolSize = 8
     /// `storage.postgres.connect_timeout`: how long start-up waits for the server.
@@ -297,28 +295,33 @@ public struct StorageSettings: Sendable, Equatable {
 
     static func parse(_ m: inout YAMLMapping) -> Self {
         var s = Self()
-        if let text = m.string("engine") {
-            if let engine = Engine(rawValue: text) { s.engine = engine } else { m.fail("'engine' must be sqlite or postgres", at: m.node("engine")) }
-        }
         for key in ["partitions", "lease_s"] where m.has(key) {
             m.fail("'\(key)': several instances sharing one database by user partitions are not built yet; run one instance per database", at: m.node(key))
         }
-        var urlGiven = false
+        var url: PostgresURL?
+        var urlRefused = false  // reported where it is; not again as missing
         if var p = m.nested("postgres") {
             if let text = p.string("url") {
-                urlGiven = true
                 do throws(PostgresURL.Invalid) {
-                    s.postgresURL = try PostgresURL(text)
+                    url = try PostgresURL(text)
                 } catch {
                     p.fail("'url': \(error)", at: p.node("url"))
+                    urlRefused = true
                 }
             }
             s.postgresPoolSize = p.int("pool_size", default: s.postgresPoolSize, in: 2...1_000)
             s.postgresConnectTimeoutMillis = p.duration("connect_timeout", default: s.postgresConnectTimeoutMillis, min: 100)
             m.absorb(p)
         }
-        if s.engine == .postgres && s.postgresURL == nil && !urlGiven {
-            m.fail("'engine: postgres' needs postgres.url, such as postgresql://club@127.0.0.1:5432/club", at: m.node("engine"))
+        switch m.string("engine") {
+        case nil, "sqlite": break  // a URL beside it is checked, and unused
+        case "postgres":
+            if let url {
+                s.engine = .postgres(url)
+            } else if !urlRefused {
+                m.fail("'engine: postgres' needs postgres.url, such as postgresql://club@127.0.0.1:5432/club", at: m.node("engine"))
+            }
+        default: m.fail("'engine' must be sqlite or postgres", at: m.node("engine"))
         }
         return s
     }

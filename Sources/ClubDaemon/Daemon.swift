@@ -177,8 +177,7 @@ public final class Daemon: Sendable {
         switch config.storage.engine {
         case .sqlite:
             return try ClubStore(path: (config.stateDirectory as NSString).appendingPathComponent("clubd.sqlite"), gate: gate)
-        case .postgres:
-            guard let url = config.storage.postgresURL else { throw StorageConfigError("storage.engine postgres needs storage.postgres.url") }
+        case .postgres(let url):
             let store = try await PostgresStore(
                 url: url, connections: config.storage.postgresPoolSize, gate: gate,
                 connectTimeout: .milliseconds(config.storage.postgresConnectTimeoutMillis), logger: logger)
@@ -265,12 +264,6 @@ struct PipelineLoopService: Service, CustomStringConvertible {
 
 /// The security settings cannot be applied.
 struct SecurityError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// A storage setting the daemon cannot start with.
-struct StorageConfigError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }

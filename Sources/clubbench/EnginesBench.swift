@@ -25,9 +25,8 @@ struct EnginesBench: ParsableCommand {
     @Option(help: "Runs of each engine.") var rounds = 2
 
     func run() throws {
-        guard let server = try? PostgresServer(durable: true) else {
-            throw ValidationError("PostgreSQL is not installed here: \(PostgresServer.unavailableReason)")
-        }
+        let server: PostgresServer
+        do { server = try PostgresServer(durable: true) } catch { throw ValidationError("cannot start PostgreSQL here: \(error)") }
         defer { server.stop() }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let bench = SubmitBench()

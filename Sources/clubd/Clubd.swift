@@ -54,8 +54,7 @@ struct Clubd: AsyncParsableCommand {
             if let dropDir { settings.importDropDirectory = dropDir }
             if let postgresUrl {
                 do throws(PostgresURL.Invalid) {
-                    settings.storage.postgresURL = try PostgresURL(postgresUrl)
-                    settings.storage.engine = .postgres
+                    settings.storage.engine = .postgres(try PostgresURL(postgresUrl))
                 } catch {
                     throw DefinitionErrors([DefinitionError(file: "--postgres-url", line: 0, column: 0, message: error.description)])
                 }

@@ -15,9 +15,13 @@ import Testing
         #expect(try parse("log: {level: info}\n").storage.engine == .sqlite)
         let postgres = try parse(
             "storage:\n  engine: postgres\n  postgres:\n    url: postgresql://club@10.0.0.5:6000/clubdb?sslmode=disable\n    pool_size: 4\n")
-        #expect(postgres.storage.engine == .postgres && postgres.storage.postgresPoolSize == 4)
-        #expect(postgres.storage.postgresURL?.host == "10.0.0.5" && postgres.storage.postgresURL?.port == 6000)
-        #expect(postgres.storage.postgresURL?.database == "clubdb" && postgres.storage.postgresURL?.tls == .disable)
+        #expect(postgres.storage.postgresPoolSize == 4)
+        guard case .postgres(let url) = postgres.storage.engine else {
+            Issue.record("engine: postgres was not read: \(postgres.storage.engine)")
+            return
+        }
+        #expect(url.host == "10.0.0.5" && url.port == 6000)
+        #expect(url.database == "clubdb" && url.tls == .disable)
     }
 
     @Test func mistakesAreLocated() {
