@@ -290,13 +290,39 @@ public struct StorageSettings: Sendable, Equatable {
     public var postgresPoolSize = 8
     /// `storage.postgres.connect_timeout`: how long start-up waits for the server.
     public var postgresConnectTimeoutMillis: Int64 = 10_000
+    /// `storage.lease_s`: how long the work lease runs without a renewal (PostgreSQL): a killed
+    /// holder's work moves to a standby within it.
+    public var leaseSeconds = 10
+    /// `storage.instance`: this instance's name in the lease (default: the host's name and the
+    /// command endpoint). A restarted instance takes its own lease back at once.
+    public var instance: String?
+    /// `storage.advertise`: the host standbys connect to for this instance's endpoints bound to
+    /// a wildcard (`*`, `0.0.0.0`, `[::]`); default the host's name.
+    public var advertiseHost: String?
 
     public init() {}
 
     static func parse(_ m: inout YAMLMapping) -> Self {
         var s = Self()
-        for key in ["partitions", "lease_s"] where m.has(key) {
-            m.fail("'\(key)': several instances sharing one database by user partitions are not built yet; run one instance per database", at: m.node(key))
+        if m.has("partitions") {
+            m.fail(
+                "'partitions': sharing the work by user partitions is not built yet; several instances on one database share it as one holder and standbys (storage.lease_s)",
+                at: m.node("partitions"))
+        }
+        s.leaseSeconds = m.int("lease_s", default: s.leaseSeconds, in: 1...3_600)
+        if let instance = m.string("instance") {
+            if instance.isEmpty || instance.count > 200 || instance.contains(where: { $0.isWhitespace || $0.isNewline }) {
+                m.fail("'instance' must be 1…200 characters without spaces", at: m.node("instance"))
+            } else {
+                s.instance = instance
+            }
+        }
+        if let host = m.string("advertise") {
+            if host.isEmpty || host.contains(where: { $0.isWhitespace || $0 == "/" }) {
+                m.fail("'advertise' must be a host name or address, such as 10.0.0.5", at: m.node("advertise"))
+            } else {
+                s.advertiseHost = host
+            }
         }
         var url: PostgresURL?
         var urlRefused = false  // reported where it is; not again as missing

@@ -6,6 +6,7 @@ import Events
 import JSON
 import Offers
 import Pipeline
+import PostgresStorage
 import Storage
 import Telemetry
 import Users
@@ -25,10 +26,14 @@ struct CommandHandler: CommandHandling {
     let maxImportFileBytes: Int
     /// The users' devices as the log has them (the devices' admission gate).
     let devices: DevicesGate
+    /// PostgreSQL: the work lease this instance holds (its name and token in `health`).
+    let lease: LeaseKeeper?
     let reloadPipelines: @Sendable () async -> [UInt8]
 
     /// Largest `import` request: the file in base64 and room for the other fields.
-    var maxImportRequestBytes: Int { (maxImportFileBytes + 2) / 3 * 4 + 64 << 10 }
+    var maxImportRequestBytes: Int { Self.maxImportRequestBytes(maxImportFileBytes) }
+
+    static func maxImportRequestBytes(_ maxImportFileBytes: Int) -> Int { (maxImportFileBytes + 2) / 3 * 4 + 64 << 10 }
 
     static let version = "0.1.0"
 
@@ -145,7 +150,8 @@ struct CommandHandler: CommandHandling {
                     lastError: $0.status.lastError, failures: $0.status.failures)
             }
         )
-        reply.storage = HealthReply.Storage(engine: store.engineName, location: store.location)
+        reply.storage = HealthReply.Storage(
+            engine: store.engineName, location: store.location, instance: lease?.instance, leaseToken: lease?.token.map { Int($0) })
         return reply.bytes
     }
 

@@ -14,6 +14,7 @@ import Prometheus
 import ServiceLifecycle
 import Storage
 import Synchronization
+import UnixSignals
 import Users
 import ZMQ
 
@@ -30,6 +31,8 @@ public final class Daemon: Sendable {
     private let config: ClubConfig
     private let logger: Logger
     private let group = Mutex<ServiceGroup?>(nil)
+    /// Asked to stop while standing by (before the service group runs).
+    private let standbyStopped = Mutex(false)
 
     /// The Prometheus registry shared by every daemon of this process (metrics can be
     /// bootstrapped only once).
@@ -54,8 +57,13 @@ public final class Daemon: Sendable {
         try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
         let principals = config.security.configuredPrincipals
         let devices = DevicesGate(reservedKeys: Set(principals.keys))
+        var lease: LeaseKeeper?
+        if case .postgres(let url) = config.storage.engine {
+            guard let held = try await standBy(url, notifier: notifier) else { return }  // asked to stop first
+            lease = held
+        }
         let store = try await Self.openStorage(
-            config, gate: AdmissionGates([CommunityGate(config: config.community), devices]), logger: logger)
+            config, gate: AdmissionGates([CommunityGate(config: config.community), devices]), lease: lease, logger: logger)
         let context = ZMQContext()
         var options = config.runtimeOptions
         // curve: the ZAP handlers (one per ZeroMQ context) bind before any CURVE socket does.
@@ -83,7 +91,7 @@ public final class Daemon: Sendable {
         }
         let handler = CommandHandler(
             runtime: runtime, store: store, startedAt: Clock.nowMillis(), maxRequestBytes: config.maxFrameBytes,
-            maxImportFileBytes: config.maxImportFileBytes, devices: devices,
+            maxImportFileBytes: config.maxImportFileBytes, devices: devices, lease: lease,
             reloadPipelines: reload)
         let realtime = config.commandRealtimePriority > 0 ? Int32(config.commandRealtimePriority) : nil
         let commands = try CommandServer(
@@ -105,7 +113,12 @@ public final class Daemon: Sendable {
             ? nil : try MetricsServer(listen: config.metricsListen, registry: Self.registry, logger: logger)
         try await runtime.replayJournal()
 
-        var services: [any Service] = [
+        var services: [any Service] = []
+        if let lease {
+            // Renewed until everything else has stopped: the final commits are fenced by it.
+            services.append(LeaseService(lease: lease, logger: logger))
+        }
+        services += [
             // The very last to stop: every stage has committed by then.
             StartStopService("storage", start: {}, stop: { await store.close() }),
             // Last to stop: handshakes are answered until every socket has closed.
@@ -173,21 +186,94 @@ public final class Daemon: Sendable {
 
     /// The storage engine `storage.engine` names: SQLite files in the state directory, or a
     /// PostgreSQL database.
-    static func openStorage(_ config: ClubConfig, gate: any AdmissionGate, logger: Logger) async throws -> any ClubStorage {
+    static func openStorage(_ config: ClubConfig, gate: any AdmissionGate, lease: LeaseKeeper?, logger: Logger) async throws -> any ClubStorage {
         switch config.storage.engine {
         case .sqlite:
             return try ClubStore(path: (config.stateDirectory as NSString).appendingPathComponent("clubd.sqlite"), gate: gate)
         case .postgres(let url):
             let store = try await PostgresStore(
                 url: url, connections: config.storage.postgresPoolSize, gate: gate,
-                connectTimeout: .milliseconds(config.storage.postgresConnectTimeoutMillis), logger: logger)
+                connectTimeout: .milliseconds(config.storage.postgresConnectTimeoutMillis), logger: logger, lease: lease)
             logger.info("storage: PostgreSQL", metadata: ["url": "\(store.location)"])
             return store
         }
     }
 
+    /// PostgreSQL: takes the database's work lease, standing by until it is free — relaying
+    /// this instance's endpoints to the holder meanwhile (``StandbyRelay``; not in
+    /// `security.mode curve`, where clients use the holder).
+    /// - Returns: the lease, held; nil when asked to stop (SIGTERM, SIGINT, ``stop()``) first.
+    private func standBy(_ url: PostgresURL, notifier: SystemdNotifier) async throws -> LeaseKeeper? {
+        let host = config.storage.advertiseHost ?? ProcessInfo.processInfo.hostName
+        let local = LeaseEndpoints(ingest: config.ingestEndpoint, command: config.commandEndpoint, publish: config.publishEndpoint)
+        let advertised = LeaseEndpoints(
+            ingest: Self.advertised(local.ingest, host: host), command: Self.advertised(local.command, host: host),
+            publish: Self.advertised(local.publish, host: host))
+        let keeper = try await LeaseKeeper(
+            url: url, instance: config.storage.instance ?? "\(ProcessInfo.processInfo.hostName)/\(config.commandEndpoint)",
+            duration: .seconds(config.storage.leaseSeconds), endpoints: advertised,
+            connectTimeout: .milliseconds(config.storage.postgresConnectTimeoutMillis), logger: logger)
+        let signals = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                self.standbyStopped.withLock { $0 = true }
+                return
+            }
+        }
+        defer { signals.cancel() }
+        var relay: StandbyRelay?
+        defer { relay?.stop() }
+        var announced: String?
+        while !standbyStopped.withLock({ $0 }) {
+            var wait = Duration.seconds(1)
+            do {
+                if try await keeper.tryTake() {
+                    relay?.stop()
+                    relay = nil
+                    return keeper
+                }
+                if let holder = try await keeper.holder() {
+                    if relay?.holder != holder.endpoints {
+                        relay?.stop()
+                        relay = nil
+                        if config.security.mode != .curve {
+                            do {
+                                relay = try StandbyRelay(
+                                    local: local, holder: holder.endpoints, maxCommandBytes: max(config.maxMessageBytes, CommandHandler.maxImportRequestBytes(config.maxImportFileBytes)),
+                                    maxFrameBytes: config.maxFrameBytes, logger: logger)
+                            } catch {
+                                logger.error("standby: cannot relay to the holder; trying again", metadata: ["error": "\(error)"])
+                            }
+                        }
+                    }
+                    if announced != holder.instance {
+                        announced = holder.instance
+                        logger.notice("standby: another instance holds the database's lease", metadata: ["holder": "\(holder.instance)"])
+                        notifier.notify("READY=1\nSTATUS=standby: \(holder.instance) holds the lease")
+                    }
+                    // Asked again just after the lease would expire (a holder renews it long before).
+                    wait = min(max(holder.remaining + .milliseconds(20), .milliseconds(20)), .milliseconds(250))
+                }
+            } catch {
+                logger.error("standby: the lease cannot be read; trying again", metadata: ["error": "\(error)"])
+            }
+            if notifier.watchdogInterval != nil { notifier.notify("WATCHDOG=1") }
+            try? await Task.sleep(for: wait)
+        }
+        keeper.close()
+        return nil
+    }
+
+    /// `endpoint` as another host reaches it: a wildcard host (`*`, `0.0.0.0`, `[::]`) becomes `host`.
+    public static func advertised(_ endpoint: String, host: String) -> String {
+        for wildcard in ["tcp://*:", "tcp://0.0.0.0:", "tcp://[::]:"] where endpoint.hasPrefix(wildcard) {
+            return "tcp://\(host):" + endpoint.dropFirst(wildcard.count)
+        }
+        return endpoint
+    }
+
     /// Asks ``run()`` to shut down, as SIGTERM does.
     public func stop() {
+        standbyStopped.withLock { $0 = true }
         let serviceGroup = group.withLock { $0 }
         Task { await serviceGroup?.triggerGracefulShutdown() }
     }
@@ -259,6 +345,26 @@ struct PipelineLoopService: Service, CustomStringConvertible {
         } catch {
             logger.error("final snapshot failed", metadata: ["error": "\(error)"])
         }
+    }
+}
+
+/// Keeps the database's work lease (PostgreSQL) while the daemon runs; the first service, so
+/// the last to stop: the lease is released after the final commits. A lease another instance
+/// took ends the process (status 1): its work is the holder's now, and the service manager
+/// restarts it as a standby.
+struct LeaseService: Service, CustomStringConvertible {
+    let description = "lease"
+    let lease: LeaseKeeper
+    let logger: Logger
+
+    func run() async throws {
+        let end = await cancelWhenGracefulShutdown { await lease.keep() }
+        if end == .lost {
+            logger.critical("lease lost to another instance; exiting (restarted, this instance stands by)")
+            exit(1)
+        }
+        await lease.release()
+        lease.close()
     }
 }
 

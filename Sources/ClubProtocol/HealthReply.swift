@@ -47,10 +47,16 @@ public struct HealthReply: Reply, Equatable {
         public var engine: String
         /// The main file's path, or the server's URI without its password.
         public var location: String
+        /// PostgreSQL: the instance answering (the lease's holder: a standby relays) and its
+        /// fencing token.
+        public var instance: String?
+        public var leaseToken: Int?
 
-        public init(engine: String, location: String) {
+        public init(engine: String, location: String, instance: String? = nil, leaseToken: Int? = nil) {
             self.engine = engine
             self.location = location
+            self.instance = instance
+            self.leaseToken = leaseToken
         }
     }
 
@@ -95,6 +101,8 @@ public struct HealthReply: Reply, Equatable {
             w.beginObject()
             w.member("engine", storage.engine)
             w.member("location", storage.location)
+            if let instance = storage.instance { w.member("instance", instance) }
+            if let token = storage.leaseToken { w.member("lease_token", token) }
             w.endObject()
         }
         w.key("stages")
@@ -130,7 +138,9 @@ public struct HealthReply: Reply, Equatable {
         offersOffset = try r.int("offers_offset")
         trainingOffset = try r.int("training_offset")
         if let engine = reply["storage"]?["engine"]?.stringValue, let location = reply["storage"]?["location"]?.stringValue {
-            storage = Storage(engine: engine, location: location)
+            storage = Storage(
+                engine: engine, location: location, instance: reply["storage"]?["instance"]?.stringValue,
+                leaseToken: reply["storage"]?["lease_token"]?.int64Value.map { Int($0) })
         }
         stages = []
         for (name, value) in try r.object("stages").members {

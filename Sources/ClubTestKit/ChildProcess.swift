@@ -51,6 +51,23 @@ public final class ChildProcess: @unchecked Sendable {
         self.process = nil
     }
 
+    /// Sends `signal` (SIGSTOP, SIGCONT …) without waiting.
+    public func signal(_ signal: Int32) {
+        guard let process else { return }
+        Foundation.kill(process.processIdentifier, signal)
+    }
+
+    /// Waits up to `seconds` for it to exit by itself.
+    /// - Returns: its exit status, or nil while it still runs.
+    public func waitForExit(within seconds: TimeInterval) -> Int32? {
+        guard let process else { return -1 }
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        guard !process.isRunning else { return nil }
+        self.process = nil
+        return process.terminationStatus
+    }
+
     deinit {
         if let process, process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }

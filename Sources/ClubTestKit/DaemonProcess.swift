@@ -33,11 +33,14 @@ public final class DaemonProcess: @unchecked Sendable {
     /// Creates a scratch directory and, optionally, pipeline files in it.
     /// - Parameter postgres: the server to keep the daemon's state on (a database of its own);
     ///   nil: the shared test server under `CLUB_TEST_STORAGE=postgres`, else SQLite files.
-    public init(pipelines: [String: String]? = nil, postgres: PostgresServer? = nil) throws {
+    /// - Parameter database: a PostgreSQL database (URI) shared with other instances instead.
+    public init(pipelines: [String: String]? = nil, postgres: PostgresServer? = nil, database: String? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("clubd-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         process = ChildProcess("clubd", log: directory.appendingPathComponent("clubd.log"))
-        if let postgres {
+        if let database {
+            postgresURL = database
+        } else if let postgres {
             postgresURL = try postgres.createDatabase()
         } else if Self.testsPostgres {
             guard let server = PostgresServer.shared else { throw TestKitError("CLUB_TEST_STORAGE=postgres: \(PostgresServer.unavailableReason)") }
@@ -78,11 +81,7 @@ public final class DaemonProcess: @unchecked Sendable {
     /// Starts `clubd` and waits until it answers `health`.
     /// - Parameter healthTimeout: seconds to wait (a large state takes a while to restore).
     public func start(extraArguments: [String] = [], healthTimeout: TimeInterval = 20) throws {
-        try process.start(
-            [
-                "--ingest", ingest, "--command", command, "--publish", publish, "--state-dir",
-                directory.appendingPathComponent("var").path, "--pipelines", directory.appendingPathComponent("Pipelines").path,
-            ] + (postgresURL.map { ["--postgres-url", $0] } ?? []) + extraArguments)
+        try launch(extraArguments: extraArguments)
         let deadline = Date().addingTimeInterval(healthTimeout)
         while Date() < deadline {
             if let reply = try? request(["op": "health"], timeout: 300), reply["ok"] == .bool(true) { return }
@@ -158,7 +157,7 @@ public final class DaemonProcess: @unchecked Sendable {
     /// files, or its PostgreSQL database (`CLUB_TEST_STORAGE=postgres`).
     public func openStore() async throws -> any ClubStorage {
         if let postgresURL {
-            return try await PostgresStore(url: try PostgresURL(postgresURL), connections: 2, logger: Logger(label: "test-oracle"), owning: false)
+            return try await PostgresStore(url: try PostgresURL(postgresURL), connections: 2, logger: Logger(label: "test-oracle"))
         }
         return try ClubStore(path: databasePath)
     }
@@ -175,6 +174,24 @@ public final class DaemonProcess: @unchecked Sendable {
 
     /// Sends SIGKILL: no drain, no snapshot.
     public func kill() { process.kill() }
+
+    /// SIGSTOP: the process stops dead (its sockets and connections stay open) until ``resume()``.
+    public func pause() { process.signal(SIGSTOP) }
+
+    /// SIGCONT after ``pause()``.
+    public func resume() { process.signal(SIGCONT) }
+
+    /// Waits up to `seconds` for the daemon to exit by itself. - Returns: its status, or nil.
+    public func waitForExit(within seconds: TimeInterval) -> Int32? { process.waitForExit(within: seconds) }
+
+    /// Starts `clubd` without waiting for `health` (a standby answers only once a holder does).
+    public func launch(extraArguments: [String] = []) throws {
+        try process.start(
+            [
+                "--ingest", ingest, "--command", command, "--publish", publish, "--state-dir",
+                directory.appendingPathComponent("var").path, "--pipelines", directory.appendingPathComponent("Pipelines").path,
+            ] + (postgresURL.map { ["--postgres-url", $0] } ?? []) + extraArguments)
+    }
 
     /// Runs `clubd --check-config` with `arguments`.
     /// - Returns: the exit status and what it wrote to standard error.

@@ -128,12 +128,13 @@ public final class CommandServer: @unchecked Sendable {
         while let reply = try? replies.receiveMessage(wait: false) { _ = try? router.send(frames: reply, wait: false) }
     }
 
-    /// Splits `[identity, (empty), body]` and answers asynchronously.
+    /// Splits `[identity, (empty), body]` and answers asynchronously. Behind a relay (a standby
+    /// instance's, or any ROUTER–DEALER broker) the envelope holds several identities: it is
+    /// everything up to the empty delimiter, and goes back unchanged with the reply.
     private func accept(_ frames: [[UInt8]], peer: String?) {
         guard frames.count >= 2 else { return }
-        let identity = frames[0]
-        let delimited = frames.count >= 3 && frames[1].isEmpty
-        let envelope = delimited ? [identity, []] : [identity]
+        let delimiter = frames.dropFirst().firstIndex(where: \.isEmpty)
+        let envelope = delimiter.map { Array(frames[...$0]) } ?? [frames[0]]
         let body = Array(frames.dropFirst(envelope.count))
         var sender: Principal?
         if let curve {

@@ -151,7 +151,25 @@ enum PostgresSchema {
                     "CREATE TABLE offer_schedule (rule text PRIMARY KEY, occurrence bigint NOT NULL)",
                     "CREATE TABLE offer_feed (seq bigserial PRIMARY KEY, code text NOT NULL UNIQUE)",
                 ]
-        )
+        ),
+        (
+            2,
+            [
+                // Who does the work (`LeaseKeeper`): the holder, its fencing token (raised by every
+                // take-over) and until when the lease runs, by the server's clock; the holder's
+                // endpoints, for the standbys' relays.
+                """
+                CREATE TABLE club_lease (
+                    name text PRIMARY KEY,
+                    holder text NOT NULL,
+                    token bigint NOT NULL,
+                    expires_at timestamptz NOT NULL,
+                    ingest text NOT NULL,
+                    command text NOT NULL,
+                    publish text NOT NULL)
+                """
+            ]
+        ),
     ]
 
     /// Applies the migrations the database has not had, in one transaction under the

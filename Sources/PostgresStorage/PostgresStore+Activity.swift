@@ -39,9 +39,7 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
     /// it has committed — and only then — the new entries join the tail and the connections
     /// they changed take effect.
     private func commitLog(_ write: LogWrite) async throws -> LogWritten {
-        guard isOwned else {
-            throw PostgresStoreError("PostgreSQL at \(location) is unreachable (this instance does not hold the database now)")
-        }
+        if let lease, lease.token == nil { throw PostgresStoreError.notHolding(location) }
         // Not cancelled when the caller stops waiting: once it has committed, its entries must
         // reach the tail. The caller waits at most `writeTimeout` (the server may have gone
         // away after the check above: a lease then waits for it to come back).
@@ -77,18 +75,26 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
             }
             let result: (LogWritten, Committed)
             do {
-                result = try await client.withTransaction(logger: logger) { connection in
+                let fence = try self.fenceValues()
+                result = try await writing(fenced: false) { connection in
                     var head: Int64 = -1
                     var existing: Set<String> = []
+                    var held = false
                     let ids = write.events.map(\.id)
-                    for try await (newest, present) in try await connection.query(
+                    // The lease's check rides on the statement that locks the head (one round trip).
+                    for try await (newest, present, holding) in try await connection.query(
                         """
-                        SELECT h.newest, ARRAY(SELECT id FROM activity WHERE id = ANY(\(ids))) FROM activity_head h WHERE h.id = 1 FOR UPDATE OF h
+                        SELECT h.newest, ARRAY(SELECT id FROM activity WHERE id = ANY(\(ids))),
+                               \(fence.unfenced) OR EXISTS (SELECT 1 FROM club_lease WHERE name = \(fence.name) AND holder = \(fence.holder)
+                                                         AND token = \(fence.token) AND expires_at > now() FOR SHARE)
+                        FROM activity_head h WHERE h.id = 1 FOR UPDATE OF h
                         """, logger: logger
-                    ).decode((Int64, [String]).self) {
+                    ).decode((Int64, [String], Bool).self) {
                         head = newest
                         existing = Set(present)
+                        held = holding
                     }
+                    guard held else { throw PostgresStoreError.notHolding(self.location) }
                     guard head >= 0 else { throw PostgresStoreError("the activity log's head row is missing") }
                     guard !abandoned.isSet else { throw PostgresStoreError("abandoned: the caller was told it failed") }
                     let plan = self.decide(write.events, existing: existing, head: head)
@@ -130,14 +136,21 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
             return
         }
         // Nothing raised: the log is not written, so neither its writer nor the head's lock is
-        // needed — state and offset in one statement (atomic on its own).
-        try await client.query(
+        // needed — the lease's check, state and offset in one statement (atomic on its own).
+        let fence = try fenceValues()
+        let written = try await single(
             #"""
-            WITH cs AS (INSERT INTO consumer_state (name, state) VALUES (\#(name), \#(ByteBuffer(bytes: state)))
-                        ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state)
-            INSERT INTO consumer_offset (name, "offset") VALUES (\#(name), \#(offset))
-            ON CONFLICT (name) DO UPDATE SET "offset" = EXCLUDED."offset"
-            """#, logger: logger)
+            WITH fence AS (SELECT 1 FROM club_lease WHERE name = \#(fence.name) AND holder = \#(fence.holder) AND token = \#(fence.token)
+                             AND expires_at > now() FOR SHARE),
+                 cs AS (INSERT INTO consumer_state (name, state) SELECT \#(name), \#(ByteBuffer(bytes: state))
+                        WHERE \#(fence.unfenced) OR EXISTS (SELECT 1 FROM fence)
+                        ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state),
+                 o AS (INSERT INTO consumer_offset (name, "offset") SELECT \#(name), \#(offset)
+                       WHERE \#(fence.unfenced) OR EXISTS (SELECT 1 FROM fence)
+                       ON CONFLICT (name) DO UPDATE SET "offset" = EXCLUDED."offset" RETURNING 1)
+            SELECT count(*) FROM o
+            """#)
+        guard written == 1 else { throw PostgresStoreError.notHolding(location) }
     }
 
     /// The events of a transaction decided: what became of each, the new entries with their
@@ -278,11 +291,17 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
     }
 
     public func commitOffset(_ name: String, _ offset: Int64) async throws {
-        try await client.query(
+        let fence = try fenceValues()
+        let written = try await single(
             #"""
-            INSERT INTO consumer_offset (name, "offset") VALUES (\#(name), \#(offset))
-            ON CONFLICT (name) DO UPDATE SET "offset" = EXCLUDED."offset"
-            """#, logger: logger)
+            WITH fence AS (SELECT 1 FROM club_lease WHERE name = \#(fence.name) AND holder = \#(fence.holder) AND token = \#(fence.token)
+                             AND expires_at > now() FOR SHARE),
+                 o AS (INSERT INTO consumer_offset (name, "offset") SELECT \#(name), \#(offset)
+                       WHERE \#(fence.unfenced) OR EXISTS (SELECT 1 FROM fence)
+                       ON CONFLICT (name) DO UPDATE SET "offset" = EXCLUDED."offset" RETURNING 1)
+            SELECT count(*) FROM o
+            """#)
+        guard written == 1 else { throw PostgresStoreError.notHolding(location) }
     }
 
     public func consumerState(_ name: String) async throws -> (offset: Int64, state: [UInt8])? {
@@ -305,14 +324,20 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
             committed[name] = offset
         }
         for name in consumers { passed = min(passed, committed[name] ?? 0) }
-        return Int(
-            try await single(
+        let logger = self.logger
+        return try await writing { connection in
+            for try await deleted in try await connection.query(
                 #"""
                 WITH gone AS (
                     DELETE FROM activity WHERE received_at < \#(cutoff) AND "offset" <= \#(passed)
                       AND "offset" NOT IN (SELECT "offset" FROM gated_event)
                     RETURNING 1)
                 SELECT count(*) FROM gone
-                """#) ?? 0)
+                """#, logger: logger
+            ).decode(Int64.self) {
+                return Int(deleted)
+            }
+            return 0
+        }
     }
 }

@@ -17,7 +17,7 @@ extension PostgresStore: BonusStore, OfferStore {
         lotChanges: [(user: String, change: BonusAccount.LotChange)]
     ) async throws {
         let logger = self.logger
-        try await client.withTransaction(logger: logger) { connection in
+        try await writing { connection in
             for start in stride(from: 0, to: entries.count, by: Self.rowsPerStatement) {
                 let part = entries[start..<min(entries.count, start + Self.rowsPerStatement)]
                 try await connection.query(
@@ -162,7 +162,7 @@ extension PostgresStore: BonusStore, OfferStore {
 
     public func commitOffers(position: Int64?, offers: [IssuedOffer], facts: [String: [UInt8]], occurrences: [String: Int64]) async throws {
         let logger = self.logger
-        try await client.withTransaction(logger: logger) { connection in
+        try await writing { connection in
             for o in offers {
                 try await connection.query(
                     """

@@ -24,7 +24,7 @@ extension PostgresStore: TelemetryStore, HistoryStore {
 
     public func save(_ snapshot: StateSnapshot, history: [HistoryBatch]) async throws {
         let logger = self.logger
-        try await client.withTransaction(logger: logger) { connection in
+        try await writing { connection in
             try await Self.write(history, connection, logger)
             try await Self.write(snapshot.entries, connection, logger)
             try await connection.query("DELETE FROM snapshot_slice", logger: logger)
@@ -112,15 +112,18 @@ extension PostgresStore: TelemetryStore, HistoryStore {
         var last: [WindowKey: WindowRecord] = [:]
         for w in windows { last[WindowKey(pipeline: w.pipeline, user: w.user, start: w.start)] = w }
         let rows = Array(last.values)
+        let logger = self.logger
+        try await writing { connection in
         for start in stride(from: 0, to: rows.count, by: Self.rowsPerStatement) {
             let part = rows[start..<min(rows.count, start + Self.rowsPerStatement)]
-            try await client.query(
+            try await connection.query(
                 """
                 INSERT INTO window_history (pipeline, user_id, start, "end", result)
                 SELECT * FROM unnest(\(part.map(\.pipeline)), \(part.map(\.user)), \(part.map(\.start)), \(part.map(\.end)),
                                      \(part.map { ByteBuffer(bytes: $0.result) }))
                 ON CONFLICT (user_id, pipeline, start) DO UPDATE SET "end" = EXCLUDED."end", result = EXCLUDED.result
                 """, logger: logger)
+        }
         }
     }
 
@@ -258,7 +261,7 @@ extension PostgresStore: TelemetryStore, HistoryStore {
 
     public func deleteHistory(samplesBefore: Int64?, minutesBefore: Int64?, daysBefore: Int64?, limit: Int) async throws -> Int {
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await writing { connection in
             var deleted = 0
             var statements: [PostgresQuery] = []
             if let samplesBefore {

@@ -26,8 +26,6 @@ public final class PostgresStore: Sendable {
     let logger: Logger
     /// Runs the client's connection pool until ``close()``.
     private let running: Task<Void, Never>
-    /// Holds the database's ownership lock until ``close()``.
-    private let ownership: Task<Void, Never>?
     /// The newest activity log entries, for its consumers.
     let tail: ActivityTail
     /// The log's writes, one at a time (the order the tail takes them in).
@@ -40,48 +38,45 @@ public final class PostgresStore: Sendable {
     let gateStale = Mutex(false)
     /// Where it connects, without the password.
     public let location: String
-    /// Whether this instance holds the database's ownership lock now (always, for a store
-    /// opened without owning it): the log is written only while it does.
-    let owned = HeldFlag()
-    private let owning: Bool
-    var isOwned: Bool { !owning || owned.isSet }
+    /// The lease this instance writes under (nil: unfenced — tests and tools reading beside the
+    /// holder): every write transaction checks it first (``writing(_:)``).
+    let lease: LeaseKeeper?
     /// How long a write of the log (a `submit`) waits for the server before it is refused.
     let writeTimeout: Duration
 
     /// Connects to the database `url` names, migrates its schema and reads what the log's
     /// writer keeps in memory (the newest offset, the connections, the gate's decisions).
     /// - Parameter connections: the pool's size (at least 2: the log's writer and the others).
-    /// - Parameter owning: take the database for this instance (the daemon); false opens it
-    ///   beside its owner, for reading only (tests, tools).
+    /// - Parameter lease: the daemon's hold on the database, taken before (``LeaseKeeper``):
+    ///   every write is fenced by it. Nil opens it unfenced, for reading beside the holder
+    ///   (tests, tools).
     /// - Throws: when the server cannot be reached within `connectTimeout` or the schema not migrated.
     public init(
         url: PostgresURL, connections size: Int = 8, tailCapacity: Int = 20_000, gate: (any AdmissionGate)? = nil,
-        connectTimeout: Duration = .seconds(10), logger: Logger, owning: Bool = true
+        connectTimeout: Duration = .seconds(10), logger: Logger, lease: LeaseKeeper? = nil
     ) async throws {
-        var configuration: PostgresClient.Configuration
-        if let socket = url.socketPath {
-            configuration = .init(unixSocketPath: socket, username: url.user, password: url.password, database: url.database)
-        } else {
-            configuration = .init(
-                host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: try Self.tls(url))
-        }
-        configuration.options.maximumConnections = max(2, size) + 1  // one holds the ownership lock
+        var configuration = try Self.configuration(url)
+        configuration.options.maximumConnections = max(2, size)
         configuration.options.minimumConnections = 1
         configuration.options.connectTimeout = connectTimeout
+        if let lease {
+            // A holder stopped dead inside a transaction (SIGSTOP, a VM paused) would keep its row
+            // locks — the lease's, the log head's — and block the standby taking over: the server
+            // ends such a session once it has idled in its transaction for a lease's length.
+            let millis = max(1_000, Int(lease.duration.components.seconds * 1_000))
+            configuration.options.additionalStartupParameters = [("idle_in_transaction_session_timeout", "\(millis)")]
+        }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
         self.location = url.redacted
-        self.owning = owning
+        self.lease = lease
         writeTimeout = connectTimeout
         // Started at once (not when the executor gets to it): run() marks the pool running before
         // its first suspension, and a query before that would be logged as a misuse.
         running = Task.immediate { await client.run() }
-        var holder: Task<Void, Never>?
         do {
             try await Self.reachable(client, within: connectTimeout, location: url.redacted)
-            holder = owning ? try await Self.own(client, location: url.redacted, owned: owned, logger: logger) : nil
-            ownership = holder
             try await PostgresSchema.migrate(client, logger: logger)
             let newest = try await client.withConnection { try await Self.newestOffset($0, logger) }
             tail = ActivityTail(nextOffset: newest + 1, capacity: tailCapacity)
@@ -89,87 +84,29 @@ public final class PostgresStore: Sendable {
             self.gate = gate
             if let gate { try await client.withConnection { try await Self.replay(into: gate, $0, logger) } }
         } catch {
-            holder?.cancel()
             running.cancel()
             throw error
         }
     }
 
     deinit {
-        ownership?.cancel()
         running.cancel()
     }
 
-    /// Releases the database (another instance may take it at once) and stops the
-    /// connection pool (idempotent).
+    /// Stops the connection pool (idempotent). The lease, if any, is its keeper's to release.
     public func close() async {
-        ownership?.cancel()
-        await ownership?.value
         running.cancel()
     }
 
-    /// The advisory lock that makes an instance the database's only one ("clubd-1").
-    static let ownerKey: Int64 = 0x636c_7562_642d_31
-
-    /// Holds the database for this instance, on a connection of the pool kept for it until the
-    /// store closes (PostgreSQL releases the lock when the session ends: a killed instance's
-    /// lock goes with its connection). Several instances sharing one database by user partitions
-    /// are not built yet: until then a second instance is refused instead of corrupting the log's
-    /// order and its consumers' state.
-    /// - Returns: the task holding the lock.
-    private static func own(_ client: PostgresClient, location: String, owned flag: HeldFlag, logger: Logger) async throws -> Task<Void, Never> {
-        let (outcome, report) = AsyncStream<Result<Void, any Error>>.makeStream()
-        let holder = Task {
-            var taken = false  // once: a later loss is retaken, the first refusal ends the start
-            while !Task.isCancelled {
-                do {
-                    try await client.withConnection { connection in
-                        var owned = false
-                        for try await got in try await connection.query("SELECT pg_try_advisory_lock(\(ownerKey))", logger: logger).decode(Bool.self) {
-                            owned = got
-                        }
-                        guard owned else {
-                            throw PostgresStoreError("another clubd instance holds the database at \(location): one instance per database (several sharing one by user partitions are not built yet)")
-                        }
-                        if taken { logger.notice("PostgreSQL: the database's ownership lock is held again") }
-                        taken = true
-                        flag.set(true)
-                        report.yield(.success(()))
-                        // Kept until the store closes; a broken connection ends the hold (and the session's lock).
-                        while !Task.isCancelled {
-                            try? await Task.sleep(for: .milliseconds(500))
-                            if Task.isCancelled { break }
-                            do {
-                                try await connection.query("SELECT 1", logger: logger)
-                            } catch {
-                                flag.set(false)
-                                throw error
-                            }
-                        }
-                        try? await connection.query("SELECT pg_advisory_unlock(\(ownerKey))", logger: logger)
-                    }
-                } catch {
-                    guard taken else {
-                        report.yield(.failure(error))
-                        break
-                    }
-                    if Task.isCancelled { break }
-                    logger.error("PostgreSQL: the database's ownership lock was lost; taking it again", metadata: ["error": "\(error)"])
-                    try? await Task.sleep(for: .seconds(1))
-                }
-            }
-            report.finish()
+    /// The client configuration for `url`.
+    static func configuration(_ url: PostgresURL) throws -> PostgresClient.Configuration {
+        if let socket = url.socketPath {
+            return .init(unixSocketPath: socket, username: url.user, password: url.password, database: url.database)
         }
-        for await result in outcome {
-            switch result {
-            case .success: return holder  // later reports (a lock taken again) are not awaited
-            case .failure(let error): throw error
-            }
-        }
-        throw PostgresStoreError("cannot take the database at \(location)")
+        return .init(host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: try Self.tls(url))
     }
 
-    private static func tls(_ url: PostgresURL) throws -> PostgresClient.Configuration.TLS {
+    static func tls(_ url: PostgresURL) throws -> PostgresClient.Configuration.TLS {
         switch url.tls {
         case .disable: return .disable
         case .prefer, .require:
@@ -180,8 +117,46 @@ public final class PostgresStore: Sendable {
         }
     }
 
+    /// Runs `body` in a transaction that writes under this instance's lease: it first checks
+    /// (and share-locks until the commit) that the lease is still this instance's and running.
+    /// - Throws: ``PostgresStoreError`` when it is not (nothing is written).
+    /// - Parameter fenced: false when `body` checks the lease itself (in a statement of its own
+    ///   work, saving the round trip: ``fenceValues()``).
+    @discardableResult
+    func writing<T: Sendable>(fenced: Bool = true, _ body: (PostgresConnection) async throws -> sending T) async throws -> sending T {
+        let logger = self.logger
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                if fenced { try await self.fence(connection) }
+                return try await body(connection)
+            }
+        } catch let error as PostgresTransactionError {
+            // The refusal itself, not the transaction's wrapper of it (what health shows).
+            if let refusal = error.closureError as? PostgresStoreError, error.rollbackError == nil { throw refusal }
+            throw error
+        }
+    }
+
+    /// What a statement that checks the lease itself binds: the lease's name, this holder and its
+    /// token, or `unfenced` true for a store without a lease.
+    /// - Throws: ``PostgresStoreError`` when the lease is not held now.
+    func fenceValues() throws -> (name: String, holder: String, token: Int64, unfenced: Bool) {
+        guard let lease else { return ("", "", 0, true) }
+        guard let token = lease.token else { throw PostgresStoreError.notHolding(location) }
+        return (lease.name, lease.instance, token, false)
+    }
+
+    /// Checks the lease inside the caller's transaction (no lease: nothing to check).
+    func fence(_ connection: PostgresConnection) async throws {
+        guard let lease else { return }
+        guard let token = lease.token else { throw PostgresStoreError.notHolding(location) }
+        var held = false
+        for try await _ in try await connection.query(lease.fenceCheck(token: token), logger: logger).decode(Int64.self) { held = true }
+        guard held else { throw PostgresStoreError.notHolding(location) }
+    }
+
     /// Waits for a first connection, retrying while the server starts, up to `within`.
-    private static func reachable(_ client: PostgresClient, within: Duration, location: String) async throws {
+    static func reachable(_ client: PostgresClient, within: Duration, location: String) async throws {
         let deadline = ContinuousClock.now + within
         while true {
             do {
@@ -220,7 +195,7 @@ public final class PostgresStore: Sendable {
     }
 }
 
-/// Whether the ownership lock is held now: set by its holder task, read by every write.
+/// A flag one task sets and others read.
 final class HeldFlag: Sendable {
     private let value = Atomic<Bool>(false)
     var isSet: Bool { value.load(ordering: .acquiring) }
@@ -231,6 +206,11 @@ final class HeldFlag: Sendable {
 public struct PostgresStoreError: Error, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
+
+    /// A write refused because this instance does not hold the database's lease (now).
+    static func notHolding(_ location: String) -> PostgresStoreError {
+        PostgresStoreError("this instance does not hold the lease of the database at \(location) (expired or taken over): nothing written")
+    }
 }
 
 /// Runs async bodies one at a time, in arrival order (an async mutex: an actor would let a

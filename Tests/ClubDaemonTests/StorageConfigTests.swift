@@ -24,6 +24,21 @@ import Testing
         #expect(url.database == "clubdb" && url.tls == .disable)
     }
 
+    @Test func leaseKeysHaveTheirDefaultsAndAreRead() throws {
+        let defaults = try parse("log: {level: info}\n").storage
+        #expect(defaults.leaseSeconds == 10 && defaults.instance == nil && defaults.advertiseHost == nil)
+        let set = try parse("storage:\n  lease_s: 3\n  instance: shop-a\n  advertise: 10.0.0.5\n").storage
+        #expect(set.leaseSeconds == 3 && set.instance == "shop-a" && set.advertiseHost == "10.0.0.5")
+    }
+
+    @Test func wildcardEndpointsAreAdvertisedWithTheHost() {
+        #expect(Daemon.advertised("tcp://*:7002", host: "10.0.0.5") == "tcp://10.0.0.5:7002")
+        #expect(Daemon.advertised("tcp://0.0.0.0:7001", host: "club-a") == "tcp://club-a:7001")
+        #expect(Daemon.advertised("tcp://[::]:7003", host: "club-a") == "tcp://club-a:7003")
+        #expect(Daemon.advertised("tcp://127.0.0.1:7002", host: "club-a") == "tcp://127.0.0.1:7002")
+        #expect(Daemon.advertised("ipc:///run/clubd/command", host: "club-a") == "ipc:///run/clubd/command")
+    }
+
     @Test func mistakesAreLocated() {
         let cases: [(text: String, expected: [String])] = [
             ("storage:\n  engine: oracle\n", ["clubd.yaml:2:", "sqlite or postgres"]),
@@ -31,6 +46,9 @@ import Testing
             ("storage:\n  engine: postgres\n  postgres:\n    url: mysql://h/db\n", ["clubd.yaml:4:", "scheme 'mysql'"]),
             ("storage:\n  postgres:\n    url: postgresql://h/db\n    pool_size: 1\n", ["clubd.yaml:4:", "pool_size"]),
             ("storage:\n  partitions: 64\n", ["clubd.yaml:2:", "not built yet"]),
+            ("storage:\n  lease_s: 0\n", ["clubd.yaml:2:", "lease_s"]),
+            ("storage:\n  instance: \"shop a\"\n", ["clubd.yaml:2:", "instance"]),
+            ("storage:\n  advertise: \"tcp://h\"\n", ["clubd.yaml:2:", "advertise"]),
             ("storage:\n  postgres:\n    host: h\n", ["clubd.yaml:3:", "host"]),
         ]
         for (text, expected) in cases {

@@ -47,22 +47,27 @@ struct StorageFaultTests {
         var total: Int { acknowledged.values.reduce(0) { $0 + $1.count } }
     }
 
+    /// The next `submit` of 50 visits, spread over the users: its events' ids and users, and the request.
+    static func nextBatch(_ submitted: inout Submitted) -> (ids: [(id: String, user: String)], body: String) {
+        var ids: [(String, String)] = []
+        var body = #"{"op":"submit","events":["#
+        for n in 0..<50 {
+            let id = "v-\(submitted.next)"
+            let user = "u-\(submitted.next % users)"
+            submitted.next += 1
+            ids.append((id, user))
+            body += (n == 0 ? "" : ",") + #"{"type":"club.visited","id":"\#(id)","user":"\#(user)","pad":"\#(padding)"}"#
+        }
+        return (ids, body + "]}")
+    }
+
     /// Submits batches of 50 events until `stop` says so (or `limit` batches), recording what
     /// was acknowledged. A refused batch must be refused whole with `storage_failed`.
     static func submit(
         to daemon: DaemonProcess, _ submitted: inout Submitted, limit: Int, until stop: (JSONValue) -> Bool
     ) throws {
         for _ in 0..<limit {
-            var ids: [(String, String)] = []
-            var body = #"{"op":"submit","events":["#
-            for n in 0..<50 {
-                let id = "v-\(submitted.next)"
-                let user = "u-\(submitted.next % users)"
-                submitted.next += 1
-                ids.append((id, user))
-                body += (n == 0 ? "" : ",") + #"{"type":"club.visited","id":"\#(id)","user":"\#(user)","pad":"\#(padding)"}"#
-            }
-            body += "]}"
+            let (ids, body) = nextBatch(&submitted)
             let reply = try daemon.request(bytes: Array(body.utf8), timeout: 20_000)
             if reply["ok"] == .bool(true) {
                 #expect(reply["accepted"] == 50)

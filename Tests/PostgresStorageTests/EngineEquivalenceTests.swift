@@ -97,8 +97,24 @@ struct EngineEquivalenceTests {
         #expect(offsets == offsets.sorted() && Set(offsets).count == offsets.count)
         #expect(postgres.newestActivityOffset == offsets.last)
 
-        // One instance per database: a second is refused while the first holds it.
-        await #expect(throws: PostgresStoreError.self) { try await reopen() }
+        // Writes are fenced by the work lease: while another instance holds it, a store opened
+        // under a keeper that does not (or no longer does) hold it writes nothing.
+        let endpoints = LeaseEndpoints(ingest: "ipc://i", command: "ipc://c", publish: "ipc://p")
+        let holder = try await LeaseKeeper(url: url, instance: "holder", duration: .seconds(30), endpoints: endpoints, logger: Logger(label: "test"))
+        let other = try await LeaseKeeper(url: url, instance: "other", duration: .seconds(30), endpoints: endpoints, logger: Logger(label: "test"))
+        #expect(try await holder.tryTake())
+        #expect(try await !other.tryTake())
+        #expect(try await other.holder()?.instance == "holder")
+        let fenced = try await PostgresStore(url: url, logger: Logger(label: "test"), lease: other)
+        await #expect(throws: PostgresStoreError.self) { try await fenced.appendActivity([Self.event("f", "profile")], receivedAt: 12) }
+        await #expect(throws: PostgresStoreError.self) { try await fenced.commitOffset("feed", 1) }
+        await fenced.close()
+        await holder.release()
+        #expect(try await other.tryTake())
+        #expect(try await other.token == 2, "a take-over raises the fencing token")
+        await other.release()
+        holder.close()
+        other.close()
         // The next one (a restart, or another instance taking over) reads the same from the
         // server, and has the connections: u1's is revoked, so a workout from Strava is still refused.
         await postgres.close()
@@ -149,7 +165,7 @@ struct EngineEquivalenceTests {
             try await sqlite.save(snapshot, history: [])
             try await postgres.save(snapshot, history: [])
             let expected = try #require(try await sqlite.loadSnapshot())
-            let reopened = try await PostgresStore(url: url, logger: Logger(label: "test"), owning: false)
+            let reopened = try await PostgresStore(url: url, logger: Logger(label: "test"))
             for store in [postgres, reopened] {
                 let loaded = try #require(try await store.loadSnapshot())
                 #expect(loaded.parts == expected.parts, "snapshot \(n)")

@@ -1,0 +1,191 @@
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// Where an instance takes its traffic: what a standby's relay connects to.
+public struct LeaseEndpoints: Sendable, Equatable, CustomStringConvertible {
+    public var ingest: String
+    public var command: String
+    public var publish: String
+
+    public init(ingest: String, command: String, publish: String) {
+        self.ingest = ingest
+        self.command = command
+        self.publish = publish
+    }
+
+    public var description: String { "ingest \(ingest), command \(command), publish \(publish)" }
+}
+
+/// The instance holding a lease, as the table has it.
+public struct LeaseHolder: Sendable, Equatable {
+    public var instance: String
+    public var token: Int64
+    public var endpoints: LeaseEndpoints
+    /// How long the lease still runs by the server's clock (zero or less: expired).
+    public var remaining: Duration
+}
+
+/// One instance's hold on the database's work (table `club_lease`): several clubd may share a
+/// PostgreSQL database; the one holding the lease runs the pipelines and stages, the others stand
+/// by (and relay to it) until it stops or dies.
+///
+/// - A lease runs `duration` by the **server's** clock (no trust in the hosts' clocks) and is
+///   renewed every third of it. A holder that stops releases it at once; a killed one's expires
+///   within `duration` of its last renewal.
+/// - Every take-over raises the **fencing token**. The store checks holder, token and expiry in
+///   every write transaction (``fenceCheck``, a shared row lock until the commit, so a take-over
+///   waits for the writes in flight): an instance that was paused past its lease and taken over
+///   cannot write another row, whatever it believes.
+/// - A renewal that finds another holder or token ends the hold (``keep()`` returns `.lost`); one
+///   that cannot reach the server keeps trying (the fence refuses writes past the expiry meanwhile,
+///   and the lease is renewed when the server is back, if no one took it).
+public final class LeaseKeeper: Sendable {
+    /// The lease that carries all the work of one database.
+    public static let work = "work"
+
+    public let name: String
+    public let instance: String
+    public let duration: Duration
+    public let endpoints: LeaseEndpoints
+    let client: PostgresClient
+    let logger: Logger
+    private let running: Task<Void, Never>
+    private let heldToken = Atomic<Int64>(0)  // 0: not held
+
+    /// Connects to the database `url` names and migrates its schema.
+    /// - Throws: when the server cannot be reached within `connectTimeout`.
+    public init(
+        url: PostgresURL, instance: String, duration: Duration, endpoints: LeaseEndpoints, name: String = LeaseKeeper.work,
+        connectTimeout: Duration = .seconds(10), logger: Logger
+    ) async throws {
+        var configuration = try PostgresStore.configuration(url)
+        configuration.options.maximumConnections = 2
+        configuration.options.minimumConnections = 1
+        configuration.options.connectTimeout = connectTimeout
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.logger = logger
+        self.name = name
+        self.instance = instance
+        self.duration = duration
+        self.endpoints = endpoints
+        running = Task.immediate { await client.run() }
+        do {
+            try await PostgresStore.reachable(client, within: connectTimeout, location: url.redacted)
+            try await PostgresSchema.migrate(client, logger: logger)
+        } catch {
+            running.cancel()
+            throw error
+        }
+    }
+
+    deinit { running.cancel() }
+
+    /// The token this instance holds the lease with, or nil while it does not.
+    public var token: Int64? {
+        let token = heldToken.load(ordering: .acquiring)
+        return token > 0 ? token : nil
+    }
+
+    private var seconds: Double { Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 }
+
+    /// Takes the lease when it is free, expired, or this instance's own (a restart takes it back
+    /// at once, with a new token that fences off the process it replaces).
+    /// - Returns: whether this instance holds it now.
+    public func tryTake() async throws -> Bool {
+        let rows = try await client.query(
+            """
+            INSERT INTO club_lease (name, holder, token, expires_at, ingest, command, publish)
+            VALUES (\(name), \(instance), 1, now() + make_interval(secs => \(seconds)), \(endpoints.ingest), \(endpoints.command),
+                    \(endpoints.publish))
+            ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, token = club_lease.token + 1, expires_at = EXCLUDED.expires_at,
+                ingest = EXCLUDED.ingest, command = EXCLUDED.command, publish = EXCLUDED.publish
+            WHERE club_lease.expires_at <= now() OR club_lease.holder = EXCLUDED.holder
+            RETURNING token
+            """, logger: logger)
+        for try await token in rows.decode(Int64.self) {
+            heldToken.store(token, ordering: .releasing)
+            logger.notice("lease taken: this instance does the work", metadata: ["lease": "\(name)", "token": "\(token)"])
+            return true
+        }
+        return false
+    }
+
+    /// Who holds the lease now (nil: no instance ever took it).
+    public func holder() async throws -> LeaseHolder? {
+        let rows = try await client.query(
+            """
+            SELECT holder, token, ingest, command, publish, (extract(epoch FROM expires_at - now()) * 1000)::bigint
+            FROM club_lease WHERE name = \(name)
+            """, logger: logger)
+        for try await (holder, token, ingest, command, publish, remaining) in rows.decode((String, Int64, String, String, String, Int64).self) {
+            return LeaseHolder(
+                instance: holder, token: token, endpoints: LeaseEndpoints(ingest: ingest, command: command, publish: publish),
+                remaining: .milliseconds(remaining))
+        }
+        return nil
+    }
+
+    /// How a hold ended.
+    public enum End: Sendable, Equatable {
+        /// Another instance took the lease (this one was paused or cut off past its expiry).
+        case lost
+        /// The task keeping it was cancelled.
+        case cancelled
+    }
+
+    /// Renews the lease every third of its duration until cancelled or lost.
+    public func keep() async -> End {
+        guard let token else { return .lost }
+        while !Task.isCancelled {
+            try? await Task.sleep(for: duration / 3)
+            if Task.isCancelled { break }
+            do {
+                let rows = try await client.query(
+                    """
+                    UPDATE club_lease SET expires_at = now() + make_interval(secs => \(seconds))
+                    WHERE name = \(name) AND holder = \(instance) AND token = \(token) RETURNING token
+                    """, logger: logger)
+                var renewed = false
+                for try await _ in rows.decode(Int64.self) { renewed = true }
+                if !renewed {
+                    heldToken.store(0, ordering: .releasing)
+                    logger.critical("lease lost: another instance took it", metadata: ["lease": "\(name)", "token": "\(token)"])
+                    return .lost
+                }
+            } catch {
+                logger.error("lease not renewed; trying again", metadata: ["lease": "\(name)", "error": "\(String(reflecting: error))"])
+            }
+        }
+        return .cancelled
+    }
+
+    /// Gives the lease up (a standby takes it at once); after the last write of this instance.
+    public func release() async {
+        guard let token else { return }
+        heldToken.store(0, ordering: .releasing)
+        do {
+            try await client.query(
+                "UPDATE club_lease SET expires_at = now() WHERE name = \(name) AND holder = \(instance) AND token = \(token)",
+                logger: logger)
+            logger.notice("lease released", metadata: ["lease": "\(name)", "token": "\(token)"])
+        } catch {
+            logger.error("lease not released; it expires by itself", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+
+    /// Stops the keeper's connections.
+    public func close() {
+        running.cancel()
+    }
+
+    /// The statement every write transaction of the holder runs first: it finds the row only
+    /// while this instance holds the lease with `token` and the lease has not expired, and locks
+    /// it (shared) until the commit.
+    func fenceCheck(token: Int64) -> PostgresQuery {
+        """
+        SELECT token FROM club_lease WHERE name = \(name) AND holder = \(instance) AND token = \(token) AND expires_at > now() FOR SHARE
+        """
+    }
+}
