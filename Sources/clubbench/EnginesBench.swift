@@ -12,7 +12,8 @@ import ZMQ
 
 /// The storage engines side by side: the same acknowledged `submit` load (activity events and
 /// telemetry) on a clubd keeping its state in SQLite files and on one keeping it in a local
-/// PostgreSQL server (fsync and synchronous commit on, as in production), alternated in one run.
+/// PostgreSQL server (fsync and synchronous commit on, as in production), and through a standby
+/// instance relaying to the PostgreSQL one — alternated in one run.
 struct EnginesBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engines", abstract: "Acknowledged submit and telemetry on SQLite and on PostgreSQL, alternated; PostgreSQL / SQLite ratios.")
@@ -41,11 +42,17 @@ struct EnginesBench: ParsableCommand {
             let postgres = try barePostgres(server, count: count, batch: batch)
             print(String(format: "baseline bare inserts, transactions of %3d: SQLite %9.0f, PostgreSQL (postgres-nio) %9.0f rows/s", batch, bare, postgres))
         }
-        let rates = try alternate(["sqlite", "postgres"], rounds: rounds) { round, engine -> [String: Double] in
-            let daemon = try DaemonProcess(postgres: engine == "postgres" ? server : nil)
-            let rules = try daemon.writeBonusRules(SubmitBench.bonusRules)
-            try daemon.start(extraArguments: ["--log-level", "warning"] + rules)
-            defer { daemon.terminate() }
+        // "standby": two instances on one database, the load sent to the one standing by, which
+        // relays it to the holder (one instance versus two on this machine).
+        let rates = try alternate(["sqlite", "postgres", "standby"], rounds: rounds) { round, engine -> [String: Double] in
+            let holder = try DaemonProcess(postgres: engine == "sqlite" ? nil : server)
+            let rules = try holder.writeBonusRules(SubmitBench.bonusRules)
+            try holder.start(extraArguments: ["--log-level", "warning"] + rules)
+            defer { holder.terminate() }
+            let standby = engine == "standby" ? try DaemonProcess(database: holder.postgresURL) : nil
+            try standby?.start(extraArguments: ["--log-level", "warning"])
+            defer { standby?.terminate() }
+            let daemon = standby ?? holder
             var rates: [String: Double] = [:]
             for (n, c) in cases.enumerated() {
                 let prefix = "r\(round)c\(n)"
@@ -76,7 +83,11 @@ struct EnginesBench: ParsableCommand {
         }
         for c in cases {
             let sqlite = rates["sqlite"]!.map { $0[c.name]! }.median, postgres = rates["postgres"]!.map { $0[c.name]! }.median
-            print(String(format: "median   %-40@ sqlite %9.0f, postgres %9.0f events/s: ratio postgres / sqlite = %.3f", c.name, sqlite, postgres, postgres / sqlite))
+            let standby = rates["standby"]!.map { $0[c.name]! }.median
+            print(
+                String(
+                    format: "median   %-40@ sqlite %9.0f, postgres %9.0f, via a standby %9.0f events/s: postgres / sqlite = %.3f, standby / postgres = %.3f",
+                    c.name, sqlite, postgres, standby, postgres / sqlite, standby / postgres))
         }
     }
 
