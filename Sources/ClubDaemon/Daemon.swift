@@ -4,6 +4,7 @@ import ClubRuntime
 import CommandSocket
 import Community
 import Dispatch
+import Events
 import Foundation
 import JSON
 import Logging
@@ -57,11 +58,25 @@ public final class Daemon: Sendable {
         try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
         let principals = config.security.configuredPrincipals
         let devices = DevicesGate(reservedKeys: Set(principals.keys))
-        var lease: LeaseKeeper?
-        if case .postgres(let url) = config.storage.engine {
-            guard let held = try await standBy(url, notifier: notifier) else { return }  // asked to stop first
-            lease = held
+        guard case .postgres(let url) = config.storage.engine else {
+            return try await serve(programme: programme, principals: principals, devices: devices, lease: nil, notifier: notifier)
         }
+        guard let lease = try await standBy(url, notifier: notifier) else { return }  // asked to stop first
+        do {
+            try await serve(programme: programme, principals: principals, devices: devices, lease: lease, notifier: notifier)
+        } catch {
+            // Failed before or while serving: the lease goes at once, not when it runs out.
+            await lease.release()
+            lease.close()
+            throw error
+        }
+    }
+
+    /// Restores the state and runs every service until shutdown (holding `lease`, on PostgreSQL).
+    private func serve(
+        programme: ClubConfig.Programme, principals: [String: Events.Principal], devices: DevicesGate, lease: LeaseKeeper?,
+        notifier: SystemdNotifier
+    ) async throws {
         let store = try await Self.openStorage(
             config, gate: AdmissionGates([CommunityGate(config: config.community), devices]), lease: lease, logger: logger)
         let context = ZMQContext()
@@ -227,6 +242,7 @@ public final class Daemon: Sendable {
             var wait = Duration.seconds(1)
             do {
                 if try await keeper.tryTake() {
+                    keeper.startKeeping()  // now: restoring the state may take longer than the lease runs
                     relay?.stop()
                     relay = nil
                     return keeper
@@ -358,7 +374,12 @@ struct LeaseService: Service, CustomStringConvertible {
     let logger: Logger
 
     func run() async throws {
-        let end = await cancelWhenGracefulShutdown { await lease.keep() }
+        // Renewing since the lease was taken (LeaseKeeper.startKeeping, before the restore).
+        let end = await withTaskCancellationHandler {
+            await withGracefulShutdownHandler { await lease.kept() } onGracefulShutdown: { lease.stopKeeping() }
+        } onCancel: {
+            lease.stopKeeping()
+        }
         if end == .lost {
             logger.critical("lease lost to another instance; exiting (restarted, this instance stands by)")
             exit(1)

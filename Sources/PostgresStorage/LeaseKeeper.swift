@@ -52,6 +52,8 @@ public final class LeaseKeeper: Sendable {
     let logger: Logger
     private let running: Task<Void, Never>
     private let heldToken = Atomic<Int64>(0)  // 0: not held
+    /// Renewing the lease, from ``startKeeping()`` until ``release()``.
+    private let keeping = Mutex<Task<End, Never>?>(nil)
 
     /// Connects to the database `url` names and migrates its schema.
     /// - Throws: when the server cannot be reached within `connectTimeout`.
@@ -135,8 +137,28 @@ public final class LeaseKeeper: Sendable {
         case cancelled
     }
 
+    /// Starts renewing the lease at once — before the state is restored, which may take longer
+    /// than the lease runs — until ``release()`` or until it is lost (``kept()`` says which).
+    public func startKeeping() {
+        keeping.withLock { task in
+            guard task == nil else { return }
+            task = Task { await self.keep() }
+        }
+    }
+
+    /// Waits until the hold ends: lost, or stopped (``stopKeeping()``: `.cancelled`).
+    public func kept() async -> End {
+        guard let task = keeping.withLock({ $0 }) else { return .cancelled }
+        return await task.value
+    }
+
+    /// Stops the renewals (the lease runs out unless ``release()`` gives it up first).
+    public func stopKeeping() {
+        keeping.withLock { $0 }?.cancel()
+    }
+
     /// Renews the lease every third of its duration until cancelled or lost.
-    public func keep() async -> End {
+    func keep() async -> End {
         guard let token else { return .lost }
         while !Task.isCancelled {
             try? await Task.sleep(for: duration / 3)
@@ -163,6 +185,10 @@ public final class LeaseKeeper: Sendable {
 
     /// Gives the lease up (a standby takes it at once); after the last write of this instance.
     public func release() async {
+        if let task = keeping.withLock({ $0 }) {
+            task.cancel()
+            _ = await task.value
+        }
         guard let token else { return }
         heldToken.store(0, ordering: .releasing)
         do {
