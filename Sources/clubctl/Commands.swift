@@ -22,13 +22,22 @@ struct Health: ParsableCommand {
             return """
                 clubd \(h.version): \(h.status), up \(Format.duration(h.uptimeSeconds))
                 pipelines: \(h.pipelines.joined(separator: ", "))
-                storage: \(h.storage.map { "\($0.engine) (\($0.location))" } ?? "-")
+                storage: \(h.storage.map(Self.storage) ?? "-")
                 users \(Format.count(h.users)), open windows \(Format.count(h.openWindows)), inbox \(h.inboxDepth), \
                 samples \(Format.count(h.samplesProcessed)), journal \(h.journalPosition), last snapshot \(Format.time(h.lastSnapshotAt))
 
                 \(stages.text)
                 """
         }
+    }
+
+    /// The engine and where its state is; on a shared PostgreSQL database, which instance
+    /// answered (the lease's holder: a standby relays) and its fencing token.
+    static func storage(_ s: HealthReply.Storage) -> String {
+        var text = "\(s.engine) (\(s.location))"
+        if let instance = s.instance { text += ", answered by instance \(instance)" }
+        if let token = s.leaseToken { text += " holding the lease with token \(token)" }
+        return text
     }
 }
 
