@@ -5,9 +5,11 @@ import Synchronization
 /// How a stage is doing, as `health` reports it under `stages`.
 public struct StageStatus: Sendable, Equatable {
     /// `running` (working or waiting for work), `retrying` (its last step failed; it retries
-    /// with back-off) or `stopped` (the daemon is shutting down).
+    /// with back-off), `stalled` (a step has gone on longer than the policy's `stallAfter`:
+    /// storage not answering — it goes on by itself when it does) or `stopped` (the daemon is
+    /// shutting down).
     public enum State: String, Sendable {
-        case running, retrying, stopped
+        case running, retrying, stalled, stopped
     }
 
     /// Every log entry up to here has been applied.
@@ -47,11 +49,18 @@ public final class StageRunner: Sendable {
         /// After a wake-up, how long appends may gather before the drain, so that under load
         /// one transaction (one fsync) covers many events.
         public var coalescing: Duration = .milliseconds(20)
+        /// A step going on longer than this is reported `stalled` (a server gone away leaves a
+        /// step waiting for a connection instead of failing it).
+        public var stallAfter: Duration = .seconds(15)
 
-        public init(initialBackoff: Duration = .milliseconds(50), maximumBackoff: Duration = .seconds(2), coalescing: Duration = .milliseconds(20)) {
+        public init(
+            initialBackoff: Duration = .milliseconds(50), maximumBackoff: Duration = .seconds(2), coalescing: Duration = .milliseconds(20),
+            stallAfter: Duration = .seconds(15)
+        ) {
             self.initialBackoff = initialBackoff
             self.maximumBackoff = maximumBackoff
             self.coalescing = coalescing
+            self.stallAfter = stallAfter
         }
     }
 
@@ -83,10 +92,21 @@ public final class StageRunner: Sendable {
         failureCounter = Counter(label: "clubd_stage_failures_total", dimensions: [("stage", consumer.name)])
     }
 
-    /// The stage's state now, its lag measured against the log's newest entry.
+    /// When the step under way started (epoch ms), or nil between steps.
+    private let stepStartedAt = Mutex<Int64?>(nil)
+
+    /// The stage's state now, its lag measured against the log's newest entry; `stalled`
+    /// while a step has gone on longer than the policy allows.
     public var status: StageStatus {
         var s = state.withLock { $0 }
         s.lag = max(0, log.newestActivityOffset - s.offset)
+        if s.state == .running, let started = stepStartedAt.withLock({ $0 }) {
+            let waited = Clock.nowMillis() - started
+            if Duration.milliseconds(waited) > policy.stallAfter {
+                s.state = .stalled
+                s.lastError = "a step has gone on for \(waited / 1000) s: storage not answering?"
+            }
+        }
         return s
     }
 
@@ -144,10 +164,13 @@ public final class StageRunner: Sendable {
 
     /// Everything after the consumer's offset, in steps of its batch limit, then its due work.
     private func drain() async throws {
+        stepStartedAt.withLock { $0 = Clock.nowMillis() }
+        defer { stepStartedAt.withLock { $0 = nil } }
         while let batch = try await read() {
             try await consumer.apply(batch.records, upTo: batch.through)
             let offset = await consumer.offset
             update { $0.offset = offset }
+            stepStartedAt.withLock { $0 = Clock.nowMillis() }  // a long catch-up is many steps, not one stall
         }
         try await consumer.due()
         let offset = await consumer.offset

@@ -23,6 +23,8 @@ final class MemoryBonusStore: BonusStore {
         var lots: [(user: String, lot: BonusAccount.Lot)] = []
         var failing = false
         var failedCommits = 0
+        /// Commits wait while set, as they do for a server that went away.
+        var hanging = false
     }
 
     let state = Mutex(State())
@@ -60,6 +62,7 @@ final class MemoryBonusStore: BonusStore {
         position: Int64, entries: [LedgerEntry], accounts: [String: [UInt8]],
         lotChanges: [(user: String, change: BonusAccount.LotChange)]
     ) async throws {
+        while state.withLock({ $0.hanging }) { try await Task.sleep(for: .milliseconds(5)) }
         try state.withLock { s in
             guard !s.failing else {
                 s.failedCommits += 1
@@ -166,6 +169,30 @@ final class MemoryBonusStore: BonusStore {
         signal.finish()
         await running.value
         #expect(runner.status.state == .stopped)
+    }
+
+    @Test func aStepThatHangsOnItsStoreIsReportedStalledAndGoesOnByItself() async throws {
+        try await withTaskExecutorPreference(Self.executor) { try await stallingOnTheStore() }
+    }
+
+    private func stallingOnTheStore() async throws {
+        let store = MemoryBonusStore()
+        let stage = try await BonusStage(store: store, rules: Self.rules, publisher: try Self.publisher(), logger: Logger(label: "test"))
+        let signal = LogSignal()
+        let policy = StageRunner.Policy(coalescing: .zero, stallAfter: .milliseconds(200))
+        let runner = await StageRunner(consumer: stage, log: store, signal: signal, policy: policy, logger: Logger(label: "test"))
+        let running = Task(executorPreference: Self.executor) { await runner.run() }
+        store.state.withLock { $0.hanging = true }
+        store.append(Self.visits(0..<10))
+        signal.notify()
+        #expect(await Self.waitUntil { runner.status.state == .stalled })
+        #expect(runner.status.lastError?.contains("storage not answering") == true)
+        #expect(runner.status.offset == 0 && runner.status.lag == 10 && runner.status.failures == 0)
+        store.state.withLock { $0.hanging = false }
+        #expect(await Self.waitUntil { runner.status.offset == 10 && runner.status.state == .running })
+        #expect(store.state.withLock { $0.ledger.count } == 10)
+        signal.finish()
+        await running.value
     }
 
     @Test func aStageWaitingToRetryStopsAtOnceWhenTheDaemonStops() async throws {
