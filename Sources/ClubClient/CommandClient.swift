@@ -5,6 +5,10 @@ import ZMQ
 /// A client of the command socket with the Lazy Pirate pattern: wait for the reply up to a
 /// timeout; on timeout close the socket (a REQ socket cannot send twice), reconnect and
 /// resend. Resending is safe because `submit` is idempotent for the same event ids.
+///
+/// `endpoint` may list several, separated by commas — the instances sharing one PostgreSQL
+/// database, each of which answers every request (a standby relays to the holder): requests go
+/// round-robin to those whose connection is up (`ZMQ_IMMEDIATE`), and a resend skips one that died.
 public final class CommandClient {
     private let context: ZMQContext
     private let endpoint: String
@@ -30,9 +34,16 @@ public final class CommandClient {
     private func connect() throws -> ZMQSocket {
         let socket = try ZMQSocket(context: context, type: .req)
         try socket.set(.linger, 0)
+        try socket.set(.immediate, 1)
+        try socket.set(.sendTimeout, timeout)  // no instance up: the attempt times out instead of blocking
         try curve?.apply(to: socket)
-        try socket.connect(endpoint)
+        for endpoint in Self.endpoints(endpoint) { try socket.connect(endpoint) }
         return socket
+    }
+
+    /// The endpoints of a comma-separated list.
+    public static func endpoints(_ list: String) -> [String] {
+        list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     /// Sends a request and returns the parsed reply.
@@ -42,9 +53,8 @@ public final class CommandClient {
             if attempt > 0 { resends += 1 }
             let socket = try self.socket ?? connect()
             self.socket = socket
-            try socket.send(body)
             var poller = ZMQPoller(reading: [socket])
-            if try poller.poll(timeoutMilliseconds: timeout)[0], let reply = try socket.receiveFrame(wait: false) {
+            if try socket.send(body), try poller.poll(timeoutMilliseconds: timeout)[0], let reply = try socket.receiveFrame(wait: false) {
                 return try JSONValue.parse(reply.bytes)
             }
             socket.close()

@@ -16,6 +16,9 @@ public enum ZMQSocketOption: Sendable {
     case maxMessageSize
     /// `ZMQ_CURVE_SERVER`: 1 makes the socket a CurveZMQ server.
     case curveServer
+    /// `ZMQ_IMMEDIATE`: 1 queues messages only to peers whose connection is complete (a socket
+    /// connected to several endpoints then skips the ones that are down).
+    case immediate
 
     var rawValue: Int32 {
         switch self {
@@ -26,6 +29,7 @@ public enum ZMQSocketOption: Sendable {
         case .sendTimeout: ZMQ_SNDTIMEO
         case .maxMessageSize: ZMQ_MAXMSGSIZE
         case .curveServer: ZMQ_CURVE_SERVER
+        case .immediate: ZMQ_IMMEDIATE
         }
     }
 

@@ -18,9 +18,11 @@ struct Clubctl: AsyncParsableCommand {
 
 /// Endpoints shared by the subcommands.
 struct Endpoints: ParsableArguments {
-    @Option(help: "Ingest endpoint.") var ingest = "tcp://127.0.0.1:7001"
-    @Option(help: "Command endpoint.") var command = "tcp://127.0.0.1:7002"
-    @Option(help: "Publish endpoint.") var publish = "tcp://127.0.0.1:7003"
+    @Option(help: "Ingest endpoint; several, comma-separated, for instances sharing a database (sent to those that are up).")
+    var ingest = "tcp://127.0.0.1:7001"
+    @Option(help: "Command endpoint; several, comma-separated, for instances sharing a database (each answers every request).")
+    var command = "tcp://127.0.0.1:7002"
+    @Option(help: "Publish endpoint (one instance: each publishes everything).") var publish = "tcp://127.0.0.1:7003"
     @Option(help: "Milliseconds to wait for a reply before retrying (Lazy Pirate).") var timeout = 3000
     @Option(help: "Attempts before giving up.") var retries = 3
     @Option(help: "The daemon's public key (Z85; `clubd --print-public-key`) when it runs security.mode curve; default $CLUB_SERVER_KEY.")
@@ -49,7 +51,10 @@ struct Endpoints: ParsableArguments {
         let socket = try ZMQSocket(context: context, type: type)
         try socket.set(.linger, linger)
         try curve()?.apply(to: socket)
-        try socket.connect(endpoint)
+        let endpoints = CommandClient.endpoints(endpoint)
+        // Several instances: frames go to those that are up (one alone: queued until it is).
+        if type == .push, endpoints.count > 1 { try socket.set(.immediate, 1) }
+        for endpoint in endpoints { try socket.connect(endpoint) }
         return socket
     }
 

@@ -1,7 +1,9 @@
+import ClubClient
 import ClubTestKit
 import Foundation
 import JSON
 import Testing
+import ZMQ
 
 /// Several clubd on one PostgreSQL database: one holds the work lease and does the work, the
 /// others stand by and relay their endpoints to it. Killed, paused or stopped, the holder's work
@@ -100,6 +102,10 @@ struct SharedDatabaseTests {
         let token = try b.request(["op": "health"])["storage"]?["lease_token"]?.int64Value ?? 0
         #expect(token > firstToken, "every take-over raises the fencing token")
         try Self.submit(through: c, &submitted, batches: 10)
+        // A client given every instance is answered by the live ones, the dead one skipped.
+        let client = CommandClient(context: ZMQContext(), endpoint: [a.command, b.command, c.command].joined(separator: ","), timeout: 3000, retries: 3)
+        for _ in 0..<6 { #expect(try client.request(["op": "health"])["storage"]?["instance"]?.stringValue == holder) }
+        #expect(client.resends == 0, "a dead instance is not sent requests")
         _ = try StorageFaultTests.waitUntilCaughtUp(b, within: 30)
         print("shared database: stages caught up \(Date().timeIntervalSince(killed)) s after the kill")
         #expect(submitted.total == 1_500)
