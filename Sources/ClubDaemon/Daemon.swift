@@ -62,8 +62,13 @@ public final class Daemon: Sendable {
             return try await serve(programme: programme, principals: principals, devices: devices, lease: nil, notifier: notifier)
         }
         guard let lease = try await standBy(url, notifier: notifier) else { return }  // asked to stop first
+        // The definitions as they are now: they may have changed while this instance stood by.
+        var current = programme
+        do { current = try config.loadProgramme() } catch {
+            logger.error("definitions changed while standing by are invalid; the ones checked at start-up run", metadata: ["errors": "\(error)"])
+        }
         do {
-            try await serve(programme: programme, principals: principals, devices: devices, lease: lease, notifier: notifier)
+            try await serve(programme: current, principals: principals, devices: devices, lease: lease, notifier: notifier)
         } catch {
             // Failed before or while serving: the lease goes at once, not when it runs out.
             await lease.release()
@@ -228,8 +233,14 @@ public final class Daemon: Sendable {
             url: url, instance: config.storage.instance ?? "\(ProcessInfo.processInfo.hostName)/\(config.commandEndpoint)",
             duration: .seconds(config.storage.leaseSeconds), endpoints: advertised,
             connectTimeout: .milliseconds(config.storage.postgresConnectTimeoutMillis), logger: logger)
+        let logger = self.logger
         let signals = Task {
-            for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+            for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup) {
+                if signal == .sighup {
+                    // Not fatal (its default): the definitions are read when this instance takes the lease.
+                    logger.notice("standby: nothing to reload; the definitions are read when this instance takes the lease")
+                    continue
+                }
                 self.standbyStopped.withLock { $0 = true }
                 return
             }

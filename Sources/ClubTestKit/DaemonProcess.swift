@@ -181,6 +181,9 @@ public final class DaemonProcess: @unchecked Sendable {
     /// SIGCONT after ``pause()``.
     public func resume() { process.signal(SIGCONT) }
 
+    /// SIGHUP: reload the definitions (what `systemctl reload` sends).
+    public func hangUp() { process.signal(SIGHUP) }
+
     /// Waits up to `seconds` for the daemon to exit by itself. - Returns: its status, or nil.
     public func waitForExit(within seconds: TimeInterval) -> Int32? { process.waitForExit(within: seconds) }
 

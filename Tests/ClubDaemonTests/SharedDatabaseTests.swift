@@ -143,11 +143,18 @@ struct SharedDatabaseTests {
         // Back as a standby; a graceful stop of the holder hands the lease over at once.
         try a.launch(extraArguments: pair[0].flags)
         _ = try Self.waitUntilAnswered(a, by: "b", within: 20)
+        // A reload asked of a standby does not end it (SIGHUP's default), and the definitions it
+        // runs are read when it takes the lease: a rule added meanwhile is there.
+        try a.writeBonusRules(StorageFaultTests.rules + "\n  - {id: extra, on: club.extra, points: 5}\n")
+        a.hangUp()
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(a.waitForExit(within: 0.1) == nil, "a standby must survive SIGHUP")
         try Self.submit(through: a, &submitted, batches: 5)
         _ = try StorageFaultTests.waitUntilCaughtUp(b, within: 30)
         #expect(b.terminate() == 0)
         let handedOver = try Self.waitUntilAnswered(a, by: "a", within: 15)
         print("shared database: a stopped holder's lease taken over after \(handedOver) s")
+        #expect(a.log.contains("bonus rules: 2"), "the definitions as they were when the lease was taken")
         #expect(handedOver < 10)
         try Self.submit(through: a, &submitted, batches: 5)
         _ = try StorageFaultTests.waitUntilCaughtUp(a, within: 30)
