@@ -206,12 +206,13 @@ public final class LeaseKeeper: Sendable {
         running.cancel()
     }
 
-    /// The statement every write transaction of the holder runs first: it finds the row only
-    /// while this instance holds the lease with `token` and the lease has not expired, and locks
-    /// it (shared) until the commit.
+    /// The statement a write transaction of the holder runs first when it has no statement of
+    /// its own to carry the check (`club_holds`, schema version 3): true only while this instance
+    /// holds the lease with `token` and the lease has not expired; the row is share-locked until
+    /// the commit.
     func fenceCheck(token: Int64) -> PostgresQuery {
         """
-        SELECT token FROM club_lease WHERE name = \(name) AND holder = \(instance) AND token = \(token) AND expires_at > now() FOR SHARE
+        SELECT club_holds(\(name), \(instance), \(token))
         """
     }
 }

@@ -170,6 +170,20 @@ enum PostgresSchema {
                 """
             ]
         ),
+        (
+            3,
+            [
+                // The fence every write of the holder checks: whether `holder` holds `lease` with
+                // `token` and it has not expired — the row share-locked until the caller's commit,
+                // so a take-over waits for the writes in flight.
+                """
+                CREATE FUNCTION club_holds(p_lease text, p_holder text, p_token bigint) RETURNS boolean LANGUAGE sql VOLATILE AS $$
+                    SELECT EXISTS (SELECT 1 FROM club_lease l WHERE l.name = p_lease AND l.holder = p_holder AND l.token = p_token
+                                     AND l.expires_at > now() FOR SHARE)
+                $$
+                """
+            ]
+        ),
     ]
 
     /// Applies the migrations the database has not had, in one transaction under the

@@ -85,8 +85,7 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
                     for try await (newest, present, holding) in try await connection.query(
                         """
                         SELECT h.newest, ARRAY(SELECT id FROM activity WHERE id = ANY(\(ids))),
-                               \(fence.unfenced) OR EXISTS (SELECT 1 FROM club_lease WHERE name = \(fence.name) AND holder = \(fence.holder)
-                                                         AND token = \(fence.token) AND expires_at > now() FOR SHARE)
+                               \(fence.unfenced) OR club_holds(\(fence.name), \(fence.holder), \(fence.token))
                         FROM activity_head h WHERE h.id = 1 FOR UPDATE OF h
                         """, logger: logger
                     ).decode((Int64, [String], Bool).self) {
@@ -140,15 +139,12 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
         let fence = try fenceValues()
         let written = try await single(
             #"""
-            WITH fence AS (SELECT 1 FROM club_lease WHERE name = \#(fence.name) AND holder = \#(fence.holder) AND token = \#(fence.token)
-                             AND expires_at > now() FOR SHARE),
-                 cs AS (INSERT INTO consumer_state (name, state) SELECT \#(name), \#(ByteBuffer(bytes: state))
-                        WHERE \#(fence.unfenced) OR EXISTS (SELECT 1 FROM fence)
+            WITH ok AS (SELECT \#(fence.unfenced) OR club_holds(\#(fence.name), \#(fence.holder), \#(fence.token)) AS held),
+                 cs AS (INSERT INTO consumer_state (name, state) SELECT \#(name), \#(ByteBuffer(bytes: state)) FROM ok WHERE ok.held
                         ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state),
-                 o AS (INSERT INTO consumer_offset (name, "offset") SELECT \#(name), \#(offset)
-                       WHERE \#(fence.unfenced) OR EXISTS (SELECT 1 FROM fence)
-                       ON CONFLICT (name) DO UPDATE SET "offset" = EXCLUDED."offset" RETURNING 1)
-            SELECT count(*) FROM o
+                 o AS (INSERT INTO consumer_offset (name, "offset") SELECT \#(name), \#(offset) FROM ok WHERE ok.held
+                       ON CONFLICT (name) DO UPDATE SET "offset" = EXCLUDED."offset")
+            SELECT held::int FROM ok
             """#)
         guard written == 1 else { throw PostgresStoreError.notHolding(location) }
     }
@@ -294,12 +290,10 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
         let fence = try fenceValues()
         let written = try await single(
             #"""
-            WITH fence AS (SELECT 1 FROM club_lease WHERE name = \#(fence.name) AND holder = \#(fence.holder) AND token = \#(fence.token)
-                             AND expires_at > now() FOR SHARE),
-                 o AS (INSERT INTO consumer_offset (name, "offset") SELECT \#(name), \#(offset)
-                       WHERE \#(fence.unfenced) OR EXISTS (SELECT 1 FROM fence)
-                       ON CONFLICT (name) DO UPDATE SET "offset" = EXCLUDED."offset" RETURNING 1)
-            SELECT count(*) FROM o
+            WITH ok AS (SELECT \#(fence.unfenced) OR club_holds(\#(fence.name), \#(fence.holder), \#(fence.token)) AS held),
+                 o AS (INSERT INTO consumer_offset (name, "offset") SELECT \#(name), \#(offset) FROM ok WHERE ok.held
+                       ON CONFLICT (name) DO UPDATE SET "offset" = EXCLUDED."offset")
+            SELECT held::int FROM ok
             """#)
         guard written == 1 else { throw PostgresStoreError.notHolding(location) }
     }

@@ -16,6 +16,7 @@ extension PostgresStore: BonusStore, OfferStore {
         position: Int64, entries: [LedgerEntry], accounts: [String: [UInt8]],
         lotChanges: [(user: String, change: BonusAccount.LotChange)]
     ) async throws {
+        if try await commitBonusAtOnce(position: position, entries: entries, accounts: accounts, lotChanges: lotChanges) { return }
         let logger = self.logger
         try await writing { connection in
             for start in stride(from: 0, to: entries.count, by: Self.rowsPerStatement) {
@@ -50,6 +51,62 @@ extension PostgresStore: BonusStore, OfferStore {
                 ON CONFLICT (id) DO UPDATE SET "offset" = EXCLUDED."offset"
                 """#, logger: logger)
         }
+    }
+
+    /// The usual commit — a few entries, accounts and lots — as one statement (data-modifying
+    /// CTEs, atomic on its own, the lease's check in it): one round trip instead of one per part.
+    /// - Returns: false when the commit is too large for one statement, or changes one lot twice
+    ///   (written and deleted: the order matters, and a statement sees no row twice); the caller
+    ///   then writes it part by part in a transaction.
+    private func commitBonusAtOnce(
+        position: Int64, entries: [LedgerEntry], accounts: [String: [UInt8]],
+        lotChanges: [(user: String, change: BonusAccount.LotChange)]
+    ) async throws -> Bool {
+        let limit = Self.rowsPerStatement
+        guard entries.count <= limit, accounts.count <= limit, lotChanges.count <= limit else { return false }
+        var written: [(user: String, lot: BonusAccount.Lot)] = []
+        var deleted: [(user: String, event: String, rule: String)] = []
+        var keys: Set<[String]> = []
+        for (user, change) in lotChanges {
+            switch change {
+            case .write(let lot):
+                guard keys.insert([user, lot.event, lot.rule]).inserted else { return false }
+                written.append((user, lot))
+            case .delete(let event, let rule):
+                guard keys.insert([user, event, rule]).inserted else { return false }
+                deleted.append((user, event, rule))
+            }
+        }
+        let fence = try fenceValues()
+        let users = Array(accounts.keys)
+        let held = try await single(
+            #"""
+            WITH ok AS (SELECT \#(fence.unfenced) OR club_holds(\#(fence.name), \#(fence.holder), \#(fence.token)) AS held),
+                 l AS (INSERT INTO ledger (user_id, event, rule, kind, points, at, balance)
+                       SELECT u, ev, r, k, p, a, b
+                       FROM unnest(\#(entries.map(\.user)), \#(entries.map(\.event)), \#(entries.map(\.rule)), \#(entries.map(\.kind.rawValue)),
+                                   \#(entries.map { Int64($0.points) }), \#(entries.map(\.at)), \#(entries.map { Int64($0.balance) }))
+                            WITH ORDINALITY AS e(u, ev, r, k, p, a, b, n), ok
+                       WHERE ok.held ORDER BY n),
+                 ac AS (INSERT INTO bonus_account (user_id, state)
+                        SELECT u, st FROM unnest(\#(users), \#(users.map { ByteBuffer(bytes: accounts[$0]!) })) AS x(u, st), ok WHERE ok.held
+                        ON CONFLICT (user_id) DO UPDATE SET state = EXCLUDED.state),
+                 lw AS (INSERT INTO bonus_lot (user_id, event, rule, remaining, expires_at)
+                        SELECT u, ev, r, rem, ex
+                        FROM unnest(\#(written.map(\.user)), \#(written.map(\.lot.event)), \#(written.map(\.lot.rule)),
+                                    \#(written.map { Int64($0.lot.remaining) }), \#(written.map(\.lot.expiresAt)))
+                             WITH ORDINALITY AS w(u, ev, r, rem, ex, n), ok
+                        WHERE ok.held ORDER BY n
+                        ON CONFLICT (user_id, event, rule) DO UPDATE SET remaining = EXCLUDED.remaining),
+                 ld AS (DELETE FROM bonus_lot USING ok
+                        WHERE ok.held AND (user_id, event, rule) IN
+                              (SELECT * FROM unnest(\#(deleted.map(\.user)), \#(deleted.map(\.event)), \#(deleted.map(\.rule))))),
+                 p AS (INSERT INTO ledger_position (id, "offset") SELECT 1, \#(position) FROM ok WHERE ok.held
+                       ON CONFLICT (id) DO UPDATE SET "offset" = EXCLUDED."offset")
+            SELECT held::int FROM ok
+            """#)
+        guard held == 1 else { throw PostgresStoreError.notHolding(location) }
+        return true
     }
 
     /// Writes each user's state into `table` (`user_id`, `state`), replacing what was there.
@@ -161,6 +218,7 @@ extension PostgresStore: BonusStore, OfferStore {
     }
 
     public func commitOffers(position: Int64?, offers: [IssuedOffer], facts: [String: [UInt8]], occurrences: [String: Int64]) async throws {
+        if try await commitOffersAtOnce(position: position, offers: offers, facts: facts, occurrences: occurrences) { return }
         let logger = self.logger
         try await writing { connection in
             for o in offers {
@@ -188,6 +246,41 @@ extension PostgresStore: BonusStore, OfferStore {
                     """#, logger: logger)
             }
         }
+    }
+
+    /// The usual commit of the offer stage as one statement, as ``commitBonusAtOnce``.
+    /// - Returns: false when it is too large for one statement.
+    private func commitOffersAtOnce(position: Int64?, offers: [IssuedOffer], facts: [String: [UInt8]], occurrences: [String: Int64]) async throws
+        -> Bool
+    {
+        let limit = Self.rowsPerStatement
+        guard offers.count <= limit, facts.count <= limit, occurrences.count <= limit else { return false }
+        let fence = try fenceValues()
+        let users = Array(facts.keys)
+        let rules = Array(occurrences.keys)
+        let held = try await single(
+            #"""
+            WITH ok AS (SELECT \#(fence.unfenced) OR club_holds(\#(fence.name), \#(fence.holder), \#(fence.token)) AS held),
+                 o AS (INSERT INTO offer (code, rule, audience, audience_key, region, trigger, issued_at, valid_until, body)
+                       SELECT c, r, au, ak, rg, t, i, v, b
+                       FROM unnest(\#(offers.map(\.code)), \#(offers.map(\.rule)), \#(offers.map(\.audience.kind)), \#(offers.map(\.audience.key)),
+                                   \#(offers.map(\.region)), \#(offers.map(\.trigger)), \#(offers.map(\.issuedAt)), \#(offers.map(\.validUntil)),
+                                   \#(offers.map { ByteBuffer(bytes: $0.members) })) AS x(c, r, au, ak, rg, t, i, v, b), ok
+                       WHERE ok.held),
+                 f AS (INSERT INTO offer_feed (code)
+                       SELECT c FROM unnest(\#(offers.map(\.code))) WITH ORDINALITY AS x(c, n), ok WHERE ok.held ORDER BY n),
+                 fa AS (INSERT INTO offer_facts (user_id, state)
+                        SELECT u, st FROM unnest(\#(users), \#(users.map { ByteBuffer(bytes: facts[$0]!) })) AS x(u, st), ok WHERE ok.held
+                        ON CONFLICT (user_id) DO UPDATE SET state = EXCLUDED.state),
+                 sc AS (INSERT INTO offer_schedule (rule, occurrence)
+                        SELECT r, oc FROM unnest(\#(rules), \#(rules.map { occurrences[$0]! })) AS x(r, oc), ok WHERE ok.held
+                        ON CONFLICT (rule) DO UPDATE SET occurrence = EXCLUDED.occurrence),
+                 p AS (INSERT INTO offers_position (id, "offset") SELECT 1, \#(position ?? 0) FROM ok WHERE ok.held AND \#(position != nil)
+                       ON CONFLICT (id) DO UPDATE SET "offset" = EXCLUDED."offset")
+            SELECT held::int FROM ok
+            """#)
+        guard held == 1 else { throw PostgresStoreError.notHolding(location) }
+        return true
     }
 
     public func offerCounters() async throws -> OfferEngine.Counters {

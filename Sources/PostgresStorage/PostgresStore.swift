@@ -151,7 +151,7 @@ public final class PostgresStore: Sendable {
         guard let lease else { return }
         guard let token = lease.token else { throw PostgresStoreError.notHolding(location) }
         var held = false
-        for try await _ in try await connection.query(lease.fenceCheck(token: token), logger: logger).decode(Int64.self) { held = true }
+        for try await holds in try await connection.query(lease.fenceCheck(token: token), logger: logger).decode(Bool.self) { held = holds }
         guard held else { throw PostgresStoreError.notHolding(location) }
     }
 

@@ -1,3 +1,4 @@
+import ClubKernel
 import ClubTestKit
 import Foundation
 import Logging
@@ -10,8 +11,8 @@ import Testing
 struct LeaseKeeperTests {
     static let endpoints = LeaseEndpoints(ingest: "ipc://i", command: "ipc://c", publish: "ipc://p")
 
-    static func keepers(_ names: [String], duration: Duration) async throws -> [LeaseKeeper] {
-        let url = try PostgresURL(try PostgresServer.shared!.createDatabase())
+    static func keepers(_ names: [String], duration: Duration, url given: PostgresURL? = nil) async throws -> [LeaseKeeper] {
+        let url = try given ?? PostgresURL(try PostgresServer.shared!.createDatabase())
         var keepers: [LeaseKeeper] = []
         for name in names {
             keepers.append(try await LeaseKeeper(url: url, instance: name, duration: duration, endpoints: endpoints, logger: Logger(label: "test")))
@@ -38,10 +39,25 @@ struct LeaseKeeperTests {
     }
 
     @Test func aHolderThatWasTakenOverLearnsItAtItsNextRenewal() async throws {
-        let k = try await Self.keepers(["a", "b"], duration: .seconds(1))
+        let url = try PostgresURL(try PostgresServer.shared!.createDatabase())
+        let k = try await Self.keepers(["a", "b"], duration: .seconds(1), url: url)
         #expect(try await k[0].tryTake())
+        let store = try await PostgresStore(url: url, connections: 2, logger: Logger(label: "test"), lease: k[0])
+        try await store.commitOffset("feed", 1)  // held: written
         try await Task.sleep(for: .milliseconds(1_200))  // a "paused": no renewals, the lease ran out
         #expect(try await k[1].tryTake())
+        // a still believes it holds the lease (token set): the server-side check refuses every write.
+        #expect(k[0].token != nil)
+        await #expect(throws: PostgresStoreError.self) { try await store.commitOffset("feed", 2) }
+        await #expect(throws: PostgresStoreError.self) { try await store.commitConsumer("training", offset: 2, state: [1]) }
+        await #expect(throws: PostgresStoreError.self) { try await store.commitBonus(position: 2, entries: [], accounts: ["u": [1]], lotChanges: []) }
+        await #expect(throws: PostgresStoreError.self) { try await store.commitOffers(position: 2, offers: [], facts: ["u": [1]], occurrences: [:]) }
+        await #expect(throws: PostgresStoreError.self) {
+            try await store.appendActivity([ActivityEvent(id: "x", type: "club.visited", user: "u", at: 1, json: Array(#"{"id":"x"}"#.utf8))], receivedAt: 1)
+        }
+        #expect(try await store.consumerOffset("feed") == 1, "nothing written after the take-over")
+        #expect(try await store.activity(after: 0, limit: 10).isEmpty)
+        await store.close()
         k[0].startKeeping()
         #expect(await k[0].kept() == .lost)
         #expect(k[0].token == nil, "a lost lease is not written under")
