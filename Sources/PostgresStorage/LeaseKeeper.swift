@@ -141,7 +141,7 @@ public final class LeaseKeeper: Sendable {
     /// than the lease runs — until ``release()`` or until it is lost (``kept()`` says which).
     public func startKeeping() {
         keeping.withLock { task in
-            guard task == nil else { return }
+            if let running = task, !running.isCancelled { return }
             task = Task { await self.keep() }
         }
     }

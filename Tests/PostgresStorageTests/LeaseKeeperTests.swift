@@ -21,17 +21,21 @@ struct LeaseKeeperTests {
     }
 
     @Test func aKeptLeaseOutlivesItsDurationAndIsFreeOnceItRunsOut() async throws {
-        let k = try await Self.keepers(["a", "b"], duration: .seconds(1))
+        let k = try await Self.keepers(["a", "b"], duration: .seconds(2))
         #expect(try await k[0].tryTake())
         k[0].startKeeping()  // as the daemon does before restoring its state
-        try await Task.sleep(for: .milliseconds(2_500))
+        try await Task.sleep(for: .milliseconds(5_000))
         #expect(try await !k[1].tryTake(), "renewed: still a's after 2.5 leases")
         let holder = try #require(try await k[1].holder())
         #expect(holder.instance == "a" && holder.remaining > .zero && holder.endpoints == Self.endpoints)
         k[0].stopKeeping()
         #expect(await k[0].kept() == .cancelled)
-        try await Task.sleep(for: .milliseconds(1_300))
-        #expect(try await k[1].tryTake(), "no renewals: free once it ran out")
+        let stopped = ContinuousClock.now
+        while try await !k[1].tryTake() {
+            guard ContinuousClock.now - stopped < .seconds(15) else { throw TestKitError("b never took the lease") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(ContinuousClock.now - stopped > .milliseconds(500), "not before the last renewal's lease ran out")
         #expect(k[1].token == 2)
         await k[1].release()
         #expect(try await k[0].tryTake(), "released: free at once")
@@ -41,11 +45,16 @@ struct LeaseKeeperTests {
     @Test func aHolderThatWasTakenOverLearnsItAtItsNextRenewal() async throws {
         let url = try PostgresURL(try PostgresServer.shared!.createDatabase())
         let k = try await Self.keepers(["a", "b"], duration: .seconds(1), url: url)
-        #expect(try await k[0].tryTake())
         let store = try await PostgresStore(url: url, connections: 2, logger: Logger(label: "test"), lease: k[0])
+        #expect(try await k[0].tryTake())
+        k[0].startKeeping()  // however slow this machine is, a's until it stops renewing
         try await store.commitOffset("feed", 1)  // held: written
-        try await Task.sleep(for: .milliseconds(1_200))  // a "paused": no renewals, the lease ran out
-        #expect(try await k[1].tryTake())
+        k[0].stopKeeping()  // a "paused": no renewals, the lease runs out and b takes it
+        let deadline = ContinuousClock.now + .seconds(15)
+        while try await !k[1].tryTake() {
+            guard ContinuousClock.now < deadline else { throw TestKitError("b never took the lease") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         // a still believes it holds the lease (token set): the server-side check refuses every write.
         #expect(k[0].token != nil)
         await #expect(throws: PostgresStoreError.self) { try await store.commitOffset("feed", 2) }
