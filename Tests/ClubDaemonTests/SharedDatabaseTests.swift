@@ -113,6 +113,33 @@ struct SharedDatabaseTests {
         try StorageFaultTests.expectLedgerHolds(submitted, c)
     }
 
+    @Test func holdersKilledOneAfterAnotherUnderLoadLoseNothingAndCountNothingTwice() throws {
+        let names = ["a", "b", "c"]
+        let trio = try Self.instances(names)
+        defer { trio.forEach { $0.daemon.kill() } }
+        try trio[0].daemon.start(extraArguments: trio[0].flags)
+        for i in 1...2 { try trio[i].daemon.launch(extraArguments: trio[i].flags) }
+        _ = try Self.waitUntilAnswered(trio[1].daemon, by: "a", within: 20)
+        var submitted = StorageFaultTests.Submitted()
+        var tokens: [Int64] = []
+        for round in 0..<3 {
+            // Whoever holds the lease now is killed while submits go on through another instance.
+            let holder = try #require(Self.answering(trio[(round + 1) % 3].daemon, timeout: 5000))
+            let h = try #require(names.firstIndex(of: holder))
+            let other = trio[(h + 1) % 3].daemon
+            tokens.append(try other.request(["op": "health"])["storage"]?["lease_token"]?.int64Value ?? 0)
+            try Self.submit(through: other, &submitted, batches: 4)
+            trio[h].daemon.kill()
+            try Self.submit(through: other, &submitted, batches: 4)
+            try trio[h].daemon.launch(extraArguments: trio[h].flags)  // back, as a standby
+        }
+        let any = trio[0].daemon
+        _ = try StorageFaultTests.waitUntilCaughtUp(any, within: 30)
+        #expect(tokens == tokens.sorted() && Set(tokens).count == 3, "three holders in turn, each with a higher token: \(tokens)")
+        #expect(submitted.total == 1_200)
+        try StorageFaultTests.expectLedgerHolds(submitted, any)
+    }
+
     @Test func aPausedHolderThatLostItsLeaseWritesNothingMoreAndExits() throws {
         let pair = try Self.instances(["a", "b"])
         let (a, b) = (pair[0].daemon, pair[1].daemon)
