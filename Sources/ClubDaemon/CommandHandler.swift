@@ -152,6 +152,9 @@ struct CommandHandler: CommandHandling {
         )
         reply.storage = HealthReply.Storage(
             engine: store.engineName, location: store.location, instance: lease?.instance, leaseToken: lease?.token.map { Int($0) })
+        reply.storage?.instances = (lease?.instances ?? []).map {
+            HealthReply.Storage.Instance(instance: $0.instance, role: $0.role, seenMillisAgo: Int($0.seenMillisAgo))
+        }
         return reply.bytes
     }
 

@@ -249,6 +249,7 @@ public final class Daemon: Sendable {
         var relay: StandbyRelay?
         defer { relay?.stop() }
         var announced: String?
+        var lastHeartbeat = ContinuousClock.now - .seconds(1)
         while !standbyStopped.withLock({ $0 }) {
             var wait = Duration.seconds(1)
             do {
@@ -284,8 +285,13 @@ public final class Daemon: Sendable {
                 logger.error("standby: the lease cannot be read; trying again", metadata: ["error": "\(error)"])
             }
             if notifier.watchdogInterval != nil { notifier.notify("WATCHDOG=1") }
+            if ContinuousClock.now - lastHeartbeat >= .seconds(1) {
+                try? await keeper.heartbeat(standby: true)
+                lastHeartbeat = .now
+            }
             try? await Task.sleep(for: wait)
         }
+        await keeper.forget()
         keeper.close()
         return nil
     }
@@ -396,6 +402,7 @@ struct LeaseService: Service, CustomStringConvertible {
             exit(1)
         }
         await lease.release()
+        await lease.forget()
         lease.close()
     }
 }

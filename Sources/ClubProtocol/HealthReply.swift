@@ -51,6 +51,21 @@ public struct HealthReply: Reply, Equatable {
         /// fencing token.
         public var instance: String?
         public var leaseToken: Int?
+        /// PostgreSQL: every instance on the database seen within three leases (the holder and
+        /// its standbys), as of the holder's last renewal.
+        public var instances: [Instance] = []
+
+        public struct Instance: Sendable, Equatable {
+            public var instance: String
+            public var role: String
+            public var seenMillisAgo: Int
+
+            public init(instance: String, role: String, seenMillisAgo: Int) {
+                self.instance = instance
+                self.role = role
+                self.seenMillisAgo = seenMillisAgo
+            }
+        }
 
         public init(engine: String, location: String, instance: String? = nil, leaseToken: Int? = nil) {
             self.engine = engine
@@ -103,6 +118,18 @@ public struct HealthReply: Reply, Equatable {
             w.member("location", storage.location)
             if let instance = storage.instance { w.member("instance", instance) }
             if let token = storage.leaseToken { w.member("lease_token", token) }
+            if !storage.instances.isEmpty {
+                w.key("instances")
+                w.beginArray()
+                for i in storage.instances {
+                    w.beginObject()
+                    w.member("instance", i.instance)
+                    w.member("role", i.role)
+                    w.member("seen_ms_ago", i.seenMillisAgo)
+                    w.endObject()
+                }
+                w.endArray()
+            }
             w.endObject()
         }
         w.key("stages")
@@ -141,6 +168,10 @@ public struct HealthReply: Reply, Equatable {
             storage = Storage(
                 engine: engine, location: location, instance: reply["storage"]?["instance"]?.stringValue,
                 leaseToken: reply["storage"]?["lease_token"]?.int64Value.map { Int($0) })
+            storage?.instances = (reply["storage"]?["instances"]?.arrayValue ?? []).compactMap { i in
+                guard let name = i["instance"]?.stringValue, let role = i["role"]?.stringValue, let ago = i["seen_ms_ago"]?.int64Value else { return nil }
+                return Storage.Instance(instance: name, role: role, seenMillisAgo: Int(ago))
+            }
         }
         stages = []
         for (name, value) in try r.object("stages").members {

@@ -17,6 +17,15 @@ public struct LeaseEndpoints: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "ingest \(ingest), command \(command), publish \(publish)" }
 }
 
+/// An instance on the database, as it last said (``LeaseKeeper/heartbeat(standby:)``).
+public struct SeenInstance: Sendable, Equatable {
+    public var instance: String
+    /// `holder` or `standby`.
+    public var role: String
+    /// How long ago, by the server's clock.
+    public var seenMillisAgo: Int64
+}
+
 /// The instance holding a lease, as the table has it.
 public struct LeaseHolder: Sendable, Equatable {
     public var instance: String
@@ -157,12 +166,44 @@ public final class LeaseKeeper: Sendable {
         keeping.withLock { $0 }?.cancel()
     }
 
+    /// The instances seen within three leases, as of the holder's last renewal (for `health`:
+    /// read from memory, so it answers while the server does not).
+    public var instances: [SeenInstance] { seen.withLock { $0 } }
+    private let seen = Mutex<[SeenInstance]>([])
+
+    /// Says this instance is alive, in its role; the holder also reads who else is.
+    public func heartbeat(standby: Bool) async throws {
+        try await client.query(
+            """
+            INSERT INTO club_instance (instance, role, seen_at) VALUES (\(instance), \(standby ? "standby" : "holder"), now())
+            ON CONFLICT (instance) DO UPDATE SET role = EXCLUDED.role, seen_at = EXCLUDED.seen_at
+            """, logger: logger)
+        guard !standby else { return }
+        var found: [SeenInstance] = []
+        for try await (instance, role, ago) in try await client.query(
+            """
+            SELECT instance, role, (extract(epoch FROM now() - seen_at) * 1000)::bigint FROM club_instance
+            WHERE seen_at > now() - make_interval(secs => \(seconds * 3)) ORDER BY instance
+            """, logger: logger
+        ).decode((String, String, Int64).self) {
+            found.append(SeenInstance(instance: instance, role: role, seenMillisAgo: ago))
+        }
+        seen.withLock { $0 = found }
+    }
+
+    /// Forgets this instance's heartbeat (it stops).
+    public func forget() async {
+        _ = try? await client.query("DELETE FROM club_instance WHERE instance = \(instance)", logger: logger)
+    }
+
     /// Renews the lease every third of its duration until cancelled or lost.
     func keep() async -> End {
         guard let token else { return .lost }
+        try? await heartbeat(standby: false)
         while !Task.isCancelled {
             try? await Task.sleep(for: duration / 3)
             if Task.isCancelled { break }
+            try? await heartbeat(standby: false)
             do {
                 let rows = try await client.query(
                     """

@@ -184,6 +184,13 @@ enum PostgresSchema {
                 """
             ]
         ),
+        (
+            4,
+            [
+                // Every instance on the database, holder or standby, as last seen (LeaseKeeper.heartbeat).
+                "CREATE TABLE club_instance (instance text PRIMARY KEY, role text NOT NULL, seen_at timestamptz NOT NULL)"
+            ]
+        ),
     ]
 
     /// Applies the migrations the database has not had, in one transaction under the

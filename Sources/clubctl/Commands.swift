@@ -37,6 +37,10 @@ struct Health: ParsableCommand {
         var text = "\(s.engine) (\(s.location))"
         if let instance = s.instance { text += ", answered by instance \(instance)" }
         if let token = s.leaseToken { text += " holding the lease with token \(token)" }
+        if !s.instances.isEmpty {
+            text += "\ninstances: " + s.instances.map { "\($0.instance) (\($0.role), seen \(Format.duration(Double($0.seenMillisAgo) / 1000)) ago)" }
+                .joined(separator: ", ")
+        }
         return text
     }
 }

@@ -82,6 +82,15 @@ struct SharedDatabaseTests {
         _ = try Self.waitUntilAnswered(c, by: "a", within: 20)
         let firstToken = try a.request(["op": "health"])["storage"]?["lease_token"]?.int64Value ?? 0
         #expect(firstToken > 0)
+        // health lists every instance with its role (as of the holder's last renewal).
+        let deadline = Date().addingTimeInterval(10)
+        var roles: [String: String] = [:]
+        while roles != ["a": "holder", "b": "standby", "c": "standby"], Date() < deadline {
+            let seen = try b.request(["op": "health"])["storage"]?["instances"]?.arrayValue ?? []
+            roles = Dictionary(seen.compactMap { i in i["instance"]?.stringValue.map { ($0, i["role"]?.stringValue ?? "") } }, uniquingKeysWith: { a, _ in a })
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(roles == ["a": "holder", "b": "standby", "c": "standby"])
         let bonus = try c.subscriber("bonus.")
         var submitted = StorageFaultTests.Submitted()
         try Self.submit(through: b, &submitted, batches: 10)

@@ -25,6 +25,17 @@ import Testing
         #expect(try HealthReply(reply: json) == health)
     }
 
+    @Test func healthOfASharedDatabaseNamesItsInstancesAndRoundTrips() throws {
+        var health = HealthReply(
+            version: "0.1.0", uptimeSeconds: 1, pipelines: [], users: 0, openWindows: 0, inboxDepth: 0, samplesProcessed: 0,
+            journalPosition: 0, lastSnapshotAt: 0, bonusOffset: 0, bonusProcessed: 0, offersOffset: 0, trainingOffset: 0, stages: [])
+        health.storage = HealthReply.Storage(engine: "postgres", location: "postgresql://club@db/club", instance: "a", leaseToken: 4)
+        health.storage?.instances = [.init(instance: "a", role: "holder", seenMillisAgo: 120), .init(instance: "b", role: "standby", seenMillisAgo: 700)]
+        let json = try Self.parsed(health.bytes)
+        #expect(json["storage"]?["lease_token"] == 4 && json["storage"]?["instances"]?.arrayValue?.last?["role"] == "standby")
+        #expect(try HealthReply(reply: json) == health)
+    }
+
     @Test func bonusSubmitAndSnapshotRepliesRoundTrip() throws {
         let ledger = LedgerReply(
             user: "u-1",
