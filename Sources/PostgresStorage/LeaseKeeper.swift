@@ -1,3 +1,4 @@
+import ClubRuntime
 import Logging
 import PostgresNIO
 import Synchronization
@@ -52,6 +53,8 @@ public struct LeaseHolder: Sendable, Equatable {
 public final class LeaseKeeper: Sendable {
     /// The lease that carries all the work of one database.
     public static let work = "work"
+    /// Where renewals run: threads of their own.
+    private static let renewals = DispatchTaskExecutor(label: "clubd-lease")
 
     public let name: String
     public let instance: String
@@ -151,7 +154,9 @@ public final class LeaseKeeper: Sendable {
     public func startKeeping() {
         keeping.withLock { task in
             if let running = task, !running.isCancelled { return }
-            task = Task { await self.keep() }
+            // Off the cooperative pool: stages busy on every thread of it must not delay a renewal
+            // past the lease (seen in a loaded test process: the lease ran out under its holder).
+            task = Task(executorPreference: Self.renewals) { await self.keep() }
         }
     }
 

@@ -30,12 +30,12 @@ struct LeaseKeeperTests {
         #expect(holder.instance == "a" && holder.remaining > .zero && holder.endpoints == Self.endpoints)
         k[0].stopKeeping()
         #expect(await k[0].kept() == .cancelled)
+        #expect(try await k[1].holder()?.remaining ?? .zero > .zero, "the last renewal's lease still runs")
         let stopped = ContinuousClock.now
         while try await !k[1].tryTake() {
             guard ContinuousClock.now - stopped < .seconds(15) else { throw TestKitError("b never took the lease") }
             try await Task.sleep(for: .milliseconds(100))
         }
-        #expect(ContinuousClock.now - stopped > .milliseconds(500), "not before the last renewal's lease ran out")
         #expect(k[1].token == 2)
         await k[1].release()
         #expect(try await k[0].tryTake(), "released: free at once")
