@@ -255,9 +255,7 @@ public final class Daemon: Sendable {
             do {
                 if try await keeper.tryTake() {
                     keeper.startKeeping()  // now: restoring the state may take longer than the lease runs
-                    relay?.stop()
-                    relay = nil
-                    return keeper
+                    return keeper  // the relay stops (deferred above) and frees the endpoints
                 }
                 if let holder = try await keeper.holder() {
                     if relay?.holder != holder.endpoints {

@@ -44,7 +44,7 @@ public struct LeaseHolder: Sendable, Equatable {
 ///   renewed every third of it. A holder that stops releases it at once; a killed one's expires
 ///   within `duration` of its last renewal.
 /// - Every take-over raises the **fencing token**. The store checks holder, token and expiry in
-///   every write transaction (``fenceCheck``, a shared row lock until the commit, so a take-over
+///   every write transaction (`club_holds`, a shared row lock until the commit, so a take-over
 ///   waits for the writes in flight): an instance that was paused past its lease and taken over
 ///   cannot write another row, whatever it believes.
 /// - A renewal that finds another holder or token ends the hold (``keep()`` returns `.lost`); one
@@ -250,15 +250,5 @@ public final class LeaseKeeper: Sendable {
     /// Stops the keeper's connections.
     public func close() {
         running.cancel()
-    }
-
-    /// The statement a write transaction of the holder runs first when it has no statement of
-    /// its own to carry the check (`club_holds`, schema version 3): true only while this instance
-    /// holds the lease with `token` and the lease has not expired; the row is share-locked until
-    /// the commit.
-    func fenceCheck(token: Int64) -> PostgresQuery {
-        """
-        SELECT club_holds(\(name), \(instance), \(token))
-        """
     }
 }

@@ -39,14 +39,14 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
     /// it has committed — and only then — the new entries join the tail and the connections
     /// they changed take effect.
     private func commitLog(_ write: LogWrite) async throws -> LogWritten {
-        if let lease, lease.token == nil { throw PostgresStoreError.notHolding(location) }
+        _ = try fenceValues()  // refused at once while the lease is not held
         // Not cancelled when the caller stops waiting: once it has committed, its entries must
         // reach the tail. The caller waits at most `writeTimeout` (the server may have gone
         // away after the check above: a lease then waits for it to come back).
         // A write the caller gave up on is abandoned: should the server come back before it ran,
         // it rolls back instead of committing what was refused (`storage_failed`). One caught
         // committing at that very moment is committed, and a resend finds it a duplicate.
-        let abandoned = HeldFlag()
+        let abandoned = SharedFlag()
         let work = Task { try await self.commitLogNow(write, unless: abandoned) }
         let timeout = writeTimeout
         let location = self.location
@@ -66,7 +66,7 @@ extension PostgresStore: ActivityLogStore, ConsumerStateStore, ConsumerOffsetSto
         }
     }
 
-    private func commitLogNow(_ write: LogWrite, unless abandoned: HeldFlag) async throws -> LogWritten {
+    private func commitLogNow(_ write: LogWrite, unless abandoned: SharedFlag) async throws -> LogWritten {
         try await writer.run {
             let logger = self.logger
             if self.gateStale.withLock({ $0 }), let gate = self.gate {

@@ -148,10 +148,14 @@ public final class PostgresStore: Sendable {
 
     /// Checks the lease inside the caller's transaction (no lease: nothing to check).
     func fence(_ connection: PostgresConnection) async throws {
-        guard let lease else { return }
-        guard let token = lease.token else { throw PostgresStoreError.notHolding(location) }
+        guard lease != nil else { return }
+        let fence = try fenceValues()
         var held = false
-        for try await holds in try await connection.query(lease.fenceCheck(token: token), logger: logger).decode(Bool.self) { held = holds }
+        for try await holds in try await connection.query(
+            "SELECT club_holds(\(fence.name), \(fence.holder), \(fence.token))", logger: logger
+        ).decode(Bool.self) {
+            held = holds
+        }
         guard held else { throw PostgresStoreError.notHolding(location) }
     }
 
@@ -196,7 +200,7 @@ public final class PostgresStore: Sendable {
 }
 
 /// A flag one task sets and others read.
-final class HeldFlag: Sendable {
+final class SharedFlag: Sendable {
     private let value = Atomic<Bool>(false)
     var isSet: Bool { value.load(ordering: .acquiring) }
     func set(_ held: Bool) { value.store(held, ordering: .releasing) }

@@ -107,7 +107,7 @@ struct SharedDatabaseTests {
         #expect(failover < Double(Self.leaseSeconds) + 15)
         let holder = try #require(Self.answering(b, timeout: 5000))
         #expect(holder == "b" || holder == "c")
-        #expect(try Self.waitUntilAnswered(c, by: holder, within: 10) >= 0)
+        _ = try Self.waitUntilAnswered(c, by: holder, within: 10)  // throws when c is not answered by the new holder
         let token = try b.request(["op": "health"])["storage"]?["lease_token"]?.int64Value ?? 0
         #expect(token > firstToken, "every take-over raises the fencing token")
         try Self.submit(through: c, &submitted, batches: 10)
