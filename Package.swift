@@ -32,6 +32,8 @@ let package = Package(
         .systemLibrary(name: "CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
         // A thin Swift wrapper over libzmq: context, sockets, messages, poller, errors.
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
+        // glibc's allocator statistics and trimming (mallinfo2, malloc_trim).
+        .systemLibrary(name: "CMalloc"),
         // A fast, fully validating JSON reader and a compact writer.
         .target(name: "JSON"),
         // What every subsystem shares: the activity event (one type for a log entry), event
@@ -146,7 +148,7 @@ let package = Package(
             name: "clubbench",
             dependencies: [
                 "ZMQ", "JSON", "ClubKernel", "ClubRuntime", "Events", "Telemetry", "Storage", "Pipeline", "ClubClient", "ClubTestKit",
-                "Simulation", "Imports", "PostgresStorage",
+                "Simulation", "Imports", "PostgresStorage", "Users", "CMalloc",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

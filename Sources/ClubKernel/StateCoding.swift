@@ -98,4 +98,17 @@ extension StateReader {
         guard r.isAtEnd else { throw Corrupt(offset: r.offset) }
         return value
     }
+
+    /// Reads an entry of any of `versions` (a format that changed, whose older entries still
+    /// restore); `body` is told the entry's version and must read it to its last byte.
+    public static func entry<Value>(
+        _ bytes: [UInt8], versions: some Collection<Int64>, _ body: (inout StateReader, Int64) throws -> Value
+    ) throws -> Value {
+        var r = StateReader(bytes)
+        let version = try r.readInt64()
+        guard versions.contains(version) else { throw Corrupt(offset: 0) }
+        let value = try body(&r, version)
+        guard r.isAtEnd else { throw Corrupt(offset: r.offset) }
+        return value
+    }
 }

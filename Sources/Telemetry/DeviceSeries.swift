@@ -1,33 +1,44 @@
 import Events
 
 /// One measurement point of a device session: what later samples need to compute their
-/// contributions, and what it currently contributes. Absent values are stored as NaN so a
-/// point takes 56 bytes; a user keeps every point of the allowed lateness in memory.
+/// contributions, in 24 bytes (a user keeps every point of the allowed lateness in memory).
+/// Its contribution is not stored: it follows from the point and its predecessors, and is
+/// computed again where it is needed. Absent values are NaN; the speed is kept only as what
+/// it decides, whether the sample moves; event time and that decision share one word (event
+/// times within ±2^61 ms, far beyond what the decoder admits).
 struct SeriesPoint: Equatable {
-    var ts: Int64
-    private var storedDistance: Double
-    private var storedAltitude: Double
-    private var storedSpeed: Double
-    var contribution = Contribution()
-
-    var distance: Double? { storedDistance.isNaN ? nil : storedDistance }
-    var altitude: Double? { storedAltitude.isNaN ? nil : storedAltitude }
-    var speed: Double? { storedSpeed.isNaN ? nil : storedSpeed }
-
-    init(_ s: TelemetrySample) {
-        self.init(ts: s.ts, distance: s.distance, altitude: s.altitude, speed: s.speed, contribution: Contribution())
+    /// What the sample's speed says: none given, below the spec's moving speed, or at it.
+    enum Motion: Int64 {
+        case unknown = 0, still = 1, moving = 2
     }
 
-    init(ts: Int64, distance: Double?, altitude: Double?, speed: Double?, contribution: Contribution) {
-        self.ts = ts
+    private var packed: Int64
+    private var storedDistance: Double
+    private var storedAltitude: Double
+
+    var ts: Int64 { packed >> 2 }
+    /// Event time and motion in one word, as snapshots write them.
+    var timeAndMotion: Int64 { packed }
+    var motion: Motion { Motion(rawValue: packed & 3) ?? .unknown }
+    var distance: Double? { storedDistance.isNaN ? nil : storedDistance }
+    var altitude: Double? { storedAltitude.isNaN ? nil : storedAltitude }
+
+    init(_ s: TelemetrySample, spec: WindowSpec) {
+        self.init(ts: s.ts, distance: s.distance, altitude: s.altitude, motion: Self.motion(speed: s.speed, spec: spec))
+    }
+
+    init(ts: Int64, distance: Double?, altitude: Double?, motion: Motion) {
+        packed = ts &<< 2 | motion.rawValue
         storedDistance = distance ?? .nan
         storedAltitude = altitude ?? .nan
-        storedSpeed = speed ?? .nan
-        self.contribution = contribution
+    }
+
+    static func motion(speed: Double?, spec: WindowSpec) -> Motion {
+        speed.map { $0 >= spec.minMovingSpeed ? .moving : .still } ?? .unknown
     }
 
     static func == (a: SeriesPoint, b: SeriesPoint) -> Bool {
-        a.ts == b.ts && a.distance == b.distance && a.altitude == b.altitude && a.speed == b.speed && a.contribution == b.contribution
+        a.packed == b.packed && a.distance == b.distance && a.altitude == b.altitude
     }
 }
 
@@ -52,33 +63,37 @@ struct DeviceSeries: Equatable {
     }
 
     /// Inserts a sample.
-    /// - Returns: nil for a repeated `ts` (counted once), otherwise the new point and the
-    ///   corrections to successors whose predecessor changed.
-    mutating func insert(_ sample: TelemetrySample, spec: WindowSpec) -> (point: SeriesPoint, corrections: [Change])? {
+    /// - Returns: nil for a repeated `ts` (counted once), otherwise the new point's
+    ///   contribution and the corrections to successors whose predecessor changed.
+    mutating func insert(_ sample: TelemetrySample, spec: WindowSpec) -> (contribution: Contribution, corrections: [Change])? {
         if let floorTs, sample.ts <= floorTs { return nil }
         lastSeen = max(lastSeen, sample.ts)
         let index = insertionIndex(sample.ts)
-        if index < points.count, points[index].ts == sample.ts { return nil }
-        points.insert(SeriesPoint(sample), at: index)
-        points[index].contribution = contribution(at: index, spec: spec)
-        var corrections: [Change] = []
-        // Successors whose predecessor for some measure is the new point: the immediate one
-        // (moving time) and the next one carrying distance or altitude.
-        var needDistance = points[index].distance != nil
-        var needAltitude = points[index].altitude != nil
-        var i = index + 1
-        while i < points.count, i == index + 1 || needDistance || needAltitude {
-            let old = points[i].contribution
-            let new = contribution(at: i, spec: spec)
-            if new != old {
-                points[i].contribution = new
-                corrections.append(Change(ts: points[i].ts, delta: new - old))
-            }
-            if points[i].distance != nil { needDistance = false }
-            if points[i].altitude != nil { needAltitude = false }
-            i += 1
+        let point = SeriesPoint(sample, spec: spec)
+        if index == points.count {  // in order: no successor
+            points.append(point)
+            return (contribution(at: index, spec: spec), [])
         }
-        return (points[index], corrections)
+        if points[index].ts == sample.ts { return nil }
+        // Successors whose predecessor for some measure becomes the new point: the immediate
+        // one (moving time) and those up to the next one carrying distance, and altitude.
+        var needDistance = point.distance != nil
+        var needAltitude = point.altitude != nil
+        var end = index
+        while end < points.count, end == index || needDistance || needAltitude {
+            if points[end].distance != nil { needDistance = false }
+            if points[end].altitude != nil { needAltitude = false }
+            end += 1
+        }
+        let before = (index..<end).map { contribution(at: $0, spec: spec) }
+        points.insert(point, at: index)
+        var corrections: [Change] = []
+        for (k, old) in before.enumerated() {
+            let i = index + 1 + k
+            let new = contribution(at: i, spec: spec)
+            if new != old { corrections.append(Change(ts: points[i].ts, delta: new - old)) }
+        }
+        return (contribution(at: index, spec: spec), corrections)
     }
 
     private func insertionIndex(_ ts: Int64) -> Int {
@@ -92,7 +107,8 @@ struct DeviceSeries: Equatable {
         return low
     }
 
-    private func contribution(at index: Int, spec: WindowSpec) -> Contribution {
+    /// What the point at `index` adds, given its predecessors (or the floor).
+    func contribution(at index: Int, spec: WindowSpec) -> Contribution {
         let point = points[index]
         var c = Contribution()
         if let d = point.distance {
@@ -107,7 +123,11 @@ struct DeviceSeries: Equatable {
         }
         let previousTs = index > 0 ? points[index - 1].ts : floorTs
         if let previousTs, point.ts - previousTs <= spec.maxSampleGap {
-            let moving = point.speed.map { $0 >= spec.minMovingSpeed } ?? (c.distance > 0)
+            let moving = switch point.motion {
+            case .unknown: c.distance > 0
+            case .still: false
+            case .moving: true
+            }
             if moving { c.movingMillis = point.ts - previousTs }
         }
         return c

@@ -1,7 +1,9 @@
 import ClubKernel
 extension WindowOperator {
     /// Format version of ``snapshot()``.
-    public static let snapshotVersion: Int64 = 4
+    /// Version 5 keeps points compact (no stored contribution, the speed as a moving flag);
+    /// versions 3 and 4 still restore.
+    public static let snapshotVersion: Int64 = 5
 
     /// All state, for a restart that continues exactly where this run stopped.
     public func snapshot() -> [UInt8] {
@@ -22,7 +24,7 @@ extension WindowOperator {
         var r = StateReader(bytes)
         // Version 3 had one watermark for all users (skipped) and no arrival times.
         let version = try r.readInt64()
-        guard version == Self.snapshotVersion || version == 3 else { throw StateReader.Corrupt(offset: 0) }
+        guard (3...Self.snapshotVersion).contains(version) else { throw StateReader.Corrupt(offset: 0) }
         if version == 3 { _ = try r.readInt64() }
         for _ in 0..<(try r.readInt()) {
             let user = try r.readString()
@@ -33,8 +35,9 @@ extension WindowOperator {
 
     // MARK: Incremental snapshots: one entry per user
 
-    /// Format version of ``entry(of:)``.
-    public static let entryVersion: Int64 = 1
+    /// Format version of ``entry(of:)``: 2 is written in snapshot version 5's layout, 1 (in
+    /// version 4's) still restores.
+    public static let entryVersion: Int64 = 2
 
     /// The users whose state changed, or who were forgotten, since the last call, each once:
     /// what an incremental snapshot writes (``entry(of:)``) or deletes.
@@ -74,7 +77,9 @@ extension WindowOperator {
         self.init(spec: spec)
         users.reserveCapacity(entries.underestimatedCount)  // no rehashing while 100,000 users arrive
         for (user, entry) in entries {
-            let state = try StateReader.entry(entry, version: Self.entryVersion) { try readUser(&$0, version: Self.snapshotVersion) }
+            let state = try StateReader.entry(entry, versions: 1...Self.entryVersion) { r, version in
+                try readUser(&r, version: version == 1 ? 4 : Self.snapshotVersion)
+            }
             restore(user, state)
         }
     }
@@ -103,18 +108,14 @@ extension WindowOperator {
             w.write(series.lastSeen)
             w.write(series.points.count)
             for p in series.points {
-                w.write(p.ts)
+                w.write(p.timeAndMotion)
                 w.write(p.distance)
                 w.write(p.altitude)
-                w.write(p.speed)
-                w.write(p.contribution.distance)
-                w.write(p.contribution.movingMillis)
-                w.write(p.contribution.elevationGain)
             }
         }
     }
 
-    /// One user's state as ``write(_:to:)`` wrote it (in snapshot `version`, 3 or 4).
+    /// One user's state as ``write(_:to:)`` wrote it (in snapshot `version`, 3 to 5).
     private func readUser(_ r: inout StateReader, version: Int64) throws -> UserWindows {
         var state = UserWindows()
         state.maxTs = try r.readInt64()
@@ -139,13 +140,22 @@ extension WindowOperator {
             let lastSeen = try r.readInt64()
             var points: [SeriesPoint] = []
             let count = try r.readInt()
-            points.reserveCapacity(r.plausible(count, itemSize: 32))  // time and contribution at least
+            points.reserveCapacity(r.plausible(count, itemSize: 18))  // time, motion and two flags at least
             for _ in 0..<count {
-                points.append(
-                    SeriesPoint(
-                        ts: try r.readInt64(), distance: try r.readOptionalDouble(), altitude: try r.readOptionalDouble(),
-                        speed: try r.readOptionalDouble(), contribution: Contribution(
-                            distance: try r.readDouble(), movingMillis: try r.readInt64(), elevationGain: try r.readDouble())))
+                if version >= 5 {
+                    let packed = try r.readInt64()
+                    guard let motion = SeriesPoint.Motion(rawValue: packed & 3) else { throw StateReader.Corrupt(offset: r.offset) }
+                    points.append(
+                        SeriesPoint(ts: packed >> 2, distance: try r.readOptionalDouble(), altitude: try r.readOptionalDouble(), motion: motion))
+                } else {
+                    let ts = try r.readInt64()
+                    // The speed, then the contribution, which follows from the points.
+                    let distance = try r.readOptionalDouble()
+                    let altitude = try r.readOptionalDouble()
+                    let motion = SeriesPoint.motion(speed: try r.readOptionalDouble(), spec: spec)
+                    _ = (try r.readDouble(), try r.readInt64(), try r.readDouble())
+                    points.append(SeriesPoint(ts: ts, distance: distance, altitude: altitude, motion: motion))
+                }
             }
             state.series[key] = DeviceSeries(
                 points: points, floorTs: floorTs, floorDistance: floorDistance, floorAltitude: floorAltitude,

@@ -102,7 +102,7 @@ public struct WindowOperator: Sendable {
             output.refused.append(sampleIndex)
             return false
         }
-        state.assign(sample, contribution: inserted.point.contribution, spec: spec)
+        state.assign(sample, contribution: inserted.contribution, spec: spec)
         for change in inserted.corrections { state.correct(at: change.ts, by: change.delta, spec: spec) }
         state.maxTs = max(state.maxTs, sample.ts)
         if watermark(state) >= state.earliestDue {
@@ -248,5 +248,38 @@ public struct WindowOperator: Sendable {
     /// The windows of `user` that have not been dropped yet, marked open when not emitted.
     public func currentWindows(of user: String) -> [WindowResult] {
         (users[user]?.windows ?? []).map { result(user, $0, isUpdate: false, isOpen: !$0.emitted) }
+    }
+}
+
+extension WindowOperator {
+    /// What the operator holds, counted: for memory measurements (`clubbench state-memory`).
+    public struct Footprint: Sendable, CustomStringConvertible {
+        public var users = 0
+        public var windows = 0
+        public var windowCapacity = 0
+        public var series = 0
+        public var points = 0
+        public var pointCapacity = 0
+        public var timers = 0
+
+        public var description: String {
+            "\(users) users, \(windows) windows (capacity \(windowCapacity)), \(series) device sessions, \(points) points (capacity \(pointCapacity)), \(timers) timers"
+        }
+    }
+
+    public var footprint: Footprint {
+        var f = Footprint()
+        f.users = users.count
+        f.timers = idleTimers.count
+        for state in users.values {
+            f.windows += state.windows.count
+            f.windowCapacity += state.windows.capacity
+            f.series += state.series.count
+            for series in state.series.values {
+                f.points += series.points.count
+                f.pointCapacity += series.points.capacity
+            }
+        }
+        return f
     }
 }

@@ -6,5 +6,5 @@ import ArgumentParser
 struct Clubbench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clubbench", abstract: "Benchmarks of clubd, each with a same-run baseline (build with -c release).",
-        subcommands: [TelemetryBench.self, SubmitBench.self, BoardsBench.self, OffersBench.self, ImportsBench.self, HandoffBench.self, TrainingBench.self, CommunityBench.self, PeersJobBench.self, SnapshotBench.self, EnginesBench.self], defaultSubcommand: TelemetryBench.self)
+        subcommands: [TelemetryBench.self, SubmitBench.self, BoardsBench.self, OffersBench.self, ImportsBench.self, HandoffBench.self, TrainingBench.self, CommunityBench.self, PeersJobBench.self, StateMemoryBench.self, SnapshotBench.self, EnginesBench.self], defaultSubcommand: TelemetryBench.self)
 }
