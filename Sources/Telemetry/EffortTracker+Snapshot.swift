@@ -133,9 +133,9 @@ extension EffortTracker {
         w.write(session.lastTs)
         w.write(session.lastArrival)
         w.write(session.points.count)
-        for point in session.points {
-            w.write(point.ts)
-            w.write(point.distance)
+        for index in session.points.indices {
+            w.write(session.ts(index))
+            w.write(Double(session.millimetres(index)) / 1000)
         }
         // One start and one best per distance.
         for start in session.starts { w.write(start) }
@@ -147,10 +147,14 @@ extension EffortTracker {
         var session = Session()
         session.lastTs = try r.readInt64()
         if version >= 2 { session.lastArrival = try r.readOptionalInt64() }
-        session.points = try (0..<(try r.readInt())).map { _ in Point(ts: try r.readInt64(), distance: try r.readDouble()) }
+        let points = try (0..<(try r.readInt())).map { _ in (ts: try r.readInt64(), millimetres: Session.millimetres(try r.readDouble())) }
         session.starts = try distances.map { _ in try r.readInt() }
         session.best = try distances.map { _ in try r.readOptionalInt64() }
-        guard session.starts.allSatisfy({ $0 < max(session.points.count, 1) }) else { throw StateReader.Corrupt(offset: r.offset) }
+        guard session.starts.allSatisfy({ $0 < max(points.count, 1) }) else { throw StateReader.Corrupt(offset: r.offset) }
+        session.points.reserveCapacity(points.count)
+        for point in points {
+            guard session.append(ts: point.ts, millimetres: point.millimetres) else { throw StateReader.Corrupt(offset: r.offset) }
+        }
         return (key, session)
     }
 }

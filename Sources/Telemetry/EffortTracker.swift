@@ -20,14 +20,19 @@ public struct EffortTracker: Sendable, Equatable, Codable {
         public var entryKey: String { "\(user.utf8.count):\(user)\(device.utf8.count):\(device)\(session)" }
     }
 
-    struct Point: Sendable, Equatable, Codable {
-        let ts: Int64
-        let distance: Double
+    /// One point of a segment in 8 bytes: milliseconds after the session's `baseTs` and
+    /// millimetres over its `baseMillimetres` (distances are compared to the millimetre).
+    struct Point: Sendable, Equatable {
+        var offset: UInt32
+        var millimetres: UInt32
     }
 
     struct Session: Sendable, Equatable, Codable {
         /// Points of the current segment, from the oldest any distance still needs.
         var points: [Point] = []
+        /// What the points' offsets count from.
+        var baseTs: Int64 = 0
+        var baseMillimetres: Int64 = 0
         /// Per distance, the index in `points` of the latest start that covers it.
         var starts: [Int] = []
         /// Per distance, the fastest time found, in milliseconds.
@@ -43,7 +48,77 @@ public struct EffortTracker: Sendable, Equatable, Codable {
         enum CodingKeys: String, CodingKey { case points, starts, best, lastTs, lastArrival }
 
         static func == (a: Session, b: Session) -> Bool {
-            (a.points, a.starts, a.best, a.lastTs, a.lastArrival) == (b.points, b.starts, b.best, b.lastTs, b.lastArrival)
+            a.points.count == b.points.count && a.points.indices.allSatisfy { a.ts($0) == b.ts($0) && a.millimetres($0) == b.millimetres($0) }
+                && (a.starts, a.best, a.lastTs, a.lastArrival) == (b.starts, b.best, b.lastTs, b.lastArrival)
+        }
+
+        @inline(__always) func ts(_ index: Int) -> Int64 { baseTs + Int64(points[index].offset) }
+        @inline(__always) func millimetres(_ index: Int) -> Int64 { baseMillimetres + Int64(points[index].millimetres) }
+
+        /// Appends a point at or after the last one. Offsets past 32 bits (a segment of more
+        /// than 49 days or 4,294 km) count from the oldest point still needed instead.
+        /// - Returns: false when even that cannot hold it: the caller starts a new segment.
+        mutating func append(ts: Int64, millimetres: Int64) -> Bool {
+            if points.isEmpty {
+                baseTs = ts
+                baseMillimetres = millimetres
+            }
+            if ts - baseTs > Int64(UInt32.max) || millimetres - baseMillimetres > Int64(UInt32.max) {
+                // Clamped: while a snapshot's points are read back, the starts name later ones.
+                let keep = min(starts.min() ?? 0, points.count - 1)
+                let (newTs, newMillimetres) = (self.ts(keep), self.millimetres(keep))
+                points = points[keep...].map {
+                    Point(offset: UInt32(baseTs + Int64($0.offset) - newTs), millimetres: UInt32(baseMillimetres + Int64($0.millimetres) - newMillimetres))
+                }
+                starts = starts.map { $0 - keep }
+                (baseTs, baseMillimetres) = (newTs, newMillimetres)
+                guard ts - baseTs <= Int64(UInt32.max), millimetres - baseMillimetres <= Int64(UInt32.max) else { return false }
+            }
+            points.append(Point(offset: UInt32(ts - baseTs), millimetres: UInt32(millimetres - baseMillimetres)))
+            return true
+        }
+
+        /// Starts a new segment (a device reset, or one too long for 32-bit offsets).
+        mutating func newSegment(distances: Int) {
+            points = []
+            starts = Array(repeating: 0, count: distances)
+        }
+
+        /// The millimetres of a distance in metres, as points keep them.
+        static func millimetres(_ metres: Double) -> Int64 { Int64((metres * 1000).rounded()) }
+
+        // The JSON of earlier versions: points as absolute times and metres.
+        private struct AbsolutePoint: Codable {
+            let ts: Int64
+            let distance: Double
+        }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            starts = try c.decode([Int].self, forKey: .starts)
+            best = try c.decode([Int64?].self, forKey: .best)
+            lastTs = try c.decode(Int64.self, forKey: .lastTs)
+            lastArrival = try c.decodeIfPresent(Int64.self, forKey: .lastArrival)
+            for point in try c.decode([AbsolutePoint].self, forKey: .points) {
+                guard append(ts: point.ts, millimetres: Self.millimetres(point.distance)) else {
+                    throw DecodingError.dataCorruptedError(forKey: .points, in: c, debugDescription: "points beyond 32-bit offsets")
+                }
+            }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(points.indices.map { AbsolutePoint(ts: ts($0), distance: Double(millimetres($0)) / 1000) }, forKey: .points)
+            try c.encode(starts, forKey: .starts)
+            try c.encode(best, forKey: .best)
+            try c.encode(lastTs, forKey: .lastTs)
+            try c.encodeIfPresent(lastArrival, forKey: .lastArrival)
+        }
+
+        init(points: [Point] = [], starts: [Int] = [], best: [Int64?] = []) {
+            self.points = points
+            self.starts = starts
+            self.best = best
         }
     }
 
@@ -88,6 +163,7 @@ public struct EffortTracker: Sendable, Equatable, Codable {
     /// session ends), and returns the records of sessions that ended by `now`. An empty batch
     /// is a tick of the clock.
     public mutating func process(_ samples: [TelemetrySample], now: Int64?) -> [Record] {
+        let targets = distances.map(Session.millimetres)
         for sample in samples {
             guard let distance = sample.distance else { continue }
             let key = SessionKey(user: sample.user, device: sample.device, session: sample.session)
@@ -106,20 +182,24 @@ public struct EffortTracker: Sendable, Equatable, Codable {
             session.lastArrival = now
             guard sample.ts > session.lastTs else { continue }
             session.lastTs = sample.ts
-            if let last = session.points.last, distance < last.distance {
-                session.points = []  // a device reset: a new segment
-                session.starts = Array(repeating: 0, count: distances.count)
+            let millimetres = Session.millimetres(distance)
+            if !session.points.isEmpty, millimetres < session.millimetres(session.points.count - 1) {
+                session.newSegment(distances: distances.count)  // a device reset
             }
-            session.points.append(Point(ts: sample.ts, distance: distance))
+            if !session.append(ts: sample.ts, millimetres: millimetres) {
+                session.newSegment(distances: distances.count)
+                _ = session.append(ts: sample.ts, millimetres: millimetres)
+            }
             let newest = session.points.count - 1
-            for (d, target) in distances.enumerated() {
+            let reached = session.points[newest].millimetres
+            for (d, target) in targets.enumerated() {
                 // Move the start forward while the effort from the next point still covers the distance.
-                while session.starts[d] + 1 <= newest, distance - session.points[session.starts[d] + 1].distance >= target {
+                while session.starts[d] + 1 <= newest, Int64(reached) - Int64(session.points[session.starts[d] + 1].millimetres) >= target {
                     session.starts[d] += 1
                 }
                 let start = session.points[session.starts[d]]
-                guard distance - start.distance >= target else { continue }
-                let millis = sample.ts - start.ts
+                guard Int64(reached) - Int64(start.millimetres) >= target else { continue }
+                let millis = Int64(session.points[newest].offset) - Int64(start.offset)
                 if session.best[d].map({ millis < $0 }) ?? true { session.best[d] = millis }
             }
             // Points before the start the longest distance needs are never used again.

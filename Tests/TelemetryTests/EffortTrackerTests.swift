@@ -51,6 +51,23 @@ import Testing
         #expect(record?.millis == 160_000 && record?.previousMillis == 200_000)
     }
 
+    /// Points keep 32-bit offsets from their session's base: an odometer-like counter far
+    /// beyond 4,294 km, and a session whose samples span more than 49 days, still find their
+    /// efforts (the second one in a new segment), and restore from a snapshot equal.
+    @Test func countersFarFromZeroAndSessionsLongerThan32BitOffsets() throws {
+        var tracker = EffortTracker(distances: [1000])
+        let odometer = 900_000_000.0  // 900,000 km: the most the decoder admits is 1e9 m
+        let day: Int64 = 86_400_000
+        let samples = [(Self.t0, odometer), (Self.t0 + 100_000, odometer + 1000), (Self.t0 + 60 * day, odometer + 1500),
+                       (Self.t0 + 60 * day + 80_000, odometer + 2500.0004), (Self.t0 + 60 * day + 90_000, odometer + 3000)]
+            .map { TelemetrySample(user: "u", device: "d", session: "long", ts: $0.0, distance: $0.1) }
+        _ = tracker.process(Array(samples.prefix(4)), now: Self.clock)
+        let restored = try EffortTracker(snapshot: tracker.snapshot())
+        #expect(restored == tracker)
+        let records = tracker.finish(Array(samples.suffix(1)), at: Self.clock)
+        #expect(records.map(\.millis) == [80_000])  // 1,000.000 m (to the millimetre) in 80 s, after the 49-day gap
+    }
+
     /// Snapshots mid-session, with finished sessions' personal bests and open sessions of
     /// several users, restore to an equal tracker that sets the same records.
     @Test func trackerSurvivesASnapshotMidSession() throws {
