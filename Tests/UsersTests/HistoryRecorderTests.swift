@@ -189,4 +189,47 @@ import Users
         #expect(!restored.overlay(of: "u").after(3).minutes.isEmpty)
         #expect(throws: (any Error).self) { try HistoryRecorder(settings: HistorySettings(), snapshot: [1, 2, 3]) }
     }
+
+    /// The own minute operator is saved as one entry per user beside a small meta part, the
+    /// users changed since the last capture only; meta and entries restore to the same minutes
+    /// as the whole state of the earlier layout, and both go on equally.
+    @Test func minutesAsEntriesRestoreAsTheWholeStateDoes() throws {
+        var recorder = HistoryRecorder(settings: HistorySettings())
+        let now: Int64 = 1_796_169_600_000
+        func batch(_ user: String, _ from: Int, _ n: Int) -> [TelemetrySample] {
+            (from..<from + n).map { TelemetrySample(user: user, device: "d", session: "s", ts: now + Int64($0) * 1000, distance: Double($0) * 3) }
+        }
+        recorder.record(batch("a", 0, 90) + batch("b", 0, 90), now: now)
+        var stored: [String: [UInt8]] = [:]
+        for user in recorder.takeChangedMinuteUsers() { stored[user] = recorder.minuteEntry(of: user) }
+        #expect(stored.keys.sorted() == ["a", "b"])
+        recorder.record(batch("b", 90, 40), now: now)
+        #expect(recorder.seal(now: now).map(\.generation) == [1])  // as at a snapshot: what closed goes with it
+        let changed = recorder.takeChangedMinuteUsers()
+        #expect(changed == ["b"], "only the user who sent since")
+        for user in changed { stored[user] = recorder.minuteEntry(of: user) }
+        #expect(recorder.minuteEntries().count == 2)
+
+        let fromEntries = try HistoryRecorder(
+            settings: HistorySettings(), snapshot: recorder.meta(), minuteEntries: stored.map { (key: $0.key, entry: $0.value) })
+        let fromWhole = try HistoryRecorder(settings: HistorySettings(), snapshot: recorder.snapshot())
+        #expect(HistoryRecorder.isMeta(recorder.meta()) && !HistoryRecorder.isMeta(recorder.snapshot()))
+        for user in ["a", "b"] {
+            let open = recorder.overlay(of: user).after(1).minutes
+            #expect(!open.isEmpty)
+            #expect(fromEntries.overlay(of: user).after(1).minutes == open)
+            #expect(fromWhole.overlay(of: user).after(1).minutes == open)
+        }
+        // Both go on as the original does.
+        var copies = [recorder, fromEntries, fromWhole]
+        for i in copies.indices { copies[i].record(batch("a", 90, 100), now: now) }
+        let minutes = copies.map { $0.overlay(of: "a").after(1).minutes }
+        #expect(minutes[0].count >= 3, "\(minutes[0].keys.sorted())")
+        #expect(minutes[1] == minutes[0])
+        #expect(minutes[2] == minutes[0])
+        // With shared minutes there is no operator, and the meta restores without entries.
+        let shared = HistoryRecorder(settings: HistorySettings(), sharedMinutes: true)
+        #expect(try HistoryRecorder(settings: HistorySettings(), sharedMinutes: true, snapshot: shared.meta()).sharesMinutes)
+        #expect(throws: (any Error).self) { try HistoryRecorder(settings: HistorySettings(), snapshot: recorder.meta() + [0]) }
+    }
 }

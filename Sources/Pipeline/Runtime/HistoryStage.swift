@@ -19,23 +19,33 @@ actor HistoryStage {
     private var reportedDropped = 0
     private var retentionError: String?
 
-    /// The part of the snapshot holding the history's minute operator.
+    /// The part of the snapshot holding the history's meta (before entries: its whole state).
     static let snapshotPart = "history"
+    /// The keyed part holding the own minute operator's users, one entry each.
+    static let minutesPart = "history.minutes"
+
+    /// The minute operator's entries not yet confirmed stored (see ``EntryLedger``).
+    private var ledger: EntryLedger
 
     /// - Parameter sharedMinutes: a pipeline has the history's window spec: its windows are the
     ///   minutes (``handle(_:windows:now:)``), not a second operator's.
-    init(settings: HistorySettings, sharedMinutes: Bool, snapshot: [UInt8]?, store: any HistoryStore, logger: Logger) {
+    init(settings: HistorySettings, sharedMinutes: Bool, snapshot: StateSnapshot?, store: any HistoryStore, logger: Logger) {
         self.store = store
         self.logger = logger
-        if let snapshot {
+        if let part = snapshot?.parts[Self.snapshotPart] {
             do {
-                recorder = try HistoryRecorder(settings: settings, sharedMinutes: sharedMinutes, snapshot: snapshot)
+                let isMeta = HistoryRecorder.isMeta(part)
+                recorder = try HistoryRecorder(
+                    settings: settings, sharedMinutes: sharedMinutes, snapshot: part,
+                    minuteEntries: isMeta ? snapshot?.storedEntries(of: Self.minutesPart) ?? [] : [])
+                ledger = EntryLedger(stored: isMeta)
                 return
             } catch {
                 logger.warning("history snapshot unreadable; minutes start afresh", metadata: ["error": "\(error)"])
             }
         }
         recorder = HistoryRecorder(settings: settings, sharedMinutes: sharedMinutes)
+        ledger = EntryLedger(stored: false)
     }
 
     /// Records samples that arrived at `now` (nil: a replay) with the recorder's own minutes; an
@@ -52,12 +62,22 @@ actor HistoryStage {
     func shareMinutes(_ shared: Bool) {
         guard shared != recorder.sharesMinutes else { return }
         recorder.shareMinutes(shared)
+        ledger = EntryLedger(stored: false)  // the next snapshot replaces the stored minutes
         logger.notice(shared ? "history minutes now come from a pipeline with their window spec" : "history minutes now have their own window operator")
     }
 
-    /// Seals what arrived since the last snapshot; the returned batches (every one not yet
-    /// confirmed) and the recorder's state are saved together.
-    func seal() -> (batches: [HistoryBatch], state: HistoryRecorder) {
+    /// What a snapshot saves of the history, captured on the loop.
+    struct Captured: Sendable {
+        /// Every sealed batch not yet confirmed.
+        var batches: [HistoryBatch]
+        var meta: [UInt8]
+        /// The own minute operator's users changed since the last confirmed save (or all).
+        var minutes: CapturedEntries
+    }
+
+    /// Seals what arrived since the last snapshot and takes the minute operator's changed users
+    /// for snapshot `generation`: the batches and the state are saved together.
+    func seal(generation: Int64) -> Captured {
         bufferedGauge.record(recorder.bufferedBytes)
         let batches = recorder.seal(now: Clock.nowMillis())
         if recorder.droppedSamples > reportedDropped {
@@ -67,12 +87,18 @@ actor HistoryStage {
                 metadata: ["dropped_samples": "\(recorder.droppedSamples - reportedDropped)"])
             reportedDropped = recorder.droppedSamples
         }
-        return (batches, recorder)
+        let changed = recorder.takeChangedMinuteUsers()
+        // Copied after the change flags are cleared: copy-on-write, kept only for `all`.
+        let copy = recorder
+        let minutes = ledger.capture(
+            generation: generation, changed: changed, key: { $0 }, entry: copy.minuteEntry(of:), all: { copy.minuteEntries() })
+        return Captured(batches: batches, meta: copy.meta(), minutes: minutes)
     }
 
-    /// The snapshot holding batches up to `generation` committed.
-    func confirm(through generation: Int64) {
-        recorder.confirm(through: generation)
+    /// The snapshot holding batches up to `batch` committed, snapshot `generation` with them.
+    func confirm(through batch: Int64?, snapshot generation: Int64) {
+        if let batch { recorder.confirm(through: batch) }
+        ledger.confirm(through: generation)
     }
 
     func overlay(of user: String, open: [WindowResult]) -> HistoryOverlay { recorder.overlay(of: user, open: open) }

@@ -162,7 +162,7 @@ public actor PipelineRuntime {
         historySourceIndex = historySource
         history = options.history.map {
             HistoryStage(
-                settings: $0, sharedMinutes: historySource != nil, snapshot: snapshot?.parts[HistoryStage.snapshotPart], store: store,
+                settings: $0, sharedMinutes: historySource != nil, snapshot: snapshot, store: store,
                 logger: logger)
         }
         historyRetentionInterval = options.historyRetentionInterval
@@ -570,7 +570,7 @@ public actor PipelineRuntime {
         var together: TogetherDetector
         var stages: [Stage]
         /// The history's batches to write with the snapshot, and its state after them.
-        var history: (batches: [HistoryBatch], state: HistoryRecorder)?
+        var history: HistoryStage.Captured?
         var journalPosition: Int64
         var takenAt: Int64
         var generation: Int64
@@ -588,7 +588,7 @@ public actor PipelineRuntime {
         let detected = await detectors.state
         return CapturedSnapshot(
             publisher: await publisher.snapshot(), records: await recordStage.capture(generation: snapshotGeneration), attendance: detected.attendance, together: detected.together, stages: stageStates,
-            history: await history?.seal(), journalPosition: journalPosition, takenAt: Clock.nowMillis(),
+            history: await history?.seal(generation: snapshotGeneration), journalPosition: journalPosition, takenAt: Clock.nowMillis(),
             generation: snapshotGeneration)
     }
 
@@ -607,13 +607,16 @@ public actor PipelineRuntime {
             parts[part.spec] = Self.snapshotPrefix(of: stage.definition)
             entries[part.entries] = stage.capture.entryChanges
         }
-        if let history = captured.history { parts[HistoryStage.snapshotPart] = history.state.snapshot() }
+        if let history = captured.history {
+            parts[HistoryStage.snapshotPart] = history.meta
+            entries[HistoryStage.minutesPart] = history.minutes.entryChanges
+        }
         let snapshot = StateSnapshot(parts: parts, entries: entries, journalPosition: captured.journalPosition, takenAt: captured.takenAt)
         let batches = captured.history?.batches ?? []
         try await store.save(snapshot, history: batches)
         for stage in captured.stages { await stage.stage.confirmSaved(through: captured.generation) }
         await recordStage.confirmSaved(through: captured.generation)
-        if let last = batches.last { await history?.confirm(through: last.generation) }
+        await history?.confirm(through: batches.last?.generation, snapshot: captured.generation)
         snapshotTimer.recordInterval(since: start)
         snapshotBytes.record(snapshot.byteCount)
         await noteSaved(snapshot)

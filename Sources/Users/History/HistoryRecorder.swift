@@ -253,11 +253,24 @@ public struct HistoryRecorder: Sendable {
 
     // MARK: Snapshot
 
+    /// Format version of ``meta()``: 3 keeps the own minute operator's users as entries
+    /// (``minuteEntry(of:)``); the whole-state versions 1 and 2 of ``snapshot()`` still restore.
+    public static let metaVersion: Int64 = 3
     /// Format version of ``snapshot()``.
     public static let snapshotVersion: Int64 = 2
 
-    /// The generation counter and the own minute operator, if any. Raw buffers are not in it:
-    /// a snapshot is taken right after ``seal(now:)``, and the sealed batches are saved with it.
+    /// The generation counter and whether the minutes are the recorder's own; their users are
+    /// the entries of ``minuteEntry(of:)``. Raw buffers are not in it: it is taken right after
+    /// ``seal(now:)``, and the sealed batches are saved with it.
+    public func meta() -> [UInt8] {
+        var w = StateWriter()
+        w.write(Self.metaVersion)
+        w.write(nextGeneration)
+        w.write(minutes != nil)
+        return w.bytes
+    }
+
+    /// The whole state in one part (the layout before entries), for tests and tools.
     public func snapshot() -> [UInt8] {
         var w = StateWriter()
         w.write(Self.snapshotVersion)
@@ -266,21 +279,46 @@ public struct HistoryRecorder: Sendable {
         return w.bytes + (minutes?.snapshot() ?? [])
     }
 
-    /// Restores a snapshot; where the minutes come from is decided now (`sharedMinutes`): an
-    /// operator saved when they were the recorder's own is kept only while they still are.
-    public init(settings: HistorySettings, sharedMinutes: Bool = false, snapshot bytes: [UInt8]) throws {
+    /// The own minute operator's users changed since the last call (none with shared minutes).
+    public mutating func takeChangedMinuteUsers() -> [String] { minutes?.takeChangedUsers() ?? [] }
+
+    /// A user's entry of the own minute operator; nil when it keeps nothing for them.
+    public func minuteEntry(of user: String) -> [UInt8]? { minutes?.entry(of: user) }
+
+    /// Every user's entry of the own minute operator.
+    public func minuteEntries() -> [(key: String, entry: [UInt8])] { minutes?.entries() ?? [] }
+
+    /// Restores a ``meta()`` with the minute operator's `entries`, or a whole-state
+    /// ``snapshot()`` of an earlier version; where the minutes come from is decided now
+    /// (`sharedMinutes`): an operator saved when they were the recorder's own is kept only while
+    /// they still are.
+    public init(
+        settings: HistorySettings, sharedMinutes: Bool = false, snapshot bytes: [UInt8],
+        minuteEntries: some Sequence<(key: String, entry: [UInt8])> = [(key: String, entry: [UInt8])]()
+    ) throws {
         self.init(settings: settings, sharedMinutes: sharedMinutes)
         var r = StateReader(bytes)
         let version = try r.readInt64()
-        guard version == 1 || version == Self.snapshotVersion else { throw StateReader.Corrupt(offset: 0) }
+        guard (1...Self.metaVersion).contains(version) else { throw StateReader.Corrupt(offset: 0) }
         nextGeneration = try r.readInt64()
         let hasOperator = version == 1 ? true : try r.readBool()
+        if version == Self.metaVersion {
+            guard r.isAtEnd else { throw StateReader.Corrupt(offset: r.offset) }
+            if hasOperator && !sharedMinutes { minutes = try WindowOperator(spec: settings.spec, entries: minuteEntries) }
+            return
+        }
         guard hasOperator else {
             guard r.isAtEnd else { throw StateReader.Corrupt(offset: r.offset) }
             return
         }
         let saved = try WindowOperator(spec: settings.spec, snapshot: Array(bytes.dropFirst(version == 1 ? 16 : 17)))
         if !sharedMinutes { minutes = saved }
+    }
+
+    /// Whether `bytes` is a ``meta()`` (its operator's users are entries).
+    public static func isMeta(_ bytes: [UInt8]) -> Bool {
+        var r = StateReader(bytes)
+        return (try? r.readInt64()) == metaVersion
     }
 }
 
