@@ -24,8 +24,8 @@ public struct WindowSpec: Sendable, Equatable {
     public var allowedLateness: Int64
     /// How far behind the newest event time the watermark trails, to absorb reordering.
     public var outOfOrderness: Int64
-    /// A user's windows also close once the newest event time of *all* users is this far
-    /// past them, so a user who stops sending still gets final windows.
+    /// A user's windows also close once nothing of theirs arrived for this long on the
+    /// daemon's clock, so a user who stops sending still gets final windows.
     public var idleTimeout: Int64
     /// Two samples further apart than this do not add moving time.
     public var maxSampleGap: Int64
