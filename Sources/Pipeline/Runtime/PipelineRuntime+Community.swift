@@ -35,7 +35,7 @@ extension PipelineRuntime {
         Counter(label: "clubd_attendance_detected_total").increment(by: Int64(attended.count))
         Counter(label: "clubd_ran_together_total").increment(by: Int64(ranTogether.count))
         appendRaised(attended + ranTogether)
-        await writePending()
+        writePending()
     }
 
     /// Reads the community state as far as its stage has applied the log, on the stage (a

@@ -87,10 +87,17 @@ public actor PipelineRuntime {
     private var clockTask: Task<Void, Never>?
     /// A tick waits in the inbox (shared with the clock task).
     private let tickPending = Mutex(false)
-    /// Closed windows and raised events the store refused; written before the next batch's.
+    /// Closed windows and raised events not yet handed to a write (or refused by the store),
+    /// oldest first.
     private var pendingWindows: [WindowRecord] = []
     private var pendingRaised: [ActivityEvent] = []
-    private var writingPending = false
+    /// The write in flight, if any: one at a time, so what is written keeps its order; the
+    /// loop goes on with the next batch meanwhile (a write waits for the store's commit,
+    /// `synchronous = FULL`, which the loop used to wait for at every batch).
+    private var writeInFlight: Task<Void, Never>?
+    /// Most closed windows and raised events waiting while a write is in flight before the
+    /// loop waits for it: what is in memory stays bounded when the store is slower than the loop.
+    static let pendingBacklog = 20_000
     /// The telemetry stage's own status (the pipeline loop), reported beside the log consumers.
     private var telemetryError: String?
     private var telemetryFailures = 0
@@ -315,7 +322,7 @@ public actor PipelineRuntime {
                     try? await Task.sleep(for: .milliseconds(250))
                     signals.tick()
                     await self.decideCommunity()
-                    await self.retryPending()
+                    await self.retryPending()  // on the actor
                 }
             },
         ]
@@ -357,6 +364,8 @@ public actor PipelineRuntime {
                 tickPending.withLock { $0 = false }
                 await process([], now: Clock.nowMillis())
             case .snapshot(let continuation):
+                // The windows a snapshot holds as emitted are recorded before it is taken.
+                await flushPending()
                 let captured = await captureSnapshot()
                 let previous = pendingSave
                 pendingSave = Task(executorPreference: snapshotExecutor) {
@@ -483,7 +492,10 @@ public actor PipelineRuntime {
         await historyShared
         pendingWindows += records
         pendingRaised += activity
-        await writePending()
+        writePending()
+        if let inFlight = writeInFlight, pendingWindows.count + pendingRaised.count > Self.pendingBacklog, telemetryError == nil {
+            await inFlight.value
+        }
     }
 
     /// Whether no ingested batch waits for the loop.
@@ -492,21 +504,39 @@ public actor PipelineRuntime {
     /// Queues events the loop raised for the next write (``writePending()``).
     func appendRaised(_ events: [ActivityEvent]) { pendingRaised += events }
 
-    /// Writes closed windows and raised events, keeping what the store refuses for the next
-    /// batch or tick. Only a refusal that lasts for `pendingLimit` items loses the oldest.
-    func writePending() async {
-        // One writer at a time: the loop and the ticker may both get here across an await.
-        guard !writingPending, !pendingWindows.isEmpty || !pendingRaised.isEmpty else { return }
-        writingPending = true
-        defer { writingPending = false }
+    /// Starts writing the closed windows and raised events pending, unless a write is in
+    /// flight (which starts the next one when it ends). The caller does not wait for it; see
+    /// ``flushPending()``.
+    func writePending() {
+        guard writeInFlight == nil, !pendingWindows.isEmpty || !pendingRaised.isEmpty else { return }
+        let windows = pendingWindows
+        let raised = pendingRaised
+        pendingWindows = []
+        pendingRaised = []
+        writeInFlight = Task { await self.write(windows, raised) }
+    }
+
+    /// Waits until what is pending now has been written, or refused (kept for the ticker's retry).
+    func flushPending() async {
+        while let inFlight = writeInFlight { await inFlight.value }
+        writePending()
+        while let inFlight = writeInFlight { await inFlight.value }
+    }
+
+    /// Writes closed windows and raised events; what the store refuses goes back in front of
+    /// what arrived meanwhile, for the ticker's retry. Only a refusal that lasts for
+    /// `pendingLimit` items loses the oldest.
+    private func write(_ windows: [WindowRecord], _ raised: [ActivityEvent]) async {
+        var windows = windows
+        var raised = raised
         do {
-            if !pendingWindows.isEmpty {
-                try await store.record(pendingWindows)
-                pendingWindows = []
+            if !windows.isEmpty {
+                try await store.record(windows)
+                windows = []
             }
-            if !pendingRaised.isEmpty {
-                _ = try await store.appendActivity(pendingRaised, receivedAt: Clock.nowMillis())
-                pendingRaised = []
+            if !raised.isEmpty {
+                _ = try await store.appendActivity(raised, receivedAt: Clock.nowMillis())
+                raised = []
                 notifyLogConsumers()
             }
             if telemetryError != nil {
@@ -519,9 +549,13 @@ public actor PipelineRuntime {
             }
             telemetryError = "\(error)"
             telemetryFailures += 1
+            pendingWindows = windows + pendingWindows
+            pendingRaised = raised + pendingRaised
             Self.dropOldest(beyond: Self.pendingLimit, of: &pendingWindows)
             Self.dropOldest(beyond: Self.pendingLimit, of: &pendingRaised)
         }
+        writeInFlight = nil
+        if telemetryError == nil { writePending() }  // what the loop added meanwhile
     }
 
     /// Keeps the newest `limit` items, counting what it drops (`clubd_pending_dropped_total`).
@@ -533,9 +567,9 @@ public actor PipelineRuntime {
     }
 
     /// Retries what the store refused while no batch arrives (the runtime's ticker calls it).
-    private func retryPending() async {
+    private func retryPending() {
         guard telemetryError != nil else { return }
-        await writePending()
+        writePending()
     }
 
     private func markJournaled(_ seq: Int64) {
@@ -800,6 +834,7 @@ public actor PipelineRuntime {
 
     /// The snapshot taken at shutdown, once ``run()`` has returned and nothing else runs.
     public func finalSnapshot() async throws -> StateSnapshot {
+        await flushPending()
         await pendingSave?.value
         return try await save(captureSnapshot())
     }
