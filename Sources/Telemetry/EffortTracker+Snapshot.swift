@@ -50,8 +50,11 @@ extension EffortTracker {
 
     // MARK: Incremental snapshots: an entry per session and per user's bests
 
-    /// Format version of ``meta()`` and of every entry.
-    public static let entryVersion: Int64 = 3
+    /// Format version of ``meta()`` and of every entry: 4 writes a session's points as they
+    /// are held (8 bytes each over the session's base); entries of version 3 (absolute times
+    /// and metres, 16 bytes a point) still restore.
+    public static let entryVersion: Int64 = 4
+    static let entryVersions: ClosedRange<Int64> = 3...entryVersion
 
     /// What is not kept in entries: the distances, the idle time and the last sweep.
     public func meta() -> [UInt8] {
@@ -66,7 +69,7 @@ extension EffortTracker {
     /// Whether `bytes` is a ``meta()`` (else a whole-state ``snapshot()``).
     public static func isMeta(_ bytes: [UInt8]) -> Bool {
         var r = StateReader(bytes)
-        return (try? r.readInt64()) == entryVersion
+        return (try? r.readInt64()).map(entryVersions.contains) ?? false
     }
 
     /// Sessions changed or ended, and users whose bests changed, since the last call, each
@@ -86,7 +89,7 @@ extension EffortTracker {
 
     /// The entry of session `key`; nil once it ended (the entry is deleted).
     public func sessionEntry(_ key: SessionKey) -> [UInt8]? {
-        sessions[key].map { session in StateWriter.entry(version: Self.entryVersion) { write(key, session, to: &$0) } }
+        sessions[key].map { session in StateWriter.entry(version: Self.entryVersion) { write(key, session, compact: true, to: &$0) } }
     }
 
     /// The entry of `user`'s personal bests; nil when there are none.
@@ -107,7 +110,7 @@ extension EffortTracker {
     /// Restores a tracker from its ``meta()`` and entries.
     /// - Throws: ``StateReader/Corrupt`` when any of them is not of this version or is damaged.
     public init(meta: [UInt8], sessions sessionEntries: some Sequence<[UInt8]>, bests: some Sequence<(key: String, entry: [UInt8])>) throws {
-        let (distances, idleMillis, sweptAt) = try StateReader.entry(meta, version: Self.entryVersion) { r in
+        let (distances, idleMillis, sweptAt) = try StateReader.entry(meta, versions: Self.entryVersions) { r, _ in
             (try (0..<(try r.readInt())).map { _ in try r.readDouble() }, try r.readInt64(), try r.readInt64())
         }
         self.init(distances: distances, idleMillis: idleMillis)
@@ -116,38 +119,62 @@ extension EffortTracker {
         sessions.reserveCapacity(sessionEntries.underestimatedCount)  // no rehashing while they arrive
         personalBests.reserveCapacity(bests.underestimatedCount)
         for entry in sessionEntries {
-            let (key, session) = try StateReader.entry(entry, version: Self.entryVersion) { try readSession(&$0, version: Self.snapshotVersion) }
+            let (key, session) = try StateReader.entry(entry, versions: Self.entryVersions) { r, version in
+                try readSession(&r, version: Self.snapshotVersion, compact: version >= 4)
+            }
             sessions[key] = session
         }
         for (user, entry) in bests {
-            personalBests[user] = try StateReader.entry(entry, version: Self.entryVersion) { r in try distances.map { _ in try r.readOptionalInt64() } }
+            personalBests[user] = try StateReader.entry(entry, versions: Self.entryVersions) { r, _ in try distances.map { _ in try r.readOptionalInt64() } }
         }
     }
 
     // MARK: One session
 
-    private func write(_ key: SessionKey, _ session: Session, to w: inout StateWriter) {
+    /// One session; `compact` (entries of version 4): its base, then each point's two 32-bit
+    /// offsets in one word; else each point's absolute time and metres.
+    private func write(_ key: SessionKey, _ session: Session, compact: Bool = false, to w: inout StateWriter) {
         w.write(key.user)
         w.write(key.device)
         w.write(key.session)
         w.write(session.lastTs)
         w.write(session.lastArrival)
         w.write(session.points.count)
-        for index in session.points.indices {
-            w.write(session.ts(index))
-            w.write(Double(session.millimetres(index)) / 1000)
+        if compact {
+            w.write(session.baseTs)
+            w.write(session.baseMillimetres)
+            for point in session.points { w.write(Int64(bitPattern: UInt64(point.offset) << 32 | UInt64(point.millimetres))) }
+        } else {
+            for index in session.points.indices {
+                w.write(session.ts(index))
+                w.write(Double(session.millimetres(index)) / 1000)
+            }
         }
         // One start and one best per distance.
         for start in session.starts { w.write(start) }
         for best in session.best { w.write(best) }
     }
 
-    private func readSession(_ r: inout StateReader, version: Int64) throws -> (SessionKey, Session) {
+    private func readSession(_ r: inout StateReader, version: Int64, compact: Bool = false) throws -> (SessionKey, Session) {
         let key = SessionKey(user: try r.readString(), device: try r.readString(), session: try r.readString())
         var session = Session()
         session.lastTs = try r.readInt64()
         if version >= 2 { session.lastArrival = try r.readOptionalInt64() }
-        let points = try (0..<(try r.readInt())).map { _ in (ts: try r.readInt64(), millimetres: Session.millimetres(try r.readDouble())) }
+        let count = try r.readInt()
+        if compact {
+            session.baseTs = try r.readInt64()
+            session.baseMillimetres = try r.readInt64()
+            session.points.reserveCapacity(r.plausible(count, itemSize: 8))
+            for _ in 0..<count {
+                let word = UInt64(bitPattern: try r.readInt64())
+                session.points.append(Point(offset: UInt32(word >> 32), millimetres: UInt32(truncatingIfNeeded: word)))
+            }
+            session.starts = try distances.map { _ in try r.readInt() }
+            session.best = try distances.map { _ in try r.readOptionalInt64() }
+            guard session.starts.allSatisfy({ $0 < max(count, 1) }) else { throw StateReader.Corrupt(offset: r.offset) }
+            return (key, session)
+        }
+        let points = try (0..<count).map { _ in (ts: try r.readInt64(), millimetres: Session.millimetres(try r.readDouble())) }
         session.starts = try distances.map { _ in try r.readInt() }
         session.best = try distances.map { _ in try r.readOptionalInt64() }
         guard session.starts.allSatisfy({ $0 < max(points.count, 1) }) else { throw StateReader.Corrupt(offset: r.offset) }

@@ -81,4 +81,62 @@ import Testing
         }
         #expect(throws: StateReader.Corrupt.self) { try EffortTracker(meta: meta, sessions: [], bests: [("a", [3, 0, 0, 0, 0, 0, 0, 0, 1])]) }
     }
+
+    /// Entries of version 3 (each point as its absolute time and metres) still restore: the
+    /// current entries rewritten so, with the meta and bests relabelled, give an equal tracker
+    /// that sets the same records.
+    @Test func entriesOfVersion3StillRestore() throws {
+        var tracker = EffortTracker(distances: [1000, 5000])
+        let t0: Int64 = 1_795_000_000_000
+        for second in 0..<300 {
+            let batch = ["a", "b", "c"].enumerated().map { i, user in
+                TelemetrySample(user: user, device: "d", session: "s", ts: t0 + Int64(second) * 2_000, distance: Double(second) * (7.25 + Double(i)))
+            }
+            _ = tracker.process(batch, now: 0)
+        }
+        _ = tracker.finish([], at: 1)  // three bests, then three sessions open
+        func second(_ second: Int) -> [TelemetrySample] {
+            ["a", "b", "c"].enumerated().map { i, user in
+                TelemetrySample(user: user, device: "d", session: "s2", ts: t0 + 700_000 + Int64(second) * 2_000, distance: Double(second) * (9.5 + Double(i)))
+            }
+        }
+        for s in 0..<100 { _ = tracker.process(second(s), now: 200_000) }
+        func relabel(_ bytes: [UInt8]) throws -> [UInt8] {
+            var r = StateReader(bytes)
+            #expect(try r.readInt64() == 4)
+            var w = StateWriter()
+            w.write(Int64(3))
+            return w.bytes + bytes.dropFirst(8)
+        }
+        func downgrade(_ entry: [UInt8]) throws -> [UInt8] {
+            var r = StateReader(entry)
+            #expect(try r.readInt64() == 4)
+            var w = StateWriter()
+            w.write(Int64(3))
+            for _ in 0..<3 { w.write(try r.readString()) }
+            w.write(try r.readInt64())
+            w.write(try r.readOptionalInt64())
+            let count = try r.readInt()
+            w.write(count)
+            let (baseTs, baseMillimetres) = (try r.readInt64(), try r.readInt64())
+            for _ in 0..<count {
+                let word = UInt64(bitPattern: try r.readInt64())
+                w.write(baseTs + Int64(word >> 32))
+                w.write(Double(baseMillimetres + Int64(word & 0xffff_ffff)) / 1000)
+            }
+            for _ in 0..<2 { w.write(try r.readInt64()) }
+            for _ in 0..<2 { w.write(try r.readOptionalInt64()) }
+            #expect(r.isAtEnd)
+            return w.bytes
+        }
+        let sessions = try tracker.sessionEntries().map { try downgrade($0.entry) }
+        let bests = try tracker.bestsEntries().map { (key: $0.key, entry: try relabel($0.entry)) }
+        #expect(sessions.count == 3 && bests.count == 3)
+        var restored = try EffortTracker(meta: try relabel(tracker.meta()), sessions: sessions, bests: bests)
+        #expect(restored == tracker)
+        let rest = (100..<300).flatMap(second)
+        let expected = tracker.finish(rest, at: 300_000)
+        #expect(restored.finish(rest, at: 300_000) == expected)
+        #expect(expected.count == 3 && expected.allSatisfy { $0.previousMillis != nil }, "faster kilometres than the first sessions'")
+    }
 }
