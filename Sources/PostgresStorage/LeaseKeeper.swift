@@ -208,7 +208,6 @@ public final class LeaseKeeper: Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: duration / 3)
             if Task.isCancelled { break }
-            try? await heartbeat(standby: false)
             do {
                 let rows = try await client.query(
                     """
@@ -225,6 +224,8 @@ public final class LeaseKeeper: Sendable {
             } catch {
                 logger.error("lease not renewed; trying again", metadata: ["lease": "\(name)", "error": "\(String(reflecting: error))"])
             }
+            // After the renewal, which must not wait for it.
+            try? await heartbeat(standby: false)
         }
         return .cancelled
     }
