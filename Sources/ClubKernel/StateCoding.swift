@@ -92,11 +92,7 @@ extension StateReader {
     /// `version` and `body` must read it to its last byte.
     /// - Throws: ``Corrupt`` otherwise, or what `body` throws.
     public static func entry<Value>(_ bytes: [UInt8], version: Int64, _ body: (inout StateReader) throws -> Value) throws -> Value {
-        var r = StateReader(bytes)
-        guard try r.readInt64() == version else { throw Corrupt(offset: 0) }
-        let value = try body(&r)
-        guard r.isAtEnd else { throw Corrupt(offset: r.offset) }
-        return value
+        try entry(bytes, versions: CollectionOfOne(version)) { r, _ in try body(&r) }
     }
 
     /// Reads an entry of any of `versions` (a format that changed, whose older entries still

@@ -1,8 +1,8 @@
 /// One sample from a device during a workout (the contract's `telemetry` event).
 ///
 /// Optional measurements are absent when the device did not report them. They are stored as
-/// NaN for absent (a sample is 136 bytes instead of 200: batches of them wait in the ingest
-/// inbox and are copied through every stage), and read and written as optionals.
+/// NaN for absent (``AbsentAsNaN``: a sample is 136 bytes instead of 200; batches of them wait
+/// in the ingest inbox and are copied through every stage), and read and written as optionals.
 public struct TelemetrySample: Sendable, Equatable, Codable {
     public var user: String
     public var device: String
@@ -10,50 +10,15 @@ public struct TelemetrySample: Sendable, Equatable, Codable {
     /// Event time, epoch milliseconds.
     public var ts: Int64
     public var sport: String?
-    private var storedDistance: Double
-    private var storedHeartRate: Double
-    private var storedSpeed: Double
-    private var storedCadence: Double
-    private var storedPower: Double
-    private var storedLatitude: Double
-    private var storedLongitude: Double
-    private var storedAltitude: Double
-
     /// Cumulative distance within the session, metres.
-    public var distance: Double? {
-        get { Self.value(storedDistance) }
-        set { storedDistance = newValue ?? .nan }
-    }
-    public var heartRate: Double? {
-        get { Self.value(storedHeartRate) }
-        set { storedHeartRate = newValue ?? .nan }
-    }
-    public var speed: Double? {
-        get { Self.value(storedSpeed) }
-        set { storedSpeed = newValue ?? .nan }
-    }
-    public var cadence: Double? {
-        get { Self.value(storedCadence) }
-        set { storedCadence = newValue ?? .nan }
-    }
-    public var power: Double? {
-        get { Self.value(storedPower) }
-        set { storedPower = newValue ?? .nan }
-    }
-    public var latitude: Double? {
-        get { Self.value(storedLatitude) }
-        set { storedLatitude = newValue ?? .nan }
-    }
-    public var longitude: Double? {
-        get { Self.value(storedLongitude) }
-        set { storedLongitude = newValue ?? .nan }
-    }
-    public var altitude: Double? {
-        get { Self.value(storedAltitude) }
-        set { storedAltitude = newValue ?? .nan }
-    }
-
-    @inline(__always) private static func value(_ stored: Double) -> Double? { stored.isNaN ? nil : stored }
+    @AbsentAsNaN public var distance: Double?
+    @AbsentAsNaN public var heartRate: Double?
+    @AbsentAsNaN public var speed: Double?
+    @AbsentAsNaN public var cadence: Double?
+    @AbsentAsNaN public var power: Double?
+    @AbsentAsNaN public var latitude: Double?
+    @AbsentAsNaN public var longitude: Double?
+    @AbsentAsNaN public var altitude: Double?
 
     public init(
         user: String, device: String, session: String, ts: Int64, sport: String? = nil, distance: Double? = nil,
@@ -65,20 +30,14 @@ public struct TelemetrySample: Sendable, Equatable, Codable {
         self.session = session
         self.ts = ts
         self.sport = sport
-        storedDistance = distance ?? .nan
-        storedHeartRate = heartRate ?? .nan
-        storedSpeed = speed ?? .nan
-        storedCadence = cadence ?? .nan
-        storedPower = power ?? .nan
-        storedLatitude = latitude ?? .nan
-        storedLongitude = longitude ?? .nan
-        storedAltitude = altitude ?? .nan
-    }
-
-    public static func == (a: TelemetrySample, b: TelemetrySample) -> Bool {
-        a.user == b.user && a.device == b.device && a.session == b.session && a.ts == b.ts && a.sport == b.sport
-            && a.distance == b.distance && a.heartRate == b.heartRate && a.speed == b.speed && a.cadence == b.cadence
-            && a.power == b.power && a.latitude == b.latitude && a.longitude == b.longitude && a.altitude == b.altitude
+        self.distance = distance
+        self.heartRate = heartRate
+        self.speed = speed
+        self.cadence = cadence
+        self.power = power
+        self.latitude = latitude
+        self.longitude = longitude
+        self.altitude = altitude
     }
 
     // The keys of the synthesized conformance this replaces, absent values left out.
@@ -114,4 +73,20 @@ public struct TelemetrySample: Sendable, Equatable, Codable {
         try c.encodeIfPresent(longitude, forKey: .longitude)
         try c.encodeIfPresent(altitude, forKey: .altitude)
     }
+}
+
+/// An optional measurement kept in 8 bytes: NaN stands for absent (a device cannot send NaN:
+/// JSON has none).
+@propertyWrapper
+public struct AbsentAsNaN: Sendable, Equatable {
+    private var stored: Double
+
+    public init(wrappedValue: Double?) { stored = wrappedValue ?? .nan }
+
+    public var wrappedValue: Double? {
+        get { stored.isNaN ? nil : stored }
+        set { stored = newValue ?? .nan }
+    }
+
+    public static func == (a: AbsentAsNaN, b: AbsentAsNaN) -> Bool { a.wrappedValue == b.wrappedValue }
 }

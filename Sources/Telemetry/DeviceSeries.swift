@@ -3,7 +3,7 @@ import Events
 /// One measurement point of a device session: what later samples need to compute their
 /// contributions, in 24 bytes (a user keeps every point of the allowed lateness in memory).
 /// Its contribution is not stored: it follows from the point and its predecessors, and is
-/// computed again where it is needed. Absent values are NaN; the speed is kept only as what
+/// computed again where it is needed. Absent values are NaN (``AbsentAsNaN``); the speed is kept only as what
 /// it decides, whether the sample moves; event time and that decision share one word (event
 /// times within ±2^61 ms, far beyond what the decoder admits).
 struct SeriesPoint: Equatable {
@@ -13,15 +13,13 @@ struct SeriesPoint: Equatable {
     }
 
     private var packed: Int64
-    private var storedDistance: Double
-    private var storedAltitude: Double
+    @AbsentAsNaN var distance: Double?
+    @AbsentAsNaN var altitude: Double?
 
     var ts: Int64 { packed >> 2 }
     /// Event time and motion in one word, as snapshots write them.
     var timeAndMotion: Int64 { packed }
     var motion: Motion { Motion(rawValue: packed & 3) ?? .unknown }
-    var distance: Double? { storedDistance.isNaN ? nil : storedDistance }
-    var altitude: Double? { storedAltitude.isNaN ? nil : storedAltitude }
 
     init(_ s: TelemetrySample, spec: WindowSpec) {
         self.init(ts: s.ts, distance: s.distance, altitude: s.altitude, motion: Self.motion(speed: s.speed, spec: spec))
@@ -29,16 +27,12 @@ struct SeriesPoint: Equatable {
 
     init(ts: Int64, distance: Double?, altitude: Double?, motion: Motion) {
         packed = ts &<< 2 | motion.rawValue
-        storedDistance = distance ?? .nan
-        storedAltitude = altitude ?? .nan
+        self.distance = distance
+        self.altitude = altitude
     }
 
     static func motion(speed: Double?, spec: WindowSpec) -> Motion {
         speed.map { $0 >= spec.minMovingSpeed ? .moving : .still } ?? .unknown
-    }
-
-    static func == (a: SeriesPoint, b: SeriesPoint) -> Bool {
-        a.packed == b.packed && a.distance == b.distance && a.altitude == b.altitude
     }
 }
 
@@ -108,7 +102,7 @@ struct DeviceSeries: Equatable {
     }
 
     /// What the point at `index` adds, given its predecessors (or the floor).
-    func contribution(at index: Int, spec: WindowSpec) -> Contribution {
+    private func contribution(at index: Int, spec: WindowSpec) -> Contribution {
         let point = points[index]
         var c = Contribution()
         if let d = point.distance {

@@ -161,6 +161,8 @@ extension EffortTracker {
         session.lastTs = try r.readInt64()
         if version >= 2 { session.lastArrival = try r.readOptionalInt64() }
         let count = try r.readInt()
+        // Entries of version 3 and whole snapshots: absolute times and metres, appended once the starts are known.
+        var absolute: [(ts: Int64, millimetres: Int64)] = []
         if compact {
             session.baseTs = try r.readInt64()
             session.baseMillimetres = try r.readInt64()
@@ -169,17 +171,14 @@ extension EffortTracker {
                 let word = UInt64(bitPattern: try r.readInt64())
                 session.points.append(Point(offset: UInt32(word >> 32), millimetres: UInt32(truncatingIfNeeded: word)))
             }
-            session.starts = try distances.map { _ in try r.readInt() }
-            session.best = try distances.map { _ in try r.readOptionalInt64() }
-            guard session.starts.allSatisfy({ $0 < max(count, 1) }) else { throw StateReader.Corrupt(offset: r.offset) }
-            return (key, session)
+        } else {
+            absolute = try (0..<count).map { _ in (ts: try r.readInt64(), millimetres: Session.millimetres(metres: try r.readDouble())) }
         }
-        let points = try (0..<count).map { _ in (ts: try r.readInt64(), millimetres: Session.millimetres(try r.readDouble())) }
         session.starts = try distances.map { _ in try r.readInt() }
         session.best = try distances.map { _ in try r.readOptionalInt64() }
-        guard session.starts.allSatisfy({ $0 < max(points.count, 1) }) else { throw StateReader.Corrupt(offset: r.offset) }
-        session.points.reserveCapacity(points.count)
-        for point in points {
+        guard session.starts.allSatisfy({ $0 < max(count, 1) }) else { throw StateReader.Corrupt(offset: r.offset) }
+        session.points.reserveCapacity(absolute.count)
+        for point in absolute {
             guard session.append(ts: point.ts, millimetres: point.millimetres) else { throw StateReader.Corrupt(offset: r.offset) }
         }
         return (key, session)

@@ -85,7 +85,7 @@ public struct EffortTracker: Sendable, Equatable, Codable {
         }
 
         /// The millimetres of a distance in metres, as points keep them.
-        static func millimetres(_ metres: Double) -> Int64 { Int64((metres * 1000).rounded()) }
+        static func millimetres(metres: Double) -> Int64 { Int64((metres * 1000).rounded()) }
 
         // The JSON of earlier versions: points as absolute times and metres.
         private struct AbsolutePoint: Codable {
@@ -100,7 +100,7 @@ public struct EffortTracker: Sendable, Equatable, Codable {
             lastTs = try c.decode(Int64.self, forKey: .lastTs)
             lastArrival = try c.decodeIfPresent(Int64.self, forKey: .lastArrival)
             for point in try c.decode([AbsolutePoint].self, forKey: .points) {
-                guard append(ts: point.ts, millimetres: Self.millimetres(point.distance)) else {
+                guard append(ts: point.ts, millimetres: Self.millimetres(metres: point.distance)) else {
                     throw DecodingError.dataCorruptedError(forKey: .points, in: c, debugDescription: "points beyond 32-bit offsets")
                 }
             }
@@ -115,8 +115,7 @@ public struct EffortTracker: Sendable, Equatable, Codable {
             try c.encodeIfPresent(lastArrival, forKey: .lastArrival)
         }
 
-        init(points: [Point] = [], starts: [Int] = [], best: [Int64?] = []) {
-            self.points = points
+        init(starts: [Int] = [], best: [Int64?] = []) {
             self.starts = starts
             self.best = best
         }
@@ -163,7 +162,7 @@ public struct EffortTracker: Sendable, Equatable, Codable {
     /// session ends), and returns the records of sessions that ended by `now`. An empty batch
     /// is a tick of the clock.
     public mutating func process(_ samples: [TelemetrySample], now: Int64?) -> [Record] {
-        let targets = distances.map(Session.millimetres)
+        let targets = distances.map { Session.millimetres(metres: $0) }
         for sample in samples {
             guard let distance = sample.distance else { continue }
             let key = SessionKey(user: sample.user, device: sample.device, session: sample.session)
@@ -182,7 +181,7 @@ public struct EffortTracker: Sendable, Equatable, Codable {
             session.lastArrival = now
             guard sample.ts > session.lastTs else { continue }
             session.lastTs = sample.ts
-            let millimetres = Session.millimetres(distance)
+            let millimetres = Session.millimetres(metres: distance)
             if !session.points.isEmpty, millimetres < session.millimetres(session.points.count - 1) {
                 session.newSegment(distances: distances.count)  // a device reset
             }

@@ -322,7 +322,7 @@ public actor PipelineRuntime {
                     try? await Task.sleep(for: .milliseconds(250))
                     signals.tick()
                     await self.decideCommunity()
-                    await self.retryPending()  // on the actor
+                    await self.retryPending()
                 }
             },
         ]

@@ -262,21 +262,18 @@ public struct HistoryRecorder: Sendable {
     /// The generation counter and whether the minutes are the recorder's own; their users are
     /// the entries of ``minuteEntry(of:)``. Raw buffers are not in it: it is taken right after
     /// ``seal(now:)``, and the sealed batches are saved with it.
-    public func meta() -> [UInt8] {
+    public func meta() -> [UInt8] { header(Self.metaVersion) }
+
+    /// The whole state in one part (the layout before entries), for tests and tools.
+    public func snapshot() -> [UInt8] { header(Self.snapshotVersion) + (minutes?.snapshot() ?? []) }
+
+    /// What both layouts begin with: the version, the generation counter, whether the minutes are own.
+    private func header(_ version: Int64) -> [UInt8] {
         var w = StateWriter()
-        w.write(Self.metaVersion)
+        w.write(version)
         w.write(nextGeneration)
         w.write(minutes != nil)
         return w.bytes
-    }
-
-    /// The whole state in one part (the layout before entries), for tests and tools.
-    public func snapshot() -> [UInt8] {
-        var w = StateWriter()
-        w.write(Self.snapshotVersion)
-        w.write(nextGeneration)
-        w.write(minutes != nil)
-        return w.bytes + (minutes?.snapshot() ?? [])
     }
 
     /// The own minute operator's users changed since the last call (none with shared minutes).
